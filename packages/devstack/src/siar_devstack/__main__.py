@@ -1,0 +1,68 @@
+"""``python -m siar_devstack``: migrate, start every service as a process, register the demo
+accounts on the sandbox, and keep running until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .demo import register_demo_accounts, wait_for_accounts
+from .stack import Stack
+
+DEV_TOKEN = "siar-dev-token"
+
+
+def main() -> None:
+    database_url = os.environ.get("SIAR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/siar")
+    amqp_url = os.environ.get("SIAR_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    token = os.environ.get("SIAR_API_TOKEN", DEV_TOKEN)
+    stack = Stack(database_url=database_url, amqp_url=amqp_url, log_dir=Path(".run"))
+    print("applying migrations…", flush=True)
+    stack.migrate()
+    print("starting sandbox, scheduler and publisher…", flush=True)
+    try:
+        stack.start()
+        accounts = register_demo_accounts(stack.url("publisher"), stack.url("sandbox"), token)
+        wait_for_accounts(stack.url("scheduler"), token, [a["account_id"] for a in accounts])
+    except Exception as exc:
+        stack.stop()
+        sys.exit(f"could not start Siar: {exc}")
+    print("\nSiar is running (logs in .run/):")
+    for name, service in stack.services.items():
+        print(f"  {name:<10} {service.url}")
+    print("\ndemo accounts on the sandbox:")
+    for a in accounts:
+        print(f"  {a['platform']:<9} {a['handle']:<24} {a['account_id']}")
+    mastodon = accounts[0]["account_id"]
+    print(
+        "\nschedule a post 10 seconds from now:\n"
+        f"  curl -s -X POST {stack.url('scheduler')}/v1/posts -H 'Authorization: Bearer {token}' "
+        "-H 'Content-Type: application/json' \\\n"
+        f"    -d '{{\"text\": \"Halo dari perpustakaan! #PalembangBaca\", \"targets\": [\"{mastodon}\"], "
+        "\"scheduled_at\": \"'$(date -u -d '+10 sec' +%Y-%m-%dT%H:%M:%SZ)'\"}'\n"
+        f"then see it on the sandbox: curl -s {stack.url('sandbox')}/_sandbox/posts\n"
+        "Ctrl-C stops everything.",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        for name, service in stack.services.items():
+            if not service.running:
+                print(f"{name} stopped unexpectedly; see .run/{name}.log", file=sys.stderr)
+                stopping = True
+        time.sleep(0.5)
+    stack.stop()
+
+
+if __name__ == "__main__":
+    main()

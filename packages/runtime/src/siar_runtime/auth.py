@@ -1,0 +1,64 @@
+"""Bearer-token auth with roles. Tokens come from ``SIAR_API_TOKENS`` as ``token:role`` pairs
+separated by commas (roles: editor, reviewer, admin); an admin may do everything."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from .problems import TYPE_BASE, Problem
+
+ROLES = ("editor", "reviewer", "admin")
+
+
+@dataclass(frozen=True)
+class Caller:
+    token_name: str
+    role: str
+
+
+def parse_tokens(spec: str) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        token, _, role = part.rpartition(":")
+        if not token:
+            token, role = role, "admin"
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r} in SIAR_API_TOKENS (roles: {', '.join(ROLES)})")
+        if len(token) < 8:
+            raise ValueError("an API token must be at least 8 characters long")
+        tokens[token] = role
+    return tokens
+
+
+def bearer_auth(tokens: dict[str, str]) -> Callable[[Request], Caller]:
+    """A FastAPI dependency that answers 401 with problem details unless a known token is sent."""
+
+    def dependency(request: Request) -> Caller:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401,
+                "Not authenticated",
+                "Send an API token as 'Authorization: Bearer <token>'.",
+                type_=TYPE_BASE + "unauthenticated",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        for known, role in tokens.items():
+            if hmac.compare_digest(known.encode(), token.strip().encode()):
+                return Caller(token_name=known[:4] + "…", role=role)
+        raise Problem(
+            401,
+            "Not authenticated",
+            "The API token is not known to this Siar.",
+            type_=TYPE_BASE + "unauthenticated",
+            headers={'WWW-Authenticate': 'Bearer error="invalid_token"'},
+        )
+
+    return dependency

@@ -1,0 +1,168 @@
+"""The RabbitMQ edge: one robust connection per service, the topology, confirmed publishing.
+
+Every service declares the whole Siar topology at start-up (exchanges, each service's quorum
+queue with its dead-letter exchange and delivery limit, each service's dead-letter queue). The
+declarations are idempotent, so start order never matters and no event is dropped for want of a
+queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from siar_contracts import (
+    BINDINGS,
+    CONTENT_TYPE,
+    DEAD_EXCHANGE,
+    DELIVERY_LIMIT,
+    EVENTS_EXCHANGE,
+    dead_queue_name,
+    queue_name,
+)
+
+log = structlog.get_logger("siar.bus")
+
+
+def queue_arguments(service: str) -> dict[str, object]:
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": DEAD_EXCHANGE,
+        "x-dead-letter-routing-key": queue_name(service),
+        "x-delivery-limit": DELIVERY_LIMIT,
+    }
+
+
+async def declare_topology(channel: AbstractChannel) -> None:
+    events = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    dead = await channel.declare_exchange(DEAD_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    for service, keys in BINDINGS.items():
+        queue = await channel.declare_queue(
+            queue_name(service), durable=True, arguments=queue_arguments(service)
+        )
+        for key in keys:
+            await queue.bind(events, routing_key=key)
+        dlq = await channel.declare_queue(
+            dead_queue_name(service), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dlq.bind(dead, routing_key=queue_name(service))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish: already-serialised CloudEvent JSON and its routing key."""
+
+    routing_key: str
+    body: bytes
+    event_id: str
+    event_type: str
+    correlation_id: str
+    headers: dict[str, object] = field(default_factory=dict)
+
+
+def to_message(out: Outgoing) -> aio_pika.Message:
+    return aio_pika.Message(
+        out.body,
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=out.event_id,
+        correlation_id=out.correlation_id,
+        type=out.event_type,
+        timestamp=datetime.now(UTC),
+        headers=out.headers or None,
+    )
+
+
+class Bus:
+    def __init__(self, url: str, service: str) -> None:
+        self.url = url
+        self.service = service
+        self.connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._events: AbstractExchange | None = None
+        self._dead: AbstractExchange | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self, *, attempts: int = 30) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                self.connection = await aio_pika.connect_robust(
+                    self.url, client_properties={"connection_name": f"siar-{self.service}"}
+                )
+                break
+            except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("broker not reachable yet", attempt=attempt, error=str(exc))
+                await asyncio.sleep(min(2.0, 0.2 * attempt))
+        assert self.connection is not None
+        self._channel = await self.connection.channel(publisher_confirms=True)
+        await declare_topology(self._channel)
+        self._events = await self._channel.get_exchange(EVENTS_EXCHANGE)
+        self._dead = await self._channel.get_exchange(DEAD_EXCHANGE)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.connection is not None
+            and not self.connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def publish_confirmed(self, batch: Sequence[Outgoing], *, timeout: float = 10) -> None:
+        """Publish every message and return only once the broker confirmed all of them.
+
+        Messages are pipelined on one confirm channel (not one round trip each); any nack,
+        timeout or lost connection raises, and the caller keeps the batch to try again."""
+        if not batch:
+            return
+        exchange = self._events
+        if exchange is None:
+            raise ConnectionError("not connected to the broker")
+        results = await asyncio.gather(
+            *(
+                exchange.publish(to_message(out), out.routing_key, mandatory=False, timeout=timeout)
+                for out in batch
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def dead_letter(self, message: aio_pika.abc.AbstractIncomingMessage, queue: str,
+                          reason: str, detail: str) -> None:
+        """Send a message to ``siar.dead`` with the reason beside it, confirmed."""
+        if self._dead is None:
+            raise ConnectionError("not connected to the broker")
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                "x-siar-reason": reason,
+                "x-siar-detail": detail[:2000],
+                "x-siar-queue": queue,
+                "x-siar-routing-key": message.routing_key or "",
+                "x-siar-dead-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        dead = aio_pika.Message(
+            message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            timestamp=datetime.now(UTC),
+            headers=headers,
+        )
+        async with self._lock:
+            await self._dead.publish(dead, queue, mandatory=False, timeout=10)

@@ -1,0 +1,141 @@
+"""Consuming a service's queue: decode, deduplicate, dispatch to a plain async handler, and
+acknowledge only after the handler's effects are committed.
+
+What cannot be handled is never dropped silently:
+- a body that is not a CloudEvent, an event type Siar does not know, or a payload that does not
+  match its schema goes to the dead letters at once, with the reason in its headers;
+- a handler raising :class:`Rejected` sends the message there too, with the handler's reason;
+- any other exception is taken as transient (database restarting, broker blip): the message is
+  returned to the queue after a short pause, and RabbitMQ dead-letters it once the quorum queue's
+  delivery limit is reached."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from pydantic import ValidationError
+from siar_contracts import EVENTS, CloudEvent, EnvelopeError, queue_name, spec_for_type
+
+from .bus import Bus
+from .logging import bind_message
+from .metrics import ChassisMetrics
+
+log = structlog.get_logger("siar.consumer")
+
+Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """Raised by a handler for a message that can never succeed; it goes to the dead letters."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Consumer:
+    def __init__(
+        self,
+        bus: Bus,
+        service: str,
+        handlers: Mapping[str, Handler],
+        metrics: ChassisMetrics,
+        *,
+        prefetch: int = 64,
+        retry_pause: float = 1.0,
+    ) -> None:
+        self.bus = bus
+        self.queue_name = queue_name(service)
+        self.handlers = dict(handlers)
+        self.metrics = metrics
+        self.prefetch = prefetch
+        self.retry_pause = retry_pause
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+
+    async def start(self) -> None:
+        assert self.bus.connection is not None
+        channel = await self.bus.connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)
+        self._queue = await channel.get_queue(self.queue_name)
+        self._tag = await self._queue.consume(self.on_message)
+
+    async def stop(self) -> None:
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception:  # the channel may already be gone at shutdown
+                pass
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        started = time.perf_counter()
+        name = message.routing_key or "?"
+        try:
+            event = CloudEvent.from_json(message.body)
+        except EnvelopeError as exc:
+            await self._dead(message, name, "malformed", str(exc))
+            return
+        spec = spec_for_type(event.type)
+        if spec is None:
+            await self._dead(message, name, "unknown_type", f"unknown event type {event.type!r}")
+            return
+        name = spec.name
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            # A Siar event this service is not interested in (say, a newer version emitted
+            # beside the one it handles): acknowledged and counted, not an error.
+            await message.ack()
+            self.metrics.events_consumed.labels(name, "ignored").inc()
+            return
+        try:
+            payload = spec.parse(event)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "data"
+            await self._dead(message, name, "invalid_payload", f"{event.type}: data.{where}: {first['msg']}")
+            return
+        bind_message(
+            event_id=event.id,
+            event_type=event.type,
+            correlation_id=event.correlationid,
+            post_id=event.data.get("post_id"),
+            target_id=event.data.get("target_id"),
+        )
+        try:
+            await handler(event, payload)
+        except Rejected as exc:
+            await self._dead(message, name, exc.reason, exc.detail)
+            return
+        except Exception as exc:
+            log.exception("handler failed; message returns to the queue", error=str(exc),
+                          redelivered=message.redelivered)
+            self.metrics.events_consumed.labels(name, "retry").inc()
+            await asyncio.sleep(self.retry_pause)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+        self.metrics.events_consumed.labels(name, "ok").inc()
+        self.metrics.handle_seconds.labels(name).observe(time.perf_counter() - started)
+
+    async def _dead(self, message: AbstractIncomingMessage, name: str, reason: str, detail: str) -> None:
+        log.warning("dead-lettering message", reason=reason, detail=detail,
+                    message_id=message.message_id, routing_key=message.routing_key)
+        try:
+            await self.bus.dead_letter(message, self.queue_name, reason, detail)
+        except Exception as exc:
+            log.error("could not dead-letter; message returns to the queue", error=str(exc))
+            await asyncio.sleep(self.retry_pause)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+        self.metrics.dead_letters.labels(reason).inc()
+        self.metrics.events_consumed.labels(name if name in _KNOWN else "unknown", "dead").inc()
+
+
+_KNOWN = frozenset(spec.name for spec in EVENTS)

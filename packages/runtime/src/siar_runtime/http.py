@@ -1,0 +1,62 @@
+"""The HTTP edge every service shares: /healthz, /readyz, /metrics and problem details."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .metrics import ChassisMetrics
+from .problems import PROBLEM_JSON, install_problem_handlers
+
+ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
+
+
+def add_operational_routes(app: FastAPI, metrics: ChassisMetrics, checks: list[ReadinessCheck]) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        failing: dict[str, str] = {}
+        for name, check in checks:
+            try:
+                await asyncio.wait_for(check(), 3)
+            except Exception as exc:  # any failure means not ready
+                failing[name] = str(exc) or type(exc).__name__
+        if failing:
+            return JSONResponse(
+                {
+                    "type": "about:blank",
+                    "title": "Not ready",
+                    "status": 503,
+                    "detail": "; ".join(f"{k}: {v}" for k, v in failing.items()),
+                    "checks": {name: ("ok" if name not in failing else failing[name]) for name, _ in checks},
+                },
+                status_code=503,
+                media_type=PROBLEM_JSON,
+            )
+        return JSONResponse({"status": "ok", "checks": {name: "ok" for name, _ in checks}})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    metrics: ChassisMetrics,
+    checks: list[ReadinessCheck],
+    lifespan=None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+    add_operational_routes(app, metrics, checks)
+    return app

@@ -1,0 +1,154 @@
+"""The outbox relay and the consumer against the real RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import aio_pika
+import asyncpg
+import pytest
+from siar_contracts import EVENTS_EXCHANGE, PostCancelled, dead_queue_name, queue_name, spec_for_model
+from siar_runtime.bus import Bus
+from siar_runtime.consumer import Consumer, Rejected
+from siar_runtime.db import Database
+from siar_runtime.metrics import ChassisMetrics
+from siar_runtime.outbox import OutboxRelay, write_events
+
+
+def cancelled(n: int):
+    return spec_for_model(PostCancelled).envelope(
+        PostCancelled(post_id=f"p{n}", target_ids=[f"t{n}"], reason="test"),
+        source="/test", correlation_id=f"c{n}",
+    )
+
+
+@pytest.fixture
+async def bus(amqp_url):
+    bus = Bus(amqp_url, "test")
+    await bus.connect()
+    channel = await bus.connection.channel()
+    for name in (queue_name("publisher"), dead_queue_name("publisher")):
+        await (await channel.get_queue(name)).purge()
+    await channel.close()
+    yield bus
+    await bus.close()
+
+
+async def _drain(bus: Bus, queue: str, expected: int, timeout: float = 10) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    channel = await bus.connection.channel()
+    q = await channel.get_queue(queue)
+    got = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(got) < expected and asyncio.get_running_loop().time() < deadline:
+        message = await q.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+            continue
+        got.append(message)
+    await channel.close()
+    return got
+
+
+async def test_outbox_relay_publishes_confirmed_and_empties_the_table(clean_db, bus):
+    db = await Database.open(clean_db, "publisher")
+    relay = OutboxRelay(db, bus, ChassisMetrics("test"), batch=50, poll_seconds=0.2)
+    events = [cancelled(i) for i in range(120)]
+    async with db.pool.acquire() as conn, conn.transaction():
+        await write_events(conn, "publisher", events)
+    relay.start()
+    try:
+        got = await _drain(bus, queue_name("publisher"), 120)
+    finally:
+        await relay.stop()
+    assert sorted(m.message_id for m in got) == sorted(e.id for e in events)
+    assert {m.content_type for m in got} == {"application/cloudevents+json"}
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    await db.close()
+
+
+async def test_rolled_back_transaction_publishes_nothing(clean_db, bus):
+    db = await Database.open(clean_db, "publisher")
+    with pytest.raises(RuntimeError):
+        async with db.pool.acquire() as conn, conn.transaction():
+            await write_events(conn, "publisher", [cancelled(1)])
+            raise RuntimeError("the state change failed")
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    await db.close()
+
+
+async def _publish_raw(bus: Bus, body: bytes, routing_key: str = "post.cancelled") -> None:
+    channel = await bus.connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    await exchange.publish(aio_pika.Message(body, message_id=str(uuid.uuid4())), routing_key)
+    await channel.close()
+
+
+async def test_poison_messages_land_in_the_dead_letters_with_their_reason(bus):
+    handled = []
+
+    async def handler(event, payload):
+        if payload.reason == "refuse":
+            raise Rejected("refused", "the handler said no")
+        handled.append(payload.post_id)
+
+    spec = spec_for_model(PostCancelled)
+    metrics = ChassisMetrics("test")
+    consumer = Consumer(bus, "publisher", {spec.type: handler}, metrics, retry_pause=0.05)
+    await consumer.start()
+    try:
+        good = cancelled(1)
+        await _publish_raw(bus, b"{not json")
+        await _publish_raw(bus, json.dumps({**json.loads(good.to_json()), "type": "org.other.thing.v1", "id": "x1"}).encode())
+        await _publish_raw(bus, json.dumps({**json.loads(good.to_json()), "data": {"post_id": 5}, "id": "x2"}).encode())
+        refuse = spec.envelope(PostCancelled(post_id="p9", target_ids=[], reason="refuse"), source="/t", correlation_id="c")
+        await _publish_raw(bus, refuse.to_json())
+        await _publish_raw(bus, good.to_json())
+        dead = await _drain(bus, dead_queue_name("publisher"), 4)
+    finally:
+        await consumer.stop()
+    reasons = sorted(m.headers["x-siar-reason"] for m in dead)
+    assert reasons == ["invalid_payload", "malformed", "refused", "unknown_type"]
+    by_reason = {m.headers["x-siar-reason"]: m for m in dead}
+    assert "post_id" in by_reason["invalid_payload"].headers["x-siar-detail"]
+    assert by_reason["malformed"].body == b"{not json"  # the original body is kept for replay
+    assert by_reason["refused"].headers["x-siar-queue"] == queue_name("publisher")
+    assert handled == ["p1"]  # everything else flowed
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_by_the_delivery_limit(bus):
+    calls = 0
+
+    async def handler(event, payload):
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("database restarting")
+
+    consumer = Consumer(bus, "publisher", {spec_for_model(PostCancelled).type: handler}, ChassisMetrics("test"),
+                        retry_pause=0.01)
+    await consumer.start()
+    try:
+        await _publish_raw(bus, cancelled(7).to_json())
+        dead = await _drain(bus, dead_queue_name("publisher"), 1, timeout=20)
+    finally:
+        await consumer.stop()
+    assert len(dead) == 1
+    assert dead[0].headers["x-death"][0]["reason"] == "delivery_limit"
+    assert calls >= 5
+
+
+async def test_inbox_makes_a_repeated_event_change_nothing(clean_db):
+    from siar_runtime.inbox import first_delivery
+
+    event = cancelled(3)
+    conn = await asyncpg.connect(clean_db, server_settings={"search_path": "publisher"})
+    async with conn.transaction():
+        assert await first_delivery(conn, event)
+    async with conn.transaction():
+        assert not await first_delivery(conn, event)
+    await conn.close()
+    assert datetime.now(UTC)

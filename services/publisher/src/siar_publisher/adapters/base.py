@@ -1,0 +1,130 @@
+"""What every platform adapter offers, and the one error type they raise.
+
+An adapter turns one delivery into the platform's real HTTP calls and classifies every failure
+into the taxonomy of shared/platforms.md (:class:`siar_contracts.ErrorClass`), with a reason a
+librarian understands and, when the platform says so, the time to try again."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+from siar_contracts import ErrorClass, MediaItem
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    platform: str
+    handle: str
+    base_url: str
+    credentials: dict[str, Any] = field(repr=False)
+    settings: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    target_id: str
+    text: str
+    media: tuple[MediaItem, ...] = ()
+    title: str | None = None
+    idempotency_key: str = ""
+    first_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    platform_post_id: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What registration learns from the platform about an account."""
+
+    handle: str
+    display_name: str | None = None
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+class PlatformError(Exception):
+    def __init__(
+        self,
+        error_class: ErrorClass,
+        reason: str,
+        *,
+        detail: str | None = None,
+        retry_at: datetime | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.error_class = error_class
+        self.reason = reason
+        self.detail = detail
+        self.retry_at = retry_at
+        self.status = status
+
+
+class Adapter(Protocol):
+    platform: str
+    required_credentials: tuple[str, ...]
+    required_settings: tuple[str, ...]
+
+    async def verify(self, client: httpx.AsyncClient, account: Account) -> Verified: ...
+
+    async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published: ...
+
+    async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
+        """After a call whose outcome is unknown: the post if it is live, None if it is safe to
+        send again; raises PlatformError(OUTCOME_UNKNOWN) when the platform cannot tell."""
+        ...
+
+
+def retry_after(headers: httpx.Headers, body_seconds: float | None = None) -> datetime | None:
+    """When to try again, from the first signal present, in the order platforms.md gives:
+    Retry-After, a body retry_after, x-rate-limit-reset, RateLimit-Reset / X-RateLimit-Reset."""
+    now = datetime.now(UTC)
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return now + timedelta(seconds=float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            if parsed is not None:
+                return parsed.astimezone(UTC)
+    if body_seconds is not None:
+        return now + timedelta(seconds=body_seconds)
+    for name in ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset"):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+            except ValueError:
+                continue
+        # Epoch seconds (X, Bluesky) or seconds from now (IETF draft) — tell them apart by size.
+        return datetime.fromtimestamp(number, UTC) if number > 10**9 else now + timedelta(seconds=number)
+    return None
+
+
+def transport_error(exc: httpx.HTTPError, platform: str) -> PlatformError:
+    """A failure below HTTP. Whether the platform acted on the request decides the class."""
+    sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteTimeout)
+    if sent:
+        return PlatformError(
+            ErrorClass.OUTCOME_UNKNOWN,
+            f"{platform} did not answer in time after receiving the post; Siar checks before sending again",
+            detail=f"{type(exc).__name__}: {exc}",
+        )
+    return PlatformError(
+        ErrorClass.TRANSIENT,
+        f"could not reach {platform}; Siar will try again",
+        detail=f"{type(exc).__name__}: {exc}",
+    )

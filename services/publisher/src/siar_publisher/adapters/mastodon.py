@@ -1,0 +1,155 @@
+"""Mastodon: POST /api/v1/statuses with an Idempotency-Key; media through /api/v2/media.
+
+Facts from shared/platforms.md (Mastodon): Bearer tokens that never expire; 422 validation
+errors; 429 with X-RateLimit-* headers; Idempotency-Key honoured for one hour."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from siar_contracts import ErrorClass
+
+from .base import (
+    Account,
+    Outgoing,
+    PlatformError,
+    Published,
+    Verified,
+    retry_after,
+    transport_error,
+)
+
+IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Mastodon keeps keys for 1 h; leave a margin
+
+
+class MastodonAdapter:
+    platform = "mastodon"
+    required_credentials = ("access_token",)
+    required_settings: tuple[str, ...] = ()
+
+    def _headers(self, account: Account, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.credentials['access_token']}", **extra}
+
+    def _url(self, account: Account, path: str) -> str:
+        return account.base_url.rstrip("/") + path
+
+    def _error(self, response: httpx.Response) -> PlatformError:
+        try:
+            message = response.json().get("error", response.text)
+        except ValueError:
+            message = response.text[:500]
+        status = response.status_code
+        detail = f"HTTP {status}: {message}"
+        if status == 429:
+            return PlatformError(
+                ErrorClass.RATE_LIMITED,
+                "Mastodon asked Siar to slow down; the post goes out when the limit resets",
+                detail=detail,
+                retry_at=retry_after(response.headers) or datetime.now(UTC) + timedelta(seconds=60),
+                status=status,
+            )
+        if status == 401:
+            return PlatformError(
+                ErrorClass.AUTH_REVOKED,
+                "Mastodon no longer accepts this account's access token; connect the account again",
+                detail=detail,
+                status=status,
+            )
+        if status == 403:
+            return PlatformError(
+                ErrorClass.PERMISSION_DENIED,
+                "Mastodon refused: this account may not post (suspended or missing the write scope)",
+                detail=detail,
+                status=status,
+            )
+        if status in (404, 410):
+            return PlatformError(ErrorClass.TARGET_GONE, "the Mastodon account or instance is gone",
+                                 detail=detail, status=status)
+        if status == 422:
+            return PlatformError(ErrorClass.INVALID_CONTENT, f"Mastodon refused the post: {message}",
+                                 detail=detail, status=status)
+        if status >= 500:
+            return PlatformError(ErrorClass.TRANSIENT, "the Mastodon server had a problem; Siar will try again",
+                                 detail=detail, status=status)
+        return PlatformError(ErrorClass.INVALID_CONTENT, f"Mastodon refused the request: {message}",
+                             detail=detail, status=status)
+
+    async def verify(self, client: httpx.AsyncClient, account: Account) -> Verified:
+        try:
+            me = await client.get(self._url(account, "/api/v1/accounts/verify_credentials"),
+                                  headers=self._headers(account))
+            if me.status_code != 200:
+                raise self._error(me)
+            instance = await client.get(self._url(account, "/api/v2/instance"))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, "Mastodon") from exc
+        data = me.json()
+        limits: dict[str, int] = {}
+        if instance.status_code == 200:
+            config = instance.json().get("configuration", {})
+            statuses = config.get("statuses", {})
+            for key in ("max_characters", "characters_reserved_per_url", "max_media_attachments"):
+                if isinstance(statuses.get(key), int):
+                    limits[key] = statuses[key]
+        return Verified(handle=data.get("acct") or data.get("username"), display_name=data.get("display_name"),
+                        limits=limits)
+
+    async def _upload(self, client: httpx.AsyncClient, account: Account, media) -> str:
+        source = await client.get(media.url, follow_redirects=True)
+        if source.status_code != 200:
+            raise PlatformError(ErrorClass.INVALID_CONTENT,
+                                f"could not fetch the media at {media.url} (HTTP {source.status_code})")
+        content_type = media.mime_type or source.headers.get("content-type", "application/octet-stream")
+        files = {"file": (media.url.rsplit("/", 1)[-1] or "media", source.content, content_type)}
+        data = {"description": media.alt_text} if media.alt_text else {}
+        response = await client.post(self._url(account, "/api/v2/media"), headers=self._headers(account),
+                                     files=files, data=data)
+        if response.status_code not in (200, 202):
+            raise self._error(response)
+        attachment = response.json()
+        # 202: still processing; poll until ready (206 while processing, 200 when done).
+        deadline = asyncio.get_running_loop().time() + 60
+        while attachment.get("url") is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise PlatformError(ErrorClass.TRANSIENT, "Mastodon is still processing the media; Siar will try again")
+            await asyncio.sleep(0.5)
+            poll = await client.get(self._url(account, f"/api/v1/media/{attachment['id']}"),
+                                    headers=self._headers(account))
+            if poll.status_code == 200:
+                attachment = poll.json()
+            elif poll.status_code != 206:
+                raise self._error(poll)
+        return attachment["id"]
+
+    async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
+        try:
+            media_ids = [await self._upload(client, account, m) for m in post.media]
+            body: dict[str, object] = {"status": post.text, "visibility": account.settings.get("visibility", "public")}
+            if media_ids:
+                body["media_ids"] = media_ids
+            if account.settings.get("language"):
+                body["language"] = account.settings["language"]
+            response = await client.post(
+                self._url(account, "/api/v1/statuses"),
+                headers=self._headers(account, **{"Idempotency-Key": post.idempotency_key}),
+                json=body,
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, "Mastodon") from exc
+        if response.status_code != 200:
+            raise self._error(response)
+        status = response.json()
+        return Published(platform_post_id=str(status["id"]), url=status.get("url"))
+
+    async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
+        # Within the idempotency window, sending again with the same key IS the check: Mastodon
+        # answers with the status it already created instead of creating a second one.
+        if post.first_attempt_at is None or datetime.now(UTC) - post.first_attempt_at < IDEMPOTENCY_WINDOW:
+            return None
+        raise PlatformError(
+            ErrorClass.OUTCOME_UNKNOWN,
+            "Mastodon may have received this post over an hour ago and can no longer confirm it; "
+            "check the account before sending it again",
+        )

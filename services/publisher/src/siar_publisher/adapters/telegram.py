@@ -1,0 +1,129 @@
+"""Telegram channels through the Bot API: sendMessage, sendPhoto, sendVideo, sendMediaGroup.
+
+Facts from shared/platforms.md (Telegram): errors are ``{"ok":false,"error_code","description",
+"parameters":{"retry_after"}}``; 401 is a bad token; "bot is not a member" (403) and "chat not
+found" (400) are permanent; the Bot API cannot read a channel's history, so a send whose answer
+was lost cannot be checked — Siar then reports it rather than risk posting twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from siar_contracts import ErrorClass
+
+from .base import (
+    Account,
+    Outgoing,
+    PlatformError,
+    Published,
+    Verified,
+    retry_after,
+    transport_error,
+)
+
+CAPTION_LIMIT = 1024
+
+
+class TelegramAdapter:
+    platform = "telegram"
+    required_credentials = ("bot_token",)
+    required_settings = ("chat_id",)
+
+    def _url(self, account: Account, method: str) -> str:
+        return f"{account.base_url.rstrip('/')}/bot{account.credentials['bot_token']}/{method}"
+
+    def _error(self, response: httpx.Response) -> PlatformError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        code = body.get("error_code", response.status_code)
+        description = body.get("description") or response.text[:300]
+        detail = f"HTTP {response.status_code}: {description}"
+        lowered = description.lower()
+        if code == 429:
+            seconds = (body.get("parameters") or {}).get("retry_after")
+            return PlatformError(
+                ErrorClass.RATE_LIMITED,
+                "Telegram asked Siar to slow down; the post goes out when it allows",
+                detail=detail,
+                retry_at=retry_after(response.headers, seconds) or datetime.now(UTC) + timedelta(seconds=30),
+                status=code,
+            )
+        if code == 401:
+            return PlatformError(ErrorClass.AUTH_REVOKED,
+                                 "Telegram no longer accepts this bot's token; connect the channel again",
+                                 detail=detail, status=code)
+        if code == 403:
+            return PlatformError(ErrorClass.PERMISSION_DENIED,
+                                 "the Siar bot is not an administrator of this Telegram channel; add it and try again",
+                                 detail=detail, status=code)
+        if "chat not found" in lowered:
+            return PlatformError(ErrorClass.TARGET_GONE, "Telegram cannot find this channel",
+                                 detail=detail, status=code)
+        if code >= 500:
+            return PlatformError(ErrorClass.TRANSIENT, "Telegram had a problem; Siar will try again",
+                                 detail=detail, status=code)
+        return PlatformError(ErrorClass.INVALID_CONTENT, f"Telegram refused the post: {description}",
+                             detail=detail, status=code)
+
+    async def _call(self, client: httpx.AsyncClient, account: Account, method: str, body: dict) -> object:
+        try:
+            response = await client.post(self._url(account, method), json=body)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, "Telegram") from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code != 200 or not data.get("ok"):
+            raise self._error(response)
+        return data["result"]
+
+    async def verify(self, client: httpx.AsyncClient, account: Account) -> Verified:
+        await self._call(client, account, "getMe", {})
+        chat = await self._call(client, account, "getChat", {"chat_id": account.settings["chat_id"]})
+        assert isinstance(chat, dict)
+        handle = f"@{chat['username']}" if chat.get("username") else str(chat.get("id"))
+        return Verified(handle=handle, display_name=chat.get("title"),
+                        limits={"max_characters": 4096, "max_caption": CAPTION_LIMIT})
+
+    async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
+        chat_id = account.settings["chat_id"]
+        media = list(post.media)
+        if not media:
+            result = await self._call(client, account, "sendMessage", {"chat_id": chat_id, "text": post.text})
+        elif len(media) == 1:
+            item = media[0]
+            method, field = ("sendVideo", "video") if item.kind == "video" else ("sendPhoto", "photo")
+            result = await self._call(
+                client, account, method, {"chat_id": chat_id, field: item.url, "caption": post.text}
+            )
+        else:
+            group = [
+                {"type": "video" if m.kind == "video" else "photo", "media": m.url}
+                for m in media
+            ]
+            group[0]["caption"] = post.text
+            result = await self._call(client, account, "sendMediaGroup", {"chat_id": chat_id, "media": group})
+        message = result[0] if isinstance(result, list) else result
+        assert isinstance(message, dict)
+        return Published(platform_post_id=str(message["message_id"]), url=_message_url(message))
+
+    async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
+        raise PlatformError(
+            ErrorClass.OUTCOME_UNKNOWN,
+            "Telegram did not confirm this post and offers no way to check; look at the channel "
+            "and send it again only if it is not there",
+        )
+
+
+def _message_url(message: dict) -> str | None:
+    chat = message.get("chat") or {}
+    if chat.get("username"):
+        return f"https://t.me/{chat['username']}/{message['message_id']}"
+    chat_id = str(chat.get("id", ""))
+    if chat_id.startswith("-100"):
+        return f"https://t.me/c/{chat_id[4:]}/{message['message_id']}"
+    return None

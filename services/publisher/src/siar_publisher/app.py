@@ -1,0 +1,111 @@
+"""Wiring: settings, database, broker, consumer, outbox relay, delivery worker and HTTP."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from siar_runtime.auth import bearer_auth
+from siar_runtime.bus import Bus
+from siar_runtime.consumer import Consumer
+from siar_runtime.db import Database
+from siar_runtime.due import DueRunner
+from siar_runtime.http import create_service_app
+from siar_runtime.logging import configure_logging
+from siar_runtime.metrics import ChassisMetrics
+from siar_runtime.outbox import OutboxRelay
+
+from . import store
+from .api import router
+from .delivery import DeliveryWorker
+from .handlers import handlers
+from .metrics import PublisherMetrics
+from .settings import PublisherSettings
+from .vault import Vault
+
+SERVICE = "publisher"
+log = structlog.get_logger("siar.publisher")
+
+
+def create_app(settings: PublisherSettings | None = None) -> FastAPI:
+    settings = settings or PublisherSettings()
+    metrics = PublisherMetrics(ChassisMetrics(SERVICE))
+    vault = Vault(settings.credentials_key)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = await Database.open(settings.database_url, SERVICE, min_size=settings.db_pool_min,
+                                 max_size=settings.db_pool_max)
+        bus = Bus(settings.amqp_url, SERVICE)
+        await bus.connect()
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
+            limits=httpx.Limits(max_connections=settings.concurrency * 2, max_keepalive_connections=settings.concurrency),
+            headers={"User-Agent": "Siar/0.1 (+https://siar.dev)"},
+        )
+        relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch,
+                            poll_seconds=settings.outbox_poll_seconds)
+        runner: DueRunner
+
+        def committed() -> None:
+            relay.wake()
+            runner.wake()
+
+        worker = DeliveryWorker(db, client, vault, metrics, settings, on_committed=committed)
+        runner = DueRunner(
+            db,
+            name="deliveries",
+            channel=store.DELIVERY_CHANNEL,
+            seconds_until_next_sql=store.SECONDS_UNTIL_NEXT,
+            claim=worker.claim,
+            batch=settings.claim_batch,
+            sweep_seconds=settings.sweep_seconds,
+            after_commit=worker.start_attempts,
+        )
+        consumer = Consumer(bus, SERVICE, handlers(db.pool, runner.wake), metrics.chassis, prefetch=settings.prefetch)
+        app.state.db = db
+        app.state.bus = bus
+        app.state.client = client
+        app.state.vault = vault
+        app.state.wake = committed
+        relay.start()
+        runner.start()
+        await consumer.start()
+        log.info("publisher started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            await consumer.stop()
+            await runner.stop()
+            await worker.drain()
+            await relay.stop()
+            await client.aclose()
+            await bus.close()
+            await db.close()
+
+    async def db_ready() -> None:
+        await app.state.db.ping()
+
+    async def bus_ready() -> None:
+        if not app.state.bus.ready:
+            raise ConnectionError("broker connection is down")
+
+    app = create_service_app(
+        title="Siar publisher",
+        description="Platform accounts and deliveries: exactly one platform post per target.",
+        metrics=metrics.chassis,
+        checks=[("database", db_ready), ("broker", bus_ready)],
+        lifespan=lifespan,
+    )
+    app.include_router(router(bearer_auth(settings.tokens)))
+    return app
+
+
+def main() -> None:
+    from siar_runtime.serve import serve
+
+    settings = PublisherSettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    serve(create_app(settings), settings.http_host, settings.http_port)

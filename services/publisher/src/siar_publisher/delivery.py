@@ -1,0 +1,265 @@
+"""The delivery state machine: one record per target, at most one attempt in flight, the
+outcome and the event announcing it committed together.
+
+Retry policy by error class (shared/platforms.md, cross-platform taxonomy):
+- rate_limited / quota_exhausted: the account alone pauses until the time the platform gave;
+- transient: exponential backoff with full jitter, up to ``max_attempts``;
+- outcome_unknown from a send: the next attempt first asks the adapter to reconcile (look on the
+  platform, or rely on its idempotency key); outcome_unknown from reconcile is final and says so;
+- auth_revoked / permission_denied: the account needs reconnecting, and its pending targets fail
+  with that reason;
+- everything else is permanent and fails at once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import structlog
+from siar_contracts import (
+    AccountNeedsReconnect,
+    CloudEvent,
+    ErrorClass,
+    MediaItem,
+    PostFailed,
+    PostPublished,
+    PostRetrying,
+    spec_for_model,
+)
+from siar_runtime.db import Database
+from siar_runtime.logging import bind_message
+from siar_runtime.outbox import write_events
+
+from . import store
+from .adapters import ADAPTERS, Account, Outgoing, PlatformError, Published
+from .metrics import PublisherMetrics
+from .settings import PublisherSettings
+from .vault import Vault
+
+SOURCE = "/siar/publisher"
+SCHEMA = "publisher"
+log = structlog.get_logger("siar.publisher.delivery")
+
+
+def event(model, correlation_id: str, subject: str) -> CloudEvent:
+    return spec_for_model(type(model)).envelope(model, source=SOURCE, correlation_id=correlation_id, subject=subject)
+
+
+def failed_event(row, error_class: ErrorClass, reason: str, detail: str | None, attempts: int) -> CloudEvent:
+    return event(
+        PostFailed(
+            post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
+            platform=row["platform"], error_class=error_class, reason=reason, detail=detail,
+            failed_at=datetime.now(UTC), attempts=attempts,
+        ),
+        row["correlation_id"],
+        f"target/{row['target_id']}",
+    )
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Full jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return random.uniform(min(base / 2, ceiling), ceiling)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        client: httpx.AsyncClient,
+        vault: Vault,
+        metrics: PublisherMetrics,
+        settings: PublisherSettings,
+        on_committed,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.vault = vault
+        self.metrics = metrics
+        self.settings = settings
+        self.on_committed = on_committed  # wakes the outbox relay and the due runner
+        self.in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- claiming (called by the DueRunner inside its transaction) ---
+
+    async def claim(self, conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+        free = self.settings.concurrency - self.in_flight
+        if free <= 0:
+            return []
+        rows = await store.claim(conn, min(limit, free), self.settings.lease_seconds)
+        self.in_flight += len(rows)
+        self.metrics.in_flight.set(self.in_flight)
+        return rows
+
+    def start_attempts(self, rows) -> None:
+        for row in rows:
+            task = asyncio.create_task(self._attempt_guarded(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- one attempt ---
+
+    async def _attempt_guarded(self, row) -> None:
+        try:
+            await self.attempt(row)
+        except Exception:
+            # The outcome could not be recorded (database gone?). The lease expires and another
+            # pass reclaims the delivery as "recovering", which reconciles before sending again.
+            log.exception("could not record a delivery outcome; its lease will expire and be reclaimed")
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.set(self.in_flight)
+            self.on_committed()
+
+    async def attempt(self, row) -> None:
+        bind_message(correlation_id=row["correlation_id"], post_id=row["post_id"], target_id=row["target_id"],
+                     account_id=row["account_id"], attempt=row["attempts"])
+        platform = row["platform"]
+        adapter = ADAPTERS.get(platform)
+        if row["account_status"] != "active":
+            await self._fail(row, ErrorClass.AUTH_REVOKED,
+                             f"the account needs reconnecting: {row['account_reason'] or 'reconnect it'}", None)
+            return
+        if adapter is None:
+            await self._fail(row, ErrorClass.INVALID_CONTENT, f"Siar cannot post to {platform} yet", None)
+            return
+        account = Account(
+            account_id=row["account_id"], platform=platform, handle=row["handle"], base_url=row["base_url"],
+            credentials=self.vault.open(row["credentials"]), settings=row["settings"], limits=row["limits"],
+        )
+        post = Outgoing(
+            target_id=row["target_id"], text=row["text"],
+            media=tuple(MediaItem(**m) for m in row["media"]), title=row["title"],
+            idempotency_key=f"siar-{row['target_id']}", first_attempt_at=row["first_attempt_at"],
+        )
+        started = time.perf_counter()
+        try:
+            published: Published | None = None
+            if row["recovering"]:
+                try:
+                    published = await adapter.reconcile(self.client, account, post)
+                except PlatformError as exc:
+                    if exc.error_class == ErrorClass.OUTCOME_UNKNOWN:
+                        await self._fail(row, exc.error_class, exc.reason, exc.detail)
+                        return
+                    raise
+                if published is not None:
+                    log.info("reconciled: the post was already live", platform_post_id=published.platform_post_id)
+            if published is None:
+                published = await adapter.publish(self.client, account, post)
+        except PlatformError as exc:
+            self.metrics.attempts.labels(platform, exc.error_class.value).inc()
+            await self._handle_error(row, exc)
+            return
+        except Exception as exc:  # a bug in an adapter: retried like a transient fault, then failed
+            log.exception("adapter raised an unexpected error")
+            self.metrics.attempts.labels(platform, ErrorClass.INTERNAL.value).inc()
+            await self._handle_error(row, PlatformError(
+                ErrorClass.TRANSIENT, "an unexpected error inside Siar; it will try again",
+                detail=f"{type(exc).__name__}: {exc}"))
+            return
+        self.metrics.attempts.labels(platform, "published").inc()
+        self.metrics.call_seconds.labels(platform).observe(time.perf_counter() - started)
+        await self._published(row, published)
+
+    async def _published(self, row, published: Published) -> None:
+        now = datetime.now(UTC)
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if not await _finish(conn, row, state="published", platform_post_id=published.platform_post_id,
+                                 url=published.url):
+                return
+            await write_events(conn, SCHEMA, [event(
+                PostPublished(
+                    post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
+                    platform=row["platform"], platform_post_id=published.platform_post_id, url=published.url,
+                    published_at=now, attempts=row["attempts"],
+                ),
+                row["correlation_id"],
+                f"target/{row['target_id']}",
+            )])
+        self.metrics.published.labels(row["platform"]).inc()
+        self.metrics.lateness.labels(row["platform"]).observe(max(0.0, (now - row["due_at"]).total_seconds()))
+        log.info("published", platform=row["platform"], url=published.url)
+
+    async def _fail(self, row, error_class: ErrorClass, reason: str, detail: str | None) -> None:
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if not await _finish(conn, row, state="failed", error_class=error_class.value, reason=reason, detail=detail):
+                return
+            await write_events(conn, SCHEMA, [failed_event(row, error_class, reason, detail, row["attempts"])])
+        self.metrics.failed.labels(row["platform"], error_class.value).inc()
+        log.warning("delivery failed", error_class=error_class.value, reason=reason, detail=detail)
+
+    async def _retry(self, row, exc: PlatformError, at: datetime, *, recovering: bool = False) -> None:
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if not await _finish(conn, row, state="pending", error_class=exc.error_class.value, reason=exc.reason,
+                                 detail=exc.detail, next_attempt_at=at, recovering=recovering):
+                return
+            await write_events(conn, SCHEMA, [event(
+                PostRetrying(
+                    post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
+                    platform=row["platform"], error_class=exc.error_class, reason=exc.reason,
+                    attempt=row["attempts"], next_attempt_at=at,
+                ),
+                row["correlation_id"],
+                f"target/{row['target_id']}",
+            )])
+            if exc.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED):
+                await store.pause_account(conn, row["account_id"], at)
+        log.info("delivery will be retried", error_class=exc.error_class.value, at=at.isoformat(), detail=exc.detail)
+
+    async def _handle_error(self, row, exc: PlatformError) -> None:
+        s = self.settings
+        klass = exc.error_class
+        now = datetime.now(UTC)
+        exhausted = row["attempts"] >= s.max_attempts
+        if klass in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and not exhausted:
+            self.metrics.rate_limit_pauses.labels(row["platform"]).inc()
+            await self._retry(row, exc, exc.retry_at or now + timedelta(seconds=60))
+        elif klass == ErrorClass.OUTCOME_UNKNOWN and not exhausted:
+            await self._retry(row, exc, now + timedelta(seconds=backoff(1, s.backoff_base_seconds, s.backoff_max_seconds)),
+                              recovering=True)
+        elif klass in (ErrorClass.TRANSIENT, ErrorClass.AUTH_EXPIRED) and not exhausted:
+            delay = backoff(row["attempts"], s.backoff_base_seconds, s.backoff_max_seconds)
+            await self._retry(row, exc, now + timedelta(seconds=delay))
+        elif klass in (ErrorClass.AUTH_REVOKED, ErrorClass.PERMISSION_DENIED):
+            await self._needs_reconnect(row, exc)
+        else:
+            reason = exc.reason
+            if exhausted and (klass.retryable or klass == ErrorClass.OUTCOME_UNKNOWN):
+                reason = f"gave up after {row['attempts']} attempts: {exc.reason}"
+            await self._fail(row, klass, reason, exc.detail)
+
+    async def _needs_reconnect(self, row, exc: PlatformError) -> None:
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if not await _finish(conn, row, state="failed", error_class=exc.error_class.value, reason=exc.reason,
+                                 detail=exc.detail):
+                return
+            events = [failed_event(row, exc.error_class, exc.reason, exc.detail, row["attempts"])]
+            if await store.account_needs_reconnect(conn, row["account_id"], exc.reason):
+                events.append(event(
+                    AccountNeedsReconnect(account_id=row["account_id"], platform=row["platform"], reason=exc.reason),
+                    row["correlation_id"],
+                    f"account/{row['account_id']}",
+                ))
+            for other in await store.fail_pending_of_account(conn, row["account_id"], exc.error_class.value, exc.reason):
+                events.append(failed_event(other, exc.error_class, exc.reason, None, other["attempts"]))
+            await write_events(conn, SCHEMA, events)
+        self.metrics.failed.labels(row["platform"], exc.error_class.value).inc()
+        log.warning("account needs reconnecting", reason=exc.reason, detail=exc.detail)
+
+
+async def _finish(conn, row, **values) -> bool:
+    done = await store.finish(conn, row["target_id"], row["attempts"], **values)
+    if not done:
+        log.warning("outcome not recorded: another worker took this delivery over after its lease expired")
+    return done

@@ -1,0 +1,43 @@
+"""The publisher's own Prometheus metrics (bounded labels: platform, outcome/error class)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+from siar_runtime.metrics import ChassisMetrics
+
+
+class PublisherMetrics:
+    def __init__(self, chassis: ChassisMetrics) -> None:
+        self.chassis = chassis
+        r = chassis.registry
+        self.attempts = Counter(
+            "siar_publisher_attempts_total",
+            "Calls to a platform, by platform and outcome (published or the error class)",
+            ["platform", "outcome"],
+            registry=r,
+        )
+        self.published = Counter("siar_publisher_published_total", "Targets published", ["platform"], registry=r)
+        self.failed = Counter(
+            "siar_publisher_failed_total", "Targets that failed for good", ["platform", "error_class"], registry=r
+        )
+        self.rate_limit_pauses = Counter(
+            "siar_publisher_rate_limit_pauses_total",
+            "Times an account was paused because its platform asked to slow down",
+            ["platform"],
+            registry=r,
+        )
+        self.call_seconds = Histogram(
+            "siar_publisher_call_seconds",
+            "Time of a successful publish call to a platform",
+            ["platform"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.lateness = Histogram(
+            "siar_publisher_publish_lateness_seconds",
+            "Time from a target's due time to its confirmed publication",
+            ["platform"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=r,
+        )
+        self.in_flight = Gauge("siar_publisher_in_flight", "Platform calls in flight in this replica", registry=r)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from siar_runtime.auth import parse_tokens
+from siar_runtime.settings import ServiceSettings
+
+DEV_TOKEN = "siar-dev-token"
+# A fixed key so that a development database survives restarts; refused in production.
+DEV_CREDENTIALS_KEY = "c2lhci1kZXZlbG9wbWVudC1rZXktbm90LWZvci11c2U="
+
+
+class PublisherSettings(ServiceSettings):
+    http_port: int = 8002
+    api_tokens: str = Field(default=f"{DEV_TOKEN}:admin", description="Comma-separated token:role pairs")
+    credentials_key: str = Field(
+        default=DEV_CREDENTIALS_KEY,
+        description="Fernet key (32 url-safe base64 bytes) that encrypts account credentials at rest",
+    )
+    concurrency: int = Field(default=64, ge=1, description="Platform calls in flight per replica")
+    claim_batch: int = Field(default=100, ge=1)
+    lease_seconds: float = Field(default=45, gt=0, description="After this a dead worker's delivery is reclaimed")
+    http_timeout_seconds: float = Field(default=15, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    sweep_seconds: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> PublisherSettings:
+        tokens = parse_tokens(self.api_tokens)
+        if self.environment == "production":
+            if DEV_TOKEN in tokens:
+                raise ValueError("SIAR_API_TOKENS still holds the development token; set real tokens")
+            if self.credentials_key == DEV_CREDENTIALS_KEY:
+                raise ValueError("SIAR_CREDENTIALS_KEY is the development key; generate one with "
+                                 "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+        if self.lease_seconds <= self.http_timeout_seconds * 2:
+            raise ValueError("SIAR_LEASE_SECONDS must exceed twice SIAR_HTTP_TIMEOUT_SECONDS")
+        return self
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        return parse_tokens(self.api_tokens)

@@ -1,0 +1,183 @@
+"""SQL for accounts and deliveries: the only place that knows the publisher's tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+DELIVERY_CHANNEL = "publisher_deliveries"
+
+# Both the claim and the "next due" query must agree on what is claimable.
+_CLAIMABLE = """
+    ((d.state = 'pending' AND d.next_attempt_at <= clock_timestamp())
+     OR (d.state = 'in_flight' AND d.lease_until <= clock_timestamp()))
+    AND (a.paused_until IS NULL OR a.paused_until <= clock_timestamp())
+"""
+
+SECONDS_UNTIL_NEXT = """
+SELECT extract(epoch FROM min(t) - clock_timestamp())::float8 FROM (
+    SELECT greatest(min(d.next_attempt_at), max(a.paused_until)) AS t
+    FROM deliveries d JOIN accounts a USING (account_id)
+    WHERE d.state = 'pending'
+    GROUP BY d.account_id
+    UNION ALL
+    SELECT min(lease_until) FROM deliveries WHERE state = 'in_flight'
+) next
+"""
+
+
+async def insert_delivery(conn: asyncpg.Connection, **row) -> bool:
+    """The one delivery record per target; False when it already exists (a repeated post.due)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO deliveries (target_id, post_id, account_id, platform, correlation_id, due_at,
+                                text, media, title)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (target_id) DO NOTHING
+        RETURNING 1
+        """,
+        row["target_id"], row["post_id"], row["account_id"], row["platform"], row["correlation_id"],
+        row["due_at"], row["text"], row["media"], row["title"],
+    )
+    if inserted:
+        await conn.execute("SELECT pg_notify($1, '')", DELIVERY_CHANNEL)
+    return inserted is not None
+
+
+async def claim(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
+    """Lease up to ``limit`` claimable deliveries, with what is needed to make the call."""
+    return await conn.fetch(
+        f"""
+        WITH c AS (
+            SELECT d.target_id FROM deliveries d JOIN accounts a USING (account_id)
+            WHERE {_CLAIMABLE}
+            ORDER BY d.next_attempt_at
+            LIMIT $1
+            FOR UPDATE OF d SKIP LOCKED
+        )
+        UPDATE deliveries d
+        SET recovering = d.recovering OR d.state = 'in_flight',
+            state = 'in_flight',
+            attempts = d.attempts + 1,
+            lease_until = clock_timestamp() + make_interval(secs => $2),
+            first_attempt_at = coalesce(d.first_attempt_at, clock_timestamp()),
+            updated_at = clock_timestamp()
+        FROM c, accounts a
+        WHERE d.target_id = c.target_id AND a.account_id = d.account_id
+        RETURNING d.*, a.handle, a.base_url, a.credentials, a.settings, a.limits,
+                  a.status AS account_status, a.status_reason AS account_reason
+        """,
+        limit,
+        lease_seconds,
+    )
+
+
+async def finish(
+    conn: asyncpg.Connection,
+    target_id: str,
+    attempt: int,
+    *,
+    state: str,
+    platform_post_id: str | None = None,
+    url: str | None = None,
+    error_class: str | None = None,
+    reason: str | None = None,
+    detail: str | None = None,
+    next_attempt_at: datetime | None = None,
+    recovering: bool = False,
+) -> bool:
+    """Record an attempt's outcome; ``attempt`` fences out a worker whose lease was taken over."""
+    status = await conn.execute(
+        """
+        UPDATE deliveries
+        SET state = $3, platform_post_id = coalesce($4, platform_post_id), url = coalesce($5, url),
+            error_class = $6, reason = $7, detail = $8,
+            next_attempt_at = coalesce($9, next_attempt_at), recovering = $10,
+            lease_until = NULL, updated_at = clock_timestamp()
+        WHERE target_id = $1 AND attempts = $2 AND state = 'in_flight'
+        """,
+        target_id, attempt, state, platform_post_id, url, error_class, reason, detail,
+        next_attempt_at, recovering,
+    )
+    return status.endswith(" 1")
+
+
+async def fail_pending_of_account(
+    conn: asyncpg.Connection, account_id: str, error_class: str, reason: str
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        UPDATE deliveries SET state = 'failed', error_class = $2, reason = $3, updated_at = clock_timestamp()
+        WHERE account_id = $1 AND state = 'pending'
+        RETURNING target_id, post_id, account_id, platform, correlation_id, attempts
+        """,
+        account_id, error_class, reason,
+    )
+
+
+async def fail_unclaimed(conn: asyncpg.Connection, target_id: str, error_class: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET state = 'failed', error_class = $2, reason = $3, updated_at = clock_timestamp()"
+        " WHERE target_id = $1",
+        target_id, error_class, reason,
+    )
+
+
+async def cancel(conn: asyncpg.Connection, target_ids: list[str], reason: str) -> int:
+    status = await conn.execute(
+        "UPDATE deliveries SET state = 'cancelled', reason = $2, updated_at = clock_timestamp()"
+        " WHERE target_id = ANY($1::text[]) AND state = 'pending'",
+        target_ids, reason,
+    )
+    return int(status.split()[-1])
+
+
+async def pause_account(conn: asyncpg.Connection, account_id: str, until: datetime) -> None:
+    await conn.execute(
+        "UPDATE accounts SET paused_until = greatest(coalesce(paused_until, $2), $2), updated_at = now()"
+        " WHERE account_id = $1",
+        account_id, until,
+    )
+
+
+async def account_needs_reconnect(conn: asyncpg.Connection, account_id: str, reason: str) -> bool:
+    status = await conn.execute(
+        "UPDATE accounts SET status = 'needs_reconnect', status_reason = $2, updated_at = now()"
+        " WHERE account_id = $1 AND status = 'active'",
+        account_id, reason,
+    )
+    return status.endswith(" 1")
+
+
+async def account_status(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT status, status_reason FROM accounts WHERE account_id = $1", account_id)
+
+
+async def get_delivery(conn: asyncpg.Connection, target_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM deliveries WHERE target_id = $1", target_id)
+
+
+async def upsert_account(conn: asyncpg.Connection, **a) -> tuple[asyncpg.Record, bool]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO accounts (account_id, platform, handle, display_name, base_url, credentials, settings, limits)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (platform, base_url, handle) DO UPDATE SET
+            display_name = EXCLUDED.display_name, credentials = EXCLUDED.credentials,
+            settings = EXCLUDED.settings, limits = EXCLUDED.limits,
+            status = 'active', status_reason = NULL, paused_until = NULL, updated_at = now()
+        RETURNING *, (xmax = 0) AS created
+        """,
+        a["account_id"], a["platform"], a["handle"], a["display_name"], a["base_url"],
+        a["credentials"], a["settings"], a["limits"],
+    )
+    return row, row["created"]
+
+
+async def list_accounts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM accounts ORDER BY platform, handle")
+
+
+async def get_account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM accounts WHERE account_id = $1", account_id)

@@ -1,0 +1,67 @@
+"""Event handlers: plain async functions of (event, payload, pool), idempotent on the event id."""
+
+from __future__ import annotations
+
+from functools import partial
+from uuid import UUID
+
+import asyncpg
+from siar_contracts import (
+    AccountNeedsReconnect,
+    AccountRegistered,
+    CloudEvent,
+    PostFailed,
+    PostPublished,
+    PostRetrying,
+    spec_for_model,
+)
+from siar_runtime.consumer import Handler
+from siar_runtime.inbox import first_delivery
+
+from . import accounts, store
+
+
+async def on_published(event: CloudEvent, data: PostPublished, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, event):
+            await store.mark_published(
+                conn, UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts
+            )
+
+
+async def on_failed(event: CloudEvent, data: PostFailed, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, event):
+            await store.mark_failed(conn, UUID(data.target_id), data.error_class, data.reason, data.attempts)
+
+
+async def on_retrying(event: CloudEvent, data: PostRetrying, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, event):
+            await store.mark_retrying(conn, UUID(data.target_id), data.error_class, data.reason, data.attempt)
+
+
+async def on_account(event: CloudEvent, data: AccountRegistered, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, event):
+            await accounts.upsert(conn, data)
+
+
+async def on_needs_reconnect(event: CloudEvent, data: AccountNeedsReconnect, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, event):
+            await accounts.needs_reconnect(conn, data)
+
+
+def handlers(pool: asyncpg.Pool) -> dict[str, Handler]:
+    from siar_contracts import AccountUpdated
+
+    table = {
+        PostPublished: on_published,
+        PostFailed: on_failed,
+        PostRetrying: on_retrying,
+        AccountRegistered: on_account,
+        AccountUpdated: on_account,
+        AccountNeedsReconnect: on_needs_reconnect,
+    }
+    return {spec_for_model(model).type: partial(fn, pool=pool) for model, fn in table.items()}
