@@ -1,0 +1,33 @@
+# Siar — the two commands a newcomer needs are `make run` and `make test`.
+export UV_PYTHON_DOWNLOADS := never
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: install run migrate test test-unit test-e2e lint fmt clean
+
+install: ## Install every package of the workspace from the lock file
+	$(UV) sync --frozen
+
+run: install ## Apply the migrations and start sandbox, scheduler and publisher as local processes
+	$(UV) run --frozen python -m siar_devstack
+
+migrate: install ## Apply every service's SQL migrations (SIAR_DATABASE_URL)
+	$(UV) run --frozen python -m siar_runtime.migrate
+
+test: install ## The whole suite: unit, integration (real RabbitMQ + PostgreSQL) and end-to-end
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-unit: install ## Only the tests that start no service process
+	$(UV) run --frozen pytest -m "not e2e" $(PYTEST_ARGS)
+
+test-e2e: install ## Only the end-to-end tests (every service as its own process)
+	$(UV) run --frozen pytest -m e2e $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run --frozen ruff check .
+
+fmt: install
+	$(UV) run --frozen ruff check --fix .
+
+clean:
+	rm -rf .run .pytest_cache .ruff_cache
