@@ -1,6 +1,5 @@
 """The publisher's HTTP API: accounts and delivery records (OpenAPI at /docs)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """The scheduler's HTTP API (OpenAPI at /docs and /openapi.json)."""
 
-from __future__ import annotations
 
 import base64
 from datetime import datetime

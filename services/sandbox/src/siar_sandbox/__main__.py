@@ -1,0 +1,54 @@
+"""``python -m siar_sandbox``: serve the sandbox with uvicorn (access log off, JSON logs)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import structlog
+import uvicorn
+
+from .app import create_app
+from .logs import configure_logging
+from .settings import Settings, SettingsError
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"siar-sandbox: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    log = structlog.get_logger("siar_sandbox")
+    app = create_app(settings)
+    log.info(
+        "sandbox_starting",
+        host=settings.http_host,
+        port=settings.http_port,
+        platforms=["mastodon", "telegram"],
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        access_log=False,
+        log_config=None,
+        log_level=settings.log_level
+        if settings.log_level in ("critical", "error", "warning")
+        else "warning",
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with these no-op handlers
+    # in place that re-raise is absorbed and the process exits 0 after logging that it stopped.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    server.run()
+    log.info("sandbox_stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
