@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import httpx
 import pytest
 from siar_contracts import AccountRegistered
+from siar_runtime.db import connect
 from siar_scheduler import accounts as read_model
 from siar_scheduler.app import create_app
 from siar_scheduler.settings import SchedulerSettings
@@ -32,7 +32,7 @@ async def client(clean_db, amqp_url):
 
 @pytest.fixture
 async def account_ids(clean_db):
-    conn = await asyncpg.connect(clean_db, server_settings={"search_path": "scheduler"})
+    conn = await connect(clean_db, "scheduler")
     ids = {}
     for platform, handle, limits in (
         ("mastodon", "@perpus@mastodon.social", {"max_characters": 500}),

@@ -17,6 +17,13 @@ def _server_settings(schema: str) -> dict[str, str]:
     return {"search_path": f"{schema},public", "application_name": f"siar-{schema}"}
 
 
+async def connect(dsn: str, schema: str) -> asyncpg.Connection:
+    """A single connection set up like the pool's (schema first, JSON codecs)."""
+    conn = await asyncpg.connect(dsn, server_settings=_server_settings(schema), timeout=10)
+    await _init_connection(conn)
+    return conn
+
+
 @dataclass
 class Database:
     dsn: str
