@@ -120,8 +120,10 @@ class Consumer:
             await message.nack(requeue=True)
             return
         await message.ack()
+        elapsed = time.perf_counter() - started
         self.metrics.events_consumed.labels(name, "ok").inc()
-        self.metrics.handle_seconds.labels(name).observe(time.perf_counter() - started)
+        self.metrics.handle_seconds.labels(name).observe(elapsed)
+        log.info("handled", routing_key=name, outcome="ok", ms=round(elapsed * 1000, 2))
 
     async def _dead(self, message: AbstractIncomingMessage, name: str, reason: str, detail: str) -> None:
         log.warning("dead-lettering message", reason=reason, detail=detail,

@@ -13,6 +13,7 @@ from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
 from siar_runtime.http import create_service_app
+from siar_runtime.lifecycle import stop_all
 from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
@@ -77,13 +78,15 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await consumer.stop()
-            await runner.stop()
-            await worker.drain()
-            await relay.stop()
-            await client.aclose()
-            await bus.close()
-            await db.close()
+            await stop_all([
+                ("consumer", consumer.stop),
+                ("due runner", runner.stop),
+                ("deliveries in flight", worker.drain),
+                ("outbox relay", relay.stop),
+                ("http client", client.aclose),
+                ("broker", bus.close),
+                ("database", db.close),
+            ])
 
     async def db_ready() -> None:
         await app.state.db.ping()

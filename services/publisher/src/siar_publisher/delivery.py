@@ -30,6 +30,7 @@ from siar_contracts import (
     PostRetrying,
     spec_for_model,
 )
+from siar_platforms import Content, Media, validate
 from siar_runtime.db import Database
 from siar_runtime.logging import bind_message
 from siar_runtime.outbox import write_events
@@ -58,6 +59,18 @@ def failed_event(row, error_class: ErrorClass, reason: str, detail: str | None, 
         ),
         row["correlation_id"],
         f"target/{row['target_id']}",
+    )
+
+
+def content_of(post: Outgoing) -> Content:
+    return Content(
+        text=post.text,
+        media=tuple(
+            Media(kind=m.kind, url=m.url, alt_text=m.alt_text, size_bytes=m.size_bytes,
+                  duration_seconds=m.duration_seconds, mime_type=m.mime_type)
+            for m in post.media
+        ),
+        title=post.title,
     )
 
 
@@ -142,6 +155,12 @@ class DeliveryWorker:
             media=tuple(MediaItem(**m) for m in row["media"]), title=row["title"],
             idempotency_key=f"siar-{row['target_id']}", first_attempt_at=row["first_attempt_at"],
         )
+        # Checked again against the account's current limits (an instance may have lowered them
+        # since the post was accepted): refusing here is clearer than the platform's 422.
+        violations = validate(platform, content_of(post), limits=account.limits or None)
+        if violations:
+            await self._fail(row, ErrorClass.INVALID_CONTENT, "; ".join(v.message for v in violations), None)
+            return
         started = time.perf_counter()
         try:
             published: Published | None = None

@@ -12,6 +12,7 @@ from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
 from siar_runtime.http import create_service_app
+from siar_runtime.lifecycle import stop_all
 from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
@@ -67,11 +68,13 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await consumer.stop()
-            await runner.stop()
-            await relay.stop()
-            await bus.close()
-            await db.close()
+            await stop_all([
+                ("consumer", consumer.stop),
+                ("due runner", runner.stop),
+                ("outbox relay", relay.stop),
+                ("broker", bus.close),
+                ("database", db.close),
+            ])
 
     async def db_ready() -> None:
         await app.state.db.ping()
