@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 import aio_pika
 import asyncpg
 import pytest
-from siar_contracts import EVENTS_EXCHANGE, PostCancelled, dead_queue_name, queue_name, spec_for_model
+from siar_contracts import (
+    EVENTS_EXCHANGE,
+    PostCancelled,
+    dead_queue_name,
+    queue_name,
+    spec_for_model,
+)
 from siar_runtime.bus import Bus
 from siar_runtime.consumer import Consumer, Rejected
 from siar_runtime.db import Database
