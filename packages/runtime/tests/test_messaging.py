@@ -158,3 +158,42 @@ async def test_inbox_makes_a_repeated_event_change_nothing(clean_db):
         assert not await first_delivery(conn, event)
     await conn.close()
     assert datetime.now(UTC)
+
+
+async def test_dead_letters_can_be_listed_and_replayed(bus):
+    from siar_runtime.deadletters import peek, replay
+
+    attempts = []
+
+    async def handler(event, payload):
+        attempts.append(payload.post_id)
+        if len(attempts) == 1:
+            raise Rejected("refused", "not yet: the account was not connected")
+
+    consumer = Consumer(bus, "publisher", {spec_for_model(PostCancelled).type: handler}, ChassisMetrics("test"),
+                        retry_pause=0.01)
+    await consumer.start()
+    try:
+        event = cancelled(11)
+        await _publish_raw(bus, event.to_json())
+        for _ in range(100):
+            letters = await peek(bus.connection, "publisher")
+            if letters:
+                break
+            await asyncio.sleep(0.05)
+        assert [(l.reason, l.routing_key, l.origin_queue) for l in letters] == [
+            ("refused", "post.cancelled", queue_name("publisher"))
+        ]
+        assert "not connected" in letters[0].detail
+        assert len(await peek(bus.connection, "publisher")) == 1  # peeking removes nothing
+
+        assert await replay(bus.connection, "publisher", message_id="no-such-id") == 0
+        assert await replay(bus.connection, "publisher") == 1
+        for _ in range(100):
+            if len(attempts) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+    assert attempts == ["p11", "p11"]  # handled again, this time successfully
+    assert await peek(bus.connection, "publisher") == []

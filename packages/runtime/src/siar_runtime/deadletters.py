@@ -1,0 +1,137 @@
+"""Dead letters: what is waiting in ``siar.<service>.dead``, and sending it back to be handled.
+
+A message lands there either from the consumer (unreadable, unknown type, invalid payload,
+refused by its handler: headers ``x-siar-reason`` and ``x-siar-detail``) or from RabbitMQ once
+the delivery limit is reached (header ``x-death`` with reason ``delivery_limit``). Replaying
+publishes the original body to the queue it died in (through the default exchange, so only that
+service sees it again), confirmed, and only then removes it from the dead letters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from siar_contracts import BINDINGS, dead_queue_name, queue_name
+
+_DEAD_HEADERS = ("x-siar-reason", "x-siar-detail", "x-siar-queue", "x-siar-routing-key", "x-siar-dead-at", "x-death")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    service: str
+    message_id: str | None
+    routing_key: str
+    reason: str
+    detail: str
+    dead_at: str | None
+    origin_queue: str
+    body: bytes
+    headers: dict[str, Any]
+
+    @property
+    def preview(self) -> str:
+        text = self.body[:200].decode("utf-8", errors="replace")
+        return text + ("…" if len(self.body) > 200 else "")
+
+
+def describe(service: str, message: AbstractIncomingMessage) -> DeadLetter:
+    headers = dict(message.headers or {})
+    reason = _text(headers.get("x-siar-reason"))
+    detail = _text(headers.get("x-siar-detail"))
+    routing_key = _text(headers.get("x-siar-routing-key"))
+    origin = _text(headers.get("x-siar-queue")) or queue_name(service)
+    deaths = headers.get("x-death") or []
+    if not reason and deaths:
+        first = deaths[0]
+        reason = _text(first.get("reason"))
+        detail = f"dead-lettered by RabbitMQ after {first.get('count', '?')} deliveries"
+        routing_key = routing_key or _text((first.get("routing-keys") or [""])[0])
+        origin = _text(first.get("queue")) or origin
+    dead_at = _text(headers.get("x-siar-dead-at")) or (
+        message.timestamp.astimezone(UTC).isoformat() if isinstance(message.timestamp, datetime) else None
+    )
+    return DeadLetter(
+        service=service, message_id=message.message_id, routing_key=routing_key or (message.routing_key or ""),
+        reason=reason or "unknown", detail=detail, dead_at=dead_at, origin_queue=origin,
+        body=message.body, headers=headers,
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def services() -> tuple[str, ...]:
+    return tuple(BINDINGS)
+
+
+async def peek(connection: aio_pika.abc.AbstractConnection, service: str, limit: int = 100) -> list[DeadLetter]:
+    """Read up to ``limit`` dead letters without removing them (they are returned unchanged)."""
+    channel = await connection.channel()
+    try:
+        queue = await channel.get_queue(dead_queue_name(service))
+        seen: list[AbstractIncomingMessage] = []
+        while len(seen) < limit:
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            seen.append(message)
+        letters = [describe(service, m) for m in seen]
+    finally:
+        # Closing the channel returns every unacknowledged message to the queue, in order.
+        await channel.close()
+    return letters
+
+
+async def replay(
+    connection: aio_pika.abc.AbstractConnection,
+    service: str,
+    *,
+    message_id: str | None = None,
+    limit: int | None = None,
+) -> int:
+    """Send dead letters back to the queue they died in; one (by message id) or all. Returns how many."""
+    channel = await connection.channel(publisher_confirms=True)
+    moved = 0
+    try:
+        dead = await channel.get_queue(dead_queue_name(service))
+        skipped: list[AbstractIncomingMessage] = []
+        while limit is None or moved < limit:
+            message = await dead.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            if message_id is not None and message.message_id != message_id:
+                skipped.append(message)
+                continue
+            letter = describe(service, message)
+            headers = {k: v for k, v in letter.headers.items() if k not in _DEAD_HEADERS}
+            headers["x-siar-replayed-at"] = datetime.now(UTC).isoformat()
+            headers["x-siar-replayed-reason"] = letter.reason
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    content_type=message.content_type,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    type=message.type,
+                    headers=headers,
+                ),
+                routing_key=letter.origin_queue,
+            )
+            await message.ack()
+            moved += 1
+            if message_id is not None:
+                break
+        for message in skipped:
+            await message.nack(requeue=True)
+    finally:
+        await channel.close()
+    return moved
