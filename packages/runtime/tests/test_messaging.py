@@ -181,7 +181,7 @@ async def test_dead_letters_can_be_listed_and_replayed(bus):
             if letters:
                 break
             await asyncio.sleep(0.05)
-        assert [(l.reason, l.routing_key, l.origin_queue) for l in letters] == [
+        assert [(d.reason, d.routing_key, d.origin_queue) for d in letters] == [
             ("refused", "post.cancelled", queue_name("publisher"))
         ]
         assert "not connected" in letters[0].detail
