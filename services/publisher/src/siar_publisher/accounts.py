@@ -13,12 +13,15 @@ from siar_runtime.problems import TYPE_BASE, Problem
 from . import store
 from .adapters import ADAPTERS, Account, PlatformError, Verified
 from .delivery import SCHEMA, event
+from .ratelimits import rate_for
 from .schemas import AccountCreate, AccountOut
 from .vault import Vault
 
 
 def to_out(row: asyncpg.Record) -> AccountOut:
-    return AccountOut(**{k: row[k] for k in AccountOut.model_fields})
+    rate = rate_for(row["platform"], row["rate_limit"], row["rate_window_seconds"])
+    values = {k: row[k] for k in AccountOut.model_fields if k not in ("rate_limit", "rate_window_seconds")}
+    return AccountOut(**values, rate_limit=rate.limit, rate_window_seconds=rate.window_seconds)
 
 
 async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, req: AccountCreate) -> tuple[AccountOut, bool]:
@@ -50,6 +53,9 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
             conn, account_id=account_id, platform=req.platform, handle=verified.handle,
             display_name=verified.display_name, base_url=candidate.base_url,
             credentials=vault.seal(req.credentials), settings=req.settings, limits=verified.limits,
+            rate_limit=req.rate_limit.limit if req.rate_limit else None,
+            rate_window_seconds=req.rate_limit.window_seconds if req.rate_limit else None,
+            token_expires_at=verified.token_expires_at,
         )
         model = AccountRegistered if created else AccountUpdated
         await write_events(conn, SCHEMA, [event(

@@ -35,7 +35,7 @@ from siar_runtime.db import Database
 from siar_runtime.logging import bind_message
 from siar_runtime.outbox import write_events
 
-from . import store
+from . import ratelimits, store
 from .adapters import ADAPTERS, Account, Outgoing, PlatformError, Published
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
@@ -106,9 +106,16 @@ class DeliveryWorker:
         if free <= 0:
             return []
         rows = await store.claim(conn, min(limit, free), self.settings.lease_seconds)
-        self.in_flight += len(rows)
+        if not rows:
+            return []
+        admission = await ratelimits.admit(conn, rows)
+        if admission.deferred:
+            await store.defer(conn, [(row["target_id"], at) for row, at in admission.deferred])
+            for row, _ in admission.deferred:
+                self.metrics.rate_deferrals.labels(row["platform"]).inc()
+        self.in_flight += len(admission.granted)
         self.metrics.in_flight.set(self.in_flight)
-        return rows
+        return admission.granted
 
     def start_attempts(self, rows) -> None:
         for row in rows:

@@ -40,4 +40,10 @@ class PublisherMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
             registry=r,
         )
+        self.rate_deferrals = Counter(
+            "siar_publisher_rate_deferrals_total",
+            "Deliveries held back because their account reached its configured publishing rate",
+            ["platform"],
+            registry=r,
+        )
         self.in_flight = Gauge("siar_publisher_in_flight", "Platform calls in flight in this replica", registry=r)

@@ -8,6 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class RateLimitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(ge=1, le=1_000_000, description="Posts started at most in any window")
+    window_seconds: int = Field(ge=1, le=7 * 24 * 3600)
+
+
 class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -24,6 +31,9 @@ class AccountCreate(BaseModel):
         default_factory=dict, description="telegram: {chat_id: '@channel'}; mastodon: {visibility, language}"
     )
     handle: str | None = Field(default=None, description="Only needed when verify is false")
+    rate_limit: RateLimitIn | None = Field(
+        default=None, description="Publishing rate for this account; the platform's default when absent"
+    )
     verify: bool = Field(default=True, description="Check the credentials with the platform first")
 
 
@@ -38,6 +48,9 @@ class AccountOut(BaseModel):
     status: str
     status_reason: str | None
     paused_until: datetime | None
+    rate_limit: int = Field(description="Posts started at most per window (the platform's default unless set)")
+    rate_window_seconds: int
+    token_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

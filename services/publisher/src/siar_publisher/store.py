@@ -73,6 +73,18 @@ async def claim(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> l
     )
 
 
+async def defer(conn: asyncpg.Connection, deferred: list[tuple[str, datetime]]) -> None:
+    """Give claimed deliveries back, untried, until the account's rate lets them go."""
+    await conn.executemany(
+        """
+        UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = $2,
+               lease_until = NULL, updated_at = clock_timestamp()
+        WHERE target_id = $1 AND state = 'in_flight'
+        """,
+        deferred,
+    )
+
+
 async def finish(
     conn: asyncpg.Connection,
     target_id: str,
@@ -161,16 +173,20 @@ async def get_delivery(conn: asyncpg.Connection, target_id: str) -> asyncpg.Reco
 async def upsert_account(conn: asyncpg.Connection, **a) -> tuple[asyncpg.Record, bool]:
     row = await conn.fetchrow(
         """
-        INSERT INTO accounts (account_id, platform, handle, display_name, base_url, credentials, settings, limits)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO accounts (account_id, platform, handle, display_name, base_url, credentials, settings, limits,
+                              rate_limit, rate_window_seconds, token_expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (platform, base_url, handle) DO UPDATE SET
             display_name = EXCLUDED.display_name, credentials = EXCLUDED.credentials,
             settings = EXCLUDED.settings, limits = EXCLUDED.limits,
+            rate_limit = EXCLUDED.rate_limit, rate_window_seconds = EXCLUDED.rate_window_seconds,
+            token_expires_at = EXCLUDED.token_expires_at,
             status = 'active', status_reason = NULL, paused_until = NULL, updated_at = now()
         RETURNING *, (xmax = 0) AS created
         """,
         a["account_id"], a["platform"], a["handle"], a["display_name"], a["base_url"],
-        a["credentials"], a["settings"], a["limits"],
+        a["credentials"], a["settings"], a["limits"], a.get("rate_limit"), a.get("rate_window_seconds"),
+        a.get("token_expires_at"),
     )
     return row, row["created"]
 

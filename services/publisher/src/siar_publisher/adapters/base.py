@@ -49,6 +49,7 @@ class Verified:
     handle: str
     display_name: str | None = None
     limits: dict[str, int] = field(default_factory=dict)
+    token_expires_at: datetime | None = None
 
 
 class PlatformError(Exception):
