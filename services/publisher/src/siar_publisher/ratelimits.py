@@ -23,6 +23,14 @@ class Rate:
     def describe(self) -> str:
         return f"{self.limit} per {timedelta(seconds=self.window_seconds)}"
 
+    @property
+    def guarded_window(self) -> timedelta:
+        """The window Siar enforces: the platform's, plus a margin for the time between our
+        claim and the platform's clock seeing the request (network, queueing), so that the
+        platform never counts more than ``limit`` in any of *its* windows."""
+        margin = min(60.0, max(0.25, self.window_seconds * 0.02))
+        return timedelta(seconds=self.window_seconds + margin)
+
 
 DEFAULT_RATES: dict[str, Rate] = {
     "mastodon": Rate(300, 3 * 3600),      # statuses: 300 per 3 h per account
@@ -66,7 +74,8 @@ async def admit(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> Admissi
             account_id,
         )
         rate = rate_for(account["platform"], account["rate_limit"], account["rate_window_seconds"])
-        window_start = account["now"] - timedelta(seconds=rate.window_seconds)
+        window = rate.guarded_window
+        window_start = account["now"] - window
         await conn.execute(
             "DELETE FROM account_sends WHERE account_id = $1 AND sent_at <= $2", account_id, window_start
         )
@@ -86,5 +95,5 @@ async def admit(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> Admissi
             log = [s["sent_at"] for s in sends] + [account["now"]] * len(now_ok)
             for i, row in enumerate(later):
                 index = min(i, len(log) - 1)
-                deferred.append((row, log[index] + timedelta(seconds=rate.window_seconds)))
+                deferred.append((row, log[index] + window))
     return Admission(granted=granted, deferred=deferred)
