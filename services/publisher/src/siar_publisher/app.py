@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 import structlog
@@ -18,12 +19,13 @@ from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
 
-from . import store
+from . import store, tokens
 from .api import router
 from .delivery import DeliveryWorker
 from .handlers import handlers
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
+from .tokens import TokenRefresher
 from .vault import Vault
 
 SERVICE = "publisher"
@@ -65,6 +67,18 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             sweep_seconds=settings.sweep_seconds,
             after_commit=worker.start_attempts,
         )
+        refresher = TokenRefresher(client, vault, metrics, timedelta(seconds=settings.token_refresh_ahead_seconds),
+                                   on_committed=committed)
+        token_runner = DueRunner(
+            db,
+            name="token-refresh",
+            channel=tokens.CHANNEL,
+            seconds_until_next_sql=tokens.seconds_until_next_sql(refresher.ahead),
+            claim=refresher.claim,
+            batch=10,
+            sweep_seconds=30,
+            after_commit=lambda rows: relay.wake(),
+        )
         consumer = Consumer(bus, SERVICE, handlers(db.pool, runner.wake), metrics.chassis, prefetch=settings.prefetch)
         app.state.db = db
         app.state.bus = bus
@@ -73,6 +87,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         app.state.wake = committed
         relay.start()
         runner.start()
+        token_runner.start()
         await consumer.start()
         log.info("publisher started", port=settings.http_port)
         try:
@@ -81,6 +96,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             await stop_all([
                 ("consumer", consumer.stop),
                 ("due runner", runner.stop),
+                ("token refresh", token_runner.stop),
                 ("deliveries in flight", worker.drain),
                 ("outbox relay", relay.stop),
                 ("http client", client.aclose),

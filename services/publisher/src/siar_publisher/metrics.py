@@ -46,4 +46,18 @@ class PublisherMetrics:
             ["platform"],
             registry=r,
         )
+        self.token_refreshes = Counter(
+            "siar_publisher_token_refreshes_total", "Access-token refreshes, by platform and outcome",
+            ["platform", "outcome"], registry=r,
+        )
+        self.token_expiry = Gauge(
+            "siar_publisher_account_token_expiry_seconds",
+            "Shortest time until an active account's access token expires, per platform "
+            "(accounts whose tokens never expire are not counted)",
+            ["platform"], registry=r,
+        )
+        self.accounts = Gauge(
+            "siar_publisher_accounts", "Connected accounts by platform and status (active, needs_reconnect)",
+            ["platform", "status"], registry=r,
+        )
         self.in_flight = Gauge("siar_publisher_in_flight", "Platform calls in flight in this replica", registry=r)

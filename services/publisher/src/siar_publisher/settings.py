@@ -24,6 +24,9 @@ class PublisherSettings(ServiceSettings):
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
     sweep_seconds: float = Field(default=5.0, gt=0)
+    token_refresh_ahead_seconds: float = Field(
+        default=600, gt=0, description="Refresh an expiring access token this long before it ends"
+    )
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> PublisherSettings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Account, Adapter, Outgoing, PlatformError, Published, Verified
+from .base import Account, Adapter, Outgoing, PlatformError, Published, Refreshed, Verified
 from .mastodon import MastodonAdapter
 from .telegram import TelegramAdapter
 
@@ -10,4 +10,4 @@ ADAPTERS: dict[str, Adapter] = {
     a.platform: a for a in (MastodonAdapter(), TelegramAdapter())
 }
 
-__all__ = ["ADAPTERS", "Account", "Adapter", "Outgoing", "PlatformError", "Published", "Verified"]
+__all__ = ["ADAPTERS", "Account", "Adapter", "Outgoing", "PlatformError", "Published", "Refreshed", "Verified"]

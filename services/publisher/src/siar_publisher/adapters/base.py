@@ -52,6 +52,14 @@ class Verified:
     token_expires_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    """New credentials from a token refresh, and when they end."""
+
+    credentials: dict[str, Any] = field(repr=False)
+    expires_at: datetime | None = None
+
+
 class PlatformError(Exception):
     def __init__(
         self,

@@ -96,11 +96,27 @@ class MastodonAdapter:
         return Verified(handle=data.get("acct") or data.get("username"), display_name=data.get("display_name"),
                         limits=limits)
 
+    async def _fetch(self, client: httpx.AsyncClient, media) -> httpx.Response:
+        """The media's bytes from where the library keeps them (not Mastodon)."""
+        try:
+            source = await client.get(media.url, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise PlatformError(ErrorClass.TRANSIENT,
+                                f"could not download the media at {media.url}; Siar will try again",
+                                detail=f"{type(exc).__name__}: {exc}") from exc
+        status = source.status_code
+        if status == 200:
+            return source
+        detail = f"HTTP {status} from {media.url}"
+        if status in (408, 425, 429) or status >= 500:
+            raise PlatformError(ErrorClass.TRANSIENT,
+                                f"the server holding the media at {media.url} had a problem; Siar will try again",
+                                detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
+        raise PlatformError(ErrorClass.INVALID_CONTENT,
+                            f"could not fetch the media at {media.url} (HTTP {status})", detail=detail)
+
     async def _upload(self, client: httpx.AsyncClient, account: Account, media) -> str:
-        source = await client.get(media.url, follow_redirects=True)
-        if source.status_code != 200:
-            raise PlatformError(ErrorClass.INVALID_CONTENT,
-                                f"could not fetch the media at {media.url} (HTTP {source.status_code})")
+        source = await self._fetch(client, media)
         content_type = media.mime_type or source.headers.get("content-type", "application/octet-stream")
         files = {"file": (media.url.rsplit("/", 1)[-1] or "media", source.content, content_type)}
         data = {"description": media.alt_text} if media.alt_text else {}
@@ -126,11 +142,21 @@ class MastodonAdapter:
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
         try:
             media_ids = [await self._upload(client, account, m) for m in post.media]
-            body: dict[str, object] = {"status": post.text, "visibility": account.settings.get("visibility", "public")}
-            if media_ids:
-                body["media_ids"] = media_ids
-            if account.settings.get("language"):
-                body["language"] = account.settings["language"]
+        except httpx.HTTPError as exc:
+            error = transport_error(exc, "Mastodon")
+            if error.error_class == ErrorClass.OUTCOME_UNKNOWN:
+                # Only the status makes anything public: a media upload or poll whose answer
+                # was lost leaves at most an unattached file, so sending again is safe.
+                error = PlatformError(ErrorClass.TRANSIENT,
+                                      "Mastodon did not answer while receiving the media; Siar will try again",
+                                      detail=error.detail)
+            raise error from exc
+        body: dict[str, object] = {"status": post.text, "visibility": account.settings.get("visibility", "public")}
+        if media_ids:
+            body["media_ids"] = media_ids
+        if account.settings.get("language"):
+            body["language"] = account.settings["language"]
+        try:
             response = await client.post(
                 self._url(account, "/api/v1/statuses"),
                 headers=self._headers(account, **{"Idempotency-Key": post.idempotency_key}),

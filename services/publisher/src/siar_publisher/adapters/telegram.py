@@ -55,7 +55,9 @@ class TelegramAdapter:
             return PlatformError(ErrorClass.AUTH_REVOKED,
                                  "Telegram no longer accepts this bot's token; connect the channel again",
                                  detail=detail, status=code)
-        if code == 403:
+        # 403 "bot is not a member" / "bot was kicked", and the 400s Telegram sends to a member
+        # without the right to post ("need administrator rights", "not enough rights to ...").
+        if code == 403 or any(s in lowered for s in ("administrator rights", "not enough rights")):
             return PlatformError(ErrorClass.PERMISSION_DENIED,
                                  "the Siar bot is not an administrator of this Telegram channel; add it and try again",
                                  detail=detail, status=code)
