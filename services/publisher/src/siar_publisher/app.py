@@ -69,6 +69,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         )
         refresher = TokenRefresher(client, vault, metrics, timedelta(seconds=settings.token_refresh_ahead_seconds),
                                    on_committed=committed)
+        worker.refresh_now = lambda account_id: refresher.refresh_now(db.pool, account_id)
         token_runner = DueRunner(
             db,
             name="token-refresh",

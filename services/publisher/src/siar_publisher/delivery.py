@@ -96,6 +96,7 @@ class DeliveryWorker:
         self.metrics = metrics
         self.settings = settings
         self.on_committed = on_committed  # wakes the outbox relay and the due runner
+        self.refresh_now = None  # set by the wiring: async (account_id) -> bool
         self.in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -254,7 +255,19 @@ class DeliveryWorker:
         elif klass == ErrorClass.OUTCOME_UNKNOWN and not exhausted:
             await self._retry(row, exc, now + timedelta(seconds=backoff(1, s.backoff_base_seconds, s.backoff_max_seconds)),
                               recovering=True)
-        elif klass in (ErrorClass.TRANSIENT, ErrorClass.AUTH_EXPIRED) and not exhausted:
+        elif klass == ErrorClass.AUTH_EXPIRED and row["error_class"] != ErrorClass.AUTH_EXPIRED.value:
+            # Refresh the token once and try again at once; expired again means a person is needed.
+            if self.refresh_now is not None and await self.refresh_now(row["account_id"]):
+                await self._retry(row, exc, now)
+            else:
+                await self._needs_reconnect(row, PlatformError(
+                    ErrorClass.AUTH_REVOKED, "the access token expired and could not be renewed; connect the account again",
+                    detail=exc.detail))
+        elif klass == ErrorClass.AUTH_EXPIRED:
+            await self._needs_reconnect(row, PlatformError(
+                ErrorClass.AUTH_REVOKED, "the platform refused a freshly renewed token; connect the account again",
+                detail=exc.detail))
+        elif klass == ErrorClass.TRANSIENT and not exhausted:
             delay = backoff(row["attempts"], s.backoff_base_seconds, s.backoff_max_seconds)
             await self._retry(row, exc, now + timedelta(seconds=delay))
         elif klass in (ErrorClass.AUTH_REVOKED, ErrorClass.PERMISSION_DENIED):

@@ -67,6 +67,18 @@ class TokenRefresher:
         await self.observe(conn)
         return rows
 
+    async def refresh_now(self, pool: asyncpg.Pool, account_id: str) -> bool:
+        """Refresh one account's token at once (a publish call found it expired). True when the
+        account has a fresh token afterwards."""
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT * FROM accounts WHERE account_id = $1 FOR UPDATE", account_id)
+            if row is None or row["status"] != "active":
+                return False
+            before = row["token_expires_at"]
+            await self._refresh(conn, row)
+            after = await conn.fetchrow("SELECT status, token_expires_at FROM accounts WHERE account_id = $1", account_id)
+        return after["status"] == "active" and after["token_expires_at"] != before
+
     async def _refresh(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         adapter = ADAPTERS.get(row["platform"])
         refresh = getattr(adapter, "refresh", None)
