@@ -222,6 +222,30 @@ async def test_auth_errors(client, auth):
     assert (await client.post(STATUSES, headers=auth, json={"status": "y"})).status_code == 200
 
 
+async def test_forbidden_tokens(client, png):
+    readonly = {"Authorization": "Bearer readonly.secret"}
+    verify = "/mastodon/api/v1/accounts/verify_credentials"
+    assert (await client.get(verify, headers=readonly)).status_code == 200
+    for r in (
+        await client.post(STATUSES, headers=readonly, json={"status": "x"}),
+        await client.post(
+            "/mastodon/api/v2/media",
+            headers=readonly,
+            files={"file": ("a.png", png(), "image/png")},
+        ),
+    ):
+        assert r.status_code == 403
+        assert r.json() == {"error": "This action is outside the authorized scopes"}
+        assert 'error="insufficient_scope"' in r.headers["www-authenticate"]
+    disabled = {"Authorization": "Bearer disabled.secret"}
+    for r in (
+        await client.get(verify, headers=disabled),
+        await client.post(STATUSES, headers=disabled, json={"status": "x"}),
+    ):
+        assert r.status_code == 403 and r.json() == {"error": "Your login is currently disabled"}
+    assert (await client.get("/_sandbox/posts")).json()["count"] == 0
+
+
 async def test_get_and_delete_status(client, auth):
     created = (await client.post(STATUSES, headers=auth, json={"status": "hapus aku"})).json()
     r = await client.get(f"{STATUSES}/{created['id']}", headers=auth)

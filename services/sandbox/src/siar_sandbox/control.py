@@ -7,6 +7,7 @@ GET    /_sandbox/faults      PUT (one config)   DELETE (all, or ?platform=&accou
 GET    /_sandbox/limits      PUT (one limit)    DELETE (back to defaults, or ?platform=)
 GET    /_sandbox/tokens      POST /_sandbox/tokens/revoke   POST /_sandbox/tokens/restore
 GET    /_sandbox/mastodon/instance                      PUT (change limits)
+GET    /_sandbox/media       GET|HEAD /_sandbox/media/{name}   sample media (see samples.py)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import samples
 from .context import sandbox_of
 from .faults import PLATFORMS, ControlInputError, parse_fault_config
 from .responses import json_response, problem
@@ -391,6 +393,43 @@ async def put_instance(request: Request) -> Response:
     return json_response(dict(instance))
 
 
+# --------------------------------------------------------------------------- sample media
+
+
+def _base(request: Request) -> str:
+    """The sandbox's own root URL (root_path here ends with the /_sandbox mount)."""
+    url = request.url
+    root = str(request.scope.get("root_path", "")).removesuffix("/_sandbox")
+    return f"{url.scheme}://{url.netloc}{root}"
+
+
+@_handled
+async def list_media(request: Request) -> Response:
+    base = _base(request)
+    found = (samples.sample(name) for name in samples.NAMES)
+    return json_response({"media": [s.to_json(base) for s in found if s is not None]})
+
+
+@_handled
+async def get_media(request: Request) -> Response:
+    name = request.path_params["name"]
+    sample = samples.sample(name)
+    if sample is None:
+        raise _Problem(
+            problem(
+                404,
+                "Not Found",
+                f"no sample media {name!r}; available: {', '.join(samples.NAMES)}",
+                _NOT_FOUND,
+            )
+        )
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(sample.data))
+        return Response(b"", headers=headers, media_type=sample.content_type)
+    return Response(sample.data, headers=headers, media_type=sample.content_type)
+
+
 async def control_not_found(request: Request) -> Response:
     return problem(
         404, "Not Found", f"no control endpoint {request.method} {request.url.path}", _NOT_FOUND
@@ -412,6 +451,8 @@ routes = [
     Route("/tokens/restore", restore_token, methods=["POST"]),
     Route("/mastodon/instance", get_instance, methods=["GET"]),
     Route("/mastodon/instance", put_instance, methods=["PUT"]),
+    Route("/media", list_media, methods=["GET"]),
+    Route("/media/{name}", get_media, methods=["GET", "HEAD"]),
     Route(
         "/{rest:path}",
         control_not_found,

@@ -2,7 +2,9 @@
 
 Tokens: any non-empty bearer token is valid unless it starts with ``revoked`` or was revoked
 through the control API. The account's username is the token's part before the first ``.``
-(``library.secret`` -> ``@library``), or ``sandbox`` when the token has no dot.
+(``library.secret`` -> ``@library``), or ``sandbox`` when the token has no dot. A token starting
+with ``readonly`` lacks the write scopes and one starting with ``disabled`` belongs to a disabled
+login: both get Mastodon's 403s.
 
 Wire formats follow mastodon/mastodon: Doorkeeper's 401 body and ``WWW-Authenticate`` header,
 ``{"error": ...}`` bodies from Api::BaseController, Rack::Attack's 429 and X-RateLimit-* headers
@@ -30,7 +32,7 @@ from starlette.routing import Route
 from .context import Sandbox, sandbox_of
 from .faults import ERROR_CODES
 from .mastodon_text import countable_length, escape, format_content
-from .mediainfo import DEFAULT_SIZE, fit_within, guess_mime, image_size, kind_of
+from .mediainfo import DEFAULT_SIZE, fit_within, guess_mime, image_size, kind_of, video_size
 from .responses import json_bytes, nginx_error_page
 from .store import (
     MastodonAccount,
@@ -123,11 +125,13 @@ def username_for(token: str) -> str:
     return head or "sandbox"
 
 
-def api(auth: str = "required"):  # noqa: ANN201 - decorator
+def api(auth: str = "required", write: bool = False):  # noqa: ANN201 - decorator
     """Wrap an endpoint with Rack::Attack-style rate limiting and Doorkeeper-style auth.
 
     ``auth``: ``required`` (401 without a valid token), ``optional`` (anonymous allowed, an
-    invalid token is still 401) or ``none`` (token ignored unless valid)."""
+    invalid token is still 401) or ``none`` (token ignored unless valid). ``write``: the endpoint
+    needs a write scope, which a token starting with ``readonly`` lacks (403). On ``required``
+    endpoints a token starting with ``disabled`` belongs to a disabled login (403)."""
 
     def wrap(handler):  # noqa: ANN001, ANN202
         async def endpoint(request: Request) -> Response:
@@ -177,6 +181,27 @@ def api(auth: str = "required"):  # noqa: ANN201 - decorator
                     headers=headers,
                     media_type=JSON,
                 )
+            if username is not None and auth == "required":
+                assert token is not None
+                if token.startswith("disabled"):
+                    # Api::BaseController#require_user!
+                    return Response(
+                        json_bytes({"error": "Your login is currently disabled"}),
+                        status_code=403,
+                        headers=headers,
+                        media_type=JSON,
+                    )
+                if write and token.startswith("readonly"):
+                    # Doorkeeper's insufficient_scope, as Mastodon renders it.
+                    message = "This action is outside the authorized scopes"
+                    headers["WWW-Authenticate"] = (
+                        f'Bearer realm="Doorkeeper", error="insufficient_scope", '
+                        f'error_description="{message}"'
+                    )
+                    return Response(
+                        json_bytes({"error": message}), status_code=403, headers=headers,
+                        media_type=JSON,
+                    )  # fmt: skip
             url = request.url
             base = f"{url.scheme}://{url.netloc}{request.scope.get('root_path', '')}"
             ctx = Api(
@@ -555,7 +580,7 @@ async def instance_v2(ctx: Api) -> Response:
 # --------------------------------------------------------------------------- statuses
 
 
-@api()
+@api(write=True)
 async def create_status(ctx: Api) -> Response:
     try:
         params = await _params(ctx.request)
@@ -728,7 +753,7 @@ async def show_status(ctx: Api) -> Response:
     return ctx.json(_status_json(ctx, status))
 
 
-@api()
+@api(write=True)
 async def delete_status(ctx: Api) -> Response:
     status = _find_status(ctx)
     if status is None or status.account != ctx.username:
@@ -897,6 +922,8 @@ async def _upload(ctx: Api, asynchronous: bool) -> Response:
         )
     focus = _focus(params.get("focus"))
     dims = image_size(head) if kind in ("image", "gifv") else None
+    if dims is None and kind in ("video", "gifv"):
+        dims = video_size(head)
     width, height = dims if dims else DEFAULT_SIZE
     now = time.time()
     processing = asynchronous and kind in ("video", "gifv", "audio")
@@ -945,12 +972,12 @@ def _focus(value: Any) -> tuple[float, float] | None:
     return (max(-1.0, min(1.0, x)), max(-1.0, min(1.0, y)))
 
 
-@api()
+@api(write=True)
 async def upload_media_v2(ctx: Api) -> Response:
     return await _upload(ctx, asynchronous=True)
 
 
-@api()
+@api(write=True)
 async def upload_media_v1(ctx: Api) -> Response:
     return await _upload(ctx, asynchronous=False)
 
@@ -972,7 +999,7 @@ async def show_media(ctx: Api) -> Response:
     return ctx.json(_media_json(media, now), 200 if now >= media.ready_at else 206)
 
 
-@api()
+@api(write=True)
 async def update_media(ctx: Api) -> Response:
     media = _own_unattached_media(ctx)
     if media is None:

@@ -1,5 +1,6 @@
 """Just enough about uploaded files to answer like the platforms do: the MIME type, the media
-kind and, for images, the pixel size read from the file header (PNG, GIF, JPEG, WebP)."""
+kind and the pixel size read from the file header (PNG, GIF, JPEG, WebP; MP4/QuickTime when
+``moov`` comes before the media data, from the first video track's ``tkhd``)."""
 
 from __future__ import annotations
 
@@ -106,6 +107,41 @@ def image_size(head: bytes) -> tuple[int, int] | None:
             return _jpeg_size(head)
     except (struct.error, IndexError):
         return None
+    return None
+
+
+_CONTAINERS = {b"moov", b"trak"}
+
+
+def video_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height of the first track with a picture, from an ISO BMFF (MP4) header."""
+    return _boxes_size(head, 0, len(head))
+
+
+def _boxes_size(data: bytes, start: int, end: int) -> tuple[int, int] | None:
+    i = start
+    while i + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[i : i + 8])
+        header = 8
+        if size == 1 and i + 16 <= end:
+            size, header = struct.unpack(">Q", data[i + 8 : i + 16])[0], 16
+        elif size == 0:
+            size = end - i
+        if size < header:
+            return None
+        stop = min(end, i + size)
+        if kind in _CONTAINERS:
+            found = _boxes_size(data, i + header, stop)
+            if found is not None:
+                return found
+        elif kind == b"tkhd" and i + header + 4 <= stop:
+            version = data[i + header]
+            offset = i + header + (88 if version == 1 else 76)
+            if offset + 8 <= stop:
+                width, height = struct.unpack(">II", data[offset : offset + 8])
+                if width >> 16 and height >> 16:
+                    return width >> 16, height >> 16
+        i += size
     return None
 
 

@@ -14,6 +14,9 @@ through the control API gets 401 "Unauthorized".
 Chats: ``@name`` is a public channel whose id (-100…) is stable per name; numeric ids are
 accepted too. ``@notfound…`` -> 400 chat not found, ``@notmember…`` -> 403 not a member,
 ``@noadmin…`` -> 400 need administrator rights.
+
+Files by URL are accepted without fetching, except the sandbox's own samples
+(``…/_sandbox/media/<name>``, see samples.py), whose real size and kind are checked.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import samples
 from .context import Sandbox, sandbox_of
 from .mediainfo import DEFAULT_SIZE, fit_within, guess_mime, image_size
 from .responses import json_bytes, nginx_error_page
@@ -505,6 +509,11 @@ async def _file(call: Call, kind: str, source: tuple[str, Any]) -> TelegramFile:
     if how == "url":
         if not value.lower().startswith(("http://", "https://")):
             raise _bad("wrong file identifier/HTTP URL specified")
+        own = samples.from_url(value)
+        if own is not None:
+            # The sandbox's own sample media: known without fetching (the real server would
+            # download the URL; a self-request from inside a handler could never be answered).
+            return _sample_file(call, kind, *own)
         width, height = DEFAULT_SIZE
         name = value.rsplit("/", 1)[-1].split("?", 1)[0] or None
         if kind == "photo":
@@ -531,6 +540,31 @@ async def _file(call: Call, kind: str, source: tuple[str, Any]) -> TelegramFile:
     mime = guess_mime(upload.content_type, upload.filename, head)
     width, height = DEFAULT_SIZE
     return _other_file(call, kind, None, size, upload.filename, mime, width, height)
+
+
+# What the real server accepts when it downloads a URL for each kind (JPEG/PNG photos, MP4 video).
+_URL_TYPES = {
+    "photo": ("image/",),
+    "video": ("video/mp4",),
+    "document": ("",),
+    "audio": ("audio/",),
+}
+
+
+def _sample_file(call: Call, kind: str, name: str, sample: samples.Sample | None) -> TelegramFile:
+    if sample is None:
+        raise _bad("failed to get HTTP URL content")
+    if not sample.content_type.startswith(_URL_TYPES[kind]):
+        raise _bad("wrong type of the web page content")
+    size = len(sample.data)
+    if kind == "photo":
+        return _photo_file(call.state, sample.width, sample.height, size)
+    stored = _other_file(
+        call, kind, None, size, name, sample.content_type, sample.width, sample.height
+    )
+    if kind == "video" and sample.duration is not None and not call.arg("duration"):
+        stored.duration = round(sample.duration)
+    return stored
 
 
 def _other_file(
