@@ -3,7 +3,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-unit test-e2e lint fmt clean
+.PHONY: install run migrate test test-unit test-e2e lint fmt clean bench
 
 install: ## Install every package of the workspace from the lock file
 	$(UV) sync --frozen
@@ -22,6 +22,9 @@ test-unit: install ## Only the tests that start no service process
 
 test-e2e: install ## Only the end-to-end tests (every service as its own process)
 	$(UV) run --frozen pytest -m e2e $(PYTEST_ARGS)
+
+bench: install ## Benchmarks against the local stack (slow; prints a table, not a test)
+	$(UV) run --frozen python -m bench.burst
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -1,0 +1,106 @@
+"""Burst: N targets due in the same second (default 20,000).
+
+Measures the time until every post.due has reached the broker (an independent subscriber sees
+it) and until every post is accepted by the sandbox, and the dispatch rate as a ratio of the raw
+limit measured in the same run: a plain aio-pika publisher with confirms to the same broker,
+same message size, into a quorum queue like the publisher's."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import httpx
+
+from .common import fresh_environment, machine, process_stats, raw_broker_rate, register_account, start_stack, summary
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+
+
+async def copy_posts(database_url: str, account: dict, n: int, due: datetime) -> None:
+    """Schedule n posts straight into the scheduler's tables (the API path is not what is measured)."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "scheduler"})
+    posts, targets = [], []
+    for i in range(n):
+        pid = uuid.uuid4()
+        posts.append((pid, f"Burst post {i}", "[]", due, str(uuid.uuid4())))
+        targets.append((uuid.uuid4(), pid, account["account_id"], "mastodon", due))
+    await conn.copy_records_to_table("posts", records=posts, columns=["post_id", "text", "media", "scheduled_at", "correlation_id"])
+    await conn.copy_records_to_table("targets", records=targets, columns=["target_id", "post_id", "account_id", "platform", "due_at"])
+    await conn.execute("NOTIFY scheduler_due")
+    await conn.close()
+
+
+async def run() -> dict:
+    with fresh_environment("burst") as env, tempfile.TemporaryDirectory() as logs:
+        stack = start_stack(env, Path(logs), {"SIAR_CONCURRENCY": "128", "SIAR_DB_POOL_MAX": "20"})
+        try:
+            account = register_account(stack)
+            connection = await aio_pika.connect_robust(env.amqp_url)
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=2000)
+            exchange = await channel.get_exchange("siar.events")
+            tap = await channel.declare_queue(exclusive=True)
+            await tap.bind(exchange, "post.due")
+            arrivals: list[float] = []
+            sizes: list[int] = []
+            done = asyncio.Event()
+
+            async def on_due(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                arrivals.append(time.time())
+                if not sizes:
+                    sizes.append(len(message.body))
+                await message.ack()
+                if len(arrivals) >= N:
+                    done.set()
+
+            await tap.consume(on_due)
+            before = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
+            due = datetime.now(UTC) + timedelta(seconds=8)
+            await copy_posts(env.database_url, account, N, due)
+            await asyncio.wait_for(done.wait(), 600)
+            dispatched = max(arrivals) - due.timestamp()
+            accepted_at = None
+            async with httpx.AsyncClient(base_url=stack.url("sandbox")) as sandbox:
+                while accepted_at is None:
+                    stats = (await sandbox.get("/_sandbox/stats")).json()
+                    if stats["posts"]["total"] >= N:
+                        accepted_at = time.time()
+                    else:
+                        await asyncio.sleep(0.1)
+                posts = (await sandbox.get("/_sandbox/stats")).json()["posts"]["total"]
+            after = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
+            await connection.close()
+            raw = await raw_broker_rate(env.amqp_url, sizes[0], N)
+            lateness = [a - due.timestamp() for a in arrivals]
+            rate = N / max(dispatched, 1e-9)
+            return {
+                "n": N, "message_bytes": sizes[0],
+                "dispatch_seconds": dispatched, "dispatch_rate": rate, "raw_rate": raw, "ratio": rate / raw,
+                "accepted_seconds": accepted_at - due.timestamp(), "sandbox_posts": posts,
+                "lateness": summary(lateness),
+                "resources": {name: {"peak_rss_mb": after[name][0],
+                                     "cpu_s_per_1000": (after[name][1] - before[name][1]) / N * 1000}
+                              for name in after},
+            }
+        finally:
+            stack.stop()
+
+
+def main() -> None:
+    result = asyncio.run(run())
+    print(f"machine: {machine()}")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""What every benchmark needs: a fresh database, a local stack, the machine's description,
+a raw-broker baseline, and resource readings of the service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import httpx
+from siar_devstack import Stack
+
+ADMIN_DSN = os.environ.get("SIAR_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP = os.environ.get("SIAR_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+TOKEN = "bench-token-00000001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    rabbit = subprocess.run(["rabbitmqctl", "version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"{pg}, RabbitMQ {rabbit or '?'}")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": percentile(values, 50), "p99": percentile(values, 99), "p99.9": percentile(values, 99.9),
+        "max": max(values) if values else float("nan"), "mean": statistics.fmean(values) if values else float("nan"),
+    }
+
+
+@dataclass
+class Fresh:
+    database_url: str
+    amqp_url: str
+    vhost: str
+
+
+@contextmanager
+def fresh_environment(name: str):
+    """A database and a RabbitMQ vhost of the benchmark's own, removed afterwards."""
+    suffix = uuid.uuid4().hex[:6]
+    db = f"siar_bench_{name}_{suffix}"
+    vhost = f"siar_bench_{name}_{suffix}"
+
+    def sql(statement: str) -> None:
+        subprocess.run(["psql", ADMIN_DSN, "-q", "-c", statement], check=True, capture_output=True)
+
+    sql(f'CREATE DATABASE "{db}"')
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], capture_output=True, check=True)
+    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], capture_output=True, check=True)
+    base = ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        yield Fresh(database_url=f"{base}/{db}", amqp_url=f"{AMQP}/{vhost}", vhost=vhost)
+    finally:
+        sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
+
+
+def start_stack(env: Fresh, log_dir: Path, extra_env: dict[str, str] | None = None,
+                services: tuple[str, ...] = ("sandbox", "scheduler", "publisher")) -> Stack:
+    stack = Stack(
+        database_url=env.database_url, amqp_url=env.amqp_url, log_dir=log_dir, services=services,
+        ports={name: free_port() for name in services},
+        extra_env={"SIAR_API_TOKENS": f"{TOKEN}:admin", "SIAR_ENVIRONMENT": "test", "SIAR_LOG_LEVEL": "warning",
+                   **(extra_env or {})},
+    )
+    stack.migrate()
+    stack.start()
+    return stack
+
+
+def register_account(stack: Stack, token: str = "bench.token", rate: dict | None = None) -> dict:
+    body = {"platform": "mastodon", "base_url": f"{stack.url('sandbox')}/mastodon",
+            "credentials": {"access_token": token},
+            "rate_limit": rate or {"limit": 1_000_000, "window_seconds": 1}}
+    account = httpx.post(f"{stack.url('publisher')}/v1/accounts", json=body,
+                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    for _ in range(200):
+        known = httpx.get(f"{stack.url('scheduler')}/v1/accounts", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        if any(a["account_id"] == account["account_id"] for a in known["accounts"]):
+            return account
+        time.sleep(0.05)
+    raise TimeoutError("scheduler never saw the account")
+
+
+def process_stats(pid: int) -> tuple[float, float]:
+    """(peak RSS in MB, CPU seconds) of a process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0) / 1024
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    return peak, cpu
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0) / 1024
+
+
+async def raw_broker_rate(amqp_url: str, body_size: int, count: int, window: int = 500) -> float:
+    """Messages a second a plain aio-pika publisher with confirms reaches on the same broker,
+    with the same message size, pipelining ``window`` messages like the outbox relay does."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange("bench.raw", aio_pika.ExchangeType.TOPIC, auto_delete=True)
+    queue = await channel.declare_queue("bench.raw", arguments={"x-queue-type": "quorum"}, durable=True)
+    await queue.bind(exchange, "post.due")
+    body = b"x" * body_size
+    started = time.perf_counter()
+    for start in range(0, count, window):
+        n = min(window, count - start)
+        await asyncio.gather(*(
+            exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                              message_id=str(uuid.uuid4())), "post.due")
+            for _ in range(n)
+        ))
+    elapsed = time.perf_counter() - started
+    await queue.delete(if_unused=False, if_empty=False)
+    await connection.close()
+    return count / elapsed
