@@ -143,7 +143,9 @@ class Burst:
             after = sorted(datetime.fromisoformat(p["received_at"]).timestamp() for p in received
                            if datetime.fromisoformat(p["received_at"]).timestamp() >= self.fault_ended)
             recovery = after[0] - self.fault_ended if after else None
+        notes = [f"failed: {dict(Counter((targets[t]['error_class'], targets[t]['reason'][:80]) for t in explained))}"] if explained else []
         return Outcome(
+            notes=notes,
             fault=fault, run=run, posts=self.posts, lost=lost,
             duplicated=sum(n - 1 for t, n in counts.items() if n > 1 and t in scheduled),
             unexpected=sum(n for t, n in counts.items() if t not in scheduled),
@@ -274,7 +276,7 @@ def run_one(fault: str, run: int, posts: int, settle_timeout: float) -> Outcome:
 
             async def go() -> Outcome:
                 started = time.monotonic()
-                await burst.schedule(datetime.now(UTC) + timedelta(seconds=3), spread_seconds=5)
+                await burst.schedule(datetime.now(UTC) + timedelta(seconds=3), spread_seconds=0)
                 injected = asyncio.create_task(FAULTS[fault](burst))
                 targets = await burst.settled(settle_timeout)
                 if not injected.done():

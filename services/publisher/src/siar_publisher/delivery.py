@@ -62,6 +62,10 @@ def failed_event(row, error_class: ErrorClass, reason: str, detail: str | None, 
     )
 
 
+UNMARKED_PLATFORMS = sorted(p for p, a in ADAPTERS.items() if getattr(a, "idempotent_publish", False))
+"""Platforms whose publish is idempotent (a retry cannot post twice), so no call mark is written."""
+
+
 def content_of(post: Outgoing) -> Content:
     return Content(
         text=post.text,
@@ -106,7 +110,7 @@ class DeliveryWorker:
         free = self.settings.concurrency - self.in_flight
         if free <= 0:
             return []
-        rows = await store.claim(conn, min(limit, free), self.settings.lease_seconds)
+        rows = await store.claim(conn, min(limit, free), self.settings.lease_seconds, UNMARKED_PLATFORMS)
         if not rows:
             return []
         admission = await ratelimits.admit(conn, rows)
@@ -129,6 +133,28 @@ class DeliveryWorker:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # --- one attempt ---
+
+    async def _commit(self, write, *, wake: bool = True) -> bool:
+        """Record an outcome in one transaction, riding out a database blip (restart, terminated
+        backend) for most of the lease: the platform call already happened, and losing its
+        outcome would turn a known result into an unknown one."""
+        deadline = asyncio.get_running_loop().time() + self.settings.lease_seconds * 0.6
+        pause = 0.1
+        while True:
+            try:
+                async with self.db.pool.acquire() as conn, conn.transaction():
+                    done = await write(conn)
+                if done and wake:
+                    self.on_committed()
+                return done
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                    asyncpg.exceptions.ConnectionDoesNotExistError,
+                    asyncpg.exceptions.OperatorInterventionError) as exc:  # terminated, shutting down
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise
+                log.warning("database unavailable while recording an outcome; retrying", error=str(exc))
+                await asyncio.sleep(pause)
+                pause = min(2.0, pause * 2)
 
     async def _attempt_guarded(self, row) -> None:
         try:
@@ -183,6 +209,10 @@ class DeliveryWorker:
                 if published is not None:
                     log.info("reconciled: the post was already live", platform_post_id=published.platform_post_id)
             if published is None:
+                if not getattr(adapter, "idempotent_publish", False):
+                    if not await self._commit(lambda conn: store.mark_call_started(conn, row["target_id"], row["attempts"]),
+                                              wake=False):
+                        return  # the lease was taken over: another worker owns this delivery now
                 published = await adapter.publish(self.client, account, post)
         except PlatformError as exc:
             self.metrics.attempts.labels(platform, exc.error_class.value).inc()
@@ -201,10 +231,11 @@ class DeliveryWorker:
 
     async def _published(self, row, published: Published) -> None:
         now = datetime.now(UTC)
-        async with self.db.pool.acquire() as conn, conn.transaction():
+
+        async def write(conn) -> bool:
             if not await _finish(conn, row, state="published", platform_post_id=published.platform_post_id,
                                  url=published.url):
-                return
+                return False
             await write_events(conn, SCHEMA, [event(
                 PostPublished(
                     post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
@@ -214,23 +245,31 @@ class DeliveryWorker:
                 row["correlation_id"],
                 f"target/{row['target_id']}",
             )])
+            return True
+
+        if not await self._commit(write):
+            return
         self.metrics.published.labels(row["platform"]).inc()
         self.metrics.lateness.labels(row["platform"]).observe(max(0.0, (now - row["due_at"]).total_seconds()))
         log.info("published", platform=row["platform"], url=published.url)
 
     async def _fail(self, row, error_class: ErrorClass, reason: str, detail: str | None) -> None:
-        async with self.db.pool.acquire() as conn, conn.transaction():
+        async def write(conn) -> bool:
             if not await _finish(conn, row, state="failed", error_class=error_class.value, reason=reason, detail=detail):
-                return
+                return False
             await write_events(conn, SCHEMA, [failed_event(row, error_class, reason, detail, row["attempts"])])
+            return True
+
+        if not await self._commit(write):
+            return
         self.metrics.failed.labels(row["platform"], error_class.value).inc()
         log.warning("delivery failed", error_class=error_class.value, reason=reason, detail=detail)
 
     async def _retry(self, row, exc: PlatformError, at: datetime, *, recovering: bool = False) -> None:
-        async with self.db.pool.acquire() as conn, conn.transaction():
+        async def write(conn) -> bool:
             if not await _finish(conn, row, state="pending", error_class=exc.error_class.value, reason=exc.reason,
                                  detail=exc.detail, next_attempt_at=at, recovering=recovering):
-                return
+                return False
             await write_events(conn, SCHEMA, [event(
                 PostRetrying(
                     post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
@@ -242,6 +281,10 @@ class DeliveryWorker:
             )])
             if exc.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED):
                 await store.pause_account(conn, row["account_id"], at)
+            return True
+
+        if not await self._commit(write):
+            return
         log.info("delivery will be retried", error_class=exc.error_class.value, at=at.isoformat(), detail=exc.detail)
 
     async def _handle_error(self, row, exc: PlatformError) -> None:
@@ -279,10 +322,10 @@ class DeliveryWorker:
             await self._fail(row, klass, reason, exc.detail)
 
     async def _needs_reconnect(self, row, exc: PlatformError) -> None:
-        async with self.db.pool.acquire() as conn, conn.transaction():
+        async def write(conn) -> bool:
             if not await _finish(conn, row, state="failed", error_class=exc.error_class.value, reason=exc.reason,
                                  detail=exc.detail):
-                return
+                return False
             events = [failed_event(row, exc.error_class, exc.reason, exc.detail, row["attempts"])]
             if await store.account_needs_reconnect(conn, row["account_id"], exc.reason):
                 events.append(event(
@@ -293,6 +336,10 @@ class DeliveryWorker:
             for other in await store.fail_pending_of_account(conn, row["account_id"], exc.error_class.value, exc.reason):
                 events.append(failed_event(other, exc.error_class, exc.reason, None, other["attempts"]))
             await write_events(conn, SCHEMA, events)
+            return True
+
+        if not await self._commit(write):
+            return
         self.metrics.failed.labels(row["platform"], exc.error_class.value).inc()
         log.warning("account needs reconnecting", reason=exc.reason, detail=exc.detail)
 

@@ -45,8 +45,13 @@ async def insert_delivery(conn: asyncpg.Connection, **row) -> bool:
     return inserted is not None
 
 
-async def claim(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
-    """Lease up to ``limit`` claimable deliveries, with what is needed to make the call."""
+async def claim(
+    conn: asyncpg.Connection, limit: int, lease_seconds: float, unmarked_platforms: list[str]
+) -> list[asyncpg.Record]:
+    """Lease up to ``limit`` claimable deliveries, with what is needed to make the call.
+
+    A delivery reclaimed after its lease expired is "recovering" (its outcome is unknown) if its
+    call had started, or if its platform does not mark calls (``unmarked_platforms``)."""
     return await conn.fetch(
         f"""
         WITH c AS (
@@ -57,7 +62,9 @@ async def claim(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> l
             FOR UPDATE OF d SKIP LOCKED
         )
         UPDATE deliveries d
-        SET recovering = d.recovering OR d.state = 'in_flight',
+        SET recovering = d.recovering OR (d.state = 'in_flight' AND (d.call_started_at IS NOT NULL
+                                                                    OR d.platform = ANY($3::text[]))),
+            call_started_at = NULL,
             state = 'in_flight',
             attempts = d.attempts + 1,
             lease_until = clock_timestamp() + make_interval(secs => $2),
@@ -70,7 +77,17 @@ async def claim(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> l
         """,
         limit,
         lease_seconds,
+        unmarked_platforms,
     )
+
+
+async def mark_call_started(conn: asyncpg.Connection, target_id: str, attempt: int) -> bool:
+    status = await conn.execute(
+        "UPDATE deliveries SET call_started_at = clock_timestamp()"
+        " WHERE target_id = $1 AND attempts = $2 AND state = 'in_flight'",
+        target_id, attempt,
+    )
+    return status.endswith(" 1")
 
 
 async def defer(conn: asyncpg.Connection, deferred: list[tuple[str, datetime]]) -> None:

@@ -82,6 +82,10 @@ class Adapter(Protocol):
     platform: str
     required_credentials: tuple[str, ...]
     required_settings: tuple[str, ...]
+    idempotent_publish: bool
+    """True when sending the same post again can never make a second one (Mastodon's
+    Idempotency-Key, Bluesky's fixed record key). Otherwise the worker marks the moment the call
+    starts, so that a worker that died before calling is told apart from one whose answer was lost."""
 
     async def verify(self, client: httpx.AsyncClient, account: Account) -> Verified: ...
 

@@ -28,6 +28,7 @@ class MastodonAdapter:
     platform = "mastodon"
     required_credentials = ("access_token",)
     required_settings: tuple[str, ...] = ()
+    idempotent_publish = True  # Idempotency-Key: sending again returns the status already created
 
     def _headers(self, account: Account, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {account.credentials['access_token']}", **extra}
@@ -179,3 +180,37 @@ class MastodonAdapter:
             "Mastodon may have received this post over an hour ago and can no longer confirm it; "
             "check the account before sending it again",
         )
+
+    # --- insights (for the metrics service; shared/platforms.md item 6)
+
+    async def _read(self, client: httpx.AsyncClient, account: Account, path: str, what: str) -> dict:
+        try:
+            response = await client.get(self._url(account, path), headers=self._headers(account))
+        except httpx.HTTPError as exc:
+            raise PlatformError(ErrorClass.TRANSIENT, f"could not reach Mastodon to read {what}; Siar will try again",
+                                detail=f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            error = self._error(response)
+            reasons = {
+                ErrorClass.RATE_LIMITED: f"Mastodon asked Siar to slow down; {what} will be read when the limit resets",
+                ErrorClass.TARGET_GONE: f"Mastodon no longer has this {what.split()[-1]} (deleted?)",
+                ErrorClass.INVALID_CONTENT: f"Mastodon refused to show {what}",
+            }
+            error.reason = reasons.get(error.error_class, error.reason)
+            raise error
+        return response.json()
+
+    async def insights(self, client: httpx.AsyncClient, account: Account, platform_post_id: str) -> dict[str, int]:
+        """GET /api/v1/statuses/:id: favourites_count, reblogs_count, replies_count, and
+        quotes_count where the server has quotes (Mastodon 4.4+). No views or reach: Mastodon
+        does not count them."""
+        status = await self._read(client, account, f"/api/v1/statuses/{platform_post_id}", "the post's counts")
+        return {key: status[key] for key in ("favourites_count", "reblogs_count", "replies_count", "quotes_count")
+                if isinstance(status.get(key), int)}
+
+    async def audience(self, client: httpx.AsyncClient, account: Account) -> dict[str, int]:
+        """GET /api/v1/accounts/verify_credentials: followers_count (statuses_count and
+        following_count are kept too)."""
+        me = await self._read(client, account, "/api/v1/accounts/verify_credentials", "the account's followers")
+        return {key: me[key] for key in ("followers_count", "following_count", "statuses_count")
+                if isinstance(me.get(key), int)}

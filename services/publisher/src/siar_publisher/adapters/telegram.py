@@ -29,6 +29,7 @@ class TelegramAdapter:
     platform = "telegram"
     required_credentials = ("bot_token",)
     required_settings = ("chat_id",)
+    idempotent_publish = False  # the Bot API has no idempotency key and cannot read channel history
 
     def _url(self, account: Account, method: str) -> str:
         return f"{account.base_url.rstrip('/')}/bot{account.credentials['bot_token']}/{method}"
@@ -119,6 +120,31 @@ class TelegramAdapter:
             "Telegram did not confirm this post and offers no way to check; look at the channel "
             "and send it again only if it is not there",
         )
+
+    # --- insights (for the metrics service; shared/platforms.md item 6)
+
+    async def insights(self, client: httpx.AsyncClient, account: Account, platform_post_id: str) -> dict[str, int]:
+        """Nothing: the Bot API has no view or reaction counts for channel posts (those are only
+        in the apps and MTProto), so Siar does not plan post readings for Telegram at all."""
+        return {}
+
+    async def audience(self, client: httpx.AsyncClient, account: Account) -> dict[str, int]:
+        """getChatMemberCount: the channel's subscribers."""
+        try:
+            count = await self._call(client, account, "getChatMemberCount", {"chat_id": account.settings["chat_id"]})
+        except PlatformError as exc:
+            if exc.error_class == ErrorClass.OUTCOME_UNKNOWN:  # a read: nothing to reconcile
+                raise PlatformError(ErrorClass.TRANSIENT, "Telegram did not answer in time; Siar will read again",
+                                    detail=exc.detail) from exc
+            if exc.error_class == ErrorClass.RATE_LIMITED:
+                exc.reason = "Telegram asked Siar to slow down; the channel's subscribers will be read later"
+            elif exc.error_class == ErrorClass.INVALID_CONTENT:
+                exc.reason = f"Telegram refused to count the channel's subscribers: {exc.detail}"
+            raise
+        if not isinstance(count, int):
+            raise PlatformError(ErrorClass.TRANSIENT, "Telegram answered getChatMemberCount without a number",
+                                detail=repr(count)[:200])
+        return {"member_count": count}
 
 
 def _message_url(message: dict) -> str | None:
