@@ -1,0 +1,274 @@
+"""What the feedback service does with surveys: define, change, open and close them, and announce
+each opening and closing through the outbox. The HTTP layer and the due runner call these."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from siar_contracts import (
+    LocalizedText,
+    SurveyAnnouncement,
+    SurveyClosed,
+    SurveyLink,
+    SurveyOpened,
+    spec_for_model,
+)
+from siar_runtime.outbox import write_events
+from siar_runtime.problems import TYPE_BASE, Problem
+
+from . import results, store
+from .channels import CHANNELS
+from .schemas import AnnounceTarget, Survey, SurveyCreate, SurveyLinkOut, SurveyUpdate
+
+SOURCE = "/siar/feedback"
+SCHEMA = "feedback"
+
+
+def event(model, correlation_id: str, subject: str):
+    return spec_for_model(type(model)).envelope(model, source=SOURCE, correlation_id=correlation_id, subject=subject)
+
+
+def survey_ref(value: str) -> UUID | str:
+    """A survey named by its id or its slug."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return value.strip().lower()
+
+
+def _invalid(detail: str, field: str | None = None) -> Problem:
+    extra = {"errors": [{"field": field, "message": detail}]} if field else {}
+    return Problem(422, "Invalid survey", detail, type_=TYPE_BASE + "validation", **extra)
+
+
+def _instant(value: datetime | None, timezone: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value.astimezone(UTC)
+
+
+def _zone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _invalid(f"{timezone!r} is not an IANA time zone (for example Asia/Jakarta)", "timezone") from exc
+
+
+def _check_announce(announce: list[AnnounceTarget], channels: list[str]) -> list[AnnounceTarget]:
+    checked = []
+    for i, target in enumerate(announce):
+        channel = target.channel or (target.platform if target.platform in CHANNELS else None)
+        if channel is None or channel not in channels:
+            raise _invalid(
+                f"announce[{i}] ({target.platform}) needs a link: add "
+                f"{channel or 'a channel'!r} to the survey's channels or name one of them",
+                f"announce.{i}.channel",
+            )
+        checked.append(target.model_copy(update={"channel": channel}))
+    return checked
+
+
+def _check_dates(opens_at: datetime | None, closes_at: datetime | None) -> None:
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise _invalid("closes_at must be after opens_at", "closes_at")
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].strip("-") or "survei"
+    return f"{base}-{secrets.token_hex(2)}"
+
+
+def link(base_url: str, slug: str, channel: str | None = None) -> str:
+    return f"{base_url}/s/{slug}" + (f"?{urlencode({'ch': channel})}" if channel else "")
+
+
+def with_links(survey: Survey, base_url: str) -> Survey:
+    links = [SurveyLinkOut(channel="direct", url=link(base_url, survey.slug))]
+    links += [SurveyLinkOut(channel=c, url=link(base_url, survey.slug, c)) for c in survey.channels]
+    return survey.model_copy(update={"links": links})
+
+
+async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, created_by: str) -> Survey:
+    _zone(body.timezone)
+    values: dict[str, Any] = body.model_dump(exclude={"slug", "questions"})
+    values.update(
+        title=body.title, intro=body.intro, thank_you=body.thank_you, announce_text=body.announce_text,
+        opens_at=_instant(body.opens_at, body.timezone),
+        closes_at=_instant(body.closes_at, body.timezone),
+        announce=_check_announce(body.announce, body.channels),
+    )
+    _check_dates(values["opens_at"], values["closes_at"])
+    survey_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        created = await store.insert_survey(
+            conn, survey_id=survey_id, slug=body.slug or slugify(body.title.id), values=values,
+            questions=body.questions, correlation_id=str(uuid.uuid4()), created_by=created_by,
+        )
+        if not created:
+            raise Problem(409, "Slug taken", f"another survey already uses the slug {body.slug!r}",
+                          type_=TYPE_BASE + "slug-taken")
+        survey = await store.get_survey(conn, survey_id)
+    assert survey is not None
+    return survey
+
+
+async def _locked(conn: asyncpg.Connection, ref: UUID | str) -> Survey:
+    survey = await store.get_survey(conn, ref, lock=True)
+    if survey is None:
+        raise Problem(404, "Not found", f"no survey {ref}", type_=TYPE_BASE + "not-found")
+    return survey
+
+
+async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate) -> Survey:
+    given = body.model_fields_set
+    async with pool.acquire() as conn, conn.transaction():
+        survey = await _locked(conn, ref)
+        if survey.status == "closed":
+            raise Problem(409, "Survey closed", "a closed survey cannot be changed; open it again first",
+                          type_=TYPE_BASE + "survey-closed")
+        if "questions" in given and survey.status != "draft":
+            raise Problem(
+                409, "Questions fixed",
+                "questions can only change while the survey is a draft: answers already given would no "
+                "longer match them", type_=TYPE_BASE + "questions-fixed",
+            )
+        for name in ("title", "timezone", "channels", "one_response_per_patron", "rate_limit_per_minute",
+                     "announce", "announce_language"):
+            if name in given and getattr(body, name) is None:
+                raise _invalid(f"{name} cannot be null", name)
+        timezone = body.timezone if "timezone" in given else survey.timezone
+        _zone(timezone)
+        values: dict[str, Any] = {name: getattr(body, name) for name in given if name != "questions"}
+        for name in ("opens_at", "closes_at"):
+            if name in given:
+                values[name] = _instant(getattr(body, name), timezone)
+        opens_at = values.get("opens_at", survey.opens_at)
+        closes_at = values.get("closes_at", survey.closes_at)
+        _check_dates(opens_at, closes_at)
+        if survey.status == "open" and closes_at and closes_at <= datetime.now(UTC):
+            raise _invalid("closes_at is in the past; close the survey instead", "closes_at")
+        channels = values.get("channels", survey.channels)
+        values["announce"] = _check_announce(values.get("announce", survey.announce), channels)
+        await store.update_survey(conn, survey.survey_id, values)
+        if body.questions is not None:
+            await store.replace_questions(conn, survey.survey_id, body.questions)
+        updated = await store.get_survey(conn, survey.survey_id)
+    assert updated is not None
+    return updated
+
+
+def opened_event(survey: Survey, base_url: str) -> Any:
+    lang = survey.announce_language
+    title = survey.title.get(lang)
+    announce = []
+    for target in survey.announce:
+        url = link(base_url, survey.slug, target.channel)
+        if survey.announce_text:
+            text = f"{survey.announce_text.get(lang)}\n\n{url}"
+        elif lang == "en":
+            text = f"{title}\n\nTell us what you think: {url}"
+        else:
+            text = f"{title}\n\nBantu kami menjadi lebih baik, isi survei ini: {url}"
+        announce.append(SurveyAnnouncement(
+            platform=target.platform, account_id=target.account_id, channel=target.channel or "direct",
+            url=url, text=text,
+        ))
+    payload = SurveyOpened(
+        survey_id=str(survey.survey_id),
+        slug=survey.slug,
+        title=LocalizedText(id=survey.title.id, en=survey.title.en),
+        opens_at=survey.opened_at or survey.opens_at or datetime.now(UTC),
+        closes_at=survey.closes_at,
+        links=[SurveyLink(channel=ln.channel, url=ln.url) for ln in with_links(survey, base_url).links],
+        announce=announce,
+    )
+    return event(payload, survey.correlation_id, f"survey/{survey.survey_id}")
+
+
+async def closed_event(conn: asyncpg.Connection, survey: Survey) -> Any:
+    found = await results.results(conn, survey)
+    payload = SurveyClosed(
+        survey_id=str(survey.survey_id),
+        slug=survey.slug,
+        closed_at=survey.closed_at or datetime.now(UTC),
+        reason=survey.close_reason or "closed_by_person",
+        responses=found.responses,
+        average_rating=found.average_rating,
+        csat=found.csat,
+        nps=found.nps,
+    )
+    return event(payload, survey.correlation_id, f"survey/{survey.survey_id}")
+
+
+async def open_survey(
+    pool: asyncpg.Pool, ref: UUID | str, *, base_url: str, announce: list[AnnounceTarget] | None = None
+) -> Survey:
+    """Open now (survey.opened), or at opens_at when that is still ahead. Opening an open or
+    scheduled survey changes nothing; a closed one opens again."""
+    async with pool.acquire() as conn, conn.transaction():
+        survey = await _locked(conn, ref)
+        if survey.status in ("open", "scheduled") and announce is None:
+            return survey
+        if survey.status == "open":
+            raise Problem(409, "Already open", "the survey is open already; its announcements went out when it opened",
+                          type_=TYPE_BASE + "already-open")
+        now = datetime.now(UTC)
+        if survey.closes_at and survey.closes_at <= now:
+            raise Problem(409, "Closing date passed", "the closing date has passed; set a later closes_at first",
+                          type_=TYPE_BASE + "closing-date-passed")
+        targets = _check_announce(announce, survey.channels) if announce is not None else None
+        if survey.opens_at and survey.opens_at > now:
+            await store.set_status(conn, survey.survey_id, "scheduled", announce=targets)
+        else:
+            await store.set_status(conn, survey.survey_id, "open", announce=targets,
+                                   opens_at=None if survey.opens_at else now)
+            opened = await store.get_survey(conn, survey.survey_id)
+            assert opened is not None
+            await write_events(conn, SCHEMA, [opened_event(opened, base_url)])
+        updated = await store.get_survey(conn, survey.survey_id)
+    assert updated is not None
+    return updated
+
+
+async def close_survey(pool: asyncpg.Pool, ref: UUID | str) -> Survey:
+    async with pool.acquire() as conn, conn.transaction():
+        survey = await _locked(conn, ref)
+        if survey.status not in ("open", "scheduled"):
+            raise Problem(409, "Not open", f"the survey is {survey.status}; only an open or scheduled survey closes",
+                          type_=TYPE_BASE + "not-open")
+        await store.set_status(conn, survey.survey_id, "closed", close_reason="closed_by_person")
+        closed = await store.get_survey(conn, survey.survey_id)
+        assert closed is not None
+        if survey.status == "open":
+            await write_events(conn, SCHEMA, [await closed_event(conn, closed)])
+    return closed
+
+
+async def apply_dates(conn: asyncpg.Connection, limit: int, *, base_url: str) -> list[UUID]:
+    """Due-runner claim: open the scheduled surveys whose opening date has come and close the open
+    ones whose closing date has passed, each with its event, in the caller's transaction."""
+    opened = await store.claim_openings(conn, limit)
+    events = []
+    for survey_id in opened:
+        survey = await store.get_survey(conn, survey_id)
+        assert survey is not None
+        events.append(opened_event(survey, base_url))
+    closed = await store.claim_closings(conn, limit)
+    for survey_id in closed:
+        survey = await store.get_survey(conn, survey_id)
+        assert survey is not None
+        events.append(await closed_event(conn, survey))
+    await write_events(conn, SCHEMA, events)
+    return opened + closed

@@ -1,0 +1,188 @@
+"""Events on the real broker: survey.opened and survey.closed (by a person and by their dates),
+feedback.response.received through the outbox, and responses handed in by other systems as
+feedback.response.submitted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+import pytest
+from siar_contracts import (
+    EVENTS_EXCHANGE,
+    FeedbackResponseSubmitted,
+    SurveyClosed,
+    SurveyOpened,
+    dead_queue_name,
+    spec_for_model,
+)
+
+from .conftest import form, open_survey, survey_body, wait_until
+
+
+def of(tap, name: str, survey_id: str) -> list[dict]:
+    return [e for e in tap.named(name) if e["data"].get("survey_id") == survey_id]
+
+
+async def test_opening_announces_the_links_and_where_to_post_them(client, tap):
+    survey = await open_survey(client, slug="survei-buku-anak", announce=[
+        {"platform": "telegram", "account_id": "acc-telegram"},
+        {"platform": "mastodon", "account_id": "acc-mastodon", "channel": "poster"},
+    ], announce_text={"id": "Isi survei layanan anak kami!", "en": "Fill in our survey!"})
+    [event] = await wait_until(lambda: of(tap, "survey.opened", survey["survey_id"]))
+    assert event["type"] == "org.siar.survey.opened.v1"
+    assert event["source"] == "/siar/feedback"
+    assert event["correlationid"] == survey["correlation_id"]
+    assert event["subject"] == f"survey/{survey['survey_id']}"
+    data = SurveyOpened.model_validate(event["data"])
+    assert data.slug == "survei-buku-anak"
+    assert {link.channel: link.url for link in data.links} == {
+        "direct": "https://perpus.example.id/s/survei-buku-anak",
+        "instagram": "https://perpus.example.id/s/survei-buku-anak?ch=instagram",
+        "telegram": "https://perpus.example.id/s/survei-buku-anak?ch=telegram",
+        "poster": "https://perpus.example.id/s/survei-buku-anak?ch=poster",
+    }
+    telegram, mastodon = data.announce
+    assert (telegram.platform, telegram.account_id, telegram.channel) == ("telegram", "acc-telegram", "telegram")
+    assert telegram.url.endswith("?ch=telegram")
+    assert telegram.text == "Isi survei layanan anak kami!\n\nhttps://perpus.example.id/s/survei-buku-anak?ch=telegram"
+    assert (mastodon.channel, mastodon.url) == ("poster", "https://perpus.example.id/s/survei-buku-anak?ch=poster")
+    # Opening again changes nothing and announces nothing.
+    await client.post(f"/v1/surveys/{survey['survey_id']}/open")
+    assert len(of(tap, "survey.opened", survey["survey_id"])) == 1
+
+
+async def test_responses_are_announced_without_anything_identifying(client, patron, tap):
+    questions = survey_body()["questions"] + [
+        {"key": "email", "kind": "text", "identifying": True,
+         "text": {"id": "E-mail jika ingin kami hubungi", "en": "E-mail if you want a reply"}},
+    ]
+    survey = await open_survey(client, questions=questions)
+    page = await patron.post(f"/s/{survey['slug']}?ch=instagram", data=form(
+        kepuasan="5", rekomendasi="10", kegiatan=["dongeng"], saran="Mantap", email="pemustaka@example.id"))
+    assert page.status_code == 303
+    api = await client.post(f"/v1/surveys/{survey['survey_id']}/responses",
+                            json={"channel": "kiosk", "answers": {"kepuasan": 2, "rekomendasi": 4}})
+    assert api.status_code == 201
+    events = await wait_until(lambda: len(of(tap, "feedback.response.received", survey["survey_id"])) == 2
+                              and of(tap, "feedback.response.received", survey["survey_id"]))
+    by_source = {e["data"]["source"]: e for e in events}
+    assert by_source["page"]["type"] == "org.siar.feedback.response.received.v1"
+    assert by_source["page"]["data"]["channel"] == "instagram"
+    assert by_source["page"]["data"]["answers"] == {
+        "kepuasan": 5, "rekomendasi": 10, "kegiatan": ["dongeng"], "saran": "Mantap"}
+    assert "pemustaka@example.id" not in str(by_source["page"])
+    assert by_source["api"]["data"]["response_id"] == api.json()["response_id"]
+    assert by_source["api"]["data"]["answers"] == {"kepuasan": 2, "rekomendasi": 4}
+    # The identifying answer is kept for the library, only in its own export.
+    exported = (await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv", params={"question": "email"})).text
+    assert "pemustaka@example.id" in exported
+    form_page = (await patron.get(f"/s/{survey['slug']}")).text
+    assert 'aria-describedby="privacy-email"' in form_page
+
+
+async def test_closing_announces_the_headline_results(client, tap):
+    survey = await open_survey(client)
+    for kepuasan, rekomendasi in ((5, 10), (4, 9), (2, 3)):
+        await client.post(f"/v1/surveys/{survey['survey_id']}/responses",
+                          json={"answers": {"kepuasan": kepuasan, "rekomendasi": rekomendasi}})
+    await client.post(f"/v1/surveys/{survey['survey_id']}/close")
+    [event] = await wait_until(lambda: of(tap, "survey.closed", survey["survey_id"]))
+    data = SurveyClosed.model_validate(event["data"])
+    assert (data.responses, data.reason) == (3, "closed_by_person")
+    assert (data.average_rating, data.csat, data.nps) == (3.67, 66.7, 33.3)
+
+
+async def test_opening_and_closing_dates_take_effect_on_their_own(client, patron, tap):
+    now = datetime.now(UTC)
+    created = (await client.post("/v1/surveys", json=survey_body(
+        opens_at=(now + timedelta(seconds=1)).isoformat(), closes_at=(now + timedelta(seconds=2.5)).isoformat(),
+    ))).json()
+    scheduled = (await client.post(f"/v1/surveys/{created['survey_id']}/open")).json()
+    assert scheduled["status"] == "scheduled"
+    assert (await patron.get(f"/s/{created['slug']}")).status_code == 200  # "not open yet"
+    [opened] = await wait_until(lambda: of(tap, "survey.opened", created["survey_id"]), timeout=10)
+    assert datetime.fromisoformat(opened["time"]) >= now + timedelta(seconds=1)
+    [closed] = await wait_until(lambda: of(tap, "survey.closed", created["survey_id"]), timeout=10)
+    assert closed["data"]["reason"] == "closing_date_reached"
+    final = (await client.get(f"/v1/surveys/{created['survey_id']}")).json()
+    assert (final["status"], final["close_reason"]) == ("closed", "closing_date_reached")
+
+
+async def publish(amqp_url: str, payload: FeedbackResponseSubmitted, *, event_id: str | None = None,
+                  correlation_id: str = "bot-conversation-1") -> str:
+    event = spec_for_model(FeedbackResponseSubmitted).envelope(
+        payload, source="/library/whatsapp-bot", correlation_id=correlation_id, event_id=event_id)
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(event.to_json(), content_type="application/cloudevents+json", message_id=event.id),
+            routing_key="feedback.response.submitted",
+        )
+    return event.id
+
+
+async def results_of(client, survey) -> dict:
+    return (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()
+
+
+async def test_a_chat_bot_hands_in_responses_as_events(client, tap, amqp_url):
+    survey = await open_survey(client, one_response_per_patron=True)
+    answer = FeedbackResponseSubmitted(survey=survey["slug"], channel="whatsapp", patron_key="wa:5f2c",
+                                       answers={"kepuasan": 4, "rekomendasi": "9", "saran": "<b>Oke</b>"})
+    event_id = await publish(amqp_url, answer)
+    received = await wait_until(lambda: of(tap, "feedback.response.received", survey["survey_id"]))
+    assert received[0]["data"]["source"] == "event"
+    assert received[0]["data"]["channel"] == "whatsapp"
+    assert received[0]["data"]["answers"] == {"kepuasan": 4, "rekomendasi": 9, "saran": "<b>Oke</b>"}
+    assert received[0]["correlationid"] == "bot-conversation-1"
+    # The same event again (a redelivery) and the same patron again (a new event) change nothing.
+    await publish(amqp_url, answer, event_id=event_id)
+    await publish(amqp_url, answer)
+    await publish(amqp_url, answer.model_copy(update={"patron_key": "wa:77aa"}), correlation_id="marker")
+    await wait_until(lambda: [e for e in tap.named("feedback.response.received") if e["correlationid"] == "marker"])
+    results = await results_of(client, survey)
+    assert results["responses"] == 2
+    assert results["by_channel"] == {"whatsapp": 2}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "detail"),
+    [
+        ({"survey": "no-such-survey"}, "unknown_survey", "no-such-survey"),
+        ({"answers": {"kepuasan": 9}}, "invalid_answers", "answers.kepuasan"),
+        ({"patron_key": None}, "patron_key_required", "patron_key"),
+        ({"submitted_at": datetime(2026, 11, 1, 9, 0)}, "invalid_payload", "submitted_at"),
+    ],
+)
+async def test_responses_that_cannot_be_stored_go_to_the_dead_letters_with_the_reason(
+    client, amqp_url, change, reason, detail
+):
+    survey = await open_survey(client, one_response_per_patron=True)
+    payload = FeedbackResponseSubmitted(survey=survey["survey_id"], channel="telegram", patron_key="tg:1",
+                                        answers={"kepuasan": 3, "rekomendasi": 5})
+    event_id = await publish(amqp_url, payload.model_copy(update=change), event_id=str(uuid.uuid4()))
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(dead_queue_name("feedback"))
+        seen = {}
+
+        async def dead():
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                return None
+            if message.message_id == event_id:
+                await message.ack()
+                seen.update(message.headers)
+                return True
+            await message.nack(requeue=True)
+            return None
+
+        await wait_until(dead, timeout=10)
+    assert seen["x-siar-reason"] == reason
+    assert detail in seen["x-siar-detail"]
+    assert (await results_of(client, survey))["responses"] == 0

@@ -1,0 +1,282 @@
+"""The public survey page in-process: both languages, accessible markup, errors next to the
+question with everything kept, escaping, one response per patron, the honeypot and the rate
+limit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from html.parser import HTMLParser
+
+import asyncpg
+
+from .conftest import form, open_survey, survey_body
+
+GOOD = form(kepuasan="5", rekomendasi="9", koleksi="novel", kegiatan=["dongeng", "pelatihan"], saran="Tambah komik")
+
+
+class Page(HTMLParser):
+    """Just enough of the DOM to check structure: elements with their attributes and text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[dict] = []
+        self._open: list[dict] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        element = {"tag": tag, **{k: (v if v is not None else "") for k, v in attrs}, "_text": ""}
+        self.elements.append(element)
+        if tag not in ("input", "meta", "link", "br"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag):
+        while self._open:
+            if self._open.pop()["tag"] == tag:
+                break
+
+    def handle_data(self, data):
+        for element in self._open:
+            element["_text"] += data
+
+    def find(self, tag: str, **attrs) -> list[dict]:
+        return [e for e in self.elements if e["tag"] == tag and all(e.get(k) == v for k, v in attrs.items())]
+
+    def one(self, tag: str, **attrs) -> dict:
+        [found] = self.find(tag, **attrs)
+        return found
+
+
+def text(element: dict) -> str:
+    return " ".join(element["_text"].split())
+
+
+async def test_the_page_in_indonesian_by_default_and_in_english_when_asked(client, patron):
+    survey = await open_survey(client)
+    indonesian = await patron.get(f"/s/{survey['slug']}")
+    assert indonesian.status_code == 200
+    assert indonesian.headers["content-type"].startswith("text/html")
+    page = Page(indonesian.text)
+    assert page.one("html")["lang"] == "id"
+    assert text(page.one("h1")) == "Survei Kepuasan Pemustaka"
+    assert text(page.one("button", type="submit")) == "Kirim jawaban"
+
+    by_header = Page((await patron.get(f"/s/{survey['slug']}", headers={"Accept-Language": "en-GB,en;q=0.9"})).text)
+    by_query = Page((await patron.get(f"/s/{survey['slug']}?lang=en", headers={"Accept-Language": "id"})).text)
+    for english in (by_header, by_query):
+        assert english.one("html")["lang"] == "en"
+        assert text(english.one("h1")) == "Library Satisfaction Survey"
+        assert text(english.one("button", type="submit")) == "Send answers"
+    # The switch keeps the channel and names the other language.
+    channel = Page((await patron.get(f"/s/{survey['slug']}?ch=instagram")).text)
+    switch = channel.one("a", **{"class": "switch"})
+    assert switch["href"] == f"/s/{survey['slug']}?ch=instagram&lang=en"
+    assert switch["lang"] == "en"
+
+
+async def test_english_missing_falls_back_to_indonesian_marked_as_such(client, patron):
+    survey = await open_survey(client, title={"id": "Survei Ruang Baca"})
+    page = Page((await patron.get(f"/s/{survey['slug']}?lang=en")).text)
+    assert page.one("html")["lang"] == "en"
+    [span] = [e for e in page.find("span", lang="id") if text(e) == "Survei Ruang Baca"]
+    assert span
+
+
+async def test_every_control_has_a_label_and_every_group_a_legend(client, patron):
+    survey = await open_survey(client)
+    response = await patron.get(f"/s/{survey['slug']}")
+    page = Page(response.text)
+    labels = {e["for"] for e in page.find("label")}
+    controls = [e for e in page.elements if e["tag"] in ("input", "textarea") and e.get("type") != "hidden"]
+    assert controls
+    for control in controls:
+        assert control["id"] in labels, control
+    assert len(page.find("fieldset")) == 4  # rating, NPS, single and multiple choice
+    assert len(page.find("legend")) == 4
+    assert text(page.one("label", **{"for": "q-saran"})).startswith("Apa saran Anda untuk kami?")
+    assert page.one("textarea", id="q-saran")["aria-describedby"] == "hint-saran"
+    assert page.one("form")["method"] == "post" and "novalidate" in page.one("form")
+    assert page.one("meta", name="viewport")
+    assert not page.find("script")
+    assert "script-src" not in response.headers["content-security-policy"]
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["referrer-policy"] == "no-referrer"
+    css = await patron.get("/static/survey.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert ":focus-visible" in css.text
+
+
+async def test_errors_are_shown_next_to_the_question_and_every_answer_is_kept(client, patron):
+    survey = await open_survey(client)
+    response = await patron.post(f"/s/{survey['slug']}?ch=poster", data=form(
+        kepuasan="4", koleksi="anak", kegiatan=["dongeng", "diskusi"], saran="Ruang baca <b>lebih</b> terang",
+    ))
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert text(page.one("title")).startswith("Kesalahan:")
+    summary = page.one("div", **{"class": "error-summary"})
+    assert summary["role"] == "alert"
+    assert page.one("a", href="#q-rekomendasi-0")
+    # The message sits inside the question's own fieldset, which points at it.
+    question = page.one("div", id="question-rekomendasi")
+    assert "has-error" in question["class"]
+    error = page.one("p", id="err-rekomendasi")
+    assert text(error) == "Kesalahan: Pilih salah satu jawaban."
+    assert page.find("fieldset", **{"aria-describedby": "err-rekomendasi"})
+    fieldsets_html = re.search(r'id="question-rekomendasi">(.*?)</fieldset>', response.text, re.S).group(1)
+    assert 'id="err-rekomendasi"' in fieldsets_html
+    # Everything typed or chosen is still there.
+    assert "checked" in page.one("input", id="q-kepuasan-4")
+    assert "checked" not in page.one("input", id="q-kepuasan-5")
+    assert "checked" in page.one("input", id="q-koleksi-anak")
+    assert "checked" in page.one("input", id="q-kegiatan-dongeng")
+    assert "checked" in page.one("input", id="q-kegiatan-diskusi")
+    assert "checked" not in page.one("input", id="q-kegiatan-pelatihan")
+    assert page.one("textarea", id="q-saran")["_text"] == "Ruang baca <b>lebih</b> terang"
+    # The form posts back to the same channel.
+    assert page.one("form")["action"] == f"/s/{survey['slug']}?ch=poster"
+    # Nothing was stored.
+    results = (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()
+    assert results["responses"] == 0
+
+    english = await patron.post(f"/s/{survey['slug']}?lang=en", data=form(kepuasan="9", rekomendasi="5"))
+    assert text(Page(english.text).one("p", id="err-kepuasan")) == "Error: Please choose a number on the scale."
+
+
+async def test_a_script_answer_comes_back_as_text(client, patron):
+    survey = await open_survey(client, title={"id": "Survei <i>miring</i>"})
+    attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    response = await patron.post(f"/s/{survey['slug']}", data=form(kepuasan="3", saran=attack))
+    assert response.status_code == 422
+    assert "<script>" not in response.text and "<img" not in response.text and "<i>" not in response.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in response.text
+    assert "Survei &lt;i&gt;miring&lt;/i&gt;" in response.text
+    # Stored as typed (a bind parameter, not SQL), shown escaped, exported as plain text.
+    ok = await patron.post(f"/s/{survey['slug']}", data=form(kepuasan="3", rekomendasi="7", saran=attack + "'; DROP TABLE answers;--"))
+    assert ok.status_code == 303
+    exported = (await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv")).text
+    [row] = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert row["answer"] == attack + "'; DROP TABLE answers;--"
+    assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 1
+
+
+async def test_a_good_response_leads_to_the_thank_you_page(client, patron):
+    survey = await open_survey(client, thank_you={"id": "Terima kasih, sampai jumpa di perpustakaan!",
+                                                   "en": "Thanks, see you at the library!"})
+    response = await patron.post(f"/s/{survey['slug']}?ch=instagram&lang=en", data=GOOD)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/s/{survey['slug']}/thanks?lang=en"
+    thanks = await patron.get(response.headers["location"])
+    page = Page(thanks.text)
+    assert page.one("html")["lang"] == "en"
+    assert text(page.one("h1")) == "Thank you!"
+    assert "Thanks, see you at the library!" in thanks.text
+    results = (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()
+    assert results["by_channel"] == {"instagram": 1}
+
+
+async def test_nothing_identifying_is_stored(client, patron, clean_db):
+    survey = await open_survey(client, one_response_per_patron=True)
+    await patron.get(f"/s/{survey['slug']}")
+    await patron.post(f"/s/{survey['slug']}", data=GOOD, headers={"X-Forwarded-For": "203.0.113.7",
+                                                                   "User-Agent": "PatronPhone/1.0"})
+    conn = await asyncpg.connect(clean_db)
+    try:
+        rows = await conn.fetch("SELECT * FROM feedback.responses")
+        assert len(rows) == 1
+        assert set(rows[0].keys()) == {"response_id", "survey_id", "channel", "source", "language",
+                                       "patron_hash", "submitted_at"}
+        cookie = patron.cookies["siar_patron"]
+        token = cookie.split(".")[0]
+        dump = repr([dict(r) for r in rows]) + repr(await conn.fetch("SELECT * FROM feedback.answers"))
+        for secret in ("203.0.113", "PatronPhone", token, cookie):
+            assert secret not in dump
+        assert token.encode() not in rows[0]["patron_hash"]
+    finally:
+        await conn.close()
+
+
+async def test_one_response_per_patron_through_the_signed_cookie(client, patron):
+    survey = await open_survey(client, one_response_per_patron=True)
+    first_view = await patron.get(f"/s/{survey['slug']}")
+    cookie = first_view.headers["set-cookie"]
+    assert "siar_patron=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    assert "Secure" in cookie  # the survey base URL is https
+    assert (await patron.post(f"/s/{survey['slug']}", data=GOOD)).status_code == 303
+    again = await patron.get(f"/s/{survey['slug']}")
+    assert "Anda sudah mengisi survei ini" in again.text
+    assert "<form" not in again.text
+    twice = await patron.post(f"/s/{survey['slug']}", data=GOOD)
+    assert twice.status_code == 409
+    # A forged cookie is just a new patron; another browser is another patron.
+    patron.cookies.set("siar_patron", "forged.value", domain="feedback.test")
+    fresh = await patron.post(f"/s/{survey['slug']}", data=GOOD)
+    assert fresh.status_code == 303
+    assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 2
+
+
+async def test_surveys_without_the_rule_take_several_responses_and_set_no_cookie(client, patron):
+    survey = await open_survey(client)
+    view = await patron.get(f"/s/{survey['slug']}")
+    assert "set-cookie" not in view.headers
+    for _ in range(2):
+        assert (await patron.post(f"/s/{survey['slug']}", data=GOOD)).status_code == 303
+    assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 2
+
+
+async def test_the_honeypot_pretends_success_and_stores_nothing(client, patron):
+    survey = await open_survey(client)
+    bot = await patron.post(f"/s/{survey['slug']}", data=GOOD | {"homepage": "http://spam.example"})
+    assert bot.status_code == 303
+    assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 0
+    page = Page((await patron.get(f"/s/{survey['slug']}")).text)
+    trap = page.one("input", name="homepage")
+    assert trap["tabindex"] == "-1" and trap["autocomplete"] == "off"
+    assert page.one("div", **{"class": "hp"})["aria-hidden"] == "true"
+    metrics = (await client.get("/metrics")).text
+    assert 'siar_feedback_responses_refused_total{reason="honeypot",source="page"} 1.0' in metrics
+
+
+async def test_the_per_survey_rate_limit_keeps_what_was_typed(client, patron):
+    survey = await open_survey(client, rate_limit_per_minute=2)
+    other = await open_survey(client, rate_limit_per_minute=2)
+    for _ in range(2):
+        assert (await patron.post(f"/s/{survey['slug']}", data=GOOD)).status_code == 303
+    limited = await patron.post(f"/s/{survey['slug']}", data=GOOD)
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "60"
+    page = Page(limited.text)
+    assert page.one("div", **{"class": "alert"})["role"] == "alert"
+    assert "checked" in page.one("input", id="q-rekomendasi-9")
+    assert page.one("textarea", id="q-saran")["_text"] == "Tambah komik"
+    # Other surveys and the API are not held back by this survey's limit.
+    assert (await patron.post(f"/s/{other['slug']}", data=GOOD)).status_code == 303
+    api = await client.post(f"/v1/surveys/{survey['survey_id']}/responses", json={"answers": {"kepuasan": 4, "rekomendasi": 8}})
+    assert api.status_code == 201
+    assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 3
+
+
+async def test_unknown_draft_scheduled_and_closed_surveys(client, patron):
+    assert (await patron.get("/s/tidak-ada")).status_code == 404
+    assert (await patron.get("/s/..%2F..%2Fetc")).status_code == 404
+    draft = (await client.post("/v1/surveys", json=survey_body())).json()
+    assert (await patron.get(f"/s/{draft['slug']}")).status_code == 404
+    scheduled = (await client.post("/v1/surveys", json=survey_body(
+        opens_at="2031-01-02T09:00:00", timezone="Asia/Jakarta"))).json()
+    await client.post(f"/v1/surveys/{scheduled['survey_id']}/open")
+    later = await patron.get(f"/s/{scheduled['slug']}")
+    assert later.status_code == 200 and "2 Januari 2031, 09.00 WIB" in later.text and "<form" not in later.text
+    survey = await open_survey(client)
+    await client.post(f"/v1/surveys/{survey['survey_id']}/close")
+    closed = await patron.get(f"/s/{survey['slug']}?lang=en")
+    assert closed.status_code == 410 and "This survey is closed" in closed.text
+    late = await patron.post(f"/s/{survey['slug']}", data=GOOD)
+    assert late.status_code == 410
+
+
+async def test_an_oversized_post_is_refused_unread(client, patron):
+    survey = await open_survey(client)
+    response = await patron.post(f"/s/{survey['slug']}", data=form(kepuasan="3", saran="x" * 300_000))
+    assert response.status_code == 413
+    assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 0

@@ -1,0 +1,154 @@
+"""The rule book without a database: answers, results maths, CSV cells, the patron's language,
+the patron cookie."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from siar_feedback import answers, results
+from siar_feedback.i18n import negotiate
+from siar_feedback.patrons import cookie_token, new_cookie, patron_hash
+from siar_feedback.schemas import Localized, QuestionIn, Survey, SurveyCreate
+
+from .conftest import survey_body
+
+QUESTIONS = SurveyCreate.model_validate(survey_body()).questions
+
+
+def test_answers_from_the_page_and_from_json_come_out_typed():
+    raw_form = {"kepuasan": ["4"], "rekomendasi": ["10"], "koleksi": ["anak"], "kegiatan": ["dongeng", "diskusi"],
+                "saran": ["  Tambah buku anak\r\nterima kasih  "]}
+    found, errors = answers.check(QUESTIONS, raw_form, strict=False)
+    assert errors == {}
+    assert answers.as_values(QUESTIONS, found) == {
+        "kepuasan": 4, "rekomendasi": 10, "koleksi": "anak", "kegiatan": ["dongeng", "diskusi"],
+        "saran": "Tambah buku anak\nterima kasih",
+    }
+    found, errors = answers.check(QUESTIONS, {"kepuasan": 5, "rekomendasi": 0, "kegiatan": "dongeng"})
+    assert errors == {}
+    assert answers.as_values(QUESTIONS, found) == {"kepuasan": 5, "rekomendasi": 0, "kegiatan": ["dongeng"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "code"),
+    [
+        ({"rekomendasi": 5}, "kepuasan", "required"),
+        ({"kepuasan": "   ", "rekomendasi": 5}, "kepuasan", "required"),
+        ({"kepuasan": 6, "rekomendasi": 5}, "kepuasan", "out_of_range"),
+        ({"kepuasan": 0, "rekomendasi": 5}, "kepuasan", "out_of_range"),
+        ({"kepuasan": 3, "rekomendasi": 11}, "rekomendasi", "out_of_range"),
+        ({"kepuasan": "lima", "rekomendasi": 5}, "kepuasan", "not_a_number"),
+        ({"kepuasan": True, "rekomendasi": 5}, "kepuasan", "not_a_number"),
+        ({"kepuasan": ["3", "4"], "rekomendasi": 5}, "kepuasan", "one_only"),
+        ({"kepuasan": 3, "rekomendasi": 5, "koleksi": "komik"}, "koleksi", "unknown_option"),
+        ({"kepuasan": 3, "rekomendasi": 5, "koleksi": ["novel", "anak"]}, "koleksi", "one_only"),
+        ({"kepuasan": 3, "rekomendasi": 5, "kegiatan": ["dongeng", "<b>"]}, "kegiatan", "unknown_option"),
+        ({"kepuasan": 3, "rekomendasi": 5, "saran": "x" * 2001}, "saran", "too_long"),
+        ({"kepuasan": 3, "rekomendasi": 5, "saran": 7}, "saran", "not_text"),
+        ({"kepuasan": 3, "rekomendasi": 5, "umur": 30}, "umur", "unknown_question"),
+    ],
+)
+def test_bad_answers_are_named_per_question(raw, key, code):
+    found, errors = answers.check(QUESTIONS, raw)
+    assert errors[key] == code
+    assert key not in found
+
+
+def test_control_characters_are_dropped_but_the_text_is_kept():
+    found, errors = answers.check(QUESTIONS, {"kepuasan": 3, "rekomendasi": 5, "saran": "ok\x00 <b>bagus</b>\x07"})
+    assert errors == {}
+    assert found["saran"].text == "ok <b>bagus</b>"
+
+
+def test_nps_csat_and_average():
+    # 10 answers: 5 promoters (9-10), 3 passives (7-8), 2 detractors (0-6): 50 % - 20 % = 30.
+    assert results.nps({10: 3, 9: 2, 8: 2, 7: 1, 6: 1, 0: 1}) == 30.0
+    assert results.nps({0: 4}) == -100.0
+    assert results.nps({}) is None
+    # 4 of 6 ratings are 4 or 5.
+    assert results.csat({5: 2, 4: 2, 3: 1, 1: 1}) == 66.7
+    assert results.average({5: 2, 4: 2, 3: 1, 1: 1}) == 3.67
+    assert results.csat({}) is None and results.average({}) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
+        ("+62 812 555", "'+62 812 555"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("  =1+1", "'  =1+1"),
+        ("Bagus sekali", "Bagus sekali"),
+        ("", ""),
+    ],
+)
+def test_csv_cells_never_start_a_formula(text, cell):
+    assert results.safe_cell(text) == cell
+
+
+def test_csv_export_keeps_text_and_quotes_formulas():
+    survey_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    survey = Survey(
+        survey_id=survey_id, slug="s-1", status="open", title=Localized(id="S"), intro=None, thank_you=None,
+        questions=QUESTIONS, opens_at=None, closes_at=None, timezone="Asia/Jakarta", channels=[],
+        one_response_per_patron=False, rate_limit_per_minute=60, announce=[], announce_text=None,
+        announce_language="id", correlation_id="c", version=1, created_at=now, updated_at=now,
+        opened_at=now, closed_at=None, close_reason=None,
+    )
+    rows = [{"response_id": uuid.uuid4(), "submitted_at": now, "channel": "poster", "question_key": "saran",
+             "text": 'Pakai "kutip", koma\ndan baris baru'},
+            {"response_id": uuid.uuid4(), "submitted_at": now, "channel": "direct", "question_key": "saran",
+             "text": "=cmd|' /C calc'!A0"}]
+    text = results.text_answers_csv(survey, rows)
+    assert text.startswith("\ufeff")
+    parsed = list(csv.reader(io.StringIO(text[1:])))
+    assert parsed[0] == list(results.CSV_HEADER)
+    assert parsed[1][2:] == ["poster", "saran", "Apa saran Anda untuk kami?", 'Pakai "kutip", koma\ndan baris baru']
+    assert parsed[2][5] == "'=cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "lang"),
+    [
+        (None, None, "id"),
+        (None, "en-US,en;q=0.9", "en"),
+        (None, "id-ID,id;q=0.9,en;q=0.8", "id"),
+        (None, "fr-FR,fr;q=0.9,en;q=0.5,id;q=0.4", "en"),
+        (None, "en;q=0.3,in;q=0.8", "id"),
+        (None, "de, ja", "id"),
+        ("en", "id-ID", "en"),
+        ("id", "en-GB", "id"),
+        ("xx", "en-GB", "en"),
+    ],
+)
+def test_the_patron_language(query, header, lang):
+    assert negotiate(query, header)[0] == lang
+
+
+def test_patron_cookie_is_signed_and_the_stored_key_is_per_survey():
+    secret = "s" * 32
+    cookie = new_cookie(secret)
+    token = cookie_token(secret, cookie)
+    assert token and token in cookie
+    assert cookie_token("another-secret-123456", cookie) is None
+    assert cookie_token(secret, token + ".forged") is None
+    assert cookie_token(secret, None) is None
+    a, b = uuid.uuid4(), uuid.uuid4()
+    assert patron_hash(secret, a, token) != patron_hash(secret, b, token)
+    assert token.encode() not in patron_hash(secret, a, token)
+
+
+def test_a_question_definition_must_be_consistent():
+    with pytest.raises(ValueError, match="at least two options"):
+        QuestionIn(key="a", kind="single_choice", text={"id": "?"}, options=[{"key": "x", "label": {"id": "x"}}])
+    with pytest.raises(ValueError, match="has no options"):
+        QuestionIn(key="a", kind="rating", text={"id": "?"}, options=[{"key": "x", "label": {"id": "x"}}] * 2)
+    with pytest.raises(ValueError, match="identifying"):
+        QuestionIn(key="a", kind="nps", text={"id": "?"}, identifying=True)

@@ -1,0 +1,150 @@
+"""Defining, changing, opening and closing surveys through the API, on the real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from .conftest import open_survey, survey_body
+
+
+def later(seconds: int = 3600) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+async def test_requests_without_a_known_token_are_refused_with_problem_details(client):
+    for method, path in (("GET", "/v1/surveys"), ("POST", "/v1/surveys"), ("GET", "/v1/surveys/x/results"),
+                         ("GET", "/v1/surveys/x/answers.csv"), ("POST", "/v1/surveys/x/responses")):
+        response = await client.request(method, path, headers={"Authorization": "Bearer not-a-real-token"})
+        assert response.status_code == 401, path
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_define_read_and_list_a_survey_with_links_per_channel(client):
+    response = await client.post("/v1/surveys", json=survey_body(slug="kepuasan-2026"))
+    assert response.status_code == 201, response.text
+    survey = response.json()
+    assert response.headers["location"] == f"/v1/surveys/{survey['survey_id']}"
+    assert survey["status"] == "draft"
+    assert [q["key"] for q in survey["questions"]] == ["kepuasan", "rekomendasi", "koleksi", "kegiatan", "saran"]
+    assert survey["title"] == {"id": "Survei Kepuasan Pemustaka", "en": "Library Satisfaction Survey"}
+    assert {link["channel"]: link["url"] for link in survey["links"]} == {
+        "direct": "https://perpus.example.id/s/kepuasan-2026",
+        "instagram": "https://perpus.example.id/s/kepuasan-2026?ch=instagram",
+        "telegram": "https://perpus.example.id/s/kepuasan-2026?ch=telegram",
+        "poster": "https://perpus.example.id/s/kepuasan-2026?ch=poster",
+    }
+    by_id = (await client.get(f"/v1/surveys/{survey['survey_id']}")).json()
+    by_slug = (await client.get("/v1/surveys/kepuasan-2026")).json()
+    assert by_id == by_slug == survey
+    listed = (await client.get("/v1/surveys", params={"status": "draft"})).json()["surveys"]
+    assert [s["slug"] for s in listed] == ["kepuasan-2026"]
+    assert (await client.get("/v1/surveys", params={"status": "open"})).json()["surveys"] == []
+
+
+async def test_a_slug_is_made_from_the_title_and_a_taken_slug_is_refused(client):
+    made = (await client.post("/v1/surveys", json=survey_body(title={"id": "Survei Layanan Ruang Baca Anak!"}))).json()
+    assert made["slug"].startswith("survei-layanan-ruang-baca-anak-")
+    first = await client.post("/v1/surveys", json=survey_body(slug="sama"))
+    again = await client.post("/v1/surveys", json=survey_body(slug="sama"))
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert again.json()["type"].endswith("/slug-taken")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"questions": []}, "questions"),
+        ({"questions": [{"key": "a", "kind": "rating", "text": {"id": "?"}}] * 2}, "questions"),
+        ({"questions": [{"key": "a", "kind": "stars", "text": {"id": "?"}}]}, "questions.0.kind"),
+        ({"questions": [{"key": "Bad Key", "kind": "rating", "text": {"id": "?"}}]}, "questions.0.key"),
+        ({"questions": [{"key": "a", "kind": "text", "text": {"id": "  "}}]}, "questions.0.text.id"),
+        ({"questions": [{"key": "a", "kind": "multiple_choice", "text": {"id": "?"},
+                         "options": [{"key": "x", "label": {"id": "x"}}]}]}, "questions.0"),
+        ({"title": {"en": "English only"}}, "title.id"),
+        ({"channels": ["instagram", "myspace"]}, "channels.1"),
+        ({"channels": ["poster", "poster"]}, "channels"),
+        ({"slug": "Not A Slug"}, "slug"),
+        ({"rate_limit_per_minute": 0}, "rate_limit_per_minute"),
+    ],
+)
+async def test_malformed_definitions_say_which_field(client, change, field):
+    response = await client.post("/v1/surveys", json=survey_body(**change))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in response.json()["errors"]], response.json()
+    assert (await client.get("/v1/surveys")).json()["surveys"] == []
+
+
+async def test_dates_in_local_time_and_dates_that_cannot_be(client):
+    local = await client.post("/v1/surveys", json=survey_body(
+        opens_at="2030-05-17T08:00:00", closes_at="2030-05-31T17:00:00", timezone="Asia/Makassar"))
+    assert local.status_code == 201, local.text
+    assert local.json()["opens_at"].startswith("2030-05-17T00:00:00")
+    assert local.json()["closes_at"].startswith("2030-05-31T09:00:00")
+    backwards = await client.post("/v1/surveys", json=survey_body(opens_at=later(7200), closes_at=later(3600)))
+    assert backwards.status_code == 422
+    assert "closes_at must be after opens_at" in backwards.json()["detail"]
+    zone = await client.post("/v1/surveys", json=survey_body(timezone="Mars/Olympus"))
+    assert zone.status_code == 422 and "IANA" in zone.json()["detail"]
+
+
+async def test_an_announcement_needs_a_link_for_its_channel(client):
+    response = await client.post("/v1/surveys", json=survey_body(announce=[{"platform": "mastodon"}]))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "announce.0.channel"
+    ok = await client.post("/v1/surveys", json=survey_body(announce=[
+        {"platform": "telegram", "account_id": "acc-1"},
+        {"platform": "mastodon", "account_id": "acc-2", "channel": "poster"},
+    ]))
+    assert ok.status_code == 201, ok.text
+    assert [a["channel"] for a in ok.json()["announce"]] == ["telegram", "poster"]
+
+
+async def test_questions_change_only_while_a_draft(client):
+    draft = (await client.post("/v1/surveys", json=survey_body())).json()
+    sid = draft["survey_id"]
+    changed = await client.patch(f"/v1/surveys/{sid}", json={
+        "questions": [{"key": "puas", "kind": "rating", "required": True, "text": {"id": "Puas?"}}],
+        "title": {"id": "Survei Singkat"},
+    })
+    assert changed.status_code == 200, changed.text
+    assert [q["key"] for q in changed.json()["questions"]] == ["puas"]
+    assert changed.json()["version"] == 2
+    opened = await client.post(f"/v1/surveys/{sid}/open")
+    assert opened.json()["status"] == "open"
+    refused = await client.patch(f"/v1/surveys/{sid}", json={"questions": draft["questions"]})
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/questions-fixed")
+    typo = await client.patch(f"/v1/surveys/{sid}", json={"title": {"id": "Survei Singkat 2026"}, "closes_at": later()})
+    assert typo.status_code == 200
+    assert typo.json()["title"]["id"] == "Survei Singkat 2026"
+
+
+async def test_open_close_and_open_again(client):
+    survey = await open_survey(client)
+    assert survey["status"] == "open" and survey["opened_at"]
+    again = await client.post(f"/v1/surveys/{survey['survey_id']}/open")
+    assert again.status_code == 200 and again.json()["version"] == survey["version"]
+    closed = await client.post(f"/v1/surveys/{survey['survey_id']}/close")
+    assert closed.json()["status"] == "closed"
+    assert closed.json()["close_reason"] == "closed_by_person"
+    twice = await client.post(f"/v1/surveys/{survey['survey_id']}/close")
+    assert twice.status_code == 409
+    reopened = await client.post(f"/v1/surveys/{survey['survey_id']}/open")
+    assert reopened.json()["status"] == "open" and reopened.json()["closed_at"] is None
+    draft = (await client.post("/v1/surveys", json=survey_body())).json()
+    assert (await client.post(f"/v1/surveys/{draft['survey_id']}/close")).status_code == 409
+    assert (await client.get("/v1/surveys/no-such-survey")).status_code == 404
+
+
+async def test_a_survey_with_a_future_opening_date_waits_for_it(client):
+    created = (await client.post("/v1/surveys", json=survey_body(opens_at=later(3600)))).json()
+    scheduled = await client.post(f"/v1/surveys/{created['survey_id']}/open")
+    assert scheduled.json()["status"] == "scheduled"
+    past = (await client.post("/v1/surveys", json=survey_body(
+        opens_at=later(-7200), closes_at=later(-3600)))).json()
+    refused = await client.post(f"/v1/surveys/{past['survey_id']}/open")
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/closing-date-passed")
