@@ -1,0 +1,222 @@
+"""compose.yaml, compose.override.yaml, .env.example, the Dockerfile and .dockerignore, checked
+structurally: no Docker engine runs where the tests do."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from siar_devstack import SERVICES
+
+from .inventory import ROOT, SHARED, default_port, load_yaml, settings_env
+
+COMPOSE = load_yaml(ROOT / "compose.yaml")
+OVERRIDE = load_yaml(ROOT / "compose.override.yaml")
+SERVICES_IN_COMPOSE = COMPOSE["services"]
+SIAR_IMAGE = "siar:${SIAR_VERSION:-latest}"
+OURS = {name: s for name, s in SERVICES_IN_COMPOSE.items() if s.get("image") == SIAR_IMAGE}
+INFRA_DATA = {"postgres": "/var/lib/postgresql/data", "rabbitmq": "/var/lib/rabbitmq",
+              "prometheus": "/prometheus", "grafana": "/var/lib/grafana"}
+VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?([?-])([^}]*))?\}")
+
+
+def module_of(service: dict) -> str:
+    command = service["command"]
+    assert command[:2] == ["python", "-m"], f"command should be python -m <module>, not {command}"
+    return command[2]
+
+
+def env(service: dict) -> dict[str, str]:
+    return {k: str(v) for k, v in (service.get("environment") or {}).items()}
+
+
+def strings(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.override.yaml"])
+def test_the_compose_files_follow_the_compose_specification(name):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = SHARED / "schemas" / "compose-spec.json"
+    if not schema_path.exists():
+        pytest.skip(f"the Compose Specification schema is not at {schema_path.resolve()} (shared/ beside the checkout)")
+    import json
+
+    schema = json.loads(schema_path.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(load_yaml(ROOT / name)), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
+
+
+def test_every_service_of_the_devstack_runs_in_compose_with_its_own_command():
+    for name, (module, _) in SERVICES.items():
+        assert name in SERVICES_IN_COMPOSE, f"compose.yaml has no {name} service"
+        assert module_of(SERVICES_IN_COMPOSE[name]) == module
+
+
+def test_every_command_of_the_image_is_a_module_that_exists():
+    for name, service in OURS.items():
+        module = module_of(service)
+        assert importlib.util.find_spec(module) is not None, f"{name}: python -m {module} finds no module"
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_environment_variables_are_settings_the_program_reads(name):
+    service = OURS[name]
+    known = settings_env(module_of(service))
+    for key in env(service):
+        assert key.startswith("SIAR_"), f"{name}: {key} is not a Siar setting"
+        assert key in known, f"{name}: {key} is not read by python -m {module_of(service)} (it reads {sorted(known)})"
+    for key in env(OVERRIDE["services"].get(name, {})):
+        assert key in known, f"compose.override.yaml {name}: {key} is not one of its settings"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_ports_and_healthchecks_agree_with_the_service_defaults(name):
+    service = SERVICES_IN_COMPOSE[name]
+    module, devstack_port = SERVICES[name]
+    port = default_port(module)
+    assert port == devstack_port, f"{name}: settings say {port}, siar_devstack.SERVICES says {devstack_port}"
+    assert env(service)["SIAR_HTTP_PORT"] == str(port)
+    assert env(service).get("SIAR_HTTP_HOST", "0.0.0.0") == "0.0.0.0"
+    published = [str(p).rsplit(":", 2)[-2:] for p in service.get("ports", [])]
+    assert [str(port), str(port)] in published, f"{name} should publish {port}:{port}, has {service.get('ports')}"
+    test = service["healthcheck"]["test"]
+    urls = [urlsplit(part) for part in test if part.startswith("http")]
+    assert urls, f"{name}: the healthcheck asks no URL: {test}"
+    assert (urls[0].port, urls[0].path) == (port, "/readyz"), f"{name}: healthcheck {test}"
+
+
+def test_infrastructure_has_healthchecks_and_named_volumes():
+    volumes = set(COMPOSE["volumes"])
+    for name, path in INFRA_DATA.items():
+        service = SERVICES_IN_COMPOSE[name]
+        assert "healthcheck" in service, f"{name} has no healthcheck"
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+        assert mounts.get(path) in volumes, f"{name} should keep {path} in a named volume"
+    for name, service in SERVICES_IN_COMPOSE.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+            else:
+                assert source in volumes, f"{name} uses volume {source}, not declared under volumes:"
+
+
+def test_depends_on_names_services_that_exist_with_the_right_condition():
+    for name, service in {**SERVICES_IN_COMPOSE, **OVERRIDE["services"]}.items():
+        for target, rule in (service.get("depends_on") or {}).items():
+            assert target in SERVICES_IN_COMPOSE, f"{name} depends on {target}, which is no service"
+            other = SERVICES_IN_COMPOSE[target]
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in other, f"{name} waits for {target} to be healthy; it has no healthcheck"
+            if rule["condition"] == "service_completed_successfully":
+                assert other.get("restart") == "no", f"{target} is a one-shot: restart must be 'no'"
+    for name, service in OURS.items():
+        if "SIAR_DATABASE_URL" in env(service) and name != "migrate":
+            assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+            assert service["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}, name
+    assert SERVICES_IN_COMPOSE["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert module_of(SERVICES_IN_COMPOSE["migrate"]) == "siar_runtime.migrate"
+    assert module_of(SERVICES_IN_COMPOSE["demo"]) == "siar_devstack.demo"
+
+
+def test_the_demo_waits_for_what_it_uses_and_points_accounts_at_the_sandbox():
+    demo = SERVICES_IN_COMPOSE["demo"]
+    assert set(demo["depends_on"]) == {"scheduler", "publisher", "sandbox"}
+    for name in ("scheduler", "publisher", "sandbox"):
+        url = urlsplit(env(demo)[f"SIAR_{name.upper()}_URL"])
+        assert (url.hostname, url.port) == (name, SERVICES[name][1])
+    assert demo["profiles"] == SERVICES_IN_COMPOSE["sandbox"]["profiles"] == ["demo"]
+
+
+def test_secrets_are_required_never_defaulted():
+    secret = re.compile(r"PASSWORD|SECRET|TOKENS|_KEY$")
+    required, defaulted = set(), set()
+    for text in strings({k: v for k, v in COMPOSE.items()}):
+        for match in VARIABLE.finditer(text):
+            name, kind, _ = match.groups()
+            assert kind in ("?", "-"), f"${{{name}}} has neither :? nor :- (an unset variable would be empty)"
+            (required if kind == "?" else defaulted).add(name)
+    assert {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "SIAR_API_TOKENS",
+            "SIAR_CREDENTIALS_KEY"} <= required
+    assert not {n for n in defaulted if secret.search(n)}, "a secret has a default in compose.yaml"
+    for name, service in OURS.items():
+        for key, value in env(service).items():
+            if secret.search(key):
+                assert re.search(r"\$\{[A-Z0-9_]+:\?", value), f"{name}: {key} must come from ${{VAR:?}}"
+    for key in ("SIAR_DATABASE_URL", "SIAR_AMQP_URL"):
+        for name, service in OURS.items():
+            if key in env(service):
+                assert ":?" in env(service)[key], f"{name}: the password in {key} must be required"
+
+
+def test_env_example_names_every_required_variable():
+    example = dict(
+        line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    required = {m.group(1) for text in strings(COMPOSE) for m in VARIABLE.finditer(text) if m.group(2) == "?"}
+    assert required <= set(example), f".env.example lacks {sorted(required - set(example))}"
+    assert example["COMPOSE_PROFILES"] == "demo"
+
+
+def test_the_example_secrets_are_refused_in_production():
+    """compose.yaml alone runs as production: Siar must refuse .env.example's development values."""
+    from siar_publisher.settings import PublisherSettings
+    from siar_scheduler.settings import SchedulerSettings
+
+    example = dict(
+        line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert "${SIAR_ENVIRONMENT:-production}" in env(OURS["scheduler"])["SIAR_ENVIRONMENT"]
+    with pytest.raises(ValueError, match="development token"):
+        SchedulerSettings(environment="production", api_tokens=example["SIAR_API_TOKENS"])
+    with pytest.raises(ValueError, match="development key"):
+        PublisherSettings(environment="production", api_tokens="a-real-token-0123:admin",
+                          credentials_key=example["SIAR_CREDENTIALS_KEY"])
+    for name in OVERRIDE["services"]:
+        if name in OURS and "SIAR_ENVIRONMENT" in env(OURS[name]):
+            assert env(OVERRIDE["services"][name])["SIAR_ENVIRONMENT"] == "development", name
+
+
+def test_rabbitmq_loads_the_user_and_the_committed_definitions_at_boot():
+    rabbitmq = SERVICES_IN_COMPOSE["rabbitmq"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in rabbitmq["volumes"]}
+    conf = (ROOT / mounts["/etc/rabbitmq/conf.d/20-siar.conf"]).read_text()
+    directory = re.search(r"^load_definitions\s*=\s*(\S+)", conf, re.M).group(1)
+    assert mounts[f"{directory}/20-siar.json"] == "./deploy/rabbitmq/definitions.json"
+    user_file = {c["target"]: c["source"] for c in rabbitmq["configs"]}[f"{directory}/10-user.json"]
+    content = COMPOSE["configs"][user_file]["content"]
+    assert "${RABBITMQ_PASSWORD:?" in content
+    assert "amqp://siar:${RABBITMQ_PASSWORD:?" in env(OURS["scheduler"])["SIAR_AMQP_URL"]
+    plugins = (ROOT / mounts["/etc/rabbitmq/enabled_plugins"]).read_text()
+    for plugin in ("rabbitmq_management", "rabbitmq_prometheus", "rabbitmq_shovel_management"):
+        assert plugin in plugins
+
+
+def test_the_dockerfile_builds_from_the_lock_file_in_stages_and_runs_unprivileged():
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M | re.I)
+    assert len(stages) >= 3, "multi-stage: uv, build, runtime"
+    final = text[text.rfind("\nFROM "):]
+    assert re.search(r"uv sync --frozen --no-dev --no-install-workspace", text)
+    assert re.search(r"uv sync --frozen --no-dev --no-editable", text)
+    user = re.findall(r"^USER\s+(\S+)", final, re.M)
+    assert user and user[-1].split(":")[0] not in ("0", "root"), "the runtime stage must not run as root"
+    assert "COPY --from=build" in final and "/bin/uv" not in final, "the runtime stage ships no build tools"
+    assert "SIAR_MIGRATIONS_ROOT=/app" in final
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ignore[ignore.index("*")] == "*" and {"!uv.lock", "!pyproject.toml", "!packages/", "!services/"} <= set(ignore)
+    for name, service in OURS.items():
+        assert service["build"] == {"context": ".", "dockerfile": "Dockerfile"}, name
