@@ -181,7 +181,7 @@ async def test_limits_validation_and_listing(client):
     )
     assert_problem(
         await client.put(
-            "/_sandbox/limits", json={"platform": "x", "limit": 1, "window_seconds": 1}
+            "/_sandbox/limits", json={"platform": "myspace", "limit": 1, "window_seconds": 1}
         ),
         422,
         "/platform",

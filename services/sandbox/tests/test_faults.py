@@ -52,7 +52,7 @@ async def test_mastodon_sequence_uses_real_error_shapes(client, auth):
     assert injected == {"429": 1, "500": 1, "502": 1, "503": 1, "504": 1}
 
 
-async def test_reads_are_never_faulted(client, auth):
+async def test_reads_are_not_faulted_unless_asked(client, auth):
     await put_faults(client, platform="mastodon", sequence=["500"])
     assert (
         await client.get("/mastodon/api/v1/accounts/verify_credentials", headers=auth)

@@ -23,6 +23,7 @@ from . import store, tokens
 from .api import router
 from .delivery import DeliveryWorker
 from .handlers import handlers
+from .insights import InsightsReader
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
 from .tokens import TokenRefresher
@@ -80,7 +81,9 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             sweep_seconds=30,
             after_commit=lambda rows: relay.wake(),
         )
-        consumer = Consumer(bus, SERVICE, handlers(db.pool, runner.wake), metrics.chassis, prefetch=settings.prefetch)
+        reader = InsightsReader(client, vault, metrics, on_answered=relay.wake)
+        consumer = Consumer(bus, SERVICE, handlers(db.pool, runner.wake, reader), metrics.chassis,
+                            prefetch=settings.prefetch)
         app.state.db = db
         app.state.bus = bus
         app.state.client = client

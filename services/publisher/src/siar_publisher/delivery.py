@@ -156,6 +156,12 @@ class DeliveryWorker:
                 await asyncio.sleep(pause)
                 pause = min(2.0, pause * 2)
 
+    async def _save_progress(self, row, values: dict) -> None:
+        """Keep what an adapter needs for the next attempts (upload session, container, publish
+        id); fenced by the attempt number like every other write."""
+        await self._commit(lambda conn: store.save_progress(conn, row["target_id"], row["attempts"], values),
+                           wake=False)
+
     async def _attempt_guarded(self, row) -> None:
         try:
             await self.attempt(row)
@@ -188,6 +194,8 @@ class DeliveryWorker:
             target_id=row["target_id"], text=row["text"],
             media=tuple(MediaItem(**m) for m in row["media"]), title=row["title"],
             idempotency_key=f"siar-{row['target_id']}", first_attempt_at=row["first_attempt_at"],
+            progress=row["progress"] or {},
+            checkpoint=lambda values: self._save_progress(row, values),
         )
         # Checked again against the account's current limits (an instance may have lowered them
         # since the post was accepted): refusing here is clearer than the platform's 422.

@@ -6,13 +6,21 @@ from collections.abc import Callable
 from functools import partial
 
 import asyncpg
-from siar_contracts import CloudEvent, ErrorClass, PostCancelled, PostDue, spec_for_model
+from siar_contracts import (
+    CloudEvent,
+    ErrorClass,
+    InsightsRequested,
+    PostCancelled,
+    PostDue,
+    spec_for_model,
+)
 from siar_runtime.consumer import Handler
 from siar_runtime.inbox import first_delivery
 from siar_runtime.outbox import write_events
 
 from . import store
 from .delivery import SCHEMA, failed_event
+from .insights import InsightsReader, on_insights_requested
 
 
 async def on_due(event: CloudEvent, data: PostDue, pool: asyncpg.Pool, wake: Callable[[], None]) -> None:
@@ -42,8 +50,11 @@ async def on_cancelled(event: CloudEvent, data: PostCancelled, pool: asyncpg.Poo
             await store.cancel(conn, data.target_ids, data.reason)
 
 
-def handlers(pool: asyncpg.Pool, wake: Callable[[], None]) -> dict[str, Handler]:
-    return {
+def handlers(pool: asyncpg.Pool, wake: Callable[[], None], insights: InsightsReader | None = None) -> dict[str, Handler]:
+    table = {
         spec_for_model(PostDue).type: partial(on_due, pool=pool, wake=wake),
         spec_for_model(PostCancelled).type: partial(on_cancelled, pool=pool),
     }
+    if insights is not None:
+        table[spec_for_model(InsightsRequested).type] = partial(on_insights_requested, pool=pool, reader=insights)
+    return table

@@ -61,3 +61,12 @@ class PublisherMetrics:
             ["platform", "status"], registry=r,
         )
         self.in_flight = Gauge("siar_publisher_in_flight", "Platform calls in flight in this replica", registry=r)
+        self.insights = Counter(
+            "siar_publisher_insights_total",
+            "insights.requested answered, by platform, kind (post, account) and outcome (collected or the error class)",
+            ["platform", "kind", "outcome"], registry=r,
+        )
+        self.insights_seconds = Histogram(
+            "siar_publisher_insights_call_seconds", "Time of a platform call reading insights",
+            ["platform"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r,
+        )

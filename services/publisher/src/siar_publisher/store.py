@@ -162,6 +162,17 @@ async def cancel(conn: asyncpg.Connection, target_ids: list[str], reason: str) -
     return int(status.split()[-1])
 
 
+async def save_progress(conn: asyncpg.Connection, target_id: str, attempt: int, progress: dict) -> bool:
+    """Merge what an attempt keeps for the next ones (an adapter's ``Outgoing.save``) into the
+    delivery; ``attempt`` fences out a worker whose lease was taken over."""
+    status = await conn.execute(
+        "UPDATE deliveries SET progress = progress || $3::jsonb, updated_at = clock_timestamp()"
+        " WHERE target_id = $1 AND attempts = $2 AND state = 'in_flight'",
+        target_id, attempt, progress,
+    )
+    return status.endswith(" 1")
+
+
 async def pause_account(conn: asyncpg.Connection, account_id: str, until: datetime) -> None:
     await conn.execute(
         "UPDATE accounts SET paused_until = greatest(coalesce(paused_until, $2), $2), updated_at = now()"

@@ -9,7 +9,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from . import control, mastodon, telegram
+from . import (
+    bluesky,
+    control,
+    facebook,
+    instagram,
+    linkedin,
+    mastodon,
+    telegram,
+    threads,
+    tiktok,
+    x,
+    youtube,
+)
 from .context import Sandbox, sandbox_of
 from .metrics import RequestAccounting
 from .responses import json_response
@@ -19,6 +31,14 @@ from .settings import Settings
 PLATFORM_ROUTES: dict[str, list[BaseRoute]] = {
     "mastodon": mastodon.routes,
     "telegram": telegram.routes,
+    "facebook": facebook.routes,
+    "instagram": instagram.routes,
+    "threads": threads.routes,
+    "linkedin": linkedin.routes,
+    "x": x.routes,
+    "youtube": youtube.routes,
+    "tiktok": tiktok.routes,
+    "bluesky": bluesky.routes,
 }
 
 

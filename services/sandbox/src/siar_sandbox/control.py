@@ -6,6 +6,8 @@ POST   /_sandbox/reset                                  forget everything
 GET    /_sandbox/faults      PUT (one config)   DELETE (all, or ?platform=&account=)
 GET    /_sandbox/limits      PUT (one limit)    DELETE (back to defaults, or ?platform=)
 GET    /_sandbox/tokens      POST /_sandbox/tokens/revoke   POST /_sandbox/tokens/restore
+                             POST /_sandbox/tokens/expire (the platform answers "expired")
+GET    /_sandbox/clock       PUT {"advance_seconds"|"offset_seconds": N}   the platforms' clock
 GET    /_sandbox/mastodon/instance                      PUT (change limits)
 GET    /_sandbox/media       GET|HEAD /_sandbox/media/{name}   sample media (see samples.py)
 """
@@ -320,9 +322,24 @@ def _tokens_json(request: Request) -> dict[str, list[str]]:
     return {platform: sorted(store.revoked.get(platform, ())) for platform in PLATFORMS}
 
 
+def _expired_json(request: Request) -> dict[str, list[str]]:
+    store = sandbox_of(request).store
+    return {platform: sorted(store.expired.get(platform, ())) for platform in PLATFORMS}
+
+
 @_handled
 async def get_tokens(request: Request) -> Response:
-    return json_response({"revoked": _tokens_json(request)})
+    return json_response({"revoked": _tokens_json(request), "expired": _expired_json(request)})
+
+
+@_handled
+async def expire_token(request: Request) -> Response:
+    """The platform now treats the token as expired (for a platform that tells expired from
+    revoked tokens, its "expired" answer), so a refresh-and-retry path can be exercised."""
+    platform, token = await _token_body(request)
+    sandbox_of(request).store.expired[platform].add(token)
+    log.info("token_expired", platform=platform)
+    return json_response({"expired": _expired_json(request)})
 
 
 @_handled
@@ -336,8 +353,46 @@ async def revoke_token(request: Request) -> Response:
 @_handled
 async def restore_token(request: Request) -> Response:
     platform, token = await _token_body(request)
-    sandbox_of(request).store.revoked[platform].discard(token)
-    return json_response({"revoked": _tokens_json(request)})
+    store = sandbox_of(request).store
+    store.revoked[platform].discard(token)
+    store.expired[platform].discard(token)
+    return json_response({"revoked": _tokens_json(request), "expired": _expired_json(request)})
+
+
+# --------------------------------------------------------------------------- clock
+
+
+def _clock_json(store: Store) -> dict[str, Any]:
+    now = datetime.fromtimestamp(store.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {"offset_seconds": store.clock_offset, "now": now}
+
+
+@_handled
+async def get_clock(request: Request) -> Response:
+    return json_response(_clock_json(sandbox_of(request).store))
+
+
+@_handled
+async def put_clock(request: Request) -> Response:
+    """Move the clock of the platforms that read ``store.now()`` (Facebook, Instagram, Threads,
+    LinkedIn): ``{"advance_seconds": N}`` adds to the offset, ``{"offset_seconds": N}`` sets it."""
+    body = await _body(request)
+    errors = []
+    if not isinstance(body, dict) or len(body) != 1:
+        raise _invalid(
+            [{"pointer": "", "detail": 'send {"advance_seconds": N} or {"offset_seconds": N}'}]
+        )
+    (key, value), = body.items()
+    if key not in ("advance_seconds", "offset_seconds"):
+        errors.append({"pointer": f"/{key}", "detail": "allowed: advance_seconds, offset_seconds"})
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        errors.append({"pointer": f"/{key}", "detail": "must be a number of seconds"})
+    if errors:
+        raise _invalid(errors)
+    store = sandbox_of(request).store
+    store.clock_offset = store.clock_offset + value if key == "advance_seconds" else float(value)
+    log.info("clock_set", offset_seconds=store.clock_offset)
+    return json_response(_clock_json(store))
 
 
 # --------------------------------------------------------------------------- Mastodon instance
@@ -449,6 +504,9 @@ routes = [
     Route("/tokens", get_tokens, methods=["GET"]),
     Route("/tokens/revoke", revoke_token, methods=["POST"]),
     Route("/tokens/restore", restore_token, methods=["POST"]),
+    Route("/tokens/expire", expire_token, methods=["POST"]),
+    Route("/clock", get_clock, methods=["GET"]),
+    Route("/clock", put_clock, methods=["PUT"]),
     Route("/mastodon/instance", get_instance, methods=["GET"]),
     Route("/mastodon/instance", put_instance, methods=["PUT"]),
     Route("/media", list_media, methods=["GET"]),

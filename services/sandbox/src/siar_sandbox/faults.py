@@ -3,7 +3,8 @@
 A fault configuration applies to one platform (or all, ``platform: null``) and optionally one
 account. For each write request (a status, a media upload, a ``send*`` call) the most specific
 configuration decides: its ``sequence`` entries are consumed first, one per request, then the
-random rates apply (reproducible with ``seed``). Reads are never faulted.
+random rates apply (reproducible with ``seed``). Reads (a post's counts, an account's followers)
+are faulted only by a configuration with ``"calls": "reads"`` (or ``"all"``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-PLATFORMS = ("mastodon", "telegram")
+PLATFORMS = ("mastodon", "telegram", "facebook", "instagram", "threads", "linkedin",
+             "x", "youtube", "tiktok", "bluesky")
 ERROR_CODES = ("429", "500", "502", "503", "504")
-SEQUENCE_KINDS = (*ERROR_CODES, "timeout", "timeout_after_commit", "ok")
+CALLS = ("writes", "reads", "all")
+# "interrupt": the connection drops part-way through the request; an upload keeps what arrived.
+SEQUENCE_KINDS = (*ERROR_CODES, "timeout", "timeout_after_commit", "interrupt", "ok")
 
 
 class ControlInputError(ValueError):
@@ -51,6 +55,7 @@ class FaultConfig:
     timeout_seconds: float
     sequence: list[str]
     seed: int | None
+    calls: str = "writes"  # which calls it faults: writes (the default), reads (insights) or all
     cursor: int = 0
     decided: int = 0
     rng: random.Random = field(default_factory=random.Random)
@@ -69,6 +74,7 @@ class FaultConfig:
             "sequence": list(self.sequence),
             "sequence_remaining": self.sequence[self.cursor :],
             "seed": self.seed,
+            "calls": self.calls,
             "requests_decided": self.decided,
         }
 
@@ -113,20 +119,19 @@ class Faults:
     def to_json(self) -> list[dict[str, Any]]:
         return [c.to_json() for c in self.configs.values()]
 
-    def decide(self, platform: str, account: str | None) -> Decision | None:
-        """The decision for one write request, or ``None`` when no fault applies (fast path)."""
+    def decide(self, platform: str, account: str | None, *, read: bool = False) -> Decision | None:
+        """The decision for one write request (or, with ``read``, one read such as a post's or
+        an account's counts), or ``None`` when no fault applies (fast path). The most specific
+        configuration that covers this kind of call decides."""
         configs = self.configs
         if not configs:
             return None
-        config = (
-            (account is not None and configs.get((platform, account)))
-            or configs.get((platform, None))
-            or (account is not None and configs.get((None, account)))
-            or configs.get((None, None))
-        )
-        if not config:
-            return None
-        return config.decide()
+        wanted = ("reads", "all") if read else ("writes", "all")
+        for key in ((platform, account), (platform, None), (None, account), (None, None)):
+            config = configs.get(key)
+            if config is not None and config.calls in wanted:
+                return config.decide()
+        return None
 
 
 # --------------------------------------------------------------------------- parsing
@@ -143,6 +148,7 @@ _FIELDS = {
     "timeout_seconds",
     "sequence",
     "seed",
+    "calls",
 }
 
 
@@ -223,6 +229,9 @@ def parse_fault_config(body: Any) -> FaultConfig:
             else:
                 sequence.append(text)
 
+    calls = body.get("calls", "writes")
+    if calls not in CALLS:
+        err("/calls", f"must be one of {', '.join(CALLS)}")
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         err("/seed", "must be an integer or null")
@@ -241,5 +250,6 @@ def parse_fault_config(body: Any) -> FaultConfig:
         timeout_seconds=timeout_seconds,
         sequence=sequence,
         seed=seed,
+        calls=calls,
         rng=random.Random(seed),
     )

@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from . import engagement
+from .apikit import DroppedConnection
 from .context import Sandbox, sandbox_of
 from .faults import ERROR_CODES
 from .mastodon_text import countable_length, escape, format_content
@@ -307,10 +309,11 @@ def _int_id(value: Any) -> int | None:
 # --------------------------------------------------------------------------- faults
 
 
-async def _fault(ctx: Api) -> Response | None:
-    """Apply the fault configuration to this write request. Returns the injected error response,
-    or None to go on (``ctx.pending_hold`` is set for timeout_after_commit)."""
-    decision = ctx.sandbox.faults.decide(PLATFORM, ctx.username)
+async def _fault(ctx: Api, read: bool = False) -> Response | None:
+    """Apply the fault configuration to this write request (or, with ``read``, to a read of a
+    status's or an account's counts). Returns the injected error response, or None to go on
+    (``ctx.pending_hold`` is set for timeout_after_commit; a read is then answered late)."""
+    decision = ctx.sandbox.faults.decide(PLATFORM, ctx.username, read=read)
     if decision is None:
         return None
     if decision.latency > 0:
@@ -322,7 +325,11 @@ async def _fault(ctx: Api) -> Response | None:
     log.debug("fault_injected", platform=PLATFORM, kind=kind, account=ctx.username)
     if kind == "timeout_after_commit":
         ctx.pending_hold = decision.timeout_seconds
+        if read:
+            ctx.hold_seconds = decision.timeout_seconds
         return None
+    if kind == "interrupt":
+        return DroppedConnection()
     if kind == "timeout":
         await asyncio.sleep(decision.timeout_seconds)
         return nginx_error_page(504)
@@ -383,7 +390,8 @@ def _account_json(ctx: Api, account: MastodonAccount) -> dict[str, Any]:
         "avatar_static": f"{ctx.base}/avatars/original/missing.png",
         "header": f"{ctx.base}/headers/original/missing.png",
         "header_static": f"{ctx.base}/headers/original/missing.png",
-        "followers_count": account.followers_count,
+        "followers_count": account.followers_count
+        + engagement.grown("followers", username, ctx.sandbox.store.now() - account.seen_at),
         "following_count": account.following_count,
         "statuses_count": account.statuses_count,
         "last_status_at": time.strftime("%Y-%m-%d", time.gmtime(last)) if last else None,
@@ -449,6 +457,7 @@ def _status_json(ctx: Api, status: MastodonStatus, source: bool = False) -> dict
     account = state.accounts[status.account]
     own = ctx.username == status.account
     base = status.base_url
+    age = (status.deleted_at or ctx.sandbox.store.now()) - status.created_at
     body: dict[str, Any] = {
         "id": str(status.id),
         "created_at": iso_millis(status.created_at),
@@ -462,9 +471,10 @@ def _status_json(ctx: Api, status: MastodonStatus, source: bool = False) -> dict
         "language": status.language,
         "uri": f"{base}/users/{status.account}/statuses/{status.id}",
         "url": f"{base}/@{status.account}/{status.id}",
-        "replies_count": status.replies_count,
-        "reblogs_count": 0,
-        "favourites_count": 0,
+        # Real replies plus the audience's, growing since publication like the rest (engagement.py).
+        "replies_count": status.replies_count + engagement.grown("replies", str(status.id), age),
+        "reblogs_count": engagement.grown("reblogs", str(status.id), age),
+        "favourites_count": engagement.grown("favourites", str(status.id), age),
         "edited_at": None,
     }
     if ctx.username is not None:
@@ -747,6 +757,9 @@ def _find_status(ctx: Api) -> MastodonStatus | None:
 
 @api(auth="optional")
 async def show_status(ctx: Api) -> Response:
+    injected = await _fault(ctx, read=True)
+    if injected is not None:
+        return injected
     status = _find_status(ctx)
     if status is None:
         return ctx.error(404, "Record not found")
@@ -779,6 +792,9 @@ async def delete_status(ctx: Api) -> Response:
 @api()
 async def verify_credentials(ctx: Api) -> Response:
     assert ctx.username is not None
+    injected = await _fault(ctx, read=True)
+    if injected is not None:
+        return injected
     account = ctx.state.account(ctx.username)
     body = _account_json(ctx, account)
     body["source"] = {
@@ -804,6 +820,9 @@ def _account_from_path(ctx: Api) -> MastodonAccount | None:
 
 @api(auth="optional")
 async def show_account(ctx: Api) -> Response:
+    injected = await _fault(ctx, read=True)
+    if injected is not None:
+        return injected
     account = _account_from_path(ctx)
     if account is None:
         return ctx.error(404, "Record not found")

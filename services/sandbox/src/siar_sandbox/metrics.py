@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .faults import PLATFORMS
+
 if TYPE_CHECKING:
     from .store import Store
 
@@ -52,11 +54,10 @@ class Metrics:
 
 
 def platform_of(path: str) -> str:
-    if path.startswith("/mastodon"):
-        return "mastodon"
-    if path.startswith("/telegram"):
-        return "telegram"
-    if path.startswith("/_sandbox"):
+    head = path[1:].split("/", 1)[0]
+    if head in PLATFORMS:
+        return head
+    if head == "_sandbox":
         return "control"
     return "other"
 

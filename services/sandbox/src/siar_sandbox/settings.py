@@ -24,9 +24,13 @@ class Settings:
     # (20,000 posts) while the X-RateLimit-* headers stay truthful; the control API sets real ones.
     rate_limit: int = 1_000_000
     rate_window_seconds: int = 300
-    # How long an uploaded Mastodon video stays "processing" (202, then 206 on GET).
+    # How long an uploaded Mastodon video stays "processing" (202, then 206 on GET); also how long
+    # X video/GIF media, YouTube videos and TikTok posts are processed.
     media_processing_seconds: float = 1.0
     mastodon_max_characters: int = 500
+    # How long Instagram/Threads containers and Facebook videos stay IN_PROGRESS after creation.
+    meta_video_processing_seconds: float = 1.0
+    meta_image_processing_seconds: float = 0.0
     # Seconds uvicorn waits for in-flight requests (e.g. held timeout faults) on shutdown.
     graceful_shutdown_seconds: float = 3.0
 
@@ -47,6 +51,12 @@ class Settings:
             ),
             mastodon_max_characters=_int(
                 env, "SIAR_SANDBOX_MASTODON_MAX_CHARACTERS", d.mastodon_max_characters, low=1
+            ),
+            meta_video_processing_seconds=_float(
+                env, "SIAR_SANDBOX_META_VIDEO_PROCESSING_SECONDS", d.meta_video_processing_seconds
+            ),
+            meta_image_processing_seconds=_float(
+                env, "SIAR_SANDBOX_META_IMAGE_PROCESSING_SECONDS", d.meta_image_processing_seconds
             ),
             graceful_shutdown_seconds=_float(
                 env, "SIAR_SANDBOX_GRACEFUL_SHUTDOWN_SECONDS", d.graceful_shutdown_seconds

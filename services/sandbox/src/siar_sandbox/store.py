@@ -5,6 +5,7 @@ it all. One ``Store`` belongs to one app instance, so apps never share state."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -126,6 +127,7 @@ class MastodonAccount:
     status_ids: list[int] = field(default_factory=list)
     statuses_count: int = 0
     last_status_at: float | None = None
+    seen_at: float = field(default_factory=time.time)  # followers grow from here (engagement.py)
 
 
 @dataclass(slots=True)
@@ -217,6 +219,7 @@ class TelegramChat:
     account: str
     member_count: int
     last_message_id: int = 0
+    seen_at: float = field(default_factory=time.time)  # members grow from here (engagement.py)
 
 
 @dataclass(slots=True)
@@ -302,11 +305,29 @@ class Store:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.faults_injected: dict[tuple[str, str], int] = defaultdict(int)
         self.revoked: dict[str, set[str]] = defaultdict(set)
+        # Tokens made to have expired through POST /_sandbox/tokens/expire, by platform.
+        self.expired: dict[str, set[str]] = defaultdict(set)
         self.default_limit = Limit(settings.rate_limit, settings.rate_window_seconds)
         self.limits: dict[tuple[str, str], Limit] = {}
         self.windows = RateWindows()
         self.mastodon = MastodonState(settings)
         self.telegram = TelegramState()
+        # Seconds added to the wall clock through PUT /_sandbox/clock; read by store.now().
+        self.clock_offset = 0.0
+        # The state of platform modules that keep their own, by platform (see state_of).
+        self.platforms: dict[str, Any] = {}
+
+    def now(self) -> float:
+        """The sandbox's clock: the wall clock plus the offset set through the control API."""
+        return time.time() + self.clock_offset
+
+    def state_of(self, platform: str, factory: Any) -> Any:
+        """A platform module's own state, created with ``factory(settings)`` on first use and
+        forgotten by ``reset()``."""
+        found = self.platforms.get(platform)
+        if found is None:
+            found = self.platforms[platform] = factory(self.settings)
+        return found
 
     # -- posts
 
@@ -326,12 +347,31 @@ class Store:
 
     # -- limits
 
-    PRIMARY_SCOPES = {"mastodon": "token", "telegram": "chat"}
-    SCOPES = {"mastodon": ("token", "statuses"), "telegram": ("chat", "bot")}
+    PRIMARY_SCOPES = {"mastodon": "token", "telegram": "chat", "x": "user", "tiktok": "token",
+                      "bluesky": "account"}
+    SCOPES = {
+        "mastodon": ("token", "statuses"),
+        "telegram": ("chat", "bot"),
+        "facebook": ("calls",),
+        "instagram": ("publishing", "calls"),
+        "threads": ("publishing", "calls"),
+        "linkedin": ("posts", "calls"),
+        "x": ("user", "user_24h"),  # POST /2/tweets per 15-min window; the 24-hour user cap
+        "youtube": ("quota", "uploads"),  # videos.insert calls a day; uploads per channel a day
+        "tiktok": ("token", "posts"),  # calls per token a minute; direct posts per user a day
+        "bluesky": ("account", "session"),  # writes per DID; createSession per account
+    }
+    # The platforms' own published quotas, in force unless the control API sets others.
+    DEFAULT_LIMITS = {
+        ("instagram", "publishing"): Limit(100, 86_400),  # content_publishing_limit
+        ("threads", "publishing"): Limit(250, 86_400),  # threads_publishing_limit
+    }
 
     def limit_for(self, platform: str, scope: str) -> Limit | None:
         """The limit in force; the primary scope always has one (the high default)."""
         found = self.limits.get((platform, scope))
         if found is None and self.PRIMARY_SCOPES.get(platform) == scope:
             return self.default_limit
+        if found is None:
+            return self.DEFAULT_LIMITS.get((platform, scope))
         return found

@@ -37,7 +37,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import samples
+from . import engagement, samples
+from .apikit import DroppedConnection
 from .context import Sandbox, sandbox_of
 from .mediainfo import DEFAULT_SIZE, fit_within, guess_mime, image_size
 from .responses import json_bytes, nginx_error_page
@@ -236,10 +237,11 @@ class _Injected(Exception):
         self.response = response
 
 
-async def _fault(call: Call) -> None:
-    """Apply the fault configuration to this write call; raise _Injected with the response."""
+async def _fault(call: Call, read: bool = False) -> None:
+    """Apply the fault configuration to this write call (or, with ``read``, to a read of a chat's
+    member count); raise _Injected with the response."""
     account = (call.arg("chat_id") or "").strip() or None
-    decision = call.sandbox.faults.decide(PLATFORM, account)
+    decision = call.sandbox.faults.decide(PLATFORM, account, read=read)
     if decision is None:
         return
     if decision.latency > 0:
@@ -251,7 +253,11 @@ async def _fault(call: Call) -> None:
     log.debug("fault_injected", platform=PLATFORM, kind=kind, account=account)
     if kind == "timeout_after_commit":
         call.pending_hold = decision.timeout_seconds
+        if read:
+            call.hold_seconds = decision.timeout_seconds
         return
+    if kind == "interrupt":
+        raise _Injected(DroppedConnection())
     if kind == "timeout":
         await asyncio.sleep(decision.timeout_seconds)
         raise _Injected(nginx_error_page(504))
@@ -844,7 +850,12 @@ async def get_chat(call: Call) -> dict[str, Any]:
 
 
 async def get_chat_member_count(call: Call) -> int:
-    return _chat(call).member_count
+    """The channel's subscribers, growing since the sandbox first saw it (engagement.py)."""
+    await _fault(call, read=True)
+    chat = _chat(call)
+    if chat.type == "private":
+        return chat.member_count
+    return chat.member_count + engagement.grown("members", str(chat.id), call.sandbox.store.now() - chat.seen_at)
 
 
 METHODS = {

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from .base import Account, Adapter, Outgoing, PlatformError, Published, Refreshed, Verified
+from .bluesky import BlueskyAdapter
+from .facebook import FacebookAdapter
+from .instagram import InstagramAdapter
+from .linkedin import LinkedInAdapter
 from .mastodon import MastodonAdapter
 from .telegram import TelegramAdapter
+from .threads import ThreadsAdapter
+from .tiktok import TikTokAdapter
+from .x import XAdapter
+from .youtube import YouTubeAdapter
 
 ADAPTERS: dict[str, Adapter] = {
-    a.platform: a for a in (MastodonAdapter(), TelegramAdapter())
+    a.platform: a for a in (
+        MastodonAdapter(),
+        TelegramAdapter(),
+        FacebookAdapter(),
+        InstagramAdapter(),
+        ThreadsAdapter(),
+        LinkedInAdapter(),
+        XAdapter(),
+        YouTubeAdapter(),
+        TikTokAdapter(),
+        BlueskyAdapter(),
+    )
 }
 
 __all__ = ["ADAPTERS", "Account", "Adapter", "Outgoing", "PlatformError", "Published", "Refreshed", "Verified"]

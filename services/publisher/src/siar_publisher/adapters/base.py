@@ -7,6 +7,7 @@ librarian understands and, when the platform says so, the time to try again."""
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -34,6 +35,18 @@ class Outgoing:
     title: str | None = None
     idempotency_key: str = ""
     first_attempt_at: datetime | None = None
+    # What earlier attempts of this delivery kept with ``save`` (a container id, an upload…), and
+    # the function that keeps more; None where the caller keeps nothing (adapters then reconcile
+    # by listing the account's recent posts).
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    checkpoint: Callable[[dict[str, Any]], Awaitable[None]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    async def save(self, **values: Any) -> None:
+        """Keep ``values`` for later attempts of this delivery (merged into ``progress``)."""
+        if self.checkpoint is not None:
+            await self.checkpoint(values)
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ class MastodonAdapter:
             raise self._error(response)
         attachment = response.json()
         # 202: still processing; poll until ready (206 while processing, 200 when done).
-        deadline = asyncio.get_running_loop().time() + 60
+        deadline = asyncio.get_running_loop().time() + 20  # well inside the delivery lease
         while attachment.get("url") is None:
             if asyncio.get_running_loop().time() > deadline:
                 raise PlatformError(ErrorClass.TRANSIENT, "Mastodon is still processing the media; Siar will try again")
@@ -183,7 +183,7 @@ class MastodonAdapter:
 
     # --- insights (for the metrics service; shared/platforms.md item 6)
 
-    async def _read(self, client: httpx.AsyncClient, account: Account, path: str, what: str) -> dict:
+    async def _read(self, client: httpx.AsyncClient, account: Account, path: str, what: str, thing: str) -> dict:
         try:
             response = await client.get(self._url(account, path), headers=self._headers(account))
         except httpx.HTTPError as exc:
@@ -193,7 +193,7 @@ class MastodonAdapter:
             error = self._error(response)
             reasons = {
                 ErrorClass.RATE_LIMITED: f"Mastodon asked Siar to slow down; {what} will be read when the limit resets",
-                ErrorClass.TARGET_GONE: f"Mastodon no longer has this {what.split()[-1]} (deleted?)",
+                ErrorClass.TARGET_GONE: f"Mastodon no longer has this {thing} (deleted?)",
                 ErrorClass.INVALID_CONTENT: f"Mastodon refused to show {what}",
             }
             error.reason = reasons.get(error.error_class, error.reason)
@@ -204,13 +204,14 @@ class MastodonAdapter:
         """GET /api/v1/statuses/:id: favourites_count, reblogs_count, replies_count, and
         quotes_count where the server has quotes (Mastodon 4.4+). No views or reach: Mastodon
         does not count them."""
-        status = await self._read(client, account, f"/api/v1/statuses/{platform_post_id}", "the post's counts")
+        status = await self._read(client, account, f"/api/v1/statuses/{platform_post_id}", "the post's counts", "post")
         return {key: status[key] for key in ("favourites_count", "reblogs_count", "replies_count", "quotes_count")
                 if isinstance(status.get(key), int)}
 
     async def audience(self, client: httpx.AsyncClient, account: Account) -> dict[str, int]:
         """GET /api/v1/accounts/verify_credentials: followers_count (statuses_count and
         following_count are kept too)."""
-        me = await self._read(client, account, "/api/v1/accounts/verify_credentials", "the account's followers")
+        me = await self._read(client, account, "/api/v1/accounts/verify_credentials", "the account's followers",
+                              "account")
         return {key: me[key] for key in ("followers_count", "following_count", "statuses_count")
                 if isinstance(me.get(key), int)}

@@ -1,0 +1,130 @@
+"""Small pieces the X, YouTube, TikTok and Bluesky adapters share: fetching a post's media from
+where the library keeps it, reading token expiry from credentials, and polling with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from siar_contracts import ErrorClass, MediaItem
+
+from .base import PlatformError, retry_after
+
+_EXTENSION_TYPES = {
+    "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+    "webp": "image/webp", "mp4": "video/mp4", "mov": "video/quicktime", "m4v": "video/mp4",
+    "webm": "video/webm",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes
+    content_type: str
+    name: str
+
+
+def sniff(data: bytes) -> str | None:
+    """The MIME type from the file's first bytes, for the formats platforms take."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp":
+        return "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/webm"
+    return None
+
+
+async def fetch_media(client: httpx.AsyncClient, media: MediaItem) -> Fetched:
+    """The media's bytes from the library's media host (not the platform). A host that cannot be
+    reached or answers 5xx/429 is transient; any other refusal means the post cannot be made."""
+    try:
+        source = await client.get(media.url, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise PlatformError(ErrorClass.TRANSIENT,
+                            f"could not download the media at {media.url}; Siar will try again",
+                            detail=f"{type(exc).__name__}: {exc}") from exc
+    status = source.status_code
+    if status != 200:
+        detail = f"HTTP {status} from {media.url}"
+        if status in (408, 425, 429) or status >= 500:
+            raise PlatformError(ErrorClass.TRANSIENT,
+                                f"the server holding the media at {media.url} had a problem; Siar will try again",
+                                detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
+        raise PlatformError(ErrorClass.INVALID_CONTENT,
+                            f"could not fetch the media at {media.url} (HTTP {status})", detail=detail)
+    data = source.content
+    name = media.url.rsplit("/", 1)[-1].split("?", 1)[0] or "media"
+    declared = (source.headers.get("content-type") or "").split(";")[0].strip().lower()
+    content_type = (
+        media.mime_type
+        or sniff(data)
+        or (declared if declared and declared != "application/octet-stream" else None)
+        or _EXTENSION_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    )
+    return Fetched(data, content_type, name)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An expiry kept in credentials: ISO 8601 or epoch seconds."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def expiry_from(credentials: Mapping[str, Any], lifetime_if_refreshable: bool = True) -> datetime | None:
+    """When the access token ends, from ``expires_at`` in the credentials. A refreshable token
+    whose expiry was not given counts as ending now, so the refresher renews it at once and
+    learns the real expiry from the platform."""
+    found = parse_time(credentials.get("expires_at"))
+    if found is not None:
+        return found
+    if lifetime_if_refreshable and credentials.get("refresh_token"):
+        return datetime.now(UTC)
+    return None
+
+
+def in_seconds(seconds: Any) -> datetime | None:
+    try:
+        return datetime.now(UTC) + timedelta(seconds=float(seconds))
+    except (TypeError, ValueError):
+        return None
+
+
+class Deadline:
+    """Polling with a time limit: ``await deadline.sleep(seconds)`` is False once time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.until = asyncio.get_running_loop().time() + seconds
+
+    def left(self) -> float:
+        return self.until - asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> bool:
+        left = self.left()
+        if left <= 0:
+            return False
+        await asyncio.sleep(max(0.0, min(seconds, left)))
+        return True
