@@ -68,3 +68,52 @@ async def test_nothing_is_dispatched_before_its_time(clean_db):
     async with db.pool.acquire() as conn:
         assert 3590 < await conn.fetchval(store.SECONDS_UNTIL_NEXT_DUE) <= 3600
     await db.close()
+
+
+async def test_posts_not_approved_by_their_time_fail_once_and_the_runner_does_not_spin(clean_db):
+    db = await Database.open(clean_db, "scheduler", max_size=4)
+    when = datetime.now(UTC) + timedelta(milliseconds=300)
+    async with db.pool.acquire() as conn, conn.transaction():
+        for i in range(60):
+            await store.insert_post(
+                conn, post_id=uuid.uuid4(), text=f"post {i}", media=[], title=None, scheduled_at=when, timezone=None,
+                correlation_id=str(uuid.uuid4()), idempotency_key=None, created_by="test",
+                targets=[(uuid.uuid4(), "acct-t", "telegram")],
+                review_state=("approved", "in_review", "draft")[i % 3],
+            )
+    claims = 0
+
+    async def counting_claim(conn, limit):
+        nonlocal claims
+        claims += 1
+        return await posts.dispatch_due(conn, limit)
+
+    runner = DueRunner(db, name="r", channel=store.DUE_CHANNEL, seconds_until_next_sql=store.SECONDS_UNTIL_NEXT_DUE,
+                       claim=counting_claim, batch=25, sweep_seconds=1)
+    runner.start()
+    try:
+        for _ in range(50):
+            async with db.pool.acquire() as conn:
+                if await conn.fetchval("SELECT count(*) FROM targets WHERE status = 'scheduled'") == 0:
+                    break
+            await asyncio.sleep(0.1)
+        settled = claims
+        await asyncio.sleep(1.5)
+        assert claims - settled <= 3  # the sweep, not a spin: nothing 'scheduled' is left behind
+    finally:
+        await runner.stop()
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT routing_key, body FROM outbox")
+        outcome = dict(await conn.fetch(
+            "SELECT p.review_state || ':' || t.status || ':' || coalesce(t.error_class, ''), count(*)"
+            " FROM targets t JOIN posts p USING (post_id) GROUP BY 1"))
+        assert await conn.fetchval(store.SECONDS_UNTIL_NEXT_DUE) is None
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'post.not_approved'")
+    await db.close()
+    assert outcome == {"approved:due:": 20, "in_review:failed:not_approved": 20, "draft:failed:not_approved": 20}
+    events = [CloudEvent.from_json(bytes(r["body"])) for r in rows]
+    assert sorted({e.type for e in events}) == ["org.siar.post.due.v1", "org.siar.post.failed.v1"]
+    failed = [e for e in events if e.type == "org.siar.post.failed.v1"]
+    assert len(failed) == 40 and {e.data["error_class"] for e in failed} == {"not_approved"}
+    assert all(e.data["reason"].startswith("Not sent") for e in failed)
+    assert audited == 40

@@ -1,4 +1,5 @@
-"""The scheduler's HTTP API (OpenAPI at /docs and /openapi.json)."""
+"""The scheduler's HTTP API (OpenAPI at /docs and /openapi.json): posts, their review, and the
+content checks. Content planning (campaigns, series, events, calendar, audit) is in api_planning.py."""
 
 
 import base64
@@ -8,14 +9,28 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
-from . import accounts, posts, store
-from .schemas import AccountList, CancelRequest, PostCreate, PostList, PostOut, PostUpdate
+from . import accounts, checks, posts, review, store
+from .identity import Actor, actor_dependency
+from .policy import Policy
+from .schemas import (
+    AccountList,
+    CancelRequest,
+    CheckRequest,
+    CheckResult,
+    ChecksConfigOut,
+    PostCreate,
+    PostList,
+    PostOut,
+    PostUpdate,
+    ReviewRequest,
+    ReviewState,
+    SendBackRequest,
+)
 
 PROBLEM = {"content": {"application/problem+json": {}}}
-ERRORS = {401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
 
 
 def _cursor(post: PostOut) -> str:
@@ -30,9 +45,17 @@ def _parse_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor") from exc
 
 
-def router(auth, grace_seconds: int) -> APIRouter:
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise Problem(422, "Invalid request", f"'{name}' needs a UTC offset", type_=TYPE_BASE + "validation")
+    if start and end and end <= start:
+        raise Problem(422, "Invalid request", "'to' must be after 'from'", type_=TYPE_BASE + "validation")
+
+
+def router(auth, policy: Policy) -> APIRouter:
     api = APIRouter(prefix="/v1", responses=ERRORS)
-    CallerDep = Annotated[Caller, Depends(auth)]
+    ActorDep = Annotated[Actor, Depends(actor_dependency(auth))]
 
     def pool(request: Request) -> asyncpg.Pool:
         return request.app.state.db.pool
@@ -40,18 +63,19 @@ def router(auth, grace_seconds: int) -> APIRouter:
     Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
     @api.post("/posts", status_code=201, response_model=PostOut, tags=["posts"],
-              summary="Schedule a post to one or more accounts")
+              summary="Schedule a post to one or more accounts (or keep it as a draft)",
+              description="A submitted post runs the content checks (a blocking finding refuses it, "
+                          "warnings are kept in `findings`). With SIAR_REVIEW_REQUIRED it waits in review "
+                          "until a reviewer approves it; otherwise it is approved at once.")
     async def create(
         body: PostCreate,
         request: Request,
         response: Response,
-        caller: CallerDep,
+        actor: ActorDep,
         db: Pool,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> PostOut:
-        post, created = await posts.create_post(
-            db, body, created_by=caller.token_name, idempotency_key=idempotency_key, grace_seconds=grace_seconds
-        )
+        post, created = await posts.create_post(db, body, actor=actor, idempotency_key=idempotency_key, policy=policy)
         if not created:
             response.status_code = 200
         else:
@@ -59,8 +83,27 @@ def router(auth, grace_seconds: int) -> APIRouter:
         response.headers["Location"] = f"/v1/posts/{post.post_id}"
         return post
 
+    @api.post("/posts/check", response_model=CheckResult, tags=["review"],
+              summary="Run the content checks on a text without storing anything")
+    async def check(body: CheckRequest, actor: ActorDep, db: Pool) -> CheckResult:
+        async with db.acquire() as conn:
+            camp = await posts.campaign(conn, body.campaign_id)
+        found = posts.findings(policy, text=body.text, media=body.media, title=body.title, camp=camp,
+                               scheduled_at=None, timezone=None)
+        return CheckResult(blocked=bool(checks.blocking(found)), findings=found)
+
+    @api.get("/content-checks", response_model=ChecksConfigOut, tags=["review"],
+             summary="How this library's content checks and review are set up")
+    async def checks_config(actor: ActorDep) -> ChecksConfigOut:
+        config = policy.checks
+        return ChecksConfigOut(
+            modes={c: config.mode(c) for c in checks.CHECKS}, terms=len(config.terms),
+            source_markers=list(config.source_markers), exempt_domains=list(config.exempt_domains),
+            review_required=policy.review_required, timezone=policy.timezone,
+        )
+
     @api.get("/posts/{post_id}", response_model=PostOut, tags=["posts"], summary="A post and each target's status")
-    async def read(post_id: UUID, caller: CallerDep, db: Pool) -> PostOut:
+    async def read(post_id: UUID, actor: ActorDep, db: Pool) -> PostOut:
         async with db.acquire() as conn:
             post = await store.get_post(conn, post_id)
         if post is None:
@@ -69,39 +112,63 @@ def router(auth, grace_seconds: int) -> APIRouter:
 
     @api.get("/posts", response_model=PostList, tags=["posts"], summary="Posts scheduled in a time range")
     async def list_(
-        caller: CallerDep,
+        actor: ActorDep,
         db: Pool,
         start: Annotated[datetime | None, Query(alias="from", description="inclusive, with offset")] = None,
         end: Annotated[datetime | None, Query(alias="to", description="exclusive, with offset")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
+        campaign_id: UUID | None = None,
+        series_id: UUID | None = None,
+        review_state: ReviewState | None = None,
     ) -> PostList:
-        for name, value in (("from", start), ("to", end)):
-            if value is not None and value.tzinfo is None:
-                raise Problem(422, "Invalid request", f"'{name}' needs a UTC offset", type_=TYPE_BASE + "validation")
-        if start and end and end <= start:
-            raise Problem(422, "Invalid request", "'to' must be after 'from'", type_=TYPE_BASE + "validation")
+        check_range(start, end)
         async with db.acquire() as conn:
             found = await store.list_posts(
-                conn, start=start, end=end, after=_parse_cursor(cursor) if cursor else None, limit=limit
+                conn, start=start, end=end, after=_parse_cursor(cursor) if cursor else None, limit=limit,
+                campaign_id=campaign_id, series_id=series_id, review_state=review_state,
             )
         return PostList(posts=found, next_cursor=_cursor(found[-1]) if len(found) == limit else None)
 
     @api.patch("/posts/{post_id}", response_model=PostOut, tags=["posts"],
-               summary="Change a post before any target has gone out")
-    async def update(post_id: UUID, body: PostUpdate, request: Request, caller: CallerDep, db: Pool) -> PostOut:
-        post = await posts.update_post(db, post_id, body, grace_seconds=grace_seconds)
+               summary="Change a post before any target has gone out",
+               description="An occurrence of a series changed here keeps its own content and time from then "
+                           "on. Changing the content of an approved post sends it back to review where review "
+                           "is required. A new `scheduled_at` also revives targets that missed their time for "
+                           "want of approval.")
+    async def update(post_id: UUID, body: PostUpdate, request: Request, actor: ActorDep, db: Pool) -> PostOut:
+        post = await posts.update_post(db, post_id, body, actor=actor, policy=policy)
         request.app.state.wake()
         return post
 
     @api.post("/posts/{post_id}/cancel", response_model=PostOut, tags=["posts"],
-              summary="Cancel every target that has not gone out yet")
-    async def cancel(post_id: UUID, caller: CallerDep, db: Pool, body: CancelRequest | None = None) -> PostOut:
-        return await posts.cancel_post(db, post_id, (body or CancelRequest()).reason)
+              summary="Cancel every target that has not gone out yet (skips an occurrence of a series)")
+    async def cancel(post_id: UUID, actor: ActorDep, db: Pool, body: CancelRequest | None = None) -> PostOut:
+        return await posts.cancel_post(db, post_id, (body or CancelRequest()).reason, actor=actor)
+
+    @api.post("/posts/{post_id}/submit", response_model=PostOut, tags=["review"],
+              summary="Submit a draft: run the content checks, then in review (or approved)")
+    async def submit(post_id: UUID, request: Request, actor: ActorDep, db: Pool) -> PostOut:
+        post = await review.submit(db, post_id, actor=actor, policy=policy)
+        request.app.state.wake()
+        return post
+
+    @api.post("/posts/{post_id}/approve", response_model=PostOut, tags=["review"],
+              summary="Approve a post in review (reviewers; not one's own post)")
+    async def approve(post_id: UUID, request: Request, actor: ActorDep, db: Pool,
+                      body: ReviewRequest | None = None) -> PostOut:
+        post = await review.approve(db, post_id, actor=actor, comment=(body or ReviewRequest()).comment)
+        request.app.state.wake()
+        return post
+
+    @api.post("/posts/{post_id}/send-back", response_model=PostOut, tags=["review"],
+              summary="Send a post back to its author as a draft, with a comment (reviewers)")
+    async def send_back(post_id: UUID, body: SendBackRequest, actor: ActorDep, db: Pool) -> PostOut:
+        return await review.send_back(db, post_id, actor=actor, comment=body.comment)
 
     @api.get("/accounts", response_model=AccountList, tags=["accounts"],
              summary="Accounts posts can target (connected through the publisher)")
-    async def list_accounts(caller: CallerDep, db: Pool) -> AccountList:
+    async def list_accounts(actor: ActorDep, db: Pool) -> AccountList:
         async with db.acquire() as conn:
             return AccountList(accounts=await accounts.list_accounts(conn))
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 from fastapi import FastAPI
@@ -17,19 +20,28 @@ from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
 
-from . import posts, store
+from . import api_planning, posts, series, store
+from . import planning_store as plans
 from .api import router
 from .handlers import handlers
 from .metrics import SchedulerMetrics
+from .policy import Policy
 from .settings import SchedulerSettings
 
 SERVICE = "scheduler"
 log = structlog.get_logger("siar.scheduler")
 
 
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
 def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
     settings = settings or SchedulerSettings()
     metrics = SchedulerMetrics(ChassisMetrics(SERVICE))
+    policy = Policy.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -52,6 +64,16 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
             sweep_seconds=settings.sweep_seconds,
             after_commit=dispatched,
         )
+        # Recurring series are made for a rolling horizon; this runner moves it on (daily per series).
+        extender = DueRunner(
+            db,
+            name="series-extend",
+            channel=plans.SERIES_CHANNEL,
+            seconds_until_next_sql=plans.SECONDS_UNTIL_NEXT_EXTENSION,
+            claim=series.extension_claim(policy),
+            batch=20,
+            after_commit=lambda rows: relay.wake(),
+        )
         consumer = Consumer(bus, SERVICE, handlers(db.pool), metrics.chassis, prefetch=settings.prefetch)
         app.state.db = db
         app.state.bus = bus
@@ -63,6 +85,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         app.state.wake = wake
         relay.start()
         runner.start()
+        extending = asyncio.create_task(series.keep_extending(extender), name="series-extend")
         await consumer.start()
         log.info("scheduler started", port=settings.http_port)
         try:
@@ -71,6 +94,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
             await stop_all([
                 ("consumer", consumer.stop),
                 ("due runner", runner.stop),
+                ("series extender", partial(_cancel, extending)),
                 ("outbox relay", relay.stop),
                 ("broker", bus.close),
                 ("database", db.close),
@@ -90,7 +114,9 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         checks=[("database", db_ready), ("broker", bus_ready)],
         lifespan=lifespan,
     )
-    app.include_router(router(bearer_auth(settings.tokens), settings.past_grace_seconds))
+    auth = bearer_auth(settings.tokens)
+    app.include_router(router(auth, policy))
+    app.include_router(api_planning.router(auth, policy))
     return app
 
 

@@ -19,6 +19,7 @@ from siar_runtime.consumer import Handler
 from siar_runtime.inbox import first_delivery
 
 from . import accounts, store
+from .posts import SOURCE
 
 
 async def on_published(event: CloudEvent, data: PostPublished, pool: asyncpg.Pool) -> None:
@@ -30,6 +31,8 @@ async def on_published(event: CloudEvent, data: PostPublished, pool: asyncpg.Poo
 
 
 async def on_failed(event: CloudEvent, data: PostFailed, pool: asyncpg.Pool) -> None:
+    if event.source == SOURCE:
+        return  # the scheduler's own post.failed (not approved by its time): recorded when it was written
     async with pool.acquire() as conn, conn.transaction():
         if await first_delivery(conn, event):
             await store.mark_failed(conn, UUID(data.target_id), data.error_class, data.reason, data.attempts)

@@ -15,6 +15,12 @@ class SchedulerMetrics:
         self.dispatched = Counter(
             "siar_scheduler_targets_dispatched_total", "Targets whose post.due was written", ["platform"], registry=r
         )
+        self.not_approved = Counter(
+            "siar_scheduler_targets_not_approved_total",
+            "Targets that did not go out because their post was not approved by its time",
+            ["platform"],
+            registry=r,
+        )
         self.dispatch_lateness = Histogram(
             "siar_scheduler_dispatch_lateness_seconds",
             "Time from a target's due time to its claim by the scheduler",
@@ -25,5 +31,8 @@ class SchedulerMetrics:
     def observe_dispatch(self, rows) -> None:
         now = datetime.now(UTC)
         for row in rows:
+            if row["status"] != "due":
+                self.not_approved.labels(row["platform"]).inc()
+                continue
             self.dispatched.labels(row["platform"]).inc()
             self.dispatch_lateness.observe(max(0.0, (now - row["due_at"]).total_seconds()))

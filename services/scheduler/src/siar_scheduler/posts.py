@@ -1,18 +1,24 @@
 """What the scheduler does with posts: create, edit, cancel, and dispatch when due.
 
-Each function takes its dependencies as arguments; the HTTP layer and the due runner call them."""
+Each function takes its dependencies as arguments; the HTTP layer and the due runner call them.
+A post is created as a draft, or submitted: then the content checks run and it is approved at
+once, or (``SIAR_REVIEW_REQUIRED``) waits in review. Only an approved post goes out; one not
+approved by its time fails with error class not_approved (see :func:`dispatch_due`)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 from siar_contracts import (
+    ErrorClass,
     MediaItem,
     PostCancelled,
     PostDue,
+    PostFailed,
     PostScheduled,
     PostUpdated,
     TargetPlan,
@@ -22,9 +28,13 @@ from siar_platforms import Content, Media, validate
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
-from . import accounts, store
+from . import accounts, checks, store
+from . import planning_store as plans
+from .hashtags import with_hashtags
+from .identity import SYSTEM, Actor
+from .policy import Policy
 from .schemas import AccountOut, MediaIn, PostCreate, PostOut, PostUpdate
-from .timing import TimeError, resolve
+from .timing import TimeError, local, resolve
 
 SOURCE = "/siar/scheduler"
 SCHEMA = "scheduler"
@@ -34,7 +44,7 @@ def _event(model, correlation_id: str, subject: str):
     return spec_for_model(type(model)).envelope(model, source=SOURCE, correlation_id=correlation_id, subject=subject)
 
 
-def _when(scheduled_at: datetime, timezone: str | None, grace_seconds: int) -> datetime:
+def when(scheduled_at: datetime, timezone: str | None, grace_seconds: int) -> datetime:
     try:
         instant = resolve(scheduled_at, timezone)
     except TimeError as exc:
@@ -49,7 +59,31 @@ def _when(scheduled_at: datetime, timezone: str | None, grace_seconds: int) -> d
     return instant
 
 
-def _content(text: str, media: list[MediaIn], title: str | None) -> Content:
+
+@dataclass(frozen=True)
+class Campaign:
+    campaign_id: UUID
+    name: str
+    hashtags: tuple[str, ...]
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    @classmethod
+    def of(cls, row) -> Campaign:
+        return cls(row["campaign_id"], row["name"], tuple(row["hashtags"]), row["starts_on"], row["ends_on"])
+
+
+async def campaign(conn: asyncpg.Connection, campaign_id: UUID | None) -> Campaign | None:
+    if campaign_id is None:
+        return None
+    row = await plans.get_campaign(conn, campaign_id)
+    if row is None:
+        raise Problem(422, "Unknown campaign", f"no campaign {campaign_id}; see GET /v1/campaigns",
+                      type_=TYPE_BASE + "unknown-campaign")
+    return Campaign.of(row)
+
+
+def content_of(text: str, media: list[MediaIn], title: str | None) -> Content:
     return Content(
         text=text,
         media=tuple(
@@ -67,13 +101,30 @@ def _content(text: str, media: list[MediaIn], title: str | None) -> Content:
     )
 
 
-def check_content(targets: list[AccountOut], text: str, media: list[MediaIn], title: str | None) -> None:
-    """Refuse, before anything is stored, content that any target platform would refuse."""
-    content = _content(text, media, title)
-    violations = []
+def target_texts(
+    targets: list[AccountOut], text: str, media: list[MediaIn], title: str | None, camp: Campaign | None
+) -> dict[str, str | None]:
+    """Per account, the text it sends when that differs from the post's (campaign hashtags)."""
+    if camp is None or not camp.hashtags:
+        return {a.account_id: None for a in targets}
+    content = content_of(text, media, title)
+    out: dict[str, str | None] = {}
+    for a in targets:
+        rendered = with_hashtags(text, camp.hashtags, a.platform, content, a.limits or None)
+        out[a.account_id] = rendered if rendered != text else None
+    return out
+
+
+def violations(
+    targets: list[AccountOut], text: str, media: list[MediaIn], title: str | None,
+    texts: dict[str, str | None] | None = None,
+) -> list[dict]:
+    """Every platform rule a target would refuse this content for (each with its own text)."""
+    found = []
     for account in targets:
-        for v in validate(account.platform, content, limits=account.limits or None):
-            violations.append(
+        own = (texts or {}).get(account.account_id) or text
+        for v in validate(account.platform, content_of(own, media, title), limits=account.limits or None):
+            found.append(
                 {
                     "target": account.account_id,
                     "handle": account.handle,
@@ -84,17 +135,61 @@ def check_content(targets: list[AccountOut], text: str, media: list[MediaIn], ti
                     "message": v.message,
                 }
             )
-    if violations:
+    return found
+
+
+def check_content(
+    targets: list[AccountOut], text: str, media: list[MediaIn], title: str | None,
+    texts: dict[str, str | None] | None = None,
+) -> None:
+    """Refuse, before anything is stored, content that any target platform would refuse."""
+    found = violations(targets, text, media, title, texts)
+    if found:
         raise Problem(
             422,
             "Content not accepted",
-            "; ".join(f"{v['handle']}: {v['message']}" for v in violations),
+            "; ".join(f"{v['handle']}: {v['message']}" for v in found),
             type_=TYPE_BASE + "content-rules",
-            violations=violations,
+            violations=found,
         )
 
 
-async def _targets(conn: asyncpg.Connection, account_ids: list[str]) -> list[AccountOut]:
+def findings(
+    policy: Policy, *, text: str, media: list[MediaIn], title: str | None, camp: Campaign | None,
+    scheduled_at: datetime | None, timezone: str | None,
+) -> list[dict]:
+    local_day = local(scheduled_at, timezone or policy.timezone).date() if scheduled_at else None
+    return [
+        f.as_dict()
+        for f in checks.run(
+            policy.checks, text=text, title=title, media=media,
+            campaign_hashtags=camp.hashtags if camp else (),
+            local_date=local_day,
+            campaign_window=(camp.starts_on, camp.ends_on) if camp else None,
+            campaign_name=camp.name if camp else None,
+        )
+    ]
+
+
+def refuse_blocking(found: list[dict]) -> None:
+    blocked = checks.blocking(found)
+    if blocked:
+        raise Problem(
+            422,
+            "Content checks failed",
+            "; ".join(f["message"] for f in blocked),
+            type_=TYPE_BASE + "content-checks",
+            findings=found,
+        )
+
+
+def initial_state(policy: Policy, *, draft: bool) -> str:
+    if draft:
+        return "draft"
+    return "in_review" if policy.review_required else "approved"
+
+
+async def resolve_targets(conn: asyncpg.Connection, account_ids: list[str], *, allow_inactive: bool = False) -> list[AccountOut]:
     known = await accounts.find(conn, account_ids)
     unknown = [a for a in account_ids if a not in known]
     if unknown:
@@ -106,7 +201,7 @@ async def _targets(conn: asyncpg.Connection, account_ids: list[str]) -> list[Acc
             targets=unknown,
         )
     blocked = [a for a in known.values() if a.status != "active"]
-    if blocked:
+    if blocked and not allow_inactive:
         raise Problem(
             422,
             "Account needs attention",
@@ -117,7 +212,8 @@ async def _targets(conn: asyncpg.Connection, account_ids: list[str]) -> list[Acc
     return [known[a] for a in account_ids]
 
 
-def _plans(post: PostOut) -> list[TargetPlan]:
+
+def plans_of(post: PostOut) -> list[TargetPlan]:
     return [
         TargetPlan(
             target_id=str(t.target_id), account_id=t.account_id, platform=t.platform,
@@ -127,46 +223,145 @@ def _plans(post: PostOut) -> list[TargetPlan]:
     ]
 
 
+def scheduled_event(post: PostOut, camp: Campaign | None):
+    return _event(
+        PostScheduled(
+            post_id=str(post.post_id), scheduled_at=post.scheduled_at, text=post.text, targets=plans_of(post),
+            campaign_id=str(post.campaign_id) if post.campaign_id else None,
+            campaign_hashtags=list(camp.hashtags) if camp else [],
+            series_id=str(post.series_id) if post.series_id else None,
+            review_state=post.review.state,
+        ),
+        post.correlation_id,
+        f"post/{post.post_id}",
+    )
+
+
+def updated_event(post: PostOut, camp: Campaign | None):
+    return _event(
+        PostUpdated(
+            post_id=str(post.post_id), scheduled_at=post.scheduled_at, text=post.text, targets=plans_of(post),
+            campaign_id=str(post.campaign_id) if post.campaign_id else None,
+            campaign_hashtags=list(camp.hashtags) if camp else [],
+            series_id=str(post.series_id) if post.series_id else None,
+            review_state=post.review.state,
+        ),
+        post.correlation_id,
+        f"post/{post.post_id}",
+    )
+
+
+def cancelled_event(post: PostOut, target_ids: list[UUID], reason: str):
+    return _event(
+        PostCancelled(post_id=str(post.post_id), target_ids=[str(t) for t in target_ids], reason=reason),
+        post.correlation_id,
+        f"post/{post.post_id}",
+    )
+
+
+@dataclass
+class NewPost:
+    """A post checked and ready to store (see :func:`insert_new`)."""
+
+    text: str
+    media: list[MediaIn]
+    title: str | None
+    scheduled_at: datetime
+    timezone: str | None
+    targets: list[AccountOut]
+    review_state: str
+    created_by: str
+    camp: Campaign | None = None
+    texts: dict[str, str | None] = field(default_factory=dict)
+    found: list[dict] = field(default_factory=list)
+    idempotency_key: str | None = None
+    series_id: UUID | None = None
+    occurrence_key: str | None = None
+    submitted_by: str | None = None
+    reviewed_by: str | None = None
+    post_id: UUID = field(default_factory=uuid.uuid4)
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def prepare(
+    policy: Policy, *, text: str, media: list[MediaIn], title: str | None, scheduled_at: datetime,
+    timezone: str | None, targets: list[AccountOut], camp: Campaign | None, draft: bool, created_by: str,
+) -> NewPost:
+    """Check content against every target platform's rules and the library's checks; raises the
+    problem that refuses it. A draft is not refused by the library's checks (it is not submitted)."""
+    texts = target_texts(targets, text, media, title, camp)
+    check_content(targets, text, media, title, texts)
+    found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
+    if not draft:
+        refuse_blocking(found)
+    return NewPost(
+        text=text, media=media, title=title, scheduled_at=scheduled_at, timezone=timezone, targets=targets,
+        review_state=initial_state(policy, draft=draft), created_by=created_by, camp=camp, texts=texts, found=found,
+    )
+
+
+async def insert_new(conn: asyncpg.Connection, new: NewPost, actor: Actor, *, action: str = "post.created",
+                     details: dict | None = None) -> PostOut:
+    """Store a prepared post, its post.scheduled event and its audit entry (caller's transaction)."""
+    await store.insert_post(
+        conn,
+        post_id=new.post_id,
+        text=new.text,
+        media=new.media,
+        title=new.title,
+        scheduled_at=new.scheduled_at,
+        timezone=new.timezone,
+        correlation_id=new.correlation_id,
+        idempotency_key=new.idempotency_key,
+        created_by=new.created_by,
+        targets=[(uuid.uuid4(), a.account_id, a.platform, new.texts.get(a.account_id)) for a in new.targets],
+        campaign_id=new.camp.campaign_id if new.camp else None,
+        series_id=new.series_id,
+        occurrence_key=new.occurrence_key,
+        review_state=new.review_state,
+        submitted_by=new.submitted_by,
+        reviewed_by=new.reviewed_by,
+        findings=new.found,
+    )
+    post = await store.get_post(conn, new.post_id)
+    assert post is not None
+    await write_events(conn, SCHEMA, [scheduled_event(post, new.camp)])
+    await plans.audit(
+        conn, actor=actor.id, role=actor.role, action=action, entity="post", entity_id=new.post_id,
+        details={
+            "scheduled_at": new.scheduled_at.isoformat(),
+            "review_state": new.review_state,
+            "targets": [a.account_id for a in new.targets],
+            "text": new.text,
+            **({"campaign_id": str(new.camp.campaign_id)} if new.camp else {}),
+            **({"series_id": str(new.series_id), "occurrence": new.occurrence_key} if new.series_id else {}),
+            **({"warnings": [f["message"] for f in new.found]} if new.found else {}),
+            **(details or {}),
+        },
+    )
+    return post
+
+
 async def create_post(
-    pool: asyncpg.Pool, req: PostCreate, *, created_by: str, idempotency_key: str | None, grace_seconds: int
+    pool: asyncpg.Pool, req: PostCreate, *, actor: Actor, idempotency_key: str | None, policy: Policy
 ) -> tuple[PostOut, bool]:
     """Returns the post and whether it was created now (False: an idempotent replay)."""
-    scheduled_at = _when(req.scheduled_at, req.timezone, grace_seconds)
+    scheduled_at = when(req.scheduled_at, req.timezone, policy.grace_seconds)
     async with pool.acquire() as conn:
         if idempotency_key:
             existing = await store.post_id_for_key(conn, idempotency_key)
             if existing is not None:
                 return await store.get_post(conn, existing), False  # type: ignore[return-value]
-        targets = await _targets(conn, req.targets)
-        check_content(targets, req.text, req.media, req.title)
-        post_id = uuid.uuid4()
-        correlation_id = str(uuid.uuid4())
+        targets = await resolve_targets(conn, req.targets)
+        camp = await campaign(conn, req.campaign_id)
+        new = prepare(
+            policy, text=req.text, media=req.media, title=req.title, scheduled_at=scheduled_at,
+            timezone=req.timezone, targets=targets, camp=camp, draft=req.draft, created_by=actor.id,
+        )
+        new.idempotency_key = idempotency_key
         try:
             async with conn.transaction():
-                await store.insert_post(
-                    conn,
-                    post_id=post_id,
-                    text=req.text,
-                    media=req.media,
-                    title=req.title,
-                    scheduled_at=scheduled_at,
-                    timezone=req.timezone,
-                    correlation_id=correlation_id,
-                    idempotency_key=idempotency_key,
-                    created_by=created_by,
-                    targets=[(uuid.uuid4(), a.account_id, a.platform) for a in targets],
-                )
-                post = await store.get_post(conn, post_id)
-                assert post is not None
-                await write_events(
-                    conn,
-                    SCHEMA,
-                    [_event(
-                        PostScheduled(post_id=str(post_id), scheduled_at=scheduled_at, text=req.text, targets=_plans(post)),
-                        correlation_id,
-                        f"post/{post_id}",
-                    )],
-                )
+                post = await insert_new(conn, new, actor)
         except asyncpg.UniqueViolationError:
             # Two requests with one Idempotency-Key raced; the other one won.
             existing = await store.post_id_for_key(conn, idempotency_key or "")
@@ -176,57 +371,107 @@ async def create_post(
     return post, True
 
 
-def _not_found(post_id: UUID) -> Problem:
+def not_found(post_id: UUID) -> Problem:
     return Problem(404, "Not found", f"no post {post_id}", type_=TYPE_BASE + "not-found")
 
 
-async def update_post(pool: asyncpg.Pool, post_id: UUID, req: PostUpdate, *, grace_seconds: int) -> PostOut:
+
+def pending(post: PostOut) -> bool:
+    """Nothing has gone out: every target still waits (or missed its time for want of approval)."""
+    return all(
+        t.status == "scheduled" or (t.status == "failed" and t.error_class == ErrorClass.NOT_APPROVED)
+        for t in post.targets
+    ) and any(t.status != "cancelled" for t in post.targets)
+
+
+def _under_way(post: PostOut) -> Problem:
+    gone = [t for t in post.targets if t.status != "scheduled"]
+    return Problem(
+        409,
+        "Already under way",
+        "cannot change a post once a target has gone out or was cancelled: "
+        + ", ".join(f"{t.platform} {t.account_id} is {t.status}" for t in gone),
+        type_=TYPE_BASE + "post-under-way",
+    )
+
+
+async def update_post(
+    pool: asyncpg.Pool, post_id: UUID, req: PostUpdate, *, actor: Actor, policy: Policy
+) -> PostOut:
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
         if post is None:
-            raise _not_found(post_id)
-        gone = [t for t in post.targets if t.status != "scheduled"]
-        if gone:
-            raise Problem(
-                409,
-                "Already under way",
-                "cannot change a post once a target has gone out or was cancelled: "
-                + ", ".join(f"{t.platform} {t.account_id} is {t.status}" for t in gone),
-                type_=TYPE_BASE + "post-under-way",
-            )
+            raise not_found(post_id)
+        if not pending(post):
+            raise _under_way(post)
         fields = req.model_fields_set
         text = req.text if "text" in fields and req.text is not None else post.text
         media = req.media if "media" in fields and req.media is not None else post.media
         title = req.title if "title" in fields else post.title
         timezone = req.timezone if "timezone" in fields else post.timezone
-        if "scheduled_at" in fields and req.scheduled_at is not None:
-            scheduled_at = _when(req.scheduled_at, timezone, grace_seconds)
+        campaign_id = req.campaign_id if "campaign_id" in fields else post.campaign_id
+        moved = "scheduled_at" in fields and req.scheduled_at is not None
+        if moved:
+            scheduled_at = when(req.scheduled_at, timezone, policy.grace_seconds)  # type: ignore[arg-type]
         else:
             scheduled_at = post.scheduled_at
-        targets = await _targets(conn, [t.account_id for t in post.targets])
-        check_content(targets, text, media, title)
+        targets = await resolve_targets(conn, [t.account_id for t in post.targets if t.status != "cancelled"])
+        camp = await campaign(conn, campaign_id)
+        texts = target_texts(targets, text, media, title, camp)
+        check_content(targets, text, media, title, texts)
+        found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
+        content_changed = (text, media, title, campaign_id) != (post.text, post.media, post.title, post.campaign_id)
+        state = post.review.state
+        review: dict = {}
+        if content_changed:
+            review["edited_by"] = actor.id
+            if state == "approved" and policy.review_required:
+                # What a reviewer approved is not what would go out any more: review it again.
+                review |= {"review_state": "in_review", "submitted_by": actor.id, "clear_reviewer": True}
+            elif state == "in_review":
+                review["submitted_by"] = actor.id
+        if state != "draft":
+            refuse_blocking(found)
         await store.update_post(
-            conn, post_id, text=text, media=media, title=title, scheduled_at=scheduled_at, timezone=timezone
+            conn, post_id, text=text, media=media, title=title, scheduled_at=scheduled_at, timezone=timezone,
+            campaign_id=campaign_id, target_texts=texts, review=review, findings=found,
+            detached=True if post.series_id and (content_changed or moved) else None,
+            revive_not_approved=moved,
         )
         updated = await store.get_post(conn, post_id)
         assert updated is not None
-        await write_events(
-            conn,
-            SCHEMA,
-            [_event(
-                PostUpdated(post_id=str(post_id), scheduled_at=scheduled_at, text=text, targets=_plans(updated)),
-                updated.correlation_id,
-                f"post/{post_id}",
-            )],
-        )
+        await write_events(conn, SCHEMA, [updated_event(updated, camp)])
+        changes = {
+            name: {"from": _plain(old), "to": _plain(new)}
+            for name, old, new in (
+                ("text", post.text, text), ("media", post.media, media), ("title", post.title, title),
+                ("scheduled_at", post.scheduled_at, scheduled_at), ("timezone", post.timezone, timezone),
+                ("campaign_id", post.campaign_id, campaign_id),
+            )
+            if old != new
+        }
+        if review.get("review_state"):
+            changes["review_state"] = {"from": state, "to": review["review_state"]}
+        await plans.audit(conn, actor=actor.id, role=actor.role, action="post.updated", entity="post",
+                          entity_id=post_id, details=changes)
     return updated
 
 
-async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str) -> PostOut:
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list):
+        return [m.model_dump(exclude_none=True) if hasattr(m, "model_dump") else m for m in value]
+    return value
+
+
+async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str, *, actor: Actor = SYSTEM) -> PostOut:
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
         if post is None:
-            raise _not_found(post_id)
+            raise not_found(post_id)
         cancelled = await store.cancel_targets(conn, post_id, reason)
         if not cancelled:
             raise Problem(
@@ -236,14 +481,13 @@ async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str) -> PostOut
                 + ", ".join(f"{t.platform} {t.account_id} is {t.status}" for t in post.targets),
                 type_=TYPE_BASE + "post-under-way",
             )
-        await write_events(
-            conn,
-            SCHEMA,
-            [_event(
-                PostCancelled(post_id=str(post_id), target_ids=[str(t) for t in cancelled], reason=reason),
-                post.correlation_id,
-                f"post/{post_id}",
-            )],
+        await write_events(conn, SCHEMA, [cancelled_event(post, cancelled, reason)])
+        await plans.audit(
+            conn, actor=actor.id, role=actor.role,
+            action="post.skipped" if post.series_id else "post.cancelled",
+            entity="post", entity_id=post_id,
+            details={"reason": reason, "targets": [str(t) for t in cancelled],
+                     **({"series_id": str(post.series_id), "occurrence": post.occurrence_key} if post.series_id else {})},
         )
         updated = await store.get_post(conn, post_id)
     assert updated is not None
@@ -251,28 +495,51 @@ async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str) -> PostOut
 
 
 async def dispatch_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Claim targets whose time has come and write one post.due each, in the caller's transaction."""
+    """Claim targets whose time has come, in the caller's transaction: one post.due each for an
+    approved post; for a post not approved by its time, post.failed (not_approved) and an audit
+    entry instead — it does not go out, and says why."""
     rows = await store.claim_due(conn, limit)
-    if rows:
-        await write_events(
-            conn,
-            SCHEMA,
-            [
-                _event(
-                    PostDue(
-                        post_id=str(r["post_id"]),
-                        target_id=str(r["target_id"]),
-                        account_id=r["account_id"],
-                        platform=r["platform"],
-                        due_at=r["due_at"],
-                        text=r["text"],
-                        media=[MediaItem(**m) for m in r["media"]],
-                        title=r["title"],
-                    ),
-                    r["correlation_id"],
-                    f"target/{r['target_id']}",
-                )
-                for r in rows
-            ],
-        )
+    if not rows:
+        return rows
+    events = []
+    missed = []
+    now = datetime.now(UTC)
+    for r in rows:
+        if r["status"] == "due":
+            events.append(_event(
+                PostDue(
+                    post_id=str(r["post_id"]),
+                    target_id=str(r["target_id"]),
+                    account_id=r["account_id"],
+                    platform=r["platform"],
+                    due_at=r["due_at"],
+                    text=r["text"],
+                    media=[MediaItem(**m) for m in r["media"]],
+                    title=r["title"],
+                    campaign_id=str(r["campaign_id"]) if r["campaign_id"] else None,
+                ),
+                r["correlation_id"],
+                f"target/{r['target_id']}",
+            ))
+        else:
+            events.append(_event(
+                PostFailed(
+                    post_id=str(r["post_id"]),
+                    target_id=str(r["target_id"]),
+                    account_id=r["account_id"],
+                    platform=r["platform"],
+                    error_class=ErrorClass.NOT_APPROVED,
+                    reason=r["reason"],
+                    failed_at=now,
+                    attempts=0,
+                ),
+                r["correlation_id"],
+                f"target/{r['target_id']}",
+            ))
+            missed.append((SYSTEM.id, SYSTEM.role, "post.not_approved", "post", str(r["post_id"]),
+                           {"target_id": str(r["target_id"]), "account_id": r["account_id"],
+                            "review_state": r["review_state"], "reason": r["reason"]}))
+    await write_events(conn, SCHEMA, events)
+    if missed:
+        await plans.audit_many(conn, missed)
     return rows

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 from siar_runtime.auth import parse_tokens
 from siar_runtime.settings import ServiceSettings
 
 DEV_TOKEN = "siar-dev-token"
+CheckMode = Literal["block", "warn", "off"]
 
 
 class SchedulerSettings(ServiceSettings):
@@ -18,6 +21,38 @@ class SchedulerSettings(ServiceSettings):
     past_grace_seconds: int = Field(
         default=300, ge=0, description="How far in the past a new post's time may be (it goes out at once)"
     )
+
+    # Content planning
+    timezone: str = Field(default="Asia/Jakarta", description="The library's IANA time zone (series, calendar, import)")
+    review_required: bool = Field(
+        default=False,
+        description="Posts go out only once a reviewer (not their author) approved them; off: submitted posts are approved at once",
+    )
+    series_horizon_days: int = Field(default=90, ge=7, le=730, description="How far ahead a series' posts are made")
+    import_max_rows: int = Field(default=5000, ge=1, description="Most rows one calendar import may hold")
+    # Content checks: block (refuse the post), warn (keep it, show the finding) or off
+    check_flagged_words: CheckMode = "block"
+    check_alt_text: CheckMode = "warn"
+    check_link_source: CheckMode = "off"
+    check_hashtag_case: CheckMode = "warn"
+    check_campaign_dates: CheckMode = "warn"
+    flagged_words_file: str | None = Field(
+        default=None, description="A list file of the library's own (term | category | language a line); empty: none"
+    )
+    flagged_words: str = Field(default="", description="Comma-separated terms added to the list")
+    source_markers: str = Field(
+        default="sumber,source,via,dikutip dari,quoted from,kredit,credit",
+        description="Words that cite a link's source on its line",
+    )
+    source_exempt_domains: str = Field(default="", description="The library's own domains: links there need no source")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from .timing import zone
+
+        zone(value)
+        return value
 
     @model_validator(mode="after")
     def _no_dev_token_in_production(self) -> SchedulerSettings:

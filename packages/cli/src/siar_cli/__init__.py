@@ -1,0 +1,1 @@
+"""``siar``: Siar's command line (typer + rich), talking to the services' HTTP APIs."""

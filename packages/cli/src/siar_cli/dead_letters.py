@@ -1,0 +1,103 @@
+"""``siar dead-letters``: what could not be handled, with its reason, and sending it back.
+
+Talks to RabbitMQ directly (``SIAR_AMQP_URL``): dead letters wait in ``siar.<service>.dead``;
+``replay`` publishes each back to the queue it died in, confirmed, before removing it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import aio_pika
+import typer
+from rich.console import Console
+from rich.table import Table
+from siar_runtime.deadletters import peek, replay, services
+
+from .app import app
+
+dead_app = typer.Typer(help="Messages that could not be handled: list them, replay one or all.",
+                       no_args_is_help=True)
+app.add_typer(dead_app, name="dead-letters")
+console = Console()
+
+AmqpUrl = Annotated[str, typer.Option("--amqp-url", envvar="SIAR_AMQP_URL", show_envvar=True,
+                                      help="RabbitMQ")]
+Service = Annotated[list[str] | None, typer.Option("--service", "-s",
+                                                   help=f"One of: {', '.join(services())} (default: all)")]
+
+
+def _services(chosen: list[str] | None) -> list[str]:
+    known = services()
+    for name in chosen or []:
+        if name not in known:
+            raise typer.BadParameter(f"unknown service {name!r}; known: {', '.join(known)}", param_hint="--service")
+    return list(chosen or known)
+
+
+async def _connect(url: str) -> aio_pika.abc.AbstractConnection:
+    try:
+        return await aio_pika.connect(url, timeout=10)
+    except Exception as exc:
+        console.print(f"[red]cannot reach RabbitMQ at {url}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+@dead_app.command("list")
+def list_(
+    service: Service = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many per service")] = 100,
+    amqp_url: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/",
+) -> None:
+    """Show dead letters without removing them."""
+
+    async def go() -> int:
+        connection = await _connect(amqp_url)
+        table = Table("service", "message id", "event", "reason", "detail", "dead at", title="Dead letters")
+        total = 0
+        try:
+            for name in _services(service):
+                for letter in await peek(connection, name, limit):
+                    total += 1
+                    table.add_row(name, letter.message_id or "–", letter.routing_key, letter.reason,
+                                  letter.detail[:120], letter.dead_at or "–")
+        finally:
+            await connection.close()
+        if total:
+            console.print(table)
+        else:
+            console.print("No dead letters.")
+        return total
+
+    asyncio.run(go())
+
+
+@dead_app.command("replay")
+def replay_(
+    service: Service = None,
+    message_id: Annotated[str | None, typer.Option("--id", help="Replay only this message")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every dead letter of the service(s)")] = False,
+    amqp_url: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/",
+) -> None:
+    """Send dead letters back to the queue they died in, to be handled again."""
+    if not message_id and not all_:
+        console.print("[red]say which: --id MESSAGE_ID, or --all[/red]")
+        raise typer.Exit(2)
+
+    async def go() -> int:
+        connection = await _connect(amqp_url)
+        moved = 0
+        try:
+            for name in _services(service):
+                moved += await replay(connection, name, message_id=message_id)
+                if message_id and moved:
+                    break
+        finally:
+            await connection.close()
+        return moved
+
+    moved = asyncio.run(go())
+    if message_id and not moved:
+        console.print(f"[red]no dead letter with id {message_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"Replayed {moved} message{'s' if moved != 1 else ''}.")

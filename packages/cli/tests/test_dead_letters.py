@@ -1,0 +1,60 @@
+"""`siar dead-letters` against the real RabbitMQ: list shows the reason, replay sends it home."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+from siar_contracts import DEAD_EXCHANGE, dead_queue_name, queue_name
+from siar_runtime.bus import Bus
+from typer.testing import CliRunner
+
+
+async def _setup(amqp_url: str) -> None:
+    bus = Bus(amqp_url, "cli-test")
+    await bus.connect()  # declares the topology in this session's vhost
+    channel = await bus.connection.channel(publisher_confirms=True)
+    for name in (queue_name("scheduler"), dead_queue_name("scheduler")):
+        await (await channel.get_queue(name)).purge()
+    dead = await channel.get_exchange(DEAD_EXCHANGE)
+    await dead.publish(
+        aio_pika.Message(b'{"broken": true', message_id="m-1", headers={
+            "x-siar-reason": "malformed", "x-siar-detail": "not a CloudEvent: body: Invalid JSON",
+            "x-siar-queue": queue_name("scheduler"), "x-siar-routing-key": "post.published"}),
+        routing_key=queue_name("scheduler"),
+    )
+    await bus.close()
+
+
+async def _queue_depths(amqp_url: str) -> tuple[int, int]:
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    home = await channel.declare_queue(queue_name("scheduler"), passive=True)
+    dead = await channel.declare_queue(dead_queue_name("scheduler"), passive=True)
+    depths = (home.declaration_result.message_count, dead.declaration_result.message_count)
+    await (await channel.get_queue(queue_name("scheduler"))).purge()
+    await connection.close()
+    return depths
+
+
+def test_list_then_replay_a_dead_letter(amqp_url):
+    from siar_cli.main import app
+
+    asyncio.run(_setup(amqp_url))
+    runner = CliRunner()
+    env = {"SIAR_AMQP_URL": amqp_url, "COLUMNS": "200"}
+    listed = runner.invoke(app, ["dead-letters", "list", "--service", "scheduler"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "malformed" in listed.output and "post.published" in listed.output and "m-1" in listed.output
+
+    missing = runner.invoke(app, ["dead-letters", "replay", "--service", "scheduler", "--id", "nope"], env=env)
+    assert missing.exit_code == 1 and "no dead letter" in missing.output
+    unsaid = runner.invoke(app, ["dead-letters", "replay"], env=env)
+    assert unsaid.exit_code == 2
+    bad = runner.invoke(app, ["dead-letters", "list", "--service", "nosuch"], env=env)
+    assert bad.exit_code != 0
+
+    replayed = runner.invoke(app, ["dead-letters", "replay", "--service", "scheduler", "--id", "m-1"], env=env)
+    assert replayed.exit_code == 0, replayed.output
+    assert "Replayed 1 message" in replayed.output
+    assert asyncio.run(_queue_depths(amqp_url)) == (1, 0)

@@ -1,0 +1,28 @@
+"""What the library decided, as one value the domain functions take: review, checks, zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .checks import ChecksConfig, config_from_settings
+
+
+@dataclass(frozen=True)
+class Policy:
+    grace_seconds: int = 300
+    review_required: bool = False
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    timezone: str = "Asia/Jakarta"
+    horizon_days: int = 90
+    import_max_rows: int = 5000
+
+    @classmethod
+    def from_settings(cls, settings) -> Policy:
+        return cls(
+            grace_seconds=settings.past_grace_seconds,
+            review_required=settings.review_required,
+            checks=config_from_settings(settings),
+            timezone=settings.timezone,
+            horizon_days=settings.series_horizon_days,
+            import_max_rows=settings.import_max_rows,
+        )

@@ -1,0 +1,262 @@
+"""Review before publishing, content checks at submission, campaigns and the audit log, through
+the HTTP API against the real database and broker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from .conftest import auth
+
+
+def later(seconds: float = 3600) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+async def create(client, accts, who="editor", **body):
+    payload = {"text": "Pameran buku anak minggu ini!", "targets": [accts["telegram"]], "scheduled_at": later()} | body
+    response = await client.post("/v1/posts", json=payload, headers=auth(who))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_without_review_a_post_is_approved_at_once(planner, accts, tap):
+    post = await create(planner, accts)
+    assert post["status"] == "scheduled"
+    assert post["review"]["state"] == "approved"
+    [event] = await tap.wait(lambda: tap.of(post["post_id"], "post.scheduled"))
+    assert event["data"]["review_state"] == "approved"
+
+
+async def test_the_reviewer_path(reviewed, accts, tap):
+    post = await create(reviewed, accts)
+    pid = post["post_id"]
+    assert (post["status"], post["review"]["state"]) == ("in_review", "in_review")
+
+    # The editor may not approve; a reviewer may not approve their own post.
+    refused = await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("editor"))
+    assert refused.status_code == 403
+    assert "reviewers" in refused.json()["detail"]
+    own = await create(reviewed, accts, who="reviewer")
+    refused = await reviewed.post(f"/v1/posts/{own['post_id']}/approve", headers=auth("reviewer"))
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("own-post")
+
+    # Sent back with a comment: a draft again, the comment shown.
+    back = await reviewed.post(f"/v1/posts/{pid}/send-back", json={"comment": "Sebutkan sumbernya."},
+                               headers=auth("reviewer"))
+    assert back.status_code == 200, back.text
+    assert back.json()["status"] == "draft"
+    assert back.json()["review"]["comment"] == "Sebutkan sumbernya."
+    again = await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer"))
+    assert again.status_code == 409
+    assert "submit it first" in again.json()["detail"]
+
+    edited = await reviewed.patch(f"/v1/posts/{pid}", json={"text": "Pameran buku anak (sumber: panitia)."})
+    assert edited.json()["review"]["state"] == "draft"
+    submitted = await reviewed.post(f"/v1/posts/{pid}/submit")
+    assert submitted.json()["review"]["state"] == "in_review"
+
+    approved = await reviewed.post(f"/v1/posts/{pid}/approve", json={"comment": "Oke"}, headers=auth("reviewer"))
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert (body["status"], body["review"]["state"], body["review"]["comment"]) == ("scheduled", "approved", "Oke")
+    assert body["review"]["reviewed_by"].startswith("perp")
+    assert body["review"]["reviewed_by"] != body["review"]["created_by"]  # same token prefix, two people
+
+    # Changing what was approved sends it back to review.
+    changed = await reviewed.patch(f"/v1/posts/{pid}", json={"text": "Teks baru"})
+    assert changed.json()["review"]["state"] == "in_review"
+    moved = await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer2"))
+    assert moved.json()["review"]["state"] == "approved"
+    # Changing only the time keeps the approval.
+    timed = await reviewed.patch(f"/v1/posts/{pid}", json={"scheduled_at": later(7200)})
+    assert timed.json()["review"]["state"] == "approved"
+
+    events = await tap.wait(lambda: len(tap.of(pid)) >= 7 and tap.of(pid))
+    states = [(e["_key"], e["data"].get("review_state")) for e in events]
+    assert states[:3] == [("post.scheduled", "in_review"), ("post.updated", "draft"), ("post.updated", "draft")]
+    assert ("post.updated", "approved") in states
+
+    log = (await reviewed.get("/v1/audit", params={"entity": "post", "entity_id": pid})).json()["entries"]
+    actions = [e["action"] for e in log]
+    assert actions == ["post.created", "post.sent_back", "post.updated", "post.submitted", "post.approved",
+                       "post.updated", "post.approved", "post.updated"]
+    assert log[1]["details"]["comment"] == "Sebutkan sumbernya."
+    assert log[2]["details"]["text"]["to"] == "Pameran buku anak (sumber: panitia)."
+    assert {e["role"] for e in log} == {"editor", "reviewer"}
+
+
+async def test_a_post_not_approved_by_its_time_does_not_go_out_and_says_why(reviewed, accts, tap):
+    post = await create(reviewed, accts, scheduled_at=later(1.0))
+    pid = post["post_id"]
+
+    async def settled():
+        while True:
+            body = (await reviewed.get(f"/v1/posts/{pid}")).json()
+            if body["targets"][0]["status"] != "scheduled":
+                return body
+            await asyncio.sleep(0.1)
+
+    body = await asyncio.wait_for(settled(), 10)
+    target = body["targets"][0]
+    assert body["status"] == "failed"
+    assert (target["status"], target["error_class"]) == ("failed", "not_approved")
+    assert "no reviewer approved it before its time" in target["reason"]
+
+    [failed] = await tap.wait(lambda: tap.of(pid, "post.failed"))
+    assert failed["data"]["error_class"] == "not_approved"
+    assert failed["source"] == "/siar/scheduler"
+    assert not tap.of(pid, "post.due")
+
+    # Too late to approve as it is; a new time brings it back, then it can be approved.
+    late = await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer"))
+    assert late.status_code == 409
+    assert "set a new time" in late.json()["detail"]
+    revived = await reviewed.patch(f"/v1/posts/{pid}", json={"scheduled_at": later()})
+    assert revived.json()["status"] == "in_review"
+    assert revived.json()["targets"][0]["error_class"] is None
+    ok = await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer"))
+    assert ok.json()["status"] == "scheduled"
+
+    entries = (await reviewed.get("/v1/audit", params={"entity_id": pid})).json()["entries"]
+    assert "post.not_approved" in [e["action"] for e in entries]
+    assert next(e for e in entries if e["action"] == "post.not_approved")["actor"] == "siar"
+
+
+async def test_a_draft_never_goes_out_even_without_review(planner, accts):
+    post = await create(planner, accts, draft=True, scheduled_at=later(0.5))
+    assert post["status"] == "draft"
+    for _ in range(80):
+        body = (await planner.get(f"/v1/posts/{post['post_id']}")).json()
+        if body["targets"][0]["status"] != "scheduled":
+            break
+        await asyncio.sleep(0.1)
+    assert body["targets"][0]["error_class"] == "not_approved"
+    assert "still a draft" in body["targets"][0]["reason"]
+
+
+async def test_blocking_checks_refuse_a_submitted_post_and_name_the_word_and_where(planner, accts):
+    text = "Acara ini bukan untuk kafir harbi."
+    response = await planner.post("/v1/posts", json={"text": text, "targets": [accts["telegram"]], "scheduled_at": later()})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["title"] == "Content checks failed"
+    [finding] = [f for f in problem["findings"] if f["severity"] == "block"]
+    assert (finding["check"], finding["rule"], finding["start"], finding["end"]) == ("flagged_words", "kafir harbi", 22, 33)
+    assert text[finding["start"]:finding["end"]] == "kafir harbi"
+    assert (await planner.get("/v1/posts")).json()["posts"] == []
+
+    # A draft is kept with its findings; submitting it is refused until it is fixed.
+    draft = await create(planner, accts, text=text, draft=True)
+    assert draft["findings"][0]["check"] == "flagged_words"
+    refused = await planner.post(f"/v1/posts/{draft['post_id']}/submit")
+    assert refused.status_code == 422
+    await planner.patch(f"/v1/posts/{draft['post_id']}", json={"text": "Acara ini untuk semua."})
+    assert (await planner.post(f"/v1/posts/{draft['post_id']}/submit")).json()["status"] == "scheduled"
+
+
+async def test_warnings_are_kept_with_the_post(planner, accts):
+    post = await create(planner, accts, text="Ayo baca! #palembangbaca",
+                        media=[{"url": "https://e.org/poster.jpg", "kind": "image"}])
+    checks = {f["check"]: f for f in post["findings"]}
+    assert set(checks) == {"alt_text", "hashtag_case"}
+    assert checks["hashtag_case"]["suggestion"] == "#Palembangbaca"
+    assert checks["alt_text"]["severity"] == "warn"
+    dry = await planner.post("/v1/posts/check", json={"text": "https://hoaks.example/berita tanpa sumber"})
+    assert dry.json()["blocked"] is False
+    config = (await planner.get("/v1/content-checks")).json()
+    assert config["modes"]["flagged_words"] == "block" and config["terms"] > 50
+    assert config["review_required"] is False
+
+
+async def test_link_sources_are_checked_where_the_library_requires_them(clean_db, amqp_url, accts):
+    from .conftest import running_scheduler
+
+    async with running_scheduler(clean_db, amqp_url, check_link_source="block",
+                                 source_exempt_domains="perpus.palembang.go.id") as client:
+        response = await client.post("/v1/posts", json={
+            "text": "Baca beritanya: https://berita.example/a", "targets": [accts["telegram"]], "scheduled_at": later()})
+        assert response.status_code == 422
+        assert response.json()["findings"][0]["match"] == "https://berita.example/a"
+        for text in ("Sumber: https://berita.example/a", "Katalog https://perpus.palembang.go.id/x"):
+            ok = await client.post("/v1/posts", json={"text": text, "targets": [accts["telegram"]], "scheduled_at": later()})
+            assert ok.status_code == 201, ok.text
+
+
+async def test_campaign_hashtags_are_added_per_platform_and_follow_the_campaign(planner, accts, tap):
+    created = await planner.post("/v1/campaigns", json={
+        "name": "Minggu Buku Palembang", "hashtags": ["#MingguBukuPalembang", "PalembangBaca", "palembangbaca"],
+        "starts_on": "2026-01-01", "ends_on": "2040-12-31", "goal": "500 peminjam baru"})
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    assert campaign["hashtags"] == ["MingguBukuPalembang", "PalembangBaca"]
+    duplicate = await planner.post("/v1/campaigns", json={"name": "minggu buku palembang"})
+    assert duplicate.status_code == 409
+    bad = await planner.post("/v1/campaigns", json={"name": "X", "hashtags": ["dua kata"]})
+    assert bad.status_code == 422
+
+    long_text = "x" * 250 + " #PalembangBaca"
+    post = await create(planner, accts, text=long_text, targets=[accts["x"], accts["telegram"]],
+                        campaign_id=campaign["campaign_id"])
+    texts = {t["platform"]: t["text"] for t in post["targets"]}
+    assert texts["telegram"] == long_text + "\n\n#MingguBukuPalembang"
+    assert texts["x"] is None  # on X the tag would pass 280: left off, the post stays as written
+    [scheduled] = await tap.wait(lambda: tap.of(post["post_id"], "post.scheduled"))
+    assert scheduled["data"]["campaign_id"] == campaign["campaign_id"]
+    assert scheduled["data"]["campaign_hashtags"] == ["MingguBukuPalembang", "PalembangBaca"]
+
+    listed = (await planner.get("/v1/posts", params={"campaign_id": campaign["campaign_id"]})).json()["posts"]
+    assert [p["post_id"] for p in listed] == [post["post_id"]]
+    assert (await planner.get(f"/v1/campaigns/{campaign['campaign_id']}")).json()["posts"] == 1
+
+    changed = await planner.patch(f"/v1/campaigns/{campaign['campaign_id']}", json={"hashtags": ["BacaBareng"]})
+    assert changed.json()["hashtags"] == ["BacaBareng"]
+    after = (await planner.get(f"/v1/posts/{post['post_id']}")).json()
+    assert {t["platform"]: t["text"] for t in after["targets"]}["telegram"] == long_text + "\n\n#BacaBareng"
+    updated = await tap.wait(lambda: tap.of(post["post_id"], "post.updated"))
+    assert updated[-1]["data"]["campaign_hashtags"] == ["BacaBareng"]
+
+
+async def test_the_post_due_event_carries_the_targets_own_text_and_the_campaign(planner, accts, tap):
+    campaign = (await planner.post("/v1/campaigns", json={"name": "Baca", "hashtags": ["BacaBareng"]})).json()
+    post = await create(planner, accts, text="Halo", campaign_id=campaign["campaign_id"], scheduled_at=later(0.3))
+    [due] = await tap.wait(lambda: tap.of(post["post_id"], "post.due"))
+    assert due["data"]["text"] == "Halo\n\n#BacaBareng"
+    assert due["data"]["campaign_id"] == campaign["campaign_id"]
+
+
+async def test_the_audit_log_is_append_only(planner, accts, sql):
+    await create(planner, accts)
+    assert await sql.fetchval("SELECT count(*) FROM audit_log") == 1
+    with pytest.raises(asyncpg.PostgresError, match="append-only"):
+        await sql.execute("UPDATE audit_log SET actor = 'someone else'")
+    with pytest.raises(asyncpg.PostgresError, match="append-only"):
+        await sql.execute("DELETE FROM audit_log")
+    page = (await planner.get("/v1/audit", params={"limit": 1})).json()
+    assert page["entries"][0]["action"] == "post.created"
+    assert page["next_cursor"] is not None
+    assert (await planner.get("/v1/audit", params={"cursor": page["next_cursor"]})).json()["entries"] == []
+
+
+async def test_the_schedulers_own_not_approved_event_does_not_undo_a_later_revival(reviewed, accts, clean_db):
+    from siar_contracts import ErrorClass, PostFailed, spec_for_model
+    from siar_runtime.db import Database
+    from siar_scheduler import handlers, posts
+
+    post = await create(reviewed, accts)
+    target = post["targets"][0]
+    late = spec_for_model(PostFailed).envelope(
+        PostFailed(post_id=post["post_id"], target_id=target["target_id"], account_id=target["account_id"],
+                   platform="telegram", error_class=ErrorClass.NOT_APPROVED, reason="Not sent", failed_at=datetime.now(UTC),
+                   attempts=0),
+        source=posts.SOURCE, correlation_id=post["correlation_id"])
+    db = await Database.open(clean_db, "scheduler")
+    try:
+        await handlers.on_failed(late, spec_for_model(PostFailed).parse(late), db.pool)
+    finally:
+        await db.close()
+    assert (await reviewed.get(f"/v1/posts/{post['post_id']}")).json()["targets"][0]["status"] == "scheduled"
