@@ -3,7 +3,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-unit test-e2e lint fmt clean bench
+.PHONY: install run migrate test test-unit test-e2e lint fmt clean bench bench-metrics faults
 
 install: ## Install every package of the workspace from the lock file
 	$(UV) sync --frozen
@@ -25,6 +25,12 @@ test-e2e: install ## Only the end-to-end tests (every service as its own process
 
 bench: install ## Benchmarks against the local stack (slow; prints a table, not a test)
 	$(UV) run --frozen python -m bench.burst
+
+bench-metrics: install ## Samples a second the metrics service stores, beside a plain COPY of the same rows
+	$(UV) run --frozen python -m bench.metrics_ingest
+
+faults: install ## The full fault matrix: every fault, 3 runs, 5,000 posts (restarts PostgreSQL and RabbitMQ)
+	$(UV) run --frozen python -m bench.faults
 
 lint: install
 	$(UV) run --frozen ruff check .

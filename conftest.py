@@ -61,7 +61,7 @@ async def clean_db(database_url):
     """Empty every service table (keeping the migrations) before a test that needs a blank slate."""
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
-        "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('scheduler', 'publisher')"
+        "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('scheduler', 'publisher', 'feedback', 'metrics')"
         " AND tablename <> 'schema_migrations'"
     )
     if tables:

@@ -12,10 +12,12 @@ import aio_pika
 import httpx
 import pytest
 from siar_contracts import EVENTS_EXCHANGE
-from siar_devstack import Stack
+from siar_devstack import SERVICES, Stack
 from siar_devstack.demo import register_demo_accounts, wait_for_accounts
 
 TOKEN = "e2e-test-token-0001"
+EDITOR_TOKEN = "e2e-editor-token-0001"
+REVIEWER_TOKEN = "e2e-reviewer-token-0001"
 
 
 def free_port() -> int:
@@ -30,16 +32,20 @@ def stack(database_url, amqp_url, tmp_path_factory):
     stack = Stack(
         database_url=database_url,
         amqp_url=amqp_url,
-        ports={name: free_port() for name in ("sandbox", "scheduler", "publisher")},
+        ports={name: free_port() for name in SERVICES},
         log_dir=log_dir,
         extra_env={
-            "SIAR_API_TOKENS": f"{TOKEN}:admin",
+            "SIAR_API_TOKENS": f"{TOKEN}:admin,{EDITOR_TOKEN}:editor,{REVIEWER_TOKEN}:reviewer",
             "SIAR_ENVIRONMENT": "test",
             # Short leases and timeouts so that recovery after a kill shows within a test.
             "SIAR_LEASE_SECONDS": "6",
             "SIAR_HTTP_TIMEOUT_SECONDS": "2",
             "SIAR_BACKOFF_BASE_SECONDS": "0.2",
             "SIAR_SWEEP_SECONDS": "1",
+            # Metrics: a post is read 1 s and 4 s after publication (not 1 h … 30 d), retried quickly.
+            "SIAR_COLLECTION_SCHEDULE": "1s,4s",
+            "SIAR_COLLECTION_ANSWER_TIMEOUT": "10s",
+            "SIAR_COLLECTION_BACKOFF_SECONDS": "0.5",
         },
     )
     try:

@@ -24,6 +24,15 @@ PRODUCERS: dict[str, str] = {
     "account.registered": "publisher",
     "account.updated": "publisher",
     "account.needs_reconnect": "publisher",
+    "insights.requested": "metrics",
+    "insights.collected": "publisher",
+    "insights.failed": "publisher",
+    "engagement.sampled": "metrics",
+    "audience.sampled": "metrics",
+    "survey.opened": "feedback",
+    "survey.closed": "feedback",
+    "feedback.response.received": "feedback",
+    "feedback.response.submitted": "chatbot",
 }
 
 

@@ -35,21 +35,30 @@ class TargetPlan(Payload):
 
 
 class PostScheduled(Payload):
-    """A post was created and will go out at ``scheduled_at`` to each target."""
+    """A post was created and will go out at ``scheduled_at`` to each target — once its
+    ``review_state`` is ``approved`` (where the library reviews posts, a post.updated says so)."""
 
     post_id: str
     scheduled_at: datetime
     text: str
     targets: list[TargetPlan]
+    campaign_id: str | None = Field(default=None, description="The campaign the post belongs to")
+    campaign_hashtags: list[str] = Field(default_factory=list, description="The campaign's hashtags (without #)")
+    series_id: str | None = Field(default=None, description="The recurring series or event countdown that made it")
+    review_state: str | None = Field(default=None, description="draft, in_review or approved; only approved goes out")
 
 
 class PostUpdated(Payload):
-    """The text, media or time of a post that has not gone out was changed."""
+    """The text, media, time, campaign or review state of a post that has not gone out was changed."""
 
     post_id: str
     scheduled_at: datetime
     text: str
     targets: list[TargetPlan]
+    campaign_id: str | None = Field(default=None, description="The campaign the post belongs to")
+    campaign_hashtags: list[str] = Field(default_factory=list, description="The campaign's hashtags (without #)")
+    series_id: str | None = Field(default=None, description="The recurring series or event countdown that made it")
+    review_state: str | None = Field(default=None, description="draft, in_review or approved; only approved goes out")
 
 
 class PostCancelled(Payload):
@@ -71,6 +80,7 @@ class PostDue(Payload):
     text: str
     media: list[MediaItem] = Field(default_factory=list)
     title: str | None = None
+    campaign_id: str | None = Field(default=None, description="The campaign the post belongs to")
 
 
 class PostPublished(Payload):
@@ -85,6 +95,9 @@ class PostPublished(Payload):
 
 
 class PostFailed(Payload):
+    """A target could not be published. Emitted by the publisher; also by the scheduler, with
+    error_class not_approved, for a target whose post was not approved by its time."""
+
     post_id: str
     target_id: str
     account_id: str
@@ -126,6 +139,174 @@ class AccountNeedsReconnect(Payload):
     account_id: str
     platform: str
     reason: str
+
+
+InsightKind = Literal["post", "account"]
+MetricValues = dict[str, int | float]
+
+
+class InsightsRequested(Payload):
+    """The metrics service asks the publisher (the only holder of platform credentials) to read
+    one post's engagement (``kind`` post) or one account's audience (``kind`` account). Answered
+    by insights.collected or insights.failed carrying the same ``request_id``; a request asked
+    again (no answer in time, or a retry) keeps its ``request_id``."""
+
+    request_id: str
+    kind: InsightKind
+    account_id: str
+    platform: str
+    platform_post_id: str | None = Field(default=None, description="The post on its platform (kind post)")
+    post_id: str | None = None
+    target_id: str | None = None
+    campaign_id: str | None = None
+    attempt: int = Field(default=1, description="1 for the first request, then 2, 3, … for the same request_id")
+    requested_at: datetime
+
+
+class InsightsCollected(Payload):
+    """The platform's answer to an insights.requested, in its own metric names (favourites_count,
+    like_count, followersCount, …), untranslated."""
+
+    request_id: str
+    kind: InsightKind
+    account_id: str
+    platform: str
+    platform_post_id: str | None = None
+    post_id: str | None = None
+    target_id: str | None = None
+    metrics: MetricValues = Field(description="Raw platform metric name → value; empty where the platform offers none")
+    collected_at: datetime
+
+
+class InsightsFailed(Payload):
+    """An insights.requested could not be answered; ``retry_at`` says when the platform allows
+    another try (rate limit, quota), else the metrics service backs off."""
+
+    request_id: str
+    kind: InsightKind
+    account_id: str
+    platform: str
+    platform_post_id: str | None = None
+    post_id: str | None = None
+    target_id: str | None = None
+    error_class: ErrorClass
+    reason: str = Field(description="What happened, in words a librarian understands")
+    detail: str | None = Field(default=None, description="The platform's own answer, for operators")
+    retry_at: datetime | None = None
+    failed_at: datetime
+
+
+class EngagementSampled(Payload):
+    """A published post's engagement on one platform at one moment, normalised to Siar's
+    vocabulary (views, reach, likes, comments, shares, saves, clicks); counts are totals so far."""
+
+    request_id: str
+    post_id: str | None = None
+    target_id: str
+    account_id: str
+    platform: str
+    platform_post_id: str | None = None
+    campaign_id: str | None = None
+    published_at: datetime | None = None
+    collected_at: datetime
+    metrics: MetricValues = Field(description="Normalised name → value (only the names the platform reports)")
+    raw: MetricValues = Field(description="The platform's own metric names and values")
+    engagement_rate: float | None = Field(
+        default=None, description="(likes + comments + shares + saves) / denominator; see docs/metrics.md"
+    )
+    engagement_basis: Literal["reach", "views", "followers"] | None = Field(
+        default=None, description="The denominator used: reach, else views, else followers at the time"
+    )
+
+
+class AudienceSampled(Payload):
+    """An account's audience at one moment."""
+
+    request_id: str
+    account_id: str
+    platform: str
+    collected_at: datetime
+    followers: int | float | None = Field(description="Followers, subscribers or channel members")
+    raw: MetricValues = Field(description="The platform's own metric names and values")
+
+
+class LocalizedText(Payload):
+    """A text in Indonesian (always) and English (where the library wrote one)."""
+
+    id: str
+    en: str | None = None
+
+
+class SurveyLink(Payload):
+    channel: str = Field(description="Where the link is shared: instagram, telegram, poster, …")
+    url: str
+
+
+class SurveyAnnouncement(Payload):
+    """One account to announce an opened survey on, with the link for its channel and a ready text."""
+
+    platform: str
+    account_id: str | None = None
+    channel: str
+    url: str
+    text: str = Field(description="Suggested post text, the link included")
+
+
+class SurveyOpened(Payload):
+    """A survey takes responses from now on. ``announce`` lists where to post its link (the
+    scheduler may turn each entry into a post)."""
+
+    survey_id: str
+    slug: str
+    title: LocalizedText
+    opens_at: datetime
+    closes_at: datetime | None = None
+    links: list[SurveyLink]
+    announce: list[SurveyAnnouncement] = Field(default_factory=list)
+
+
+class SurveyClosed(Payload):
+    """A survey takes no more responses; the headline results at the moment it closed."""
+
+    survey_id: str
+    slug: str
+    closed_at: datetime
+    reason: Literal["closed_by_person", "closing_date_reached"]
+    responses: int
+    average_rating: float | None = None
+    csat: float | None = Field(default=None, description="Share of ratings 4-5, in percent")
+    nps: float | None = Field(default=None, description="Net promoter score, -100 to 100")
+
+
+AnswerValue = int | str | list[str]
+"""A rating or NPS score (int), a free text or single choice (str), or several choices."""
+
+
+class FeedbackResponseReceived(Payload):
+    """A patron's response was accepted. Answers are keyed by question key; nothing that
+    identifies the patron is carried."""
+
+    survey_id: str
+    slug: str
+    response_id: str
+    channel: str
+    source: Literal["page", "api", "event"]
+    submitted_at: datetime
+    answers: dict[str, AnswerValue]
+
+
+class FeedbackResponseSubmitted(Payload):
+    """Inbound: another system (a chat bot on WhatsApp or Telegram) hands in a patron's response."""
+
+    survey: str = Field(description="The survey's id or slug")
+    channel: str = Field(default="other", description="whatsapp, telegram, … (unknown ones count as 'other')")
+    patron_key: str | None = Field(
+        default=None, max_length=200,
+        description="Stable, non-identifying key chosen by the sender (say, a hash of the chat id); "
+        "enforces one response per patron where the survey asks for it",
+    )
+    answers: dict[str, AnswerValue]
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +361,20 @@ EVENTS: tuple[EventSpec, ...] = (
         1,
         AccountNeedsReconnect,
         "An account's credentials were revoked; a person must connect it again.",
+    ),
+    EventSpec("insights.requested", 1, InsightsRequested, "The metrics service asks for a post's engagement or an account's audience."),
+    EventSpec("insights.collected", 1, InsightsCollected, "A platform's answer to insights.requested, in its own metric names."),
+    EventSpec("insights.failed", 1, InsightsFailed, "An insights.requested could not be answered, with the reason and when to retry."),
+    EventSpec("engagement.sampled", 1, EngagementSampled, "A post's engagement at one moment, normalised, with its engagement rate."),
+    EventSpec("audience.sampled", 1, AudienceSampled, "An account's followers at one moment."),
+    EventSpec("survey.opened", 1, SurveyOpened, "A survey opened, with its links and where to announce it."),
+    EventSpec("survey.closed", 1, SurveyClosed, "A survey closed, with its headline results."),
+    EventSpec("feedback.response.received", 1, FeedbackResponseReceived, "A patron's survey response was accepted."),
+    EventSpec(
+        "feedback.response.submitted",
+        1,
+        FeedbackResponseSubmitted,
+        "Inbound: another system (a chat bot) hands in a patron's survey response.",
     ),
 )
 

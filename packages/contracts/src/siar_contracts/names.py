@@ -30,7 +30,18 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "account.updated",
         "account.needs_reconnect",
     ),
-    "publisher": ("post.due", "post.cancelled"),
+    "publisher": ("post.due", "post.cancelled", "insights.requested"),
+    "metrics": (
+        "post.scheduled",
+        "post.updated",
+        "post.published",
+        "account.registered",
+        "account.updated",
+        "account.needs_reconnect",
+        "insights.collected",
+        "insights.failed",
+    ),
+    "feedback": ("feedback.response.submitted",),
 }
 """The routing keys each Siar service's queue is bound to. Every service declares the whole
 table at start-up (declarations are idempotent), so an event is never dropped for want of a queue

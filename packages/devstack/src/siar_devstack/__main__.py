@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .demo import register_demo_accounts, wait_for_accounts
+from .demo import create_demo_survey, register_demo_accounts, wait_for_accounts
 from .stack import Stack
 
 DEV_TOKEN = "siar-dev-token"
@@ -19,7 +19,10 @@ def main() -> None:
     database_url = os.environ.get("SIAR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/siar")
     amqp_url = os.environ.get("SIAR_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     token = os.environ.get("SIAR_API_TOKEN", DEV_TOKEN)
-    stack = Stack(database_url=database_url, amqp_url=amqp_url, log_dir=Path(".run"))
+    # Posts are first read a minute after publication (not an hour), so that the metrics
+    # reports show the demo posts while someone is trying Siar.
+    stack = Stack(database_url=database_url, amqp_url=amqp_url, log_dir=Path(".run"),
+                  extra_env={"SIAR_COLLECTION_SCHEDULE": "1m,10m,1h,6h,1d,3d,7d,30d"})
     print("applying migrations…", flush=True)
     stack.migrate()
     print("starting sandbox, scheduler and publisher…", flush=True)
@@ -27,6 +30,7 @@ def main() -> None:
         stack.start()
         accounts = register_demo_accounts(stack.url("publisher"), stack.url("sandbox"), token)
         wait_for_accounts(stack.url("scheduler"), token, [a["account_id"] for a in accounts])
+        survey = create_demo_survey(stack.url("feedback"), token, accounts)
     except Exception as exc:
         stack.stop()
         sys.exit(f"could not start Siar: {exc}")
@@ -36,6 +40,13 @@ def main() -> None:
     print("\ndemo accounts on the sandbox:")
     for a in accounts:
         print(f"  {a['platform']:<9} {a['handle']:<24} {a['account_id']}")
+    print("\ndemo survey (answer it in a browser; one link per channel):")
+    for link in survey["links"]:
+        print(f"  {link['channel']:<9} {link['url']}")
+    print(
+        f"  results: curl -s {stack.url('feedback')}/v1/surveys/{survey['slug']}/results "
+        f"-H 'Authorization: Bearer {token}'"
+    )
     mastodon = accounts[0]["account_id"]
     print(
         "\nschedule a post 10 seconds from now:\n"

@@ -12,10 +12,13 @@ DOCS = Path(__file__).resolve().parents[4] / "docs" / "openapi"
 
 
 def documents() -> dict[str, dict]:
+    from siar_feedback.app import create_app as feedback
+    from siar_metrics.app import create_app as metrics
     from siar_publisher.app import create_app as publisher
     from siar_scheduler.app import create_app as scheduler
 
-    return {"scheduler": scheduler().openapi(), "publisher": publisher().openapi()}
+    return {"scheduler": scheduler().openapi(), "publisher": publisher().openapi(),
+            "feedback": feedback().openapi(), "metrics": metrics().openapi()}
 
 
 def render(document: dict) -> str:

@@ -17,6 +17,8 @@ SERVICES: dict[str, tuple[str, int]] = {
     "sandbox": ("siar_sandbox", 8010),
     "scheduler": ("siar_scheduler", 8001),
     "publisher": ("siar_publisher", 8002),
+    "feedback": ("siar_feedback", 8004),
+    "metrics": ("siar_metrics", 8003),
 }
 
 
@@ -95,7 +97,10 @@ class Stack:
         log_dir: Path = Path(".run"),
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = tuple(SERVICES),
+        replicas: dict[str, int] | None = None,
     ) -> None:
+        """``replicas={"publisher": 3}`` runs publisher, publisher-2 and publisher-3, each its own
+        process on its own port (``ports["publisher-2"]``, else the default port + 100 × (n - 1))."""
         self.database_url = database_url
         self.amqp_url = amqp_url
         self.ports = {name: port for name, (_, port) in SERVICES.items()} | (ports or {})
@@ -103,11 +108,18 @@ class Stack:
         self.extra_env = extra_env or {}
         self.services: dict[str, ServiceProcess] = {}
         for name in services:
-            module, _ = SERVICES[name]
-            self.services[name] = ServiceProcess(
-                name=name, module=module, port=self.ports[name], env=self.env_for(name),
-                log_path=log_dir / f"{name}.log",
-            )
+            module, default_port = SERVICES[name]
+            for n in range(1, (replicas or {}).get(name, 1) + 1):
+                instance = name if n == 1 else f"{name}-{n}"
+                self.ports.setdefault(instance, default_port + 100 * (n - 1))
+                self.services[instance] = ServiceProcess(
+                    name=instance, module=module, port=self.ports[instance], env=self.env_for(instance),
+                    log_path=log_dir / f"{instance}.log",
+                )
+
+    def replicas(self, name: str) -> list[ServiceProcess]:
+        """Every process of one service: ``name`` itself, then ``name-2``, ``name-3``…"""
+        return [s for key, s in self.services.items() if key == name or key.rpartition("-")[0] == name]
 
     def env_for(self, name: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIAR_")}

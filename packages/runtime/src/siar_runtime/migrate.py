@@ -5,6 +5,7 @@ table inside its own schema, so services migrate independently::
 
     python -m siar_runtime.migrate            # all services, SIAR_DATABASE_URL
     python -m siar_runtime.migrate scheduler  # one service
+    python -m siar_runtime.migrate --check    # exit 1 while a migration is pending (init containers)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-SERVICES = ("scheduler", "publisher")
+SERVICES = ("scheduler", "publisher", "feedback", "metrics")
 
 
 def dbmate_url(database_url: str) -> str:
@@ -70,8 +71,32 @@ def migrate(database_url: str, services: tuple[str, ...] = SERVICES, *, root: Pa
         )
 
 
+def pending(database_url: str, services: tuple[str, ...] = SERVICES, *, root: Path | None = None) -> list[str]:
+    """The services that have a migration not applied yet."""
+    root = root or repo_root()
+    return [
+        service for service in services
+        if subprocess.run(
+            [
+                dbmate_binary(),
+                "--url", dbmate_url(database_url),
+                "--migrations-dir", str(root / "services" / service / "migrations"),
+                "--migrations-table", f"{service}.schema_migrations",
+                "status", "--quiet",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ).returncode != 0
+    ]
+
+
 def main() -> None:
     url = os.environ.get("SIAR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/siar")
+    if sys.argv[1:2] == ["--check"]:
+        waiting = pending(url, tuple(sys.argv[2:]) or SERVICES)
+        if waiting:
+            raise SystemExit(f"migrations pending for: {', '.join(waiting)}")
+        return
     services = tuple(sys.argv[1:]) or SERVICES
     unknown = set(services) - set(SERVICES)
     if unknown:

@@ -1,0 +1,209 @@
+"""Metrics ingest: how many samples a second the metrics service's storage path stores, beside a
+plain COPY of the same rows in the same run.
+
+The storage path is :func:`siar_metrics.ingest.store_answers`, exactly as the service runs it for
+each batch of insights.collected answers (default 500 per transaction): inbox deduplication, one
+answer per request, the normalised values and engagement on each reading, every raw value as a
+sample row in one COPY into ``metrics.samples`` (with its indexes), the accounts' followers, the
+platforms' last collection, and an engagement.sampled / audience.sampled event per answer in the
+outbox. The baseline is ``copy_records_to_table`` of the very same sample rows, batch for batch,
+into a table with the same columns and no index or constraint — the fastest way PostgreSQL takes
+them. Answers are a mix over the ten platforms with their real metric names (about five values
+each, as the platforms give them). Rounds alternate baseline and path so that neither gets a
+warmer cache.
+
+    uv run python -m bench.metrics_ingest [answers=40000] [batch=500] [connections=2]"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from siar_contracts import InsightsCollected, spec_for_model
+from siar_metrics.ids import uuid7
+from siar_metrics.ingest import Answer, Policy, store_answers
+from siar_metrics.vocabulary import table
+from siar_runtime.db import Database
+from siar_runtime.migrate import migrate
+
+from .common import fresh_environment, machine
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
+BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+CONCURRENCY = int(sys.argv[3]) if len(sys.argv) > 3 else 2  # as SIAR_INGEST_CONCURRENCY
+ROUNDS = 4
+
+# What each platform's adapter answers for a post (shared/platforms.md item 6), and one audience.
+ANSWERS = {
+    "mastodon": ("post", ["favourites_count", "reblogs_count", "replies_count"]),
+    "instagram": ("post", ["views", "reach", "likes", "comments", "shares", "saved", "total_interactions"]),
+    "facebook": ("post", ["post_total_media_view_unique", "post_media_view", "post_reactions_by_type_total",
+                          "post_clicks"]),
+    "threads": ("post", ["views", "likes", "replies", "reposts", "quotes", "shares"]),
+    "x": ("post", ["impression_count", "like_count", "reply_count", "retweet_count", "quote_count",
+                   "bookmark_count"]),
+    "youtube": ("post", ["viewCount", "likeCount", "commentCount", "favoriteCount"]),
+    "tiktok": ("post", ["view_count", "like_count", "comment_count", "share_count"]),
+    "bluesky": ("post", ["likeCount", "repostCount", "replyCount", "quoteCount", "bookmarkCount"]),
+    "linkedin": ("post", ["impressionCount", "uniqueImpressionsCount", "clickCount", "likeCount", "commentCount",
+                          "shareCount", "engagement"]),
+    "telegram": ("account", ["member_count"]),
+}
+PLATFORMS = list(ANSWERS)
+
+
+def plan(n: int, rng: random.Random) -> tuple[list[tuple], list[Answer]]:
+    """n requested readings (collection rows) and the answer to each, as the consumer hands them
+    over (already decoded)."""
+    rows, answers = [], []
+    now = datetime.now(UTC)
+    for i in range(n):
+        platform = PLATFORMS[i % len(PLATFORMS)]
+        kind, names = ANSWERS[platform]
+        request_id = uuid7()
+        account_id = f"acc-{platform}-{i % 7}"
+        target_id = str(uuid.uuid4()) if kind == "post" else None
+        published = now - timedelta(hours=rng.randint(1, 720))
+        rows.append((request_id, kind, "1d" if kind == "post" else "audience", target_id,
+                     str(uuid.uuid4()) if kind == "post" else None, account_id, platform,
+                     str(rng.getrandbits(60)) if kind == "post" else None, published if kind == "post" else None,
+                     str(uuid.uuid4()), published, now, "requested", 1))
+        metrics = {name: rng.randint(0, 5000) for name in names}
+        payload = InsightsCollected(
+            request_id=str(request_id), kind=kind, account_id=account_id, platform=platform,
+            platform_post_id=rows[-1][7], target_id=target_id, metrics=metrics, collected_at=now,
+        )
+        event = spec_for_model(InsightsCollected).envelope(payload, source="/siar/publisher",
+                                                           correlation_id=rows[-1][9])
+        answers.append(Answer(event, payload))
+    return rows, answers
+
+
+COLLECTION_COLUMNS = ("request_id", "kind", "stage", "target_id", "post_id", "account_id", "platform",
+                      "platform_post_id", "published_at", "correlation_id", "planned_at", "due_at", "state", "attempts")
+
+
+def sample_rows(answers: list[Answer]) -> list[tuple]:
+    """The rows the storage path writes to metrics.samples for these answers."""
+    rows = []
+    for a in answers:
+        p = a.payload
+        mapping = table(p.kind, p.platform)
+        request_id = uuid.UUID(p.request_id)
+        for name, value in p.metrics.items():
+            rows.append((request_id, p.collected_at, p.platform, p.account_id, p.target_id, mapping.get(name),
+                         name, float(value)))
+    return rows
+
+
+async def in_parallel(pool: asyncpg.Pool, batches: list, work) -> float:
+    """Each batch in its own transaction, CONCURRENCY connections at once (as the service does)."""
+    queue = list(reversed(batches))
+
+    async def worker() -> None:
+        async with pool.acquire() as conn:
+            while queue:
+                batch = queue.pop()
+                async with conn.transaction():
+                    await work(conn, batch)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - started
+
+
+async def plain_copy(pool: asyncpg.Pool, batches: list[list[tuple]]) -> float:
+    async def work(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+        await conn.copy_records_to_table(
+            "plain_samples", records=rows,
+            columns=("request_id", "collected_at", "platform", "account_id", "target_id", "metric", "raw_name", "value"))
+
+    return await in_parallel(pool, batches, work)
+
+
+async def storage_path(pool: asyncpg.Pool, batches: list[list[Answer]], announce: bool = True
+                       ) -> tuple[float, int, int]:
+    totals = {"samples": 0, "events": 0}
+
+    async def work(conn: asyncpg.Connection, answers: list[Answer]) -> None:
+        outcome = await store_answers(conn, answers, Policy(), announce=announce)
+        totals["samples"] += outcome.total_samples
+        totals["events"] += outcome.events
+
+    seconds = await in_parallel(pool, batches, work)
+    return seconds, totals["samples"], totals["events"]
+
+
+async def run() -> dict:
+    rng = random.Random(7)
+    with fresh_environment("metrics") as env:
+        migrate(env.database_url, ("metrics",), quiet=True)
+        db = await Database.open(env.database_url, "metrics", min_size=CONCURRENCY, max_size=CONCURRENCY + 1)
+        try:
+            async with db.pool.acquire() as conn:
+                await conn.execute("CREATE TABLE plain_samples (LIKE samples)")  # same columns, nothing else
+            per_round = N // ROUNDS
+            copy_seconds = path_seconds = quiet_seconds = 0.0
+            copied = stored = events = quiet = 0
+            for round_ in range(ROUNDS):
+                rows, answers = plan(per_round, rng)
+                async with db.pool.acquire() as conn:
+                    await conn.copy_records_to_table("collections", records=rows, columns=COLLECTION_COLUMNS)
+                    await conn.execute("ANALYZE collections")
+                answer_batches = [answers[i:i + BATCH] for i in range(0, len(answers), BATCH)]
+                row_batches = [sample_rows(b) for b in answer_batches]
+                copy_seconds += await plain_copy(db.pool, row_batches)
+                copied += sum(len(b) for b in row_batches)
+                if round_ % 2:  # every other round also without the events, on readings of its own
+                    more_rows, more = plan(per_round, rng)
+                    async with db.pool.acquire() as conn:
+                        await conn.copy_records_to_table("collections", records=more_rows, columns=COLLECTION_COLUMNS)
+                    seconds, samples, _ = await storage_path(
+                        db.pool, [more[i:i + BATCH] for i in range(0, len(more), BATCH)], announce=False)
+                    quiet_seconds += seconds
+                    quiet += samples
+                seconds, samples, written = await storage_path(db.pool, answer_batches)
+                path_seconds += seconds
+                stored += samples
+                events += written
+            async with db.pool.acquire() as conn:
+                in_samples = await conn.fetchval("SELECT count(*) FROM samples")
+                in_plain = await conn.fetchval("SELECT count(*) FROM plain_samples")
+                outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        finally:
+            await db.close()
+    assert stored == copied == in_plain and in_samples == stored + quiet, (stored, copied, in_samples, in_plain)
+    assert events == outbox == N // ROUNDS * ROUNDS
+    copy_rate = copied / copy_seconds
+    path_rate = stored / path_seconds
+    return {
+        "answers": N // ROUNDS * ROUNDS, "samples": stored, "batch_answers": BATCH, "connections": CONCURRENCY,
+        "samples_per_answer": round(stored / (N // ROUNDS * ROUNDS), 2),
+        "plain_copy_samples_per_s": round(copy_rate), "storage_path_samples_per_s": round(path_rate),
+        "storage_path_answers_per_s": round((N // ROUNDS * ROUNDS) / path_seconds),
+        "ratio_to_plain_copy": round(path_rate / copy_rate, 3),
+        "without_events_samples_per_s": round(quiet / quiet_seconds),
+        "without_events_ratio": round(quiet / quiet_seconds / copy_rate, 3),
+        "goal": "ratio >= 0.5 and >= 50,000 samples/s",
+        "goal_met": path_rate / copy_rate >= 0.5 and path_rate >= 50_000,
+    }
+
+
+def main() -> None:
+    result = asyncio.run(run())
+    print(f"machine: {machine()}")
+    print(f"command: uv run python -m bench.metrics_ingest {N} {BATCH} {CONCURRENCY}")
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

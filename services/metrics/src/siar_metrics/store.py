@@ -1,0 +1,456 @@
+"""Every SQL statement of the metrics service; nothing else knows its tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from .engagement import AGGREGATE_SQL
+
+DUE_CHANNEL = "metrics_collections"
+
+_OUTSTANDING = "SELECT count(*) FROM collections WHERE state = 'requested' AND due_at > clock_timestamp()"
+
+
+def seconds_until_next_sql(in_flight: int) -> str:
+    """Seconds until the next reading is due; NULL (sleep until woken or the sweep) while
+    ``in_flight`` requests already wait for an answer."""
+    return (
+        f"SELECT CASE WHEN ({_OUTSTANDING}) >= {int(in_flight)} THEN NULL ELSE"
+        " (SELECT extract(epoch FROM min(due_at) - clock_timestamp())::float8 FROM collections"
+        "  WHERE state IN ('planned', 'requested')) END"
+    )
+
+
+async def outstanding(conn: asyncpg.Connection) -> int:
+    """Requests sent and still waiting for an answer (not yet timed out)."""
+    return await conn.fetchval(_OUTSTANDING)
+
+SAMPLE_COLUMNS = ("request_id", "collected_at", "platform", "account_id", "target_id", "metric", "raw_name", "value")
+VALUE_COLUMNS = ("views", "reach", "likes", "comments", "shares", "saves", "clicks", "followers")
+READING_COLUMNS = ("request_id", "kind", "stage", "target_id", "post_id", "account_id", "platform", "planned_at",
+                   "collected_at", "attempts", *VALUE_COLUMNS, "interactions", "denominator", "basis")
+
+# --------------------------------------------------------------------------- read models
+
+
+async def upsert_account(conn: asyncpg.Connection, account_id: str, platform: str, handle: str | None,
+                         display_name: str | None, status: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO accounts (account_id, platform, handle, display_name, status, updated_at)
+        VALUES ($1, $2, $3, $4, $5, now())
+        ON CONFLICT (account_id) DO UPDATE SET platform = EXCLUDED.platform,
+            handle = coalesce(EXCLUDED.handle, accounts.handle),
+            display_name = coalesce(EXCLUDED.display_name, accounts.display_name),
+            status = EXCLUDED.status, updated_at = now()
+        """,
+        account_id, platform, handle, display_name, status,
+    )
+
+
+async def upsert_post(conn: asyncpg.Connection, post_id: str, text: str, hashtags: list[str],
+                      campaign_id: str | None, campaign_hashtags: list[str], scheduled_at: datetime) -> None:
+    await conn.execute(
+        """
+        INSERT INTO posts (post_id, text, hashtags, campaign_id, campaign_hashtags, scheduled_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, now())
+        ON CONFLICT (post_id) DO UPDATE SET text = EXCLUDED.text, hashtags = EXCLUDED.hashtags,
+            campaign_id = EXCLUDED.campaign_id, campaign_hashtags = EXCLUDED.campaign_hashtags,
+            scheduled_at = EXCLUDED.scheduled_at, updated_at = now()
+        """,
+        post_id, text, hashtags, campaign_id, campaign_hashtags, scheduled_at,
+    )
+
+
+async def insert_target(conn: asyncpg.Connection, *, target_id: str, post_id: str, account_id: str, platform: str,
+                        platform_post_id: str, url: str | None, published_at: datetime, correlation_id: str) -> bool:
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO targets (target_id, post_id, account_id, platform, platform_post_id, url, published_at,
+                             correlation_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (target_id) DO NOTHING RETURNING 1
+        """,
+        target_id, post_id, account_id, platform, platform_post_id, url, published_at, correlation_id,
+    )
+    return inserted is not None
+
+
+# --------------------------------------------------------------------------- planning
+
+
+async def plan_post(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+    """rows: (request_id, stage, target_id, post_id, account_id, platform, platform_post_id,
+    published_at, correlation_id, planned_at)."""
+    await conn.executemany(
+        """
+        INSERT INTO collections (request_id, kind, stage, target_id, post_id, account_id, platform,
+                                 platform_post_id, published_at, correlation_id, planned_at, due_at)
+        VALUES ($1, 'post', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+        ON CONFLICT (request_id) DO NOTHING
+        """,
+        rows,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
+
+
+async def plan_audience(conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID, str, str, datetime]]) -> None:
+    """rows: (request_id, account_id, platform, planned_at); at most one planned per account."""
+    await conn.executemany(
+        """
+        INSERT INTO collections (request_id, kind, stage, account_id, platform, correlation_id, planned_at, due_at)
+        VALUES ($1::uuid, 'account', 'audience', $2, $3, ($1::uuid)::text, $4, $4)
+        ON CONFLICT (account_id) WHERE kind = 'account' AND state = 'planned' DO NOTHING
+        """,
+        rows,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
+
+
+async def active_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT account_id FROM accounts WHERE account_id = ANY($1::text[]) AND status = 'active'", account_ids
+    )
+    return {r["account_id"] for r in rows}
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int, answer_timeout: timedelta) -> list[asyncpg.Record]:
+    """Take up to ``limit`` due collections: each is (re)requested now and asked again after
+    ``answer_timeout`` unless answered. Returns them with the state they had and the post's
+    campaign where known."""
+    return await conn.fetch(
+        """
+        WITH due AS (
+            SELECT request_id, state AS previous_state FROM collections
+            WHERE state IN ('planned', 'requested') AND due_at <= clock_timestamp()
+            ORDER BY due_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE collections c
+        SET state = 'requested', attempts = c.attempts + 1, requested_at = clock_timestamp(),
+            due_at = clock_timestamp() + $2::interval, updated_at = clock_timestamp()
+        FROM due
+        WHERE c.request_id = due.request_id
+        RETURNING c.*, due.previous_state,
+            (SELECT p.campaign_id FROM posts p WHERE p.post_id = c.post_id) AS campaign_id
+        """,
+        limit,
+        answer_timeout,
+    )
+
+
+async def give_up(conn: asyncpg.Connection, request_ids: list[uuid.UUID], reason: str) -> None:
+    await conn.execute(
+        "UPDATE collections SET state = 'failed', reason = $2, updated_at = clock_timestamp()"
+        " WHERE request_id = ANY($1::uuid[])",
+        request_ids, reason,
+    )
+
+
+# --------------------------------------------------------------------------- answers
+
+
+async def followers_of(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, float]:
+    rows = await conn.fetch(
+        "SELECT account_id, followers FROM accounts WHERE account_id = ANY($1::text[]) AND followers IS NOT NULL",
+        account_ids,
+    )
+    return {r["account_id"]: r["followers"] for r in rows}
+
+
+async def take_answered(conn: asyncpg.Connection, request_ids: list[str]) -> list[asyncpg.Record]:
+    """The readings these answers are for, taken off the list of readings to take (one statement,
+    ids sorted: one lock order for every replica). A request answered before is no longer there:
+    its answer matches nothing, so it is never stored twice."""
+    return await conn.fetch(
+        """
+        DELETE FROM collections WHERE request_id = ANY($1::uuid[])
+        RETURNING request_id, kind, stage, target_id, post_id, account_id, platform, platform_post_id,
+                  published_at, correlation_id, planned_at, attempts
+        """,
+        request_ids,
+    )
+
+
+async def copy_readings(conn: asyncpg.Connection, records: list[tuple]) -> None:
+    if records:
+        await conn.copy_records_to_table("readings", records=records, columns=READING_COLUMNS)
+
+
+async def copy_samples(conn: asyncpg.Connection, records: list[tuple]) -> None:
+    if records:
+        await conn.copy_records_to_table("samples", records=records, columns=SAMPLE_COLUMNS)
+
+
+async def record_followers(conn: asyncpg.Connection, rows: list[tuple[str, str, float, datetime]]) -> None:
+    """rows: (account_id, platform, followers, at), sorted by account; keeps only the newest."""
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO accounts AS a (account_id, platform, followers, followers_at)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::timestamptz[])
+        ON CONFLICT (account_id) DO UPDATE SET followers = EXCLUDED.followers, followers_at = EXCLUDED.followers_at
+        WHERE a.followers_at IS NULL OR a.followers_at < EXCLUDED.followers_at
+        """,
+        *map(list, zip(*rows, strict=True)),
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection, columns: dict[str, list], max_attempts: int,
+                      backoff_seconds: float, backoff_max_seconds: float) -> list[asyncpg.Record]:
+    """A failed answer to a request still waiting for one: retried (planned again at retry_at,
+    or after a jittered exponential backoff) while retryable and attempts remain, else failed."""
+    rows = await conn.fetch(
+        """
+        WITH v AS (
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[])
+                AS v(request_id, error_class, reason, retry_at, retryable)
+        )
+        UPDATE collections c
+        SET state = CASE WHEN v.retryable AND c.attempts < $6 THEN 'planned' ELSE 'failed' END,
+            due_at = CASE WHEN v.retryable AND c.attempts < $6 THEN greatest(
+                        coalesce(v.retry_at, clock_timestamp() + make_interval(secs =>
+                            least($8::float8, $7::float8 * 2 ^ greatest(c.attempts - 1, 0)) * (0.5 + random() / 2))),
+                        clock_timestamp())
+                     ELSE c.due_at END,
+            error_class = v.error_class,
+            reason = CASE WHEN v.retryable AND c.attempts >= $6
+                          THEN 'gave up after ' || c.attempts || ' attempts: ' || v.reason ELSE v.reason END,
+            updated_at = clock_timestamp()
+        FROM v
+        WHERE c.request_id = v.request_id AND c.state = 'requested'
+        RETURNING c.request_id, c.kind, c.account_id, c.platform, c.state, c.due_at, c.attempts
+        """,
+        columns["request_id"], columns["error_class"], columns["reason"], columns["retry_at"], columns["retryable"],
+        max_attempts, backoff_seconds, backoff_max_seconds,
+    )
+    if any(r["state"] == "planned" for r in rows):
+        await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
+    return rows
+
+
+async def touch_platforms(conn: asyncpg.Connection, collected: dict[str, datetime], failed: dict[str, datetime]) -> None:
+    names = sorted(set(collected) | set(failed))
+    if not names:
+        return
+    await conn.execute(
+        """
+        INSERT INTO platforms AS p (platform, last_collected_at, last_failed_at)
+        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
+        ON CONFLICT (platform) DO UPDATE SET
+            last_collected_at = greatest(p.last_collected_at, EXCLUDED.last_collected_at),
+            last_failed_at = greatest(p.last_failed_at, EXCLUDED.last_failed_at)
+        """,
+        names, [collected.get(n) for n in names], [failed.get(n) for n in names],
+    )
+
+
+async def campaigns_of(conn: asyncpg.Connection, post_ids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT post_id, campaign_id FROM posts WHERE post_id = ANY($1::text[]) AND campaign_id IS NOT NULL", post_ids
+    )
+    return {r["post_id"]: r["campaign_id"] for r in rows}
+
+
+# --------------------------------------------------------------------------- retention and gauges
+
+
+async def prune(conn: asyncpg.Connection, days: int) -> tuple[int, int]:
+    """Forget samples, readings and failed readings older than ``days``; (samples, readings) deleted."""
+    samples = await conn.execute(
+        "DELETE FROM samples WHERE collected_at < now() - make_interval(days => $1)", days
+    )
+    readings = await conn.execute(
+        "DELETE FROM readings WHERE collected_at < now() - make_interval(days => $1)", days
+    )
+    await conn.execute(
+        "DELETE FROM collections WHERE state = 'failed' AND updated_at < now() - make_interval(days => $1)", days
+    )
+    return int(samples.split()[-1]), int(readings.split()[-1])
+
+
+async def platform_times(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT platform, last_collected_at, last_failed_at FROM platforms ORDER BY platform")
+
+
+# --------------------------------------------------------------------------- reports
+
+POST_VALUES = VALUE_COLUMNS[:-1]  # followers is the account's, not the post's
+ORDERS = ("engagement_rate", "interactions", *POST_VALUES)
+
+# Each target's reading: its latest, or the one at a stage; for targets published in [$1, $2).
+_READINGS = """
+    readings AS (
+        SELECT DISTINCT ON (c.target_id) c.*
+        FROM readings c JOIN targets t ON t.target_id = c.target_id
+        WHERE c.kind = 'post'
+          AND t.published_at >= $1 AND t.published_at < $2
+          AND ($3::text IS NULL OR t.platform = $3)
+          AND ($4::text IS NULL OR c.stage = $4)
+        ORDER BY c.target_id, c.collected_at DESC
+    )
+"""
+
+_SUMS = ", ".join(f"sum(c.{name}) AS {name}" for name in POST_VALUES)
+
+
+async def top_posts(conn: asyncpg.Connection, start: datetime, end: datetime, platform: str | None,
+                    stage: str | None, order_by: str, limit: int) -> list[asyncpg.Record]:
+    if order_by not in ORDERS:
+        raise ValueError(f"cannot order by {order_by!r}")
+    key = "c.interactions / nullif(c.denominator, 0)" if order_by == "engagement_rate" else f"c.{order_by}"
+    return await conn.fetch(
+        f"""
+        WITH {_READINGS}
+        SELECT c.*, t.post_id AS t_post_id, t.account_id AS t_account_id, t.url, t.published_at AS t_published_at,
+               p.text, coalesce(p.hashtags, '{{}}') AS hashtags, p.campaign_id
+        FROM readings c JOIN targets t ON t.target_id = c.target_id
+        LEFT JOIN posts p ON p.post_id = t.post_id
+        ORDER BY {key} DESC NULLS LAST, c.interactions DESC NULLS LAST, t.published_at DESC
+        LIMIT $5
+        """,
+        start, end, platform, stage, limit,
+    )
+
+
+_GROUP_KEYS = {  # group_by -> (key, label, join)
+    "campaign": ("p.campaign_id", "min(array_to_string(p.campaign_hashtags, ' '))", ""),
+    "hashtag": ("lower(h.tag)", "min(h.tag)", "CROSS JOIN LATERAL unnest(p.hashtags) AS h(tag)"),
+    "platform": ("t.platform", "NULL::text", ""),
+    "account": ("t.account_id", "min(a.handle)", ""),
+}
+
+
+async def performance(conn: asyncpg.Connection, start: datetime, end: datetime, platform: str | None,
+                      stage: str | None, group_by: str) -> list[asyncpg.Record]:
+    key, label, join = _GROUP_KEYS[group_by]
+    return await conn.fetch(
+        f"""
+        WITH {_READINGS}
+        SELECT {key} AS key, {label} AS label,
+               count(DISTINCT t.post_id) AS posts, count(*) AS targets, {_SUMS},
+               coalesce(sum(c.interactions), 0) AS interactions,
+               sum(c.denominator) FILTER (WHERE c.denominator > 0) AS denominator,
+               {AGGREGATE_SQL} AS engagement_rate,
+               count(*) FILTER (WHERE c.basis = 'reach') AS by_reach,
+               count(*) FILTER (WHERE c.basis = 'views') AS by_views,
+               count(*) FILTER (WHERE c.basis = 'followers') AS by_followers,
+               count(*) FILTER (WHERE c.basis IS NULL) AS by_none
+        FROM readings c JOIN targets t ON t.target_id = c.target_id
+        LEFT JOIN posts p ON p.post_id = t.post_id
+        LEFT JOIN accounts a ON a.account_id = t.account_id
+        {join}
+        GROUP BY 1
+        ORDER BY engagement_rate DESC NULLS LAST, interactions DESC, key
+        """,
+        start, end, platform, stage,
+    )
+
+
+async def audience(conn: asyncpg.Connection, start: datetime, end: datetime, timezone: str,
+                   platform: str | None, account_id: str | None) -> list[asyncpg.Record]:
+    """The last audience reading of each account on each local day in [start, end)."""
+    return await conn.fetch(
+        """
+        SELECT DISTINCT ON (c.account_id, day)
+               c.account_id, c.platform, a.handle, (c.collected_at AT TIME ZONE $3)::date AS day,
+               c.followers, c.collected_at
+        FROM readings c LEFT JOIN accounts a ON a.account_id = c.account_id
+        WHERE c.kind = 'account' AND c.followers IS NOT NULL
+          AND c.collected_at >= $1 AND c.collected_at < $2
+          AND ($4::text IS NULL OR c.platform = $4) AND ($5::text IS NULL OR c.account_id = $5)
+        ORDER BY c.account_id, day, c.collected_at DESC
+        """,
+        start, end, timezone, platform, account_id,
+    )
+
+
+async def best_hours(conn: asyncpg.Connection, start: datetime, end: datetime, timezone: str,
+                     platform: str | None, stage: str | None) -> list[asyncpg.Record]:
+    """Posts by local day of week (1 Monday) and hour of publication, with their engagement."""
+    return await conn.fetch(
+        f"""
+        WITH {_READINGS}
+        SELECT extract(isodow FROM t.published_at AT TIME ZONE $5)::int AS dow,
+               extract(hour FROM t.published_at AT TIME ZONE $5)::int AS hour,
+               count(*) AS posts, avg(c.interactions) AS mean_interactions,
+               {AGGREGATE_SQL} AS engagement_rate
+        FROM readings c JOIN targets t ON t.target_id = c.target_id
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        """,
+        start, end, platform, stage, timezone,
+    )
+
+
+async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[asyncpg.Record | None, list[asyncpg.Record]]:
+    """The post (read model) and every reading of each of its targets, with the raw values."""
+    post = await conn.fetchrow("SELECT * FROM posts WHERE post_id = $1", post_id)
+    readings = await conn.fetch(
+        """
+        WITH mine AS (SELECT * FROM targets WHERE post_id = $1),
+        every AS (
+            SELECT r.request_id, r.target_id, r.stage, 'collected' AS state, r.planned_at, r.collected_at,
+                   r.attempts, NULL AS error_class, NULL AS reason, r.views, r.reach, r.likes, r.comments,
+                   r.shares, r.saves, r.clicks, r.followers, r.interactions, r.denominator, r.basis,
+                   coalesce((SELECT jsonb_object_agg(s.raw_name, s.value) FROM samples s
+                             WHERE s.collected_at = r.collected_at AND s.request_id = r.request_id), '{}') AS raw
+            FROM readings r WHERE r.kind = 'post' AND r.target_id IN (SELECT target_id FROM mine)
+            UNION ALL
+            SELECT c.request_id, c.target_id, c.stage, c.state, c.planned_at, NULL, c.attempts, c.error_class,
+                   c.reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{}'
+            FROM collections c WHERE c.kind = 'post' AND c.target_id IN (SELECT target_id FROM mine)
+        )
+        SELECT t.target_id, t.account_id, t.platform, t.platform_post_id, t.url, t.published_at,
+               e.request_id, e.stage, e.state, e.planned_at, e.collected_at, e.attempts, e.error_class, e.reason,
+               e.views, e.reach, e.likes, e.comments, e.shares, e.saves, e.clicks, e.followers,
+               e.interactions, e.denominator, e.basis, coalesce(e.raw, '{}') AS raw
+        FROM mine t LEFT JOIN every e ON e.target_id = t.target_id
+        ORDER BY t.platform, t.target_id, e.planned_at, e.collected_at
+        """,
+        post_id,
+    )
+    return post, readings
+
+
+async def list_collections(conn: asyncpg.Connection, state: str | None, kind: str | None,
+                           platform: str | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT * FROM collections
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
+          AND ($3::text IS NULL OR platform = $3)
+        ORDER BY updated_at DESC LIMIT $4
+        """,
+        state, kind, platform, limit,
+    )
+
+
+async def gauge_rows(conn: asyncpg.Connection, days: int) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Per (platform, campaign): posts, interactions and the rate's numerator and denominator over
+    the targets published in the last ``days``; and per platform the accounts' latest followers."""
+    now = await conn.fetchval("SELECT now()")
+    engagement = await conn.fetch(
+        f"""
+        WITH {_READINGS}
+        SELECT t.platform, p.campaign_id, count(*) AS targets,
+               coalesce(sum(c.interactions), 0) AS interactions,
+               coalesce(sum(c.interactions) FILTER (WHERE c.denominator > 0), 0) AS rated_interactions,
+               coalesce(sum(c.denominator) FILTER (WHERE c.denominator > 0), 0) AS denominator
+        FROM readings c JOIN targets t ON t.target_id = c.target_id
+        LEFT JOIN posts p ON p.post_id = t.post_id
+        GROUP BY 1, 2
+        """,
+        now - timedelta(days=days), now, None, None,
+    )
+    followers = await conn.fetch(
+        "SELECT platform, count(*) AS accounts, sum(followers) AS followers FROM accounts"
+        " WHERE followers IS NOT NULL AND status = 'active' GROUP BY 1"
+    )
+    return engagement, followers

@@ -1,0 +1,171 @@
+"""Storing answers on the real database: samples by COPY, normalised values and engagement on the
+reading, events for other systems, and never a sample lost or counted twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from siar_contracts import CloudEvent, spec_for_type
+from siar_metrics import store
+from siar_metrics.ingest import Answer, Policy, store_answers
+
+from .conftest import answer, collected, envelope, failed, make_due, publish_target, readings
+from .test_collections import claim_all, requester
+
+MASTODON = {"favourites_count": 40, "reblogs_count": 6, "replies_count": 4}
+
+
+async def requested_first(db, target) -> object:
+    """The target's 1 h reading, requested."""
+    row = (await readings(db, target["target_id"]))[0]
+    await make_due(db, [row["request_id"]])
+    await claim_all(db, requester())
+    return (await readings(db, target["target_id"]))[0]
+
+
+async def samples_of(db, request_id) -> list:
+    async with db.pool.acquire() as conn:
+        return await conn.fetch("SELECT * FROM samples WHERE request_id = $1 ORDER BY raw_name", request_id)
+
+
+async def outbox(db, key: str) -> list[CloudEvent]:
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT body FROM outbox WHERE routing_key = $1 ORDER BY id", key)
+    return [CloudEvent.from_json(bytes(r["body"])) for r in rows]
+
+
+async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
+    async with db.pool.acquire() as conn:
+        await store.record_followers(conn, [("acc-m", "mastodon", 1000.0, datetime.now(UTC))])
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2), campaign_id="camp-1")
+    row = await requested_first(db, target)
+    outcome = await answer(db, collected(row, MASTODON | {"quotes_count": 1, "brand_new": 3}))
+    assert outcome.total_samples == 5 and outcome.collected[("mastodon", "post")] == 1
+    samples = await samples_of(db, row["request_id"])
+    assert [(s["raw_name"], s["metric"], s["value"]) for s in samples] == [
+        ("brand_new", None, 3), ("favourites_count", "likes", 40), ("quotes_count", "shares", 1),
+        ("reblogs_count", "shares", 6), ("replies_count", "comments", 4)]
+    assert {(s["platform"], s["account_id"], s["target_id"]) for s in samples} == {
+        ("mastodon", "acc-m", target["target_id"])}
+    reading = (await readings(db, target["target_id"]))[0]
+    assert reading["state"] == "collected"
+    assert (reading["likes"], reading["shares"], reading["comments"], reading["views"]) == (40, 7, 4, None)
+    # Mastodon reports no reach or views: the followers at the time are the denominator.
+    assert (reading["interactions"], reading["denominator"], reading["basis"], reading["followers"]) == (
+        51, 1000, "followers", 1000)
+    [sampled] = await outbox(db, "engagement.sampled")
+    assert sampled.correlationid == target["correlation_id"]
+    assert spec_for_type(sampled.type).parse(sampled).engagement_basis == "followers"  # a valid payload
+    data = sampled.data
+    assert data["metrics"] == {"likes": 40, "shares": 7, "comments": 4}
+    assert data["raw"]["favourites_count"] == 40
+    assert data["engagement_rate"] == pytest.approx(0.051) and data["engagement_basis"] == "followers"
+    assert data["campaign_id"] == "camp-1" and data["post_id"] == target["post_id"]
+
+
+async def test_an_answer_delivered_twice_or_given_twice_counts_once(db):
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    row = await requested_first(db, target)
+    payload = collected(row, MASTODON)
+    event = envelope(payload)
+    async with db.pool.acquire() as conn, conn.transaction():
+        first = await store_answers(conn, [Answer(event, payload)], Policy())
+    async with db.pool.acquire() as conn, conn.transaction():  # the same message again
+        again = await store_answers(conn, [Answer(event, payload)], Policy())
+    # The request was asked twice and both answers arrived (as separate events, one batch and later).
+    second = collected(row, {"favourites_count": 99, "reblogs_count": 9, "replies_count": 9})
+    both = await answer(db, second, second)
+    assert (first.total_samples, again.total_samples, both.total_samples) == (3, 0, 0)
+    assert (again.duplicates, both.duplicates) == (1, 2)
+    assert len(await samples_of(db, row["request_id"])) == 3
+    assert (await readings(db, target["target_id"]))[0]["likes"] == 40
+    assert len(await outbox(db, "engagement.sampled")) == 1
+
+
+async def test_a_retryable_failure_plans_the_reading_again_and_a_final_one_says_why(db):
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(days=2))
+    rows = await readings(db, target["target_id"])
+    await make_due(db, [r["request_id"] for r in rows[:3]])
+    await claim_all(db, requester())
+    one_h, six_h, one_d = (await readings(db, target["target_id"]))[:3]
+    retry_at = datetime.now(UTC) + timedelta(minutes=5)
+    outcome = await answer(
+        db,
+        failed(one_h, "rate_limited", "Mastodon asked Siar to slow down", retry_at=retry_at),
+        failed(six_h, "transient", "Mastodon had a problem"),
+        failed(one_d, "target_gone", "Mastodon no longer has this post (deleted?)"),
+        policy=Policy(backoff_seconds=60),
+    )
+    assert outcome.retrying[("mastodon", "post")] == 2 and outcome.failed[("mastodon", "post")] == 1
+    one_h, six_h, one_d = (await readings(db, target["target_id"]))[:3]
+    assert one_h["state"] == "planned" and one_h["due_at"] == retry_at and one_h["error_class"] == "rate_limited"
+    assert six_h["state"] == "planned"
+    assert timedelta(seconds=25) < six_h["due_at"] - datetime.now(UTC) <= timedelta(seconds=60)  # 60 s ± jitter
+    assert one_d["state"] == "failed" and one_d["reason"] == "Mastodon no longer has this post (deleted?)"
+    assert await samples_of(db, one_h["request_id"]) == []
+
+
+async def test_retries_stop_after_the_last_attempt_and_a_late_answer_is_still_kept(db):
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    row = (await readings(db, target["target_id"]))[0]
+    for _ in range(2):
+        await make_due(db, [row["request_id"]])
+        await claim_all(db, requester())
+        await answer(db, failed(row, "transient", "Mastodon had a problem"), policy=Policy(max_attempts=2))
+    row = (await readings(db, target["target_id"]))[0]
+    assert row["state"] == "failed" and row["reason"] == "gave up after 2 attempts: Mastodon had a problem"
+    outcome = await answer(db, collected(row, MASTODON))  # the platform answered after all
+    assert outcome.total_samples == 3
+    assert (await readings(db, target["target_id"]))[0]["state"] == "collected"
+
+
+async def test_a_failure_for_a_reading_already_collected_changes_nothing(db):
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    row = await requested_first(db, target)
+    outcome = await answer(db, failed(row, "transient"), collected(row, MASTODON))  # in one batch
+    assert outcome.total_samples == 3 and outcome.duplicates == 1
+    await answer(db, failed(row, "transient"))
+    assert (await readings(db, target["target_id"]))[0]["state"] == "collected"
+
+
+async def test_an_audience_answer_updates_the_followers_used_for_later_rates(db):
+    async with db.pool.acquire() as conn, conn.transaction():
+        from siar_metrics import collections
+
+        await collections.plan_audience(conn, "acc-m", "mastodon")
+    [(row, _)] = await claim_all(db, requester())
+    await answer(db, collected(row, {"followers_count": 2500, "statuses_count": 12}))
+    [sampled] = await outbox(db, "audience.sampled")
+    assert sampled.data["followers"] == 2500 and sampled.data["raw"]["statuses_count"] == 12
+    async with db.pool.acquire() as conn:
+        assert await store.followers_of(conn, ["acc-m"]) == {"acc-m": 2500}
+        # An older reading arriving late does not overwrite a newer one.
+        await store.record_followers(conn, [("acc-m", "mastodon", 10.0, datetime.now(UTC) - timedelta(days=1))])
+        assert await store.followers_of(conn, ["acc-m"]) == {"acc-m": 2500}
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    post_row = await requested_first(db, target)
+    await answer(db, collected(post_row, MASTODON))
+    assert (await readings(db, target["target_id"]))[0]["denominator"] == 2500
+
+
+async def test_an_answer_for_a_request_this_service_never_made_is_ignored(db):
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    row = dict(await requested_first(db, target))
+    row["request_id"] = "00000000-0000-7000-8000-000000000000"
+    outcome = await answer(db, collected(row, MASTODON))
+    assert outcome.total_samples == 0 and outcome.duplicates == 1
+
+
+async def test_retention_forgets_old_samples_only(db):
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(days=40))
+    rows = await readings(db, target["target_id"])
+    await make_due(db, [r["request_id"] for r in rows])
+    await claim_all(db, requester())
+    rows = await readings(db, target["target_id"])
+    await answer(db, *(collected(r, MASTODON, at=r["planned_at"]) for r in rows))
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM samples") == 18
+        deleted = await store.prune(conn, 20)
+        assert deleted == (15, 5)  # the 30 d reading (10 days ago) stays
+        assert await conn.fetchval("SELECT count(*) FROM samples") == 3
