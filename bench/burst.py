@@ -8,7 +8,6 @@ same message size, into a quorum queue like the publisher's."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import sys
 import tempfile
@@ -21,7 +20,15 @@ import aio_pika
 import asyncpg
 import httpx
 
-from .common import fresh_environment, machine, process_stats, raw_broker_rate, register_account, start_stack, summary
+from .common import (
+    fresh_environment,
+    machine,
+    process_stats,
+    raw_broker_rate,
+    register_account,
+    start_stack,
+    summary,
+)
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
 

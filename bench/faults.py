@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -167,20 +166,27 @@ async def kill(burst: Burst, service: str, times: int = 1, every: float = 3.0, d
     burst.fault_ended = time.time()
 
 
+async def _run(*command: str) -> None:
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
+                                                   stderr=asyncio.subprocess.PIPE)
+    _, err = await process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed: {err.decode(errors='replace')}")
+
+
 async def rabbitmq_restart(burst: Burst) -> None:
     await asyncio.sleep(3)
-    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True)
+    await _run("rabbitmqctl", "stop_app")
     await asyncio.sleep(5)
-    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True)
+    await _run("rabbitmqctl", "start_app")
+    await _run("rabbitmqctl", "await_startup")
     burst.fault_ended = time.time()
 
 
 async def postgres_restart(burst: Burst) -> None:
     await asyncio.sleep(3)
-    version = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True).stdout.split()[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
-                   capture_output=True)
+    version = POSTGRES_VERSION
+    await _run("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart")
     burst.fault_ended = time.time()
 
 
@@ -211,10 +217,11 @@ async def idle_in_transaction(burst: Burst) -> None:
 
 def sandbox_fault(body: dict) -> Callable[[Burst], Awaitable[None]]:
     async def inject(burst: Burst) -> None:
-        for platform in ("mastodon", "telegram"):
-            httpx.put(f"{burst.stack.url('sandbox')}/_sandbox/faults", json={"platform": platform, **body}).raise_for_status()
-        await asyncio.sleep(10)
-        httpx.delete(f"{burst.stack.url('sandbox')}/_sandbox/faults")
+        async with httpx.AsyncClient(base_url=burst.stack.url("sandbox")) as sandbox:
+            for platform in ("mastodon", "telegram"):
+                (await sandbox.put("/_sandbox/faults", json={"platform": platform, **body})).raise_for_status()
+            await asyncio.sleep(10)
+            await sandbox.delete("/_sandbox/faults")
         burst.fault_ended = time.time()
 
     return inject
@@ -252,6 +259,8 @@ FAULTS: dict[str, Callable[[Burst], Awaitable[None]]] = {
     "poison": poison,
     "idle-in-transaction": idle_in_transaction,
 }
+POSTGRES_VERSION = min((p.name for p in Path("/etc/postgresql").iterdir()), default="15") \
+    if Path("/etc/postgresql").is_dir() else "15"
 DISRUPTIVE = {"rabbitmq-restart", "postgres-restart"}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from bench.faults import DISRUPTIVE, FAULTS, run_one
 
 pytestmark = pytest.mark.e2e
