@@ -132,8 +132,8 @@ def test_depends_on_names_services_that_exist_with_the_right_condition():
 
 def test_the_demo_waits_for_what_it_uses_and_points_accounts_at_the_sandbox():
     demo = SERVICES_IN_COMPOSE["demo"]
-    assert set(demo["depends_on"]) == {"scheduler", "publisher", "sandbox"}
-    for name in ("scheduler", "publisher", "sandbox"):
+    assert set(demo["depends_on"]) == {"scheduler", "publisher", "sandbox", "feedback"}
+    for name in ("scheduler", "publisher", "sandbox", "feedback"):
         url = urlsplit(env(demo)[f"SIAR_{name.upper()}_URL"])
         assert (url.hostname, url.port) == (name, SERVICES[name][1])
     assert demo["profiles"] == SERVICES_IN_COMPOSE["sandbox"]["profiles"] == ["demo"]

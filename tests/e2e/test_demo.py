@@ -20,6 +20,7 @@ def run_demo(stack) -> str:
         "SIAR_SCHEDULER_URL": stack.url("scheduler"),
         "SIAR_PUBLISHER_URL": stack.url("publisher"),
         "SIAR_SANDBOX_URL": stack.url("sandbox"),
+        "SIAR_FEEDBACK_URL": stack.url("feedback"),
         "SIAR_API_TOKENS": f"{TOKEN}:admin",
         # An hour from now: the other tests count what reaches the sandbox.
         "SIAR_DEMO_DELAY_SECONDS": "3600",
@@ -33,6 +34,7 @@ def run_demo(stack) -> str:
 def test_the_demo_connects_accounts_and_schedules_posts_once(stack, api):
     first = run_demo(stack)
     assert "mastodon" in first and "telegram" in first
+    assert "demo survey" in first and "/s/" in first
     accounts = {a["platform"]: a for a in api.get(f"{stack.url('scheduler')}/v1/accounts").json()["accounts"]}
     assert {"mastodon", "telegram"} <= set(accounts)
 

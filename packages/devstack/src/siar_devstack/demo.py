@@ -114,6 +114,7 @@ class DemoSettings(BaseSettings):
     scheduler_url: str = "http://127.0.0.1:8001"
     publisher_url: str = "http://127.0.0.1:8002"
     sandbox_url: str = "http://127.0.0.1:8010"
+    feedback_url: str | None = "http://127.0.0.1:8004"  # empty: no demo survey
     api_tokens: str = "siar-dev-token:admin"
     ready_timeout_seconds: float = 120
     demo_delay_seconds: float = 0  # added to every demo post's time (tests push them out of the way)
@@ -172,6 +173,10 @@ def main() -> None:
         accounts = register_demo_accounts(settings.publisher_url, settings.sandbox_url, token)
         wait_for_accounts(settings.scheduler_url, token, [a["account_id"] for a in accounts], timeout=60)
         posts = schedule_demo_posts(settings.scheduler_url, token, accounts, settings.demo_delay_seconds)
+        survey = None
+        if settings.feedback_url:
+            wait_ready([settings.feedback_url], settings.ready_timeout_seconds)
+            survey = create_demo_survey(settings.feedback_url, token, accounts)
     except (httpx.HTTPError, TimeoutError) as exc:
         sys.exit(f"demo: {exc}")
     print("demo accounts on the sandbox:")
@@ -180,6 +185,10 @@ def main() -> None:
     print("demo posts:")
     for post in posts:
         print(f"  {post['scheduled_at']}  {post['status']:<10} {post['text'][:60]}")
+    if survey is not None:
+        print("demo survey (one link per channel):")
+        for link in survey["links"]:
+            print(f"  {link['channel']:<9} {link['url']}")
     print(f"what the platforms received: {settings.sandbox_url}/_sandbox/posts", flush=True)
 
 
