@@ -25,7 +25,7 @@ def main() -> None:
                   extra_env={"SIAR_COLLECTION_SCHEDULE": "1m,10m,1h,6h,1d,3d,7d,30d"})
     print("applying migrations…", flush=True)
     stack.migrate()
-    print("starting sandbox, scheduler and publisher…", flush=True)
+    print(f"starting {', '.join(stack.services)}…", flush=True)
     try:
         stack.start()
         accounts = register_demo_accounts(stack.url("publisher"), stack.url("sandbox"), token)

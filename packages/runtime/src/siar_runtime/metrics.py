@@ -39,9 +39,6 @@ class ChassisMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
-        self.outbox_pending = Gauge(
-            "siar_outbox_pending", "Events written but not yet confirmed by the broker", registry=r
-        )
         self.outbox_lag = Histogram(
             "siar_outbox_lag_seconds",
             "Time from writing an event to the broker's confirm",

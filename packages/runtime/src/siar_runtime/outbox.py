@@ -119,7 +119,6 @@ class OutboxRelay:
                 self.batch,
             )
             if not rows:
-                self.metrics.outbox_pending.set(0)
                 return 0
             started = time.perf_counter()
             await self.bus.publish_confirmed(
