@@ -23,8 +23,9 @@ test-unit: install ## Only the tests that start no service process
 test-e2e: install ## Only the end-to-end tests (every service as its own process)
 	$(UV) run --frozen pytest -m e2e $(PYTEST_ARGS)
 
-bench: install ## Benchmarks against the local stack (slow; prints a table, not a test)
-	$(UV) run --frozen python -m bench.burst
+bench: ## Benchmarks against the local stack, Celery beside it (slow; prints a table, not a test)
+	$(UV) sync --frozen --group bench
+	$(UV) run --frozen --group bench python -m bench.burst
 
 bench-metrics: install ## Samples a second the metrics service stores, beside a plain COPY of the same rows
 	$(UV) run --frozen python -m bench.metrics_ingest
