@@ -2,6 +2,7 @@
 names of the exchanges and queues that other systems bind to."""
 
 from .envelope import CONTENT_TYPE, CloudEvent, EnvelopeError
+from .envelope import encode as encode_event
 from .errors import ErrorClass
 from .events import (
     EVENTS,
@@ -43,6 +44,7 @@ from .names import (
 )
 
 __all__ = [
+    "encode_event",
     "BINDINGS",
     "DELIVERY_LIMIT",
     "CONTENT_TYPE",
