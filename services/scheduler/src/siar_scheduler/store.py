@@ -365,12 +365,17 @@ async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record
 
     A target of an approved post becomes 'due'; one of a post not approved by its time becomes
     'failed' (error class not_approved) with the reason. Both leave the 'scheduled' status the
-    partial index and SECONDS_UNTIL_NEXT_DUE read, so the runner never sees a due row twice."""
+    partial index and SECONDS_UNTIL_NEXT_DUE read, so the runner never sees a due row twice.
+
+    The time is read once, in a scalar subquery: compared with clock_timestamp() directly (a
+    volatile function) due_at could only be a filter, so every claim walked the whole partial
+    index — every future target — to find the few due ones. As the subquery's value it is an
+    index condition, and a claim reads only the rows that are due (bench/future.py)."""
     return await conn.fetch(
         """
         WITH due AS (
             SELECT target_id FROM targets
-            WHERE status = 'scheduled' AND due_at <= clock_timestamp()
+            WHERE status = 'scheduled' AND due_at <= (SELECT clock_timestamp())
             ORDER BY due_at
             LIMIT $1
             FOR UPDATE SKIP LOCKED
