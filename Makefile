@@ -25,7 +25,7 @@ test-e2e: install ## Only the end-to-end tests (every service as its own process
 
 bench: ## Benchmarks against the local stack, Celery beside it (slow; prints a table, not a test)
 	$(UV) sync --frozen --group bench
-	$(UV) run --frozen --group bench python -m bench.burst
+	$(UV) run --frozen --group bench python -m bench
 
 bench-metrics: install ## Samples a second the metrics service stores, beside a plain COPY of the same rows
 	$(UV) run --frozen python -m bench.metrics_ingest

@@ -30,8 +30,6 @@ from .common import (
     summary,
 )
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-
 
 async def copy_posts(database_url: str, account: dict, n: int, due: datetime) -> None:
     """Schedule n posts straight into the scheduler's tables (the API path is not what is measured)."""
@@ -47,7 +45,7 @@ async def copy_posts(database_url: str, account: dict, n: int, due: datetime) ->
     await conn.close()
 
 
-async def run() -> dict:
+async def run(n: int = 20_000) -> dict:
     with fresh_environment("burst") as env, tempfile.TemporaryDirectory() as logs:
         stack = start_stack(env, Path(logs), {"SIAR_CONCURRENCY": "128", "SIAR_DB_POOL_MAX": "20"})
         try:
@@ -67,36 +65,36 @@ async def run() -> dict:
                 if not sizes:
                     sizes.append(len(message.body))
                 await message.ack()
-                if len(arrivals) >= N:
+                if len(arrivals) >= n:
                     done.set()
 
             await tap.consume(on_due)
             before = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
             due = datetime.now(UTC) + timedelta(seconds=8)
-            await copy_posts(env.database_url, account, N, due)
+            await copy_posts(env.database_url, account, n, due)
             await asyncio.wait_for(done.wait(), 600)
             dispatched = max(arrivals) - due.timestamp()
             accepted_at = None
             async with httpx.AsyncClient(base_url=stack.url("sandbox")) as sandbox:
                 while accepted_at is None:
                     stats = (await sandbox.get("/_sandbox/stats")).json()
-                    if stats["posts"]["total"] >= N:
+                    if stats["posts"]["total"] >= n:
                         accepted_at = time.time()
                     else:
                         await asyncio.sleep(0.1)
                 posts = (await sandbox.get("/_sandbox/stats")).json()["posts"]["total"]
             after = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
             await connection.close()
-            raw = await raw_broker_rate(env.amqp_url, sizes[0], N)
+            raw = await raw_broker_rate(env.amqp_url, sizes[0], n)
             lateness = [a - due.timestamp() for a in arrivals]
-            rate = N / max(dispatched, 1e-9)
+            rate = n / max(dispatched, 1e-9)
             return {
-                "n": N, "message_bytes": sizes[0],
+                "n": n, "message_bytes": sizes[0],
                 "dispatch_seconds": dispatched, "dispatch_rate": rate, "raw_rate": raw, "ratio": rate / raw,
                 "accepted_seconds": accepted_at - due.timestamp(), "sandbox_posts": posts,
                 "lateness": summary(lateness),
                 "resources": {name: {"peak_rss_mb": after[name][0],
-                                     "cpu_s_per_1000": (after[name][1] - before[name][1]) / N * 1000}
+                                     "cpu_s_per_1000": (after[name][1] - before[name][1]) / n * 1000}
                               for name in after},
             }
         finally:
@@ -104,7 +102,7 @@ async def run() -> dict:
 
 
 def main() -> None:
-    result = asyncio.run(run())
+    result = asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))
     print(f"machine: {machine()}")
     print(json.dumps(result, indent=2))
 
