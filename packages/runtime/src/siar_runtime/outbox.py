@@ -78,12 +78,14 @@ class OutboxRelay:
         *,
         batch: int = 500,
         poll_seconds: float = 1.0,
+        windows: int = 3,
     ) -> None:
         self.db = db
         self.bus = bus
         self.metrics = metrics
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.windows = max(1, windows)  # windows of ``batch`` awaiting confirms at once
         self.wakeup = Wakeup(db, notify_channel(db.schema))
         self._task: asyncio.Task[None] | None = None
 
@@ -122,7 +124,39 @@ class OutboxRelay:
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** min(failures, 6)))
 
     async def drain_once(self) -> int:
-        """Publish one batch of pending events; returns how many were confirmed."""
+        """Publish pending events window by window; returns how many were confirmed.
+
+        A window is one transaction: ``batch`` rows locked with ``FOR UPDATE SKIP LOCKED``,
+        published, and deleted in one statement once the broker confirmed every message in it.
+        Up to ``windows`` windows await their confirms at once: the next one is read and sent
+        while the broker is still confirming the last, and SKIP LOCKED keeps them (and other
+        replicas) apart. Windows go out in id order on one channel; one that fails rolls back and
+        is published again later (a repeat the consumers' inbox absorbs)."""
+        loop = asyncio.get_running_loop()
+        windows: list[asyncio.Task[int]] = []
+        try:
+            while True:
+                sent: asyncio.Future[int] = loop.create_future()
+                task = asyncio.create_task(self._window(sent))
+                windows.append(task)
+                await asyncio.wait([sent, task], return_when=asyncio.FIRST_COMPLETED)
+                if not sent.done() or sent.result() < self.batch:
+                    break  # the table is drained (or the window failed)
+                while sum(not w.done() for w in windows) >= self.windows:
+                    await asyncio.wait([w for w in windows if not w.done()], return_when=asyncio.FIRST_COMPLETED)
+                if any(w.done() and not w.cancelled() and w.exception() is not None for w in windows):
+                    break
+            results = await asyncio.gather(*windows, return_exceptions=True)
+        finally:
+            for w in windows:
+                w.cancel()  # no-op for finished ones; on shutdown their transactions roll back
+            await asyncio.gather(*windows, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(results)
+
+    async def _window(self, sent: asyncio.Future[int]) -> int:
         async with self.db.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT id, event_id, routing_key, event_type, correlation_id, body,"
@@ -131,6 +165,7 @@ class OutboxRelay:
                 self.batch,
             )
             if not rows:
+                sent.set_result(0)
                 return 0
             started = time.perf_counter()
             await self.bus.publish_confirmed(
@@ -143,7 +178,8 @@ class OutboxRelay:
                         correlation_id=r["correlation_id"],
                     )
                     for r in rows
-                ]
+                ],
+                on_sent=lambda: sent.set_result(len(rows)),
             )
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         confirm = time.perf_counter() - started
