@@ -331,7 +331,11 @@ async def steady(rate: int = 500, seconds: int = 300, pool: str = DEFAULT_POOL,
                 "producer_cpu_s_per_1000": producer_cpu / n * 1000,
                 "started": len(started), "delivered": posts,
                 "accepted_after_last_due_seconds": accepted_at - (first_due + seconds) if accepted_at else None,
-                "lateness": summary(lateness), "resources": resources,
+                "lateness": summary(lateness),
+                # when the latest starts were due (seconds into the run): a pattern or a blip
+                "latest": [[round(due - first_due, 2), round(start - due, 3)]
+                           for due, start in sorted(started.values(), key=lambda ds: ds[0] - ds[1])[:5]],
+                "resources": resources,
             }
         finally:
             if worker is not None:
