@@ -164,7 +164,10 @@ def side_by_side(siar: dict, celery: dict) -> str:
         s, c = siar.get(run), celery.get(run)
         if not s or not c or "error" in s or "error" in c:
             continue
-        a, b = get(s), get(c)
+        try:
+            a, b = get(s), get(c)
+        except (KeyError, TypeError):  # a measure one side does not report
+            continue
         rows.append([run, label, fmt.format(a), fmt.format(b), f"{a / b:.2f}" if b else "–"])
     return table(rows, ["run", "measure", "Siar", "Celery", "Siar ÷ Celery"], {2, 3, 4})
 
@@ -206,7 +209,13 @@ async def main(argv: list[str]) -> None:
         skipped = "--no-celery"
 
     command = "python -m bench " + " ".join(argv)
-    print(f"\nmachine: {machine()}\ncommand: {command.strip()}\ndate: {started:%Y-%m-%d %H:%M} UTC\n")
+    host = machine()
+    if p["json"]:  # first, so that nothing printed below can lose the readings
+        p["json"].write_text(json.dumps({"machine": host, "command": command.strip(), "date": started.isoformat(),
+                                         "params": {k: v for k, v in p.items() if k != "json"},
+                                         "siar": results, "celery": celery or None, "celery_skipped": skipped},
+                                        indent=2, default=str))
+    print(f"\nmachine: {host}\ncommand: {command.strip()}\ndate: {started:%Y-%m-%d %H:%M} UTC\n")
     rows = []
     for name, result in results.items():
         if "error" in result:
@@ -222,10 +231,6 @@ async def main(argv: list[str]) -> None:
     elif skipped:
         print(f"\nCelery peer skipped: {skipped}.")
     if p["json"]:
-        p["json"].write_text(json.dumps({"machine": machine(), "command": command.strip(), "date": started.isoformat(),
-                                         "params": {k: v for k, v in p.items() if k != "json"},
-                                         "siar": results, "celery": celery or None, "celery_skipped": skipped},
-                                        indent=2, default=str))
         print(f"\nresults written to {p['json']}")
 
 
