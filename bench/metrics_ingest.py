@@ -2,15 +2,16 @@
 plain COPY of the same rows in the same run.
 
 The storage path is :func:`siar_metrics.ingest.store_answers`, exactly as the service runs it for
-each batch of insights.collected answers (default 500 per transaction): inbox deduplication, one
-answer per request, the normalised values and engagement on each reading, every raw value as a
-sample row in one COPY into ``metrics.samples`` (with its indexes), the accounts' followers, the
-platforms' last collection, and an engagement.sampled / audience.sampled event per answer in the
-outbox. The baseline is ``copy_records_to_table`` of the very same sample rows, batch for batch,
-into a table with the same columns and no index or constraint — the fastest way PostgreSQL takes
-them. Answers are a mix over the ten platforms with their real metric names (about five values
-each, as the platforms give them). Rounds alternate baseline and path so that neither gets a
-warmer cache.
+each batch of insights.collected answers (default 500 per transaction): one answer per request,
+the normalised values and engagement computed in Python, then one statement that takes the
+readings answered off the list (the deduplication), appends every raw value as a sample row to
+``metrics.samples`` (with its index), the reading with its values and engagement, and an
+engagement.sampled / audience.sampled event per answer in the outbox; then the accounts'
+followers and the platforms' last collection. The baseline is ``copy_records_to_table`` of the
+very same sample rows, batch for batch, into a table with the same columns and no index or
+constraint — the fastest way PostgreSQL takes them. Answers are a mix over the ten platforms with
+their real metric names (about five values each, as the platforms give them). Rounds alternate
+baseline and path so that neither gets a warmer cache.
 
     uv run python -m bench.metrics_ingest [answers=40000] [batch=500] [connections=2]"""
 

@@ -40,7 +40,8 @@ async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
         await store.record_followers(conn, [("acc-m", "mastodon", 1000.0, datetime.now(UTC))])
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2), campaign_id="camp-1")
     row = await requested_first(db, target)
-    outcome = await answer(db, collected(row, MASTODON | {"quotes_count": 1, "brand_new": 3}))
+    at = datetime.now(UTC)
+    outcome = await answer(db, collected(row, MASTODON | {"quotes_count": 1, "brand_new": 3}, at=at))
     assert outcome.total_samples == 5 and outcome.collected[("mastodon", "post")] == 1
     samples = await samples_of(db, row["request_id"])
     assert [(s["raw_name"], s["metric"], s["value"]) for s in samples] == [
@@ -56,7 +57,13 @@ async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
         51, 1000, "followers", 1000)
     [sampled] = await outbox(db, "engagement.sampled")
     assert sampled.correlationid == target["correlation_id"]
-    assert spec_for_type(sampled.type).parse(sampled).engagement_basis == "followers"  # a valid payload
+    payload = spec_for_type(sampled.type).parse(sampled)
+    assert payload.engagement_basis == "followers"
+    # Put together in SQL, yet what the model describes: every field, nothing else, right values.
+    assert set(sampled.data) == set(type(payload).model_fields) and sampled.subject == f"target/{target['target_id']}"
+    assert payload.target_id == target["target_id"] and payload.account_id == "acc-m" and payload.platform == "mastodon"
+    assert (payload.collected_at, payload.published_at, payload.platform_post_id, payload.request_id) == (
+        at, target["published_at"], row["platform_post_id"], str(row["request_id"]))
     data = sampled.data
     assert data["metrics"] == {"likes": 40, "shares": 7, "comments": 4}
     assert data["raw"]["favourites_count"] == 40
@@ -138,6 +145,9 @@ async def test_an_audience_answer_updates_the_followers_used_for_later_rates(db)
     await answer(db, collected(row, {"followers_count": 2500, "statuses_count": 12}))
     [sampled] = await outbox(db, "audience.sampled")
     assert sampled.data["followers"] == 2500 and sampled.data["raw"]["statuses_count"] == 12
+    audience = spec_for_type(sampled.type).parse(sampled)
+    assert set(sampled.data) == set(type(audience).model_fields) and audience.account_id == "acc-m"
+    assert sampled.subject == "account/acc-m" and sampled.source == "/siar/metrics"
     async with db.pool.acquire() as conn:
         assert await store.followers_of(conn, ["acc-m"]) == {"acc-m": 2500}
         # An older reading arriving late does not overwrite a newer one.

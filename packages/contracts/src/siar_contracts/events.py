@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from .envelope import CloudEvent
 from .errors import ErrorClass
@@ -142,7 +142,7 @@ class AccountNeedsReconnect(Payload):
 
 
 InsightKind = Literal["post", "account"]
-MetricValues = dict[str, int | float]
+MetricValues = dict[str, int | FiniteFloat]  # NaN or infinity is no count: refused at the edge
 
 
 class InsightsRequested(Payload):

@@ -14,7 +14,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _server_settings(schema: str) -> dict[str, str]:
-    return {"search_path": f"{schema},public", "application_name": f"siar-{schema}"}
+    # UTC, so that timestamps PostgreSQL renders as text (JSON built in SQL, CSV) read the same
+    # whatever the server's own time zone is.
+    return {"search_path": f"{schema},public", "application_name": f"siar-{schema}", "TimeZone": "UTC"}
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:

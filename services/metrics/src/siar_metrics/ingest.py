@@ -1,25 +1,25 @@
-"""Storing the publisher's answers: samples in batches with one COPY, never row by row, and never
-twice.
+"""Storing the publisher's answers: samples in batches, never row by row, and never twice.
 
 One call stores a whole batch of insights.collected / insights.failed events in the caller's
 transaction:
 
-1. one answer per request id: the readings answered are taken off the list of readings to take
-   in one ``DELETE … RETURNING``; an answer whose reading is no longer there (redelivered, or a
-   second answer to a request asked twice) is not stored — the request id is the deduplication
-   key, so these events need no inbox row;
-2. the readings (normalised values, engagement) in one ``COPY``, and every raw value as a sample
-   row (raw name and value, its normalised name beside it) in another;
-3. failures plan the reading again at ``retry_at`` or after a backoff, or give it up;
-4. engagement.sampled / audience.sampled go to the outbox with the same commit."""
+1. one answer per request id, and for the answers, one statement (store.store_collected) that
+   takes the readings answered off the list of readings to take — an answer whose reading is no
+   longer there (redelivered, or a second answer to a request asked twice) is not stored: the
+   request id is the deduplication key, so these events need no inbox row — and appends every raw
+   value as a sample row (raw name and value, its normalised name beside it), the reading with
+   its normalised values and engagement, and its engagement.sampled / audience.sampled event in
+   the outbox, all with the same commit;
+2. failures plan the reading again at ``retry_at`` or after a backoff, or give it up."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
+import pydantic_core
 from siar_contracts import (
     AudienceSampled,
     CloudEvent,
@@ -27,11 +27,12 @@ from siar_contracts import (
     ErrorClass,
     InsightsCollected,
     InsightsFailed,
+    spec_for_model,
 )
-from siar_runtime.outbox import write_events
+from siar_runtime.outbox import notify_channel
 
 from . import store
-from .collections import SCHEMA, event
+from .collections import SCHEMA
 from .engagement import Rate, rate
 from .vocabulary import normalise, table
 
@@ -88,9 +89,8 @@ async def store_answers(conn: asyncpg.Connection, answers: list[Answer], policy:
     for request_id in collected.keys() & failed.keys():
         del failed[request_id]  # an answer beats a failure of the same request
         outcome.duplicates += 1
-    events: list[CloudEvent] = []
     if collected:
-        events += await _collected(conn, collected, outcome, announce)
+        await _collected(conn, collected, outcome, announce)
     if failed:
         await _failed(conn, failed, policy, outcome)
     last_ok: dict[str, datetime] = {}
@@ -100,79 +100,87 @@ async def store_answers(conn: asyncpg.Connection, answers: list[Answer], policy:
     for p in failed.values():
         last_failed[p.platform] = max(p.failed_at, last_failed.get(p.platform, p.failed_at))
     await store.touch_platforms(conn, last_ok, last_failed)
-    if events:
-        outcome.events = await write_events(conn, SCHEMA, events)
+    if outcome.events:
+        await conn.execute("SELECT pg_notify($1, '')", notify_channel(SCHEMA))
     return outcome
 
 
+ENGAGEMENT = spec_for_model(EngagementSampled)
+AUDIENCE = spec_for_model(AudienceSampled)
+
+
 async def _collected(conn: asyncpg.Connection, answers: dict[str, InsightsCollected], outcome: Outcome,
-                     announce: bool = True) -> list[CloudEvent]:
-    taken = await store.take_answered(conn, sorted(answers))
-    outcome.duplicates += len(answers) - len(taken)
-    if not taken:
-        return []
-    followers = await store.followers_of(conn, sorted({r["account_id"] for r in taken if r["kind"] == "post"}))
-    readings: list[tuple] = []
-    samples: list[tuple] = []
-    audience: dict[str, tuple[str, str, float, datetime]] = {}
-    stored: list[tuple[asyncpg.Record, InsightsCollected, dict[str, float], Rate | None]] = []
-    for row in taken:
-        p = answers[str(row["request_id"])]
-        request_id, at, platform, account_id, target_id = (
-            row["request_id"], p.collected_at, row["platform"], row["account_id"], row["target_id"])
-        values: dict[str, float] = normalise(row["kind"], platform, p.metrics)
+                     announce: bool = True) -> None:
+    """Store the answered readings in one statement (store.store_collected).
+
+    This runs once per answer at tens of thousands a second, so Python only computes what only it
+    defines — the vocabulary (normalise) and the engagement rate (rate) — and fills flat arrays;
+    PostgreSQL deduplicates, writes samples, readings and events, and assembles each event's JSON
+    around the part encoded here. test_ingest checks every event against the payload models."""
+    given = list(answers.values())
+    followers = await store.followers_of(conn, sorted({p.account_id for p in given if p.kind == "post"}))
+    columns: tuple[list, ...] = tuple([] for _ in range(17))
+    (request_ids, kinds, platforms, accounts, times, views, reach, likes, comments, shares, saves, clicks,
+     follower_counts, interactions, denominators, bases, tails) = columns
+    s_answer: list[int] = []
+    s_metric: list[str | None] = []
+    s_name: list[str] = []
+    s_value: list[float] = []
+    audience: dict[int, float] = {}
+    for n, p in enumerate(given, start=1):
+        kind, platform, raw = p.kind, p.platform, p.metrics
+        values: dict[str, float] = normalise(kind, platform, raw)
+        mapping = table(kind, platform)
+        for name, value in raw.items():
+            s_answer.append(n)
+            s_metric.append(mapping.get(name))
+            s_name.append(name)
+            s_value.append(value)
         r: Rate | None = None
-        if row["kind"] == "post":
-            then = followers.get(account_id)
+        if kind == "post":
+            then = followers.get(p.account_id)
             if then is not None:
                 values["followers"] = then
             r = rate(values, then)
-        elif "followers" in values:
-            reading = (account_id, platform, values["followers"], at)
-            if account_id not in audience or audience[account_id][3] < at:  # the newest of the batch
-                audience[account_id] = reading
+            tail = {"metrics": {k: _number(v) for k, v in values.items() if k != "followers"}, "raw": raw,
+                    "engagement_rate": r.value, "engagement_basis": r.basis}
+        else:
+            count = values.get("followers")
+            if count is not None:
+                audience[n] = count
+            tail = {"followers": None if count is None else _number(count), "raw": raw}
         get = values.get
-        readings.append((
-            request_id, row["kind"], row["stage"], target_id, row["post_id"], account_id, platform,
-            row["planned_at"], at, row["attempts"], get("views"), get("reach"), get("likes"), get("comments"),
-            get("shares"), get("saves"), get("clicks"), get("followers"),
-            r.interactions if r else None, r.denominator if r else None, r.basis if r else None,
-        ))
-        mapping = table(row["kind"], platform)
-        for name, value in p.metrics.items():
-            samples.append((request_id, at, platform, account_id, target_id, mapping.get(name), name, float(value)))
-        outcome.samples[platform] += len(p.metrics)
-        outcome.collected[(platform, row["kind"])] += 1
-        stored.append((row, p, values, r))
-    await store.copy_readings(conn, readings)
-    await store.copy_samples(conn, samples)
-    await store.record_followers(conn, sorted(audience.values()))
-    if not announce:
-        return []
-    campaigns = await store.campaigns_of(conn, sorted({r["post_id"] for r, *_ in stored if r["post_id"]}))
-    return [_announce(row, p, values, r, campaigns) for row, p, values, r in stored]
-
-
-def _announce(row: asyncpg.Record, p: InsightsCollected, values: dict[str, float], r: Rate | None,
-              campaigns: dict[str, str]) -> CloudEvent:
-    """engagement.sampled for a post's reading, audience.sampled for an account's."""
-    if r is not None:
-        payload = EngagementSampled(
-            request_id=p.request_id, post_id=row["post_id"], target_id=row["target_id"],
-            account_id=row["account_id"], platform=row["platform"], platform_post_id=row["platform_post_id"],
-            campaign_id=campaigns.get(row["post_id"]), published_at=row["published_at"],
-            collected_at=p.collected_at,
-            metrics={k: _number(v) for k, v in values.items() if k != "followers"},
-            raw=dict(p.metrics), engagement_rate=r.value, engagement_basis=r.basis,
-        )
-        return event(payload, row["correlation_id"], f"target/{row['target_id']}")
-    followers = values.get("followers")
-    payload = AudienceSampled(
-        request_id=p.request_id, account_id=row["account_id"], platform=row["platform"],
-        collected_at=p.collected_at, followers=None if followers is None else _number(followers),
-        raw=dict(p.metrics),
-    )
-    return event(payload, row["correlation_id"], f"account/{row['account_id']}")
+        request_ids.append(p.request_id)
+        kinds.append(kind)
+        platforms.append(platform)
+        accounts.append(p.account_id)
+        times.append(p.collected_at)
+        views.append(get("views"))
+        reach.append(get("reach"))
+        likes.append(get("likes"))
+        comments.append(get("comments"))
+        shares.append(get("shares"))
+        saves.append(get("saves"))
+        clicks.append(get("clicks"))
+        follower_counts.append(get("followers"))
+        interactions.append(r.interactions if r else None)
+        denominators.append(r.denominator if r else None)
+        bases.append(r.basis if r else None)
+        tails.append(pydantic_core.to_json(tail)[1:].decode() if announce else None)  # '"metrics":…}'
+    stored = await store.store_collected(
+        conn, columns, (s_answer, s_metric, s_name, s_value), announce=announce,
+        time=datetime.now(UTC).isoformat().replace("+00:00", "Z"), types=(ENGAGEMENT.type, AUDIENCE.type))
+    outcome.duplicates += len(given) - len(stored)
+    newest: dict[str, tuple[str, str, float, datetime]] = {}
+    for n in stored:
+        p = given[n - 1]
+        outcome.samples[p.platform] += len(p.metrics)
+        outcome.collected[(p.platform, p.kind)] += 1
+        if n in audience and (p.account_id not in newest or newest[p.account_id][3] < p.collected_at):
+            newest[p.account_id] = (p.account_id, p.platform, audience[n], p.collected_at)
+    if announce:
+        outcome.events += len(stored)
+    await store.record_followers(conn, sorted(newest.values()))
 
 
 async def _failed(conn: asyncpg.Connection, answers: dict[str, InsightsFailed], policy: Policy, outcome: Outcome) -> None:

@@ -29,10 +29,8 @@ async def outstanding(conn: asyncpg.Connection) -> int:
     """Requests sent and still waiting for an answer (not yet timed out)."""
     return await conn.fetchval(_OUTSTANDING)
 
-SAMPLE_COLUMNS = ("request_id", "collected_at", "platform", "account_id", "target_id", "metric", "raw_name", "value")
+
 VALUE_COLUMNS = ("views", "reach", "likes", "comments", "shares", "saves", "clicks", "followers")
-READING_COLUMNS = ("request_id", "kind", "stage", "target_id", "post_id", "account_id", "platform", "planned_at",
-                   "collected_at", "attempts", *VALUE_COLUMNS, "interactions", "denominator", "basis")
 
 # --------------------------------------------------------------------------- read models
 
@@ -163,28 +161,79 @@ async def followers_of(conn: asyncpg.Connection, account_ids: list[str]) -> dict
     return {r["account_id"]: r["followers"] for r in rows}
 
 
-async def take_answered(conn: asyncpg.Connection, request_ids: list[str]) -> list[asyncpg.Record]:
-    """The readings these answers are for, taken off the list of readings to take (one statement,
-    ids sorted: one lock order for every replica). A request answered before is no longer there:
-    its answer matches nothing, so it is never stored twice."""
-    return await conn.fetch(
-        """
-        DELETE FROM collections WHERE request_id = ANY($1::uuid[])
-        RETURNING request_id, kind, stage, target_id, post_id, account_id, platform, platform_post_id,
-                  published_at, correlation_id, planned_at, attempts
-        """,
-        request_ids,
-    )
+# One statement stores a whole batch of answers (siar_metrics.ingest computes the values):
+# takes the readings answered off the list (the deduplication: an answer whose reading is gone
+# matches nothing), appends every raw value as a sample, the reading with its values and
+# engagement, and, when $22, the engagement.sampled / audience.sampled event of each in the
+# outbox — its JSON put together here from the reading's own columns and the part ingest
+# encoded ($17, from "metrics" on), with an id derived from the request id so that the same
+# reading is always announced under the same id. Returns the ordinals (1-based) of the answers
+# stored. One round trip, and no per-row work in Python beyond filling the arrays.
+_STORE_COLLECTED = """
+WITH answer AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                         $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],
+                         $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::text[], $17::text[])
+        WITH ORDINALITY AS a(request_id, kind, platform, account_id, collected_at, views, reach, likes, comments,
+                             shares, saves, clicks, followers, interactions, denominator, basis, tail, n)
+), taken AS (
+    DELETE FROM collections c USING answer a
+    WHERE c.request_id = a.request_id AND c.kind = a.kind AND c.platform = a.platform
+      AND c.account_id = a.account_id
+    RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform, c.platform_post_id,
+              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.views, a.reach,
+              a.likes, a.comments, a.shares, a.saves, a.clicks, a.followers, a.interactions, a.denominator,
+              a.basis, a.tail, a.n
+), sampled AS (
+    INSERT INTO samples (request_id, collected_at, platform, account_id, target_id, metric, raw_name, value)
+    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, s.metric, s.raw_name, s.value
+    FROM unnest($18::int8[], $19::text[], $20::text[], $21::float8[]) AS s(n, metric, raw_name, value)
+    JOIN taken t ON t.n = s.n
+), read AS (
+    INSERT INTO readings (request_id, kind, stage, target_id, post_id, account_id, platform, planned_at,
+                          collected_at, attempts, views, reach, likes, comments, shares, saves, clicks, followers,
+                          interactions, denominator, basis)
+    SELECT request_id, kind, stage, target_id, post_id, account_id, platform, planned_at, collected_at, attempts,
+           views, reach, likes, comments, shares, saves, clicks, followers, interactions, denominator, basis
+    FROM taken
+), announced AS (
+    INSERT INTO outbox (event_id, routing_key, event_type, correlation_id, body)
+    SELECT e.id, e.name, e.type, t.correlation_id, convert_to(
+               '{"specversion":"1.0","id":"' || e.id || '","source":"/siar/metrics","type":"' || e.type
+               || '","time":"' || $23 || '","subject":' || to_json(e.subject)::text
+               || ',"datacontenttype":"application/json","correlationid":' || to_json(t.correlation_id)::text
+               || ',"data":{"request_id":"' || t.request_id::text || '",' || e.head
+               || '"account_id":' || to_json(t.account_id)::text || ',"platform":' || to_json(t.platform)::text
+               || ',"collected_at":' || to_json(t.collected_at)::text || ',' || t.tail || '}',
+               'UTF8')
+    FROM taken t
+    LEFT JOIN posts p ON p.post_id = t.post_id
+    CROSS JOIN LATERAL (
+        SELECT md5(k.name || ':' || t.request_id::text)::uuid::text AS id, k.name, k.type, k.subject,
+               CASE WHEN t.kind = 'post' THEN
+                   '"post_id":' || coalesce(to_json(t.post_id)::text, 'null')
+                   || ',"target_id":' || to_json(t.target_id)::text
+                   || ',"platform_post_id":' || coalesce(to_json(t.platform_post_id)::text, 'null')
+                   || ',"campaign_id":' || coalesce(to_json(p.campaign_id)::text, 'null')
+                   || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
+               ELSE '' END AS head
+        FROM (SELECT CASE WHEN t.kind = 'post' THEN 'engagement.sampled' ELSE 'audience.sampled' END AS name,
+                     CASE WHEN t.kind = 'post' THEN $24 ELSE $25 END AS type,
+                     CASE WHEN t.kind = 'post' THEN 'target/' || t.target_id ELSE 'account/' || t.account_id END
+                         AS subject) k
+    ) e
+    WHERE $22
+)
+SELECT n FROM taken
+"""
 
 
-async def copy_readings(conn: asyncpg.Connection, records: list[tuple]) -> None:
-    if records:
-        await conn.copy_records_to_table("readings", records=records, columns=READING_COLUMNS)
-
-
-async def copy_samples(conn: asyncpg.Connection, records: list[tuple]) -> None:
-    if records:
-        await conn.copy_records_to_table("samples", records=records, columns=SAMPLE_COLUMNS)
+async def store_collected(conn: asyncpg.Connection, answers: Sequence[Sequence], samples: Sequence[Sequence],
+                          *, announce: bool, time: str, types: tuple[str, str]) -> list[int]:
+    """answers: 17 columns (see ``_STORE_COLLECTED``, $1–$17); samples: (ordinal, metric, raw name,
+    value) columns; types: the engagement.sampled and audience.sampled CloudEvent types."""
+    rows = await conn.fetch(_STORE_COLLECTED, *answers, *samples, announce, time, *types)
+    return [r[0] for r in rows]
 
 
 async def record_followers(conn: asyncpg.Connection, rows: list[tuple[str, str, float, datetime]]) -> None:
@@ -249,13 +298,6 @@ async def touch_platforms(conn: asyncpg.Connection, collected: dict[str, datetim
         """,
         names, [collected.get(n) for n in names], [failed.get(n) for n in names],
     )
-
-
-async def campaigns_of(conn: asyncpg.Connection, post_ids: list[str]) -> dict[str, str]:
-    rows = await conn.fetch(
-        "SELECT post_id, campaign_id FROM posts WHERE post_id = ANY($1::text[]) AND campaign_id IS NOT NULL", post_ids
-    )
-    return {r["post_id"]: r["campaign_id"] for r in rows}
 
 
 # --------------------------------------------------------------------------- retention and gauges
