@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .metrics import ChassisMetrics
 from .problems import PROBLEM_JSON, install_problem_handlers
+from .storable import StorableText
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
 
@@ -58,5 +59,6 @@ def create_service_app(
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(StorableText)
     add_operational_routes(app, metrics, checks)
     return app

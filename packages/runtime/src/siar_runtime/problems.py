@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://siar.dev/problems/"
@@ -67,6 +68,25 @@ _TITLES = {
 }
 
 
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
+def _invalid(errors: list[dict[str, str]]) -> Problem:
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return Problem(422, "Invalid request", detail, type_=TYPE_BASE + "validation", errors=errors)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path: Starlette's own 405 names only the first route's,
+    and FastAPI makes one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -74,11 +94,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+            # FastAPI's answer to a body that is not UTF-8: the same 422 as a body that is not JSON.
+            return problem_response(_invalid([{"field": "body", "message": "not valid UTF-8 JSON"}]), request)
         title = _TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-        return problem_response(
-            Problem(exc.status_code, title, detail, headers=getattr(exc, "headers", None)), request
-        )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return problem_response(Problem(exc.status_code, title, detail, headers=headers), request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,11 +113,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem_response(
-            Problem(422, "Invalid request", detail, type_=TYPE_BASE + "validation", errors=errors),
-            request,
-        )
+        return problem_response(_invalid(errors), request)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,105 @@
+"""The HTTP edge every service shares, on bad input: every refusal is problem details, 405 names
+every method of the path, and text PostgreSQL cannot store is refused before any handler runs."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from fastapi import Request
+from pydantic import BaseModel
+from siar_runtime.http import create_service_app
+from siar_runtime.metrics import ChassisMetrics
+
+PROBLEM = "application/problem+json"
+
+
+class Note(BaseModel):
+    text: str
+    tags: list[str] = []
+
+
+def app():
+    app = create_service_app(title="edge", description="test", metrics=ChassisMetrics("edge"), checks=[])
+    @app.put("/v1/things/{name}")
+    async def put(name: str, note: Note) -> dict:
+        return {"name": name, "text": note.text}
+
+    @app.delete("/v1/things/{name}", status_code=204)
+    async def delete(name: str) -> None:
+        return None
+
+    @app.get("/v1/search")
+    async def search(q: str = "") -> dict:
+        return {"q": q}
+
+    @app.post("/v1/import")
+    async def import_(request: Request) -> dict:
+        return {"bytes": len(await request.body())}
+
+    return app
+
+
+@pytest.fixture
+async def client():
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app()), base_url="http://edge") as client:
+        yield client
+
+
+def problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"]
+    return body
+
+
+async def test_405_names_every_method_the_path_has(client):
+    # FastAPI makes one route per method; Starlette's own Allow named only PUT's.
+    response = await client.post("/v1/things/a", json={"text": "x"})
+    problem(response, 405)
+    assert set(response.headers["allow"].split(", ")) == {"PUT", "DELETE"}
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_like_any_bad_json(client):
+    body = problem(await client.put("/v1/things/a", content=b"\xff\xfe{", headers={"content-type": "application/json"}), 422)
+    assert body["errors"] == [{"field": "body", "message": "not valid UTF-8 JSON"}]
+
+
+@pytest.mark.parametrize("text, field", [
+    ("a\x00b", "body.text"),
+    ("\ud800", "body.text"),  # a lone surrogate: asyncpg cannot encode it
+])
+async def test_unstorable_text_in_json_is_refused_with_its_field(client, text, field):
+    raw = json.dumps({"text": text}).encode()  # json escapes both: \\u0000, \\ud800
+    body = problem(await client.put("/v1/things/a", content=raw, headers={"content-type": "application/json"}), 422)
+    assert body["errors"][0]["field"] == field
+
+
+async def test_unstorable_text_deep_in_a_list_names_its_place(client):
+    body = problem(await client.put("/v1/things/a", json={"text": "ok", "tags": ["ok", "x\x00"]}), 422)
+    assert body["errors"][0]["field"] == "body.tags.1"
+
+
+async def test_text_that_only_looks_like_an_escape_passes(client):
+    # A literal backslash-u sequence and an emoji written as a surrogate pair are ordinary text.
+    raw = b'{"text": "C:\\\\u0000 \\ud83d\\ude00"}'
+    response = await client.put("/v1/things/a", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "C:\\u0000 \U0001F600"
+
+
+async def test_nul_in_the_query_path_form_or_text_body_is_refused(client):
+    assert problem(await client.get("/v1/search", params={"q": "a\x00"}), 422)["errors"][0]["field"] == "query.q"
+    assert problem(await client.put("/v1/things/a%00b", json={"text": "x"}), 422)["errors"][0]["field"] == "path"
+    form = await client.post("/v1/import", data={"q_saran": "halo\x00"})
+    assert problem(form, 422)["errors"][0]["field"] == "form.q_saran"
+    csv = await client.post("/v1/import", content=b"a,b\n1,\x00\n", headers={"content-type": "text/csv"})
+    assert problem(csv, 422)["errors"][0]["field"] == "body"
+
+
+async def test_the_body_still_reaches_the_handler_after_the_look(client):
+    response = await client.post("/v1/import", content=b"date,text\n2026-12-04,halo\n", headers={"content-type": "text/csv"})
+    assert response.json() == {"bytes": 26}
+    assert (await client.get("/v1/search", params={"q": "buku anak"})).json() == {"q": "buku anak"}
