@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import aio_pika
 import asyncpg
+from prometheus_client.parser import text_string_to_metric_families
 from siar_contracts import BINDINGS, queue_name
 from siar_devstack import Stack
 
@@ -139,3 +140,18 @@ async def sandbox_total(client) -> int:
 
 def epoch(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
+
+
+async def claim_lateness_shares(client) -> dict[str, float]:
+    """From the scheduler's own /metrics: the share of targets claimed within each bucket of
+    siar_scheduler_dispatch_lateness_seconds (due time to claim), to tell the claim's part of the
+    lateness from the outbox relay's and the broker's."""
+    text = (await client.get("/metrics")).text
+    buckets: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "siar_scheduler_dispatch_lateness_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    buckets[sample.labels["le"]] = buckets.get(sample.labels["le"], 0) + sample.value
+    total = buckets.pop("+Inf", 0)
+    return {le: round(count / total, 4) for le, count in buckets.items()} if total else {}

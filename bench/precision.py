@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from .common import TOKEN, fresh_environment, machine, register_account, start_stack, summary
-from .measure import DueTap, Resources, epoch, sandbox_total
+from .measure import DueTap, Resources, claim_lateness_shares, epoch, sandbox_total
 
 SETTLE = 15.0  # seconds between the last API call and the period's start
 
@@ -55,6 +55,8 @@ async def run(posts: int = 200, period: float = 210, seed: int | None = None) ->
                 while delivered < posts and time.time() < end + 60:
                     await asyncio.sleep(0.5)
                     delivered = await sandbox_total(sandbox)
+            async with httpx.AsyncClient(base_url=stack.url("scheduler")) as scheduler:
+                claimed_within = await claim_lateness_shares(scheduler)
             report = resources.report({"scheduler": len(tap.arrivals), "publisher": delivered, "sandbox": delivered})
             await tap.close()
             return {
@@ -63,6 +65,7 @@ async def run(posts: int = 200, period: float = 210, seed: int | None = None) ->
                 "dispatched": len(tap.arrivals), "all_dispatched": all_dispatched, "repeats": tap.repeats,
                 "early": tap.early(), "delivered": delivered,
                 "lateness": summary(tap.lateness()),
+                "claimed_within_seconds": claimed_within,
                 "resources": report,
             }
         finally:

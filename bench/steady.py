@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 
 from .common import fresh_environment, machine, register_account, start_stack, summary
-from .measure import DueTap, Resources, copy_posts, epoch, sandbox_total
+from .measure import DueTap, Resources, claim_lateness_shares, copy_posts, epoch, sandbox_total
 
 LEAD = 10.0
 
@@ -80,6 +80,8 @@ async def run(rate: int = 500, seconds: int = 300, drain: float = 180) -> dict:
                     await asyncio.sleep(0.5)
                     delivered = await sandbox_total(sandbox)
                 all_delivered_after = time.time() - end if delivered >= n else None
+            async with httpx.AsyncClient(base_url=stack.url("scheduler")) as scheduler:
+                claimed_within = await claim_lateness_shares(scheduler)
             report = resources.report({"scheduler": len(tap.arrivals), "publisher": delivered, "sandbox": delivered})
             arrivals = list(tap.arrivals.values())
             await tap.close()
@@ -90,6 +92,7 @@ async def run(rate: int = 500, seconds: int = 300, drain: float = 180) -> dict:
                 "dispatch_rate": len(arrivals) / max(last - first_due, 1e-9),
                 "lateness": summary(tap.lateness()),
                 "p99_by_tenth": by_segment(arrivals, first_due, seconds),
+                "claimed_within_seconds": claimed_within,
                 "delivered_by_end": delivered_at_end, "delivered": delivered,
                 "all_delivered_seconds_after_end": all_delivered_after,
                 "resources": report,
