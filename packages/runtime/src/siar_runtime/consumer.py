@@ -21,6 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
 from siar_contracts import EVENTS, CloudEvent, EnvelopeError, queue_name, spec_for_type
 
+from .batches import Batcher, BatchHandler
 from .bus import Bus
 from .logging import bind_message
 from .metrics import ChassisMetrics
@@ -49,10 +50,24 @@ class Consumer:
         *,
         prefetch: int = 64,
         retry_pause: float = 1.0,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
+        batch_linger: float = 0.005,
     ) -> None:
+        """``batch_handlers`` (event type → batch handler) are tried first for their types: up to
+        ``prefetch`` messages that arrive within ``batch_linger`` seconds of each other are handled
+        in one call and acknowledged together after it returned. A type with a batch handler
+        keeps its single handler in ``handlers`` too: a failed batch falls back to it, message by
+        message, so a poison message is still dead-lettered (or retried) on its own."""
         self.bus = bus
         self.queue_name = queue_name(service)
         self.handlers = dict(handlers)
+        self.batchers = {
+            event_type: Batcher(handle, max_size=prefetch, linger=batch_linger, name=event_type)
+            for event_type, handle in (batch_handlers or {}).items()
+        }
+        missing = set(self.batchers) - set(self.handlers)
+        if missing:
+            raise ValueError(f"batch handlers need a single handler to fall back on: {sorted(missing)}")
         self.metrics = metrics
         self.prefetch = prefetch
         self.retry_pause = retry_pause
@@ -72,6 +87,8 @@ class Consumer:
                 await self._queue.cancel(self._tag)
             except Exception:  # the channel may already be gone at shutdown
                 pass
+        for batcher in self.batchers.values():
+            await batcher.drain()
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         started = time.perf_counter()
@@ -107,8 +124,10 @@ class Consumer:
             post_id=event.data.get("post_id"),
             target_id=event.data.get("target_id"),
         )
+        batcher = self.batchers.get(event.type)
         try:
-            await handler(event, payload)
+            if batcher is None or not await batcher.submit(event, payload):
+                await handler(event, payload)
         except Rejected as exc:
             await self._dead(message, name, exc.reason, exc.detail)
             return

@@ -13,6 +13,8 @@ Each consuming service's first migration creates::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 from siar_contracts import CloudEvent
 
@@ -25,6 +27,24 @@ async def first_delivery(conn: asyncpg.Connection, event: CloudEvent) -> bool:
         event.id,
     )
     return inserted is not None
+
+
+async def first_deliveries(conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> list[CloudEvent]:
+    """The events seen here for the first time, in their order and each once (a batch may hold
+    the same event twice); one statement, inside the batch handler's transaction."""
+    fresh = await conn.fetch(
+        "INSERT INTO inbox (source, event_id) SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT DO NOTHING RETURNING source, event_id",
+        [e.source for e in events],
+        [e.id for e in events],
+    )
+    keys = {(r["source"], r["event_id"]) for r in fresh}
+    first = []
+    for e in events:
+        if (e.source, e.id) in keys:
+            keys.discard((e.source, e.id))
+            first.append(e)
+    return first
 
 
 async def prune(conn: asyncpg.Connection, keep_days: int = 14) -> int:

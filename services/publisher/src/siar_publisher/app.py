@@ -22,7 +22,7 @@ from siar_runtime.outbox import OutboxRelay
 from . import store, tokens
 from .api import router
 from .delivery import DeliveryWorker
-from .handlers import handlers
+from .handlers import batch_handlers, handlers
 from .insights import InsightsReader
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
@@ -83,7 +83,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         )
         reader = InsightsReader(client, vault, metrics, on_answered=relay.wake)
         consumer = Consumer(bus, SERVICE, handlers(db.pool, runner.wake, reader), metrics.chassis,
-                            prefetch=settings.prefetch)
+                            prefetch=settings.prefetch, batch_handlers=batch_handlers(db.pool, runner.wake))
         app.state.db = db
         app.state.bus = bus
         app.state.client = client

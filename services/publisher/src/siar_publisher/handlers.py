@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import asyncpg
@@ -14,13 +14,25 @@ from siar_contracts import (
     PostDue,
     spec_for_model,
 )
+from siar_runtime.batches import BatchHandler
 from siar_runtime.consumer import Handler
-from siar_runtime.inbox import first_delivery
+from siar_runtime.inbox import first_deliveries, first_delivery
 from siar_runtime.outbox import write_events
 
 from . import store
 from .delivery import SCHEMA, failed_event
 from .insights import InsightsReader, on_insights_requested
+
+ACCOUNT_GONE = "the account is no longer connected to Siar"
+
+
+def _delivery(event: CloudEvent, data: PostDue) -> dict:
+    return {
+        "target_id": data.target_id, "post_id": data.post_id, "account_id": data.account_id,
+        "platform": data.platform, "correlation_id": event.correlationid, "due_at": data.due_at,
+        "text": data.text, "media": [m.model_dump(mode="json", exclude_none=True) for m in data.media],
+        "title": data.title,
+    }
 
 
 async def on_due(event: CloudEvent, data: PostDue, pool: asyncpg.Pool, wake: Callable[[], None]) -> None:
@@ -28,19 +40,37 @@ async def on_due(event: CloudEvent, data: PostDue, pool: asyncpg.Pool, wake: Cal
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, event):
             return
-        row = {
-            "target_id": data.target_id, "post_id": data.post_id, "account_id": data.account_id,
-            "platform": data.platform, "correlation_id": event.correlationid, "due_at": data.due_at,
-            "text": data.text, "media": [m.model_dump(mode="json", exclude_none=True) for m in data.media],
-            "title": data.title,
-        }
+        row = _delivery(event, data)
         if not await store.insert_delivery(conn, **row):
             return
         account = await store.account_status(conn, data.account_id)
         if account is None:
-            reason = "the account is no longer connected to Siar"
-            await store.fail_unclaimed(conn, data.target_id, ErrorClass.TARGET_GONE.value, reason)
-            await write_events(conn, SCHEMA, [failed_event(row, ErrorClass.TARGET_GONE, reason, None, 0)])
+            await store.fail_unclaimed(conn, data.target_id, ErrorClass.TARGET_GONE.value, ACCOUNT_GONE)
+            await write_events(conn, SCHEMA, [failed_event(row, ErrorClass.TARGET_GONE, ACCOUNT_GONE, None, 0)])
+    wake()
+
+
+async def on_due_batch(items: Sequence[tuple[CloudEvent, PostDue]], pool: asyncpg.Pool,
+                       wake: Callable[[], None]) -> None:
+    """:func:`on_due` for many messages in one transaction: the inbox, the delivery records and
+    the failures of targets whose account is gone, each one statement for the whole batch."""
+    async with pool.acquire() as conn, conn.transaction():
+        first = await first_deliveries(conn, [event for event, _ in items])
+        if not first:
+            return
+        fresh = {(event.source, event.id) for event in first}
+        rows = [_delivery(event, data) for event, data in items if (event.source, event.id) in fresh]
+        created = {r["target_id"] for r in await store.insert_deliveries(conn, rows)}
+        if not created:
+            return
+        rows = [r for r in rows if r["target_id"] in created]
+        known = await store.known_accounts(conn, sorted({r["account_id"] for r in rows}))
+        gone = [r for r in rows if r["account_id"] not in known]
+        if gone:
+            await store.fail_unclaimed_many(conn, [r["target_id"] for r in gone], ErrorClass.TARGET_GONE.value,
+                                            ACCOUNT_GONE)
+            await write_events(conn, SCHEMA, [failed_event(r, ErrorClass.TARGET_GONE, ACCOUNT_GONE, None, 0)
+                                              for r in gone])
     wake()
 
 
@@ -48,6 +78,12 @@ async def on_cancelled(event: CloudEvent, data: PostCancelled, pool: asyncpg.Poo
     async with pool.acquire() as conn, conn.transaction():
         if await first_delivery(conn, event):
             await store.cancel(conn, data.target_ids, data.reason)
+
+
+def batch_handlers(pool: asyncpg.Pool, wake: Callable[[], None]) -> dict[str, BatchHandler]:
+    """The event types handled many at a time (a burst of post.due); :func:`handlers` keeps
+    their single handlers for a batch that fails."""
+    return {spec_for_model(PostDue).type: partial(on_due_batch, pool=pool, wake=wake)}
 
 
 def handlers(pool: asyncpg.Pool, wake: Callable[[], None], insights: InsightsReader | None = None) -> dict[str, Handler]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import asyncpg
@@ -43,6 +44,33 @@ async def insert_delivery(conn: asyncpg.Connection, **row) -> bool:
     if inserted:
         await conn.execute("SELECT pg_notify($1, '')", DELIVERY_CHANNEL)
     return inserted is not None
+
+
+async def insert_deliveries(conn: asyncpg.Connection, rows: list[dict]) -> list[asyncpg.Record]:
+    """Many delivery records in one statement (a batch of post.due); returns those that did not
+    exist yet (target id and account id), and wakes the delivery runners once."""
+    if not rows:
+        return []
+    created = await conn.fetch(
+        """
+        INSERT INTO deliveries (target_id, post_id, account_id, platform, correlation_id, due_at,
+                                text, media, title)
+        SELECT target_id, post_id, account_id, platform, correlation_id, due_at, text, media::jsonb, title
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                    $7::text[], $8::text[], $9::text[])
+             AS u(target_id, post_id, account_id, platform, correlation_id, due_at, text, media, title)
+        ON CONFLICT (target_id) DO NOTHING
+        RETURNING target_id, account_id
+        """,
+        *(list(column) for column in zip(*(
+            (r["target_id"], r["post_id"], r["account_id"], r["platform"], r["correlation_id"], r["due_at"],
+             r["text"], json.dumps(r["media"]), r["title"])
+            for r in rows
+        ), strict=True)),
+    )
+    if created:
+        await conn.execute("SELECT pg_notify($1, '')", DELIVERY_CHANNEL)
+    return created
 
 
 async def claim(
@@ -153,6 +181,14 @@ async def fail_unclaimed(conn: asyncpg.Connection, target_id: str, error_class: 
     )
 
 
+async def fail_unclaimed_many(conn: asyncpg.Connection, target_ids: list[str], error_class: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET state = 'failed', error_class = $2, reason = $3, updated_at = clock_timestamp()"
+        " WHERE target_id = ANY($1::text[])",
+        target_ids, error_class, reason,
+    )
+
+
 async def cancel(conn: asyncpg.Connection, target_ids: list[str], reason: str) -> int:
     status = await conn.execute(
         "UPDATE deliveries SET state = 'cancelled', reason = $2, updated_at = clock_timestamp()"
@@ -192,6 +228,12 @@ async def account_needs_reconnect(conn: asyncpg.Connection, account_id: str, rea
 
 async def account_status(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT status, status_reason FROM accounts WHERE account_id = $1", account_id)
+
+
+async def known_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> set[str]:
+    """Which of these accounts Siar still holds (whatever their status)."""
+    rows = await conn.fetch("SELECT account_id FROM accounts WHERE account_id = ANY($1::text[])", account_ids)
+    return {r["account_id"] for r in rows}
 
 
 async def get_delivery(conn: asyncpg.Connection, target_id: str) -> asyncpg.Record | None:
