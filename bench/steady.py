@@ -34,8 +34,11 @@ from .measure import DueTap, Resources, claim_lateness_shares, copy_posts, epoch
 LEAD = 10.0
 
 
-async def feed(database_url: str, account_id: str, rate: float, seconds: int, first_due: float) -> None:
+async def feed(database_url: str, account_id: str, rate: float, seconds: int, first_due: float) -> float:
+    """Write each second's posts LEAD seconds ahead; return the smallest margin between a chunk's
+    commit and its first due time (were it ever negative, the lateness would be the feeder's)."""
     conn = await asyncpg.connect(database_url)
+    margin = float("inf")
     try:
         per_second = max(1, round(rate))
         for k in range(seconds):
@@ -44,8 +47,10 @@ async def feed(database_url: str, account_id: str, rate: float, seconds: int, fi
                 await asyncio.sleep(delay)
             due = [epoch(first_due + k + i / per_second) for i in range(per_second)]
             await copy_posts(conn, account_id, due, "Steady post")
+            margin = min(margin, first_due + k - time.time())
     finally:
         await conn.close()
+    return margin
 
 
 def by_segment(arrivals: list[tuple[float, float]], first_due: float, seconds: int, segments: int = 10) -> list[float]:
@@ -73,7 +78,7 @@ async def run(rate: int = 500, seconds: int = 300, drain: float = 180) -> dict:
                 end = first_due + seconds
                 await asyncio.sleep(max(0.0, end + 1 - time.time()))
                 delivered_at_end = await sandbox_total(sandbox)
-                await feeder
+                feeder_margin = await feeder
                 all_dispatched = await tap.wait_for(n, drain)
                 delivered = await sandbox_total(sandbox)
                 while delivered < n and time.time() < end + drain:
@@ -88,6 +93,7 @@ async def run(rate: int = 500, seconds: int = 300, drain: float = 180) -> dict:
             last = max((received for received, _ in arrivals), default=first_due)
             return {
                 "rate": rate, "seconds": seconds, "n": n, "lead_seconds": LEAD,
+                "feeder_worst_margin_seconds": round(feeder_margin, 2),
                 "dispatched": len(tap.arrivals), "all_dispatched": all_dispatched, "repeats": tap.repeats,
                 "dispatch_rate": len(arrivals) / max(last - first_due, 1e-9),
                 "lateness": summary(tap.lateness()),
