@@ -76,15 +76,14 @@ def _invalid(errors: list[dict[str, str]]) -> Problem:
     return Problem(422, "Invalid request", detail, type_=TYPE_BASE + "validation", errors=errors)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves on this path: Starlette's own 405 names only the first route's,
-    and FastAPI makes one route per method."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    and FastAPI makes one route per method (and nests included routers), so ask each method."""
+    routes = request.app.router.routes
+    return [m for m in _METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
