@@ -267,7 +267,9 @@ def router(auth, policy: Policy) -> APIRouter:
               description="The answer reports every row, accepted (with its post id) or refused with the "
                           "reasons. One refused row refuses the whole file (422, the report in `rows`). "
                           "`dry_run` checks without importing. An Idempotency-Key makes a retry safe.",
-              openapi_extra=CSV_BODY)
+              openapi_extra=CSV_BODY,
+              responses={200: {"model": ImportReport,
+                               "description": "Nothing imported: a dry run, or a retry of an import already done"}})
     async def import_csv(
         request: Request, actor: ActorDep, db: Pool,
         dry_run: bool = False,

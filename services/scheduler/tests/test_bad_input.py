@@ -1,0 +1,55 @@
+"""Bad input the fuzzing found, as plain examples: each answer is problem details, never a 500."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import auth
+
+DOCUMENT = json.loads((Path(__file__).resolve().parents[3] / "docs" / "openapi" / "scheduler.json").read_text())
+
+
+def problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    return body
+
+
+async def test_a_nul_in_a_campaign_name_is_refused_not_a_500(planner):
+    response = await planner.post("/v1/campaigns", headers=auth("admin"),
+                                  json={"name": "Minggu\x00Buku", "hashtags": ["PalembangBaca"]})
+    assert problem(response, 422)["errors"] == [{"field": "body.name", "message": "NUL characters are not allowed"}]
+    assert (await planner.get("/v1/campaigns")).json()["campaigns"] == []
+
+
+async def test_a_nul_in_a_list_filter_is_refused(planner):
+    problem(await planner.get("/v1/posts", params={"status": "scheduled\x00"}), 422)
+
+
+async def test_a_body_that_is_not_utf8_is_422(planner):
+    response = await planner.post("/v1/posts/check", content=b"\xff\xfe\x00",
+                                  headers={"content-type": "application/json"})
+    problem(response, 422)
+
+
+async def test_a_foreign_cursor_is_a_documented_400(planner):
+    problem(await planner.get("/v1/posts", params={"cursor": "bukan-kursor"}), 400)
+    assert "400" in DOCUMENT["paths"]["/v1/posts"]["get"]["responses"]
+
+
+async def test_a_dry_run_import_answers_200_as_documented(planner, accts):
+    csv = "date,time,targets,text\n2030-12-04,09:00,mastodon,Halo! #PalembangBaca\n"
+    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=csv.encode(),
+                                  headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.json()["dry_run"] is True
+    assert "200" in DOCUMENT["paths"]["/v1/calendar/import"]["post"]["responses"]
+
+
+async def test_a_wrong_method_names_both_methods_of_the_rhythm(planner, accts):
+    response = await planner.post(f"/v1/accounts/{accts['mastodon']}/rhythm", json={})
+    problem(response, 405)
+    assert set(response.headers["allow"].split(", ")) == {"DELETE", "PUT"}
