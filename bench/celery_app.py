@@ -34,9 +34,10 @@ app.conf.update(
     accept_content=["json"],
     # 0 = no prefetch limit. With a limit (Celery's default is 4 × concurrency) each ETA task
     # taken in raises the channel's prefetch count by one and each one run lowers it, each
-    # change a basic.qos round trip in the worker's loop: here that held ingestion to about
-    # 110 tasks a second. Every task on this queue is an ETA task the worker keeps until due
-    # anyway, so the limit buys nothing (bench/celery_peer.py measures both).
+    # change a basic.qos round trip in the worker's loop: in one run here 5,000 ETA tasks took
+    # 44 s to reach the worker with the limit, 7 s without. Every task on this queue is an ETA
+    # task the worker keeps until due anyway, so the limit buys nothing
+    # (python -m bench.celery_peer ... --prefetch-multiplier 4 to compare).
     worker_prefetch_multiplier=int(os.environ.get("SIAR_BENCH_PREFETCH_MULTIPLIER", "0")),
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,

@@ -330,6 +330,7 @@ async def steady(rate: int = 500, seconds: int = 300, pool: str = DEFAULT_POOL,
                 "lead_seconds": lead, "producer_worst_seconds_before_due": -producer_late,
                 "producer_cpu_s_per_1000": producer_cpu / n * 1000,
                 "started": len(started), "delivered": posts,
+                "dispatch_rate": len(started) / max(max((st for _, st in started.values()), default=first_due) - first_due, 1e-9),
                 "accepted_after_last_due_seconds": accepted_at - (first_due + seconds) if accepted_at else None,
                 "lateness": summary(lateness),
                 # when the latest starts were due (seconds into the run): a pattern or a blip
