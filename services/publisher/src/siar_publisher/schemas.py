@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class RateLimitIn(BaseModel):
@@ -35,6 +35,16 @@ class AccountCreate(BaseModel):
         default=None, description="Publishing rate for this account; the platform's default when absent"
     )
     verify: bool = Field(default=True, description="Check the credentials with the platform first")
+
+    @field_validator("credentials")
+    @classmethod
+    def _printable_ascii(cls, credentials: dict[str, str]) -> dict[str, str]:
+        # Tokens and passwords travel in HTTP headers, which carry only ASCII; anything else is a
+        # paste gone wrong, better refused here than failing at every call to the platform.
+        for key, value in credentials.items():
+            if not all(" " <= ch <= "~" for ch in value):
+                raise ValueError(f"{key}: only printable ASCII characters (as the platform gave it)")
+        return credentials
 
 
 class AccountOut(BaseModel):
