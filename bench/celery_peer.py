@@ -40,9 +40,12 @@ Worker pool: ``--pool threads --concurrency 16`` by default. The task waits on H
 process with threads keeps 16 calls in flight on two cores without 16 interpreters' memory;
 prefork with one process per core (``--pool prefork --concurrency 2``) keeps only two calls in
 flight and pays a pipe round trip per task between the consumer and its children. Both are
-selectable; docs/benchmarks.md has the short readings of both.
+selectable; docs/benchmarks.md has the short readings of both (prefork was 2–6× slower here).
+No prefetch limit by default (``worker_prefetch_multiplier=0``, why in bench/celery_app.py);
+``--prefetch-multiplier 4`` runs Celery's default.
 
-``python -m bench.celery_peer [burst N | steady RATE SECONDS | memory N] [--pool P] [--concurrency C]``
+``python -m bench.celery_peer [burst N | steady RATE SECONDS | memory N] [--pool P]
+[--concurrency C] [--prefetch-multiplier M]``
 """
 
 from __future__ import annotations
