@@ -3,7 +3,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-unit test-e2e lint fmt clean bench bench-metrics faults
+.PHONY: install run migrate test test-unit test-e2e lint fmt clean bench bench-metrics faults fuzz
 
 install: ## Install every package of the workspace from the lock file
 	$(UV) sync --frozen
@@ -32,6 +32,9 @@ bench-metrics: install ## Samples a second the metrics service stores, beside a 
 
 faults: install ## The full fault matrix: every fault, 3 runs, 5,000 posts (restarts PostgreSQL and RabbitMQ)
 	$(UV) run --frozen python -m bench.faults
+
+fuzz: install ## Schemathesis against every OpenAPI document, 300 examples per operation (make test runs 10)
+	SIAR_FUZZ_EXAMPLES=$${SIAR_FUZZ_EXAMPLES:-300} $(UV) run --frozen pytest tests/badinput --timeout 1800 $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .
