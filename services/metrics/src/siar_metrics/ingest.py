@@ -33,8 +33,8 @@ from siar_runtime.outbox import notify_channel
 
 from . import store
 from .collections import SCHEMA
-from .engagement import Rate, rate
-from .vocabulary import normalise, table
+from .engagement import rate
+from .vocabulary import VOCABULARY_COLUMNS, normalise
 
 # Reading again cannot hurt, so an answer lost in a timeout is retried like a transient fault.
 RETRYABLE = frozenset({
@@ -114,61 +114,38 @@ async def _collected(conn: asyncpg.Connection, answers: dict[str, InsightsCollec
     """Store the answered readings in one statement (store.store_collected).
 
     This runs once per answer at tens of thousands a second, so Python only computes what only it
-    defines — the vocabulary (normalise) and the engagement rate (rate) — and fills flat arrays;
-    PostgreSQL deduplicates, writes samples, readings and events, and assembles each event's JSON
-    around the part encoded here. test_ingest checks every event against the payload models."""
+    defines — the vocabulary (normalise) and the engagement rate (rate) — and hands the batch over
+    as one JSON document; PostgreSQL deduplicates, writes samples, readings and events, and puts
+    each event's JSON together around the part encoded here. test_ingest checks every event
+    against the payload models."""
     given = list(answers.values())
     followers = await store.followers_of(conn, sorted({p.account_id for p in given if p.kind == "post"}))
-    columns: tuple[list, ...] = tuple([] for _ in range(17))
-    (request_ids, kinds, platforms, accounts, times, views, reach, likes, comments, shares, saves, clicks,
-     follower_counts, interactions, denominators, bases, tails) = columns
-    s_answer: list[int] = []
-    s_metric: list[str | None] = []
-    s_name: list[str] = []
-    s_value: list[float] = []
+    rows: list[dict] = []
     audience: dict[int, float] = {}
     for n, p in enumerate(given, start=1):
-        kind, platform, raw = p.kind, p.platform, p.metrics
-        values: dict[str, float] = normalise(kind, platform, raw)
-        mapping = table(kind, platform)
-        for name, value in raw.items():
-            s_answer.append(n)
-            s_metric.append(mapping.get(name))
-            s_name.append(name)
-            s_value.append(value)
-        r: Rate | None = None
+        kind, raw = p.kind, p.metrics
+        values: dict[str, float] = normalise(kind, p.platform, raw)
+        row = {"request_id": p.request_id, "kind": kind, "platform": p.platform, "account_id": p.account_id,
+               "collected_at": p.collected_at, "raw": raw}
         if kind == "post":
             then = followers.get(p.account_id)
+            r = rate(values, then)
+            row["interactions"], row["denominator"], row["basis"] = r.interactions, r.denominator, r.basis
+            if announce:  # the rest of engagement.sampled
+                row["event"] = {"metrics": {k: _number(v) for k, v in values.items()},
+                                "engagement_rate": r.value, "engagement_basis": r.basis}
             if then is not None:
                 values["followers"] = then
-            r = rate(values, then)
-            tail = {"metrics": {k: _number(v) for k, v in values.items() if k != "followers"}, "raw": raw,
-                    "engagement_rate": r.value, "engagement_basis": r.basis}
         else:
             count = values.get("followers")
             if count is not None:
                 audience[n] = count
-            tail = {"followers": None if count is None else _number(count), "raw": raw}
-        get = values.get
-        request_ids.append(p.request_id)
-        kinds.append(kind)
-        platforms.append(platform)
-        accounts.append(p.account_id)
-        times.append(p.collected_at)
-        views.append(get("views"))
-        reach.append(get("reach"))
-        likes.append(get("likes"))
-        comments.append(get("comments"))
-        shares.append(get("shares"))
-        saves.append(get("saves"))
-        clicks.append(get("clicks"))
-        follower_counts.append(get("followers"))
-        interactions.append(r.interactions if r else None)
-        denominators.append(r.denominator if r else None)
-        bases.append(r.basis if r else None)
-        tails.append(pydantic_core.to_json(tail)[1:].decode() if announce else None)  # '"metrics":…}'
+            if announce:  # the rest of audience.sampled
+                row["event"] = {"followers": None if count is None else _number(count)}
+        row.update(values)  # views, reach, …, followers: the reading's columns of the same names
+        rows.append(row)
     stored = await store.store_collected(
-        conn, columns, (s_answer, s_metric, s_name, s_value), announce=announce,
+        conn, pydantic_core.to_json(rows), VOCABULARY_COLUMNS, announce=announce,
         time=datetime.now(UTC).isoformat().replace("+00:00", "Z"), types=(ENGAGEMENT.type, AUDIENCE.type))
     outcome.duplicates += len(given) - len(stored)
     newest: dict[str, tuple[str, str, float, datetime]] = {}

@@ -161,21 +161,23 @@ async def followers_of(conn: asyncpg.Connection, account_ids: list[str]) -> dict
     return {r["account_id"]: r["followers"] for r in rows}
 
 
-# One statement stores a whole batch of answers (siar_metrics.ingest computes the values):
+# One statement stores a whole batch of answers (siar_metrics.ingest computes the values and
+# sends the batch as one JSON array, $1 — the cheapest way to hand thousands of values over):
 # takes the readings answered off the list (the deduplication: an answer whose reading is gone
-# matches nothing), appends every raw value as a sample, the reading with its values and
-# engagement, and, when $22, the engagement.sampled / audience.sampled event of each in the
-# outbox — its JSON put together here from the reading's own columns and the part ingest
-# encoded ($17, from "metrics" on), with an id derived from the request id so that the same
-# reading is always announced under the same id. Returns the ordinals (1-based) of the answers
-# stored. One round trip, and no per-row work in Python beyond filling the arrays.
+# matches nothing), appends every raw value as a sample with its normalised name (the vocabulary,
+# $2–$5, is siar_metrics.vocabulary's), the reading with its values and engagement, and, when
+# $6, the engagement.sampled / audience.sampled event of each in the outbox: its JSON put
+# together here from the reading's own columns and the part ingest encoded ("event", from
+# "metrics" on), with an id derived from the request id so that the same reading is always
+# announced under the same id. Returns the ordinals (1-based) of the answers stored.
 _STORE_COLLECTED = """
 WITH answer AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                         $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],
-                         $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::text[], $17::text[])
-        WITH ORDINALITY AS a(request_id, kind, platform, account_id, collected_at, views, reach, likes, comments,
-                             shares, saves, clicks, followers, interactions, denominator, basis, tail, n)
+    SELECT * FROM ROWS FROM (json_to_recordset($1::text::json) AS (
+        request_id uuid, kind text, platform text, account_id text, collected_at timestamptz,
+        views float8, reach float8, likes float8, comments float8, shares float8, saves float8, clicks float8,
+        followers float8, interactions float8, denominator float8, basis text, raw json, event json)
+    ) WITH ORDINALITY AS a(request_id, kind, platform, account_id, collected_at, views, reach, likes, comments,
+                           shares, saves, clicks, followers, interactions, denominator, basis, raw, event, n)
 ), taken AS (
     DELETE FROM collections c USING answer a
     WHERE c.request_id = a.request_id AND c.kind = a.kind AND c.platform = a.platform
@@ -183,12 +185,15 @@ WITH answer AS (
     RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform, c.platform_post_id,
               c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.views, a.reach,
               a.likes, a.comments, a.shares, a.saves, a.clicks, a.followers, a.interactions, a.denominator,
-              a.basis, a.tail, a.n
+              a.basis, a.raw, a.event, a.n
+), vocabulary AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(kind, platform, raw_name, metric)
 ), sampled AS (
     INSERT INTO samples (request_id, collected_at, platform, account_id, target_id, metric, raw_name, value)
-    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, s.metric, s.raw_name, s.value
-    FROM unnest($18::int8[], $19::text[], $20::text[], $21::float8[]) AS s(n, metric, raw_name, value)
-    JOIN taken t ON t.n = s.n
+    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, v.metric, r.key, r.value::float8
+    FROM taken t
+    CROSS JOIN LATERAL json_each_text(t.raw) r
+    LEFT JOIN vocabulary v ON v.kind = t.kind AND v.platform = t.platform AND v.raw_name = r.key
 ), read AS (
     INSERT INTO readings (request_id, kind, stage, target_id, post_id, account_id, platform, planned_at,
                           collected_at, attempts, views, reach, likes, comments, shares, saves, clicks, followers,
@@ -200,11 +205,12 @@ WITH answer AS (
     INSERT INTO outbox (event_id, routing_key, event_type, correlation_id, body)
     SELECT e.id, e.name, e.type, t.correlation_id, convert_to(
                '{"specversion":"1.0","id":"' || e.id || '","source":"/siar/metrics","type":"' || e.type
-               || '","time":"' || $23 || '","subject":' || to_json(e.subject)::text
+               || '","time":"' || $7 || '","subject":' || to_json(e.subject)::text
                || ',"datacontenttype":"application/json","correlationid":' || to_json(t.correlation_id)::text
                || ',"data":{"request_id":"' || t.request_id::text || '",' || e.head
                || '"account_id":' || to_json(t.account_id)::text || ',"platform":' || to_json(t.platform)::text
-               || ',"collected_at":' || to_json(t.collected_at)::text || ',' || t.tail || '}',
+               || ',"collected_at":' || to_json(t.collected_at)::text || ',"raw":' || t.raw::text
+               || ',' || substr(t.event::text, 2) || '}',
                'UTF8')
     FROM taken t
     LEFT JOIN posts p ON p.post_id = t.post_id
@@ -218,21 +224,22 @@ WITH answer AS (
                    || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
                ELSE '' END AS head
         FROM (SELECT CASE WHEN t.kind = 'post' THEN 'engagement.sampled' ELSE 'audience.sampled' END AS name,
-                     CASE WHEN t.kind = 'post' THEN $24 ELSE $25 END AS type,
+                     CASE WHEN t.kind = 'post' THEN $8 ELSE $9 END AS type,
                      CASE WHEN t.kind = 'post' THEN 'target/' || t.target_id ELSE 'account/' || t.account_id END
                          AS subject) k
     ) e
-    WHERE $22
+    WHERE $6
 )
 SELECT n FROM taken
 """
 
 
-async def store_collected(conn: asyncpg.Connection, answers: Sequence[Sequence], samples: Sequence[Sequence],
+async def store_collected(conn: asyncpg.Connection, answers: bytes, vocabulary: Sequence[Sequence[str | None]],
                           *, announce: bool, time: str, types: tuple[str, str]) -> list[int]:
-    """answers: 17 columns (see ``_STORE_COLLECTED``, $1–$17); samples: (ordinal, metric, raw name,
-    value) columns; types: the engagement.sampled and audience.sampled CloudEvent types."""
-    rows = await conn.fetch(_STORE_COLLECTED, *answers, *samples, announce, time, *types)
+    """answers: a JSON array of objects with the columns of ``_STORE_COLLECTED``'s ``answer``;
+    vocabulary: (kind, platform, raw name, metric) columns; types: the engagement.sampled and
+    audience.sampled CloudEvent types."""
+    rows = await conn.fetch(_STORE_COLLECTED, answers.decode(), *vocabulary, announce, time, *types)
     return [r[0] for r in rows]
 
 

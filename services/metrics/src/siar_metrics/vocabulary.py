@@ -107,6 +107,15 @@ ACCOUNT: dict[str, dict[str, Metric | None]] = {
 
 PLATFORMS = tuple(POST)
 
+# The same tables as four columns (kind, platform, raw name, normalised name), for the statement
+# that stores samples with their normalised name (siar_metrics.store.store_collected).
+VOCABULARY_COLUMNS: tuple[list[str | None], ...] = tuple(map(list, zip(*(
+    (kind, platform, raw, metric)
+    for kind, tables in (("post", POST), ("account", ACCOUNT))
+    for platform, names in tables.items()
+    for raw, metric in names.items()
+), strict=True)))
+
 
 def table(kind: str, platform: str) -> Mapping[str, Metric | None]:
     return (POST if kind == "post" else ACCOUNT).get(platform, {})
