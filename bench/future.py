@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 from siar_scheduler import store
 
 from .common import fresh_environment, machine, register_account, rss_mb, start_stack, summary
-from .measure import DueTap, Resources, copy_posts, epoch, queue_depths
-from .steady import LEAD, feed
+from .measure import DueTap, Resources, claim_lateness_shares, copy_posts, epoch, queue_depths
+from .steady import LEAD, by_segment, feed
 
 CHUNK = 50_000
 YEAR = 365 * 86400
@@ -62,7 +63,7 @@ async def load(database_url: str, account_id: str, rows: int, rng: random.Random
 async def time_claims(database_url: str, until: float, every: float = 0.5) -> dict:
     capture = _Capture()
     await store.claim_due(capture, 500)
-    claim_ms, next_ms, claimed = [], [], []
+    claim_ms, next_ms, commit_ms, claimed = [], [], [], []
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "scheduler"})
     try:
         while time.time() < until:
@@ -76,6 +77,12 @@ async def time_claims(database_url: str, until: float, every: float = 0.5) -> di
             t0 = time.perf_counter()
             await conn.fetchval(store.SECONDS_UNTIL_NEXT_DUE)
             next_ms.append((time.perf_counter() - t0) * 1000)
+            # A transaction that commits a write (a transaction id): what every claim's commit
+            # waits for, the WAL flush, which a bulk load or a checkpoint can slow down.
+            t0 = time.perf_counter()
+            async with conn.transaction():
+                await conn.fetchval("SELECT txid_current()")
+            commit_ms.append((time.perf_counter() - t0) * 1000)
             await asyncio.sleep(every)
         tr = conn.transaction()
         await tr.start()
@@ -83,7 +90,8 @@ async def time_claims(database_url: str, until: float, every: float = 0.5) -> di
         await tr.rollback()
     finally:
         await conn.close()
-    return {"claim_ms": summary(claim_ms), "next_due_ms": summary(next_ms), "samples": len(claim_ms),
+    return {"claim_ms": summary(claim_ms), "next_due_ms": summary(next_ms), "commit_ms": summary(commit_ms),
+            "samples": len(claim_ms),
             "samples_with_rows_due": sum(1 for c in claimed if c), "explain_analyze": plan}
 
 
@@ -133,6 +141,8 @@ async def run(rows: int = 1_000_000, seconds: int = 90, trickle: int = 5, seed: 
             finally:
                 await conn.close()
             window = [mb for t, mb in rss if t >= first_due]
+            async with httpx.AsyncClient(base_url=stack.url("scheduler")) as scheduler:
+                claimed_within = await claim_lateness_shares(scheduler)
             report = resources.report(len(tap.arrivals))
             await tap.close()
             return {
@@ -145,6 +155,8 @@ async def run(rows: int = 1_000_000, seconds: int = 90, trickle: int = 5, seed: 
                 "claim": claims,
                 "trickle_dispatched": len(tap.arrivals), "trickle_expected": expected,
                 "trickle_lateness": summary(tap.lateness()),
+                "trickle_p99_by_tenth": by_segment(list(tap.arrivals.values()), first_due, seconds),
+                "claimed_within_seconds": claimed_within,
                 "post_due_before_due_time": tap.early(), "future_targets_claimed": early_claimed,
                 "outbox_rows_at_end": outbox, "max_queue_depths": depths,
                 "targets_table": {"live": stats["n_live_tup"], "dead": stats["n_dead_tup"],
