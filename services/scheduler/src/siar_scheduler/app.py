@@ -23,7 +23,7 @@ from siar_runtime.outbox import OutboxRelay
 from . import api_planning, posts, series, store
 from . import planning_store as plans
 from .api import router
-from .handlers import handlers
+from .handlers import batch_handlers, handlers
 from .metrics import SchedulerMetrics
 from .policy import Policy
 from .settings import SchedulerSettings
@@ -74,7 +74,8 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
             batch=20,
             after_commit=lambda rows: relay.wake(),
         )
-        consumer = Consumer(bus, SERVICE, handlers(db.pool), metrics.chassis, prefetch=settings.prefetch)
+        consumer = Consumer(bus, SERVICE, handlers(db.pool), metrics.chassis, prefetch=settings.prefetch,
+                            batch_handlers=batch_handlers(db.pool))
         app.state.db = db
         app.state.bus = bus
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from uuid import UUID
 
@@ -15,8 +16,9 @@ from siar_contracts import (
     PostRetrying,
     spec_for_model,
 )
+from siar_runtime.batches import BatchHandler
 from siar_runtime.consumer import Handler
-from siar_runtime.inbox import first_delivery
+from siar_runtime.inbox import first_deliveries, first_delivery
 
 from . import accounts, store
 from .posts import SOURCE
@@ -28,6 +30,18 @@ async def on_published(event: CloudEvent, data: PostPublished, pool: asyncpg.Poo
             await store.mark_published(
                 conn, UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts
             )
+
+
+async def on_published_batch(items: Sequence[tuple[CloudEvent, PostPublished]], pool: asyncpg.Pool) -> None:
+    """:func:`on_published` for many messages in one transaction (a burst being published)."""
+    async with pool.acquire() as conn, conn.transaction():
+        fresh = {(e.source, e.id) for e in await first_deliveries(conn, [event for event, _ in items])}
+        published = [
+            (UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts)
+            for event, data in items if (event.source, event.id) in fresh
+        ]
+        if published:
+            await store.mark_published_many(conn, published)
 
 
 async def on_failed(event: CloudEvent, data: PostFailed, pool: asyncpg.Pool) -> None:
@@ -54,6 +68,12 @@ async def on_needs_reconnect(event: CloudEvent, data: AccountNeedsReconnect, poo
     async with pool.acquire() as conn, conn.transaction():
         if await first_delivery(conn, event):
             await accounts.needs_reconnect(conn, data)
+
+
+def batch_handlers(pool: asyncpg.Pool) -> dict[str, BatchHandler]:
+    """The event types handled many at a time; :func:`handlers` keeps their single handlers for a
+    batch that fails."""
+    return {spec_for_model(PostPublished).type: partial(on_published_batch, pool=pool)}
 
 
 def handlers(pool: asyncpg.Pool) -> dict[str, Handler]:

@@ -417,6 +417,22 @@ async def mark_published(
     )
 
 
+async def mark_published_many(conn: asyncpg.Connection, published: list[tuple[UUID, str, str | None, datetime, int]]) -> None:
+    """:func:`mark_published` for a batch of post.published: (target id, platform post id, url,
+    published at, attempts) each, one statement."""
+    await conn.execute(
+        """
+        UPDATE targets t SET status = 'published', platform_post_id = u.platform_post_id, url = u.url,
+               published_at = u.published_at, attempts = u.attempts, error_class = NULL, reason = NULL,
+               updated_at = now()
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[])
+             AS u(target_id, platform_post_id, url, published_at, attempts)
+        WHERE t.target_id = u.target_id AND t.status <> 'published'
+        """,
+        *(list(column) for column in zip(*published, strict=True)),
+    )
+
+
 async def mark_failed(
     conn: asyncpg.Connection, target_id: UUID, error_class: str, reason: str, attempts: int
 ) -> None:
