@@ -228,6 +228,10 @@ async def main(argv: list[str]) -> None:
     resources = [row for name, result in results.items() for row in resource_rows(name, result)]
     resources += [row for name, result in celery.items() for row in resource_rows(f"{name} (Celery)", result)]
     print("\n" + table(resources, ["run", "service", "peak RSS (MB)", "CPU s / 1,000 posts"], {2, 3}))
+    warnings = [f"  {name}/{service}: {message} ×{count}" for name, result in results.items()
+                for service, messages in (result.get("log_warnings") or {}).items() for message, count in messages.items()]
+    if warnings:
+        print("\nwarnings the services logged (see each run's JSON):\n" + "\n".join(warnings))
     if celery:
         print("\nSiar beside Celery 5 (ETA tasks, same broker):\n" + side_by_side(results, celery))
     elif skipped:

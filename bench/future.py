@@ -32,7 +32,15 @@ import httpx
 from siar_scheduler import store
 
 from .common import fresh_environment, machine, register_account, rss_mb, start_stack, summary
-from .measure import DueTap, Resources, claim_lateness_shares, copy_posts, epoch, queue_depths
+from .measure import (
+    DueTap,
+    Resources,
+    claim_lateness_shares,
+    copy_posts,
+    epoch,
+    log_warnings,
+    queue_depths,
+)
 from .steady import LEAD, by_segment, feed
 
 CHUNK = 50_000
@@ -163,6 +171,7 @@ async def run(rows: int = 1_000_000, seconds: int = 90, trickle: int = 5, seed: 
                                   "autovacuumed": stats["last_autovacuum"] is not None,
                                   "autoanalyzed": stats["last_autoanalyze"] is not None},
                 "resources": report,
+                "log_warnings": log_warnings(Path(logs)),
             }
         finally:
             stack.stop()

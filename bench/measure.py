@@ -8,7 +8,9 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -155,3 +157,24 @@ async def claim_lateness_shares(client) -> dict[str, float]:
                     buckets[sample.labels["le"]] = buckets.get(sample.labels["le"], 0) + sample.value
     total = buckets.pop("+Inf", 0)
     return {le: round(count / total, 4) for le, count in buckets.items()} if total else {}
+
+
+def log_warnings(log_dir: Path, limit: int = 5) -> dict[str, dict[str, int]]:
+    """The warnings and errors each service logged during the run, by message (the logs live in
+    a temporary directory that goes with the run): a runner backing off after failures shows
+    here, where the lateness alone would not say why."""
+    found: dict[str, Counter] = {}
+    for path in sorted(log_dir.glob("*.log")):
+        counts: Counter = Counter()
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                if "Traceback" in line or "Error" in line:
+                    counts[line.strip()[:120]] += 1
+                continue
+            if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
+                counts[str(entry.get("event"))[:120]] += 1
+        if counts:
+            found[path.stem] = dict(counts.most_common(limit))
+    return found

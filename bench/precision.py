@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from .common import TOKEN, fresh_environment, machine, register_account, start_stack, summary
-from .measure import DueTap, Resources, claim_lateness_shares, epoch, sandbox_total
+from .measure import DueTap, Resources, claim_lateness_shares, epoch, log_warnings, sandbox_total
 
 SETTLE = 15.0  # seconds between the last API call and the period's start
 
@@ -67,6 +67,7 @@ async def run(posts: int = 200, period: float = 210, seed: int | None = None) ->
                 "lateness": summary(tap.lateness()),
                 "claimed_within_seconds": claimed_within,
                 "resources": report,
+                "log_warnings": log_warnings(Path(logs)),
             }
         finally:
             stack.stop()

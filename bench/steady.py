@@ -29,7 +29,15 @@ import asyncpg
 import httpx
 
 from .common import fresh_environment, machine, register_account, start_stack, summary
-from .measure import DueTap, Resources, claim_lateness_shares, copy_posts, epoch, sandbox_total
+from .measure import (
+    DueTap,
+    Resources,
+    claim_lateness_shares,
+    copy_posts,
+    epoch,
+    log_warnings,
+    sandbox_total,
+)
 
 LEAD = 10.0
 
@@ -102,6 +110,7 @@ async def run(rate: int = 500, seconds: int = 300, drain: float = 180) -> dict:
                 "delivered_by_end": delivered_at_end, "delivered": delivered,
                 "all_delivered_seconds_after_end": all_delivered_after,
                 "resources": report,
+                "log_warnings": log_warnings(Path(logs)),
             }
         finally:
             stack.stop()
