@@ -3,7 +3,7 @@ and vhost with its own local stack, then ONE table — run, goal, measured, met?
 and CPU seconds per 1,000 posts of each service in each run. When bench/celery_peer.py and Celery
 are importable, the same burst and steady through Celery 5 ETA tasks, side by side with Siar.
 
-    uv run --group bench python -m bench                  # full length (about 20 minutes)
+    uv run --group bench python -m bench                  # full length (about half an hour with Celery)
     uv run --group bench python -m bench --quick          # short runs, a check that all works
     uv run --group bench python -m bench --only steady future --json results.json
 
