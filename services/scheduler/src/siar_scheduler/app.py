@@ -27,6 +27,7 @@ from .handlers import batch_handlers, handlers
 from .metrics import SchedulerMetrics
 from .policy import Policy
 from .settings import SchedulerSettings
+from .watch import watch_overdue
 
 SERVICE = "scheduler"
 log = structlog.get_logger("siar.scheduler")
@@ -87,6 +88,11 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         relay.start()
         runner.start()
         extending = asyncio.create_task(series.keep_extending(extender), name="series-extend")
+        watching = asyncio.create_task(
+            watch_overdue(db.pool, metrics, grace_seconds=settings.overdue_grace_seconds,
+                          every_seconds=settings.overdue_check_seconds),
+            name="overdue-watch",
+        )
         await consumer.start()
         log.info("scheduler started", port=settings.http_port)
         try:
@@ -96,6 +102,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
                 ("consumer", consumer.stop),
                 ("due runner", runner.stop),
                 ("series extender", partial(_cancel, extending)),
+                ("overdue watch", partial(_cancel, watching)),
                 ("outbox relay", relay.stop),
                 ("broker", bus.close),
                 ("database", db.close),

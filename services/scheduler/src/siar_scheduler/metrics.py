@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from siar_runtime.metrics import ChassisMetrics
 
 
@@ -27,6 +27,23 @@ class SchedulerMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
+
+        # Read from the database on a timer independent of dispatch, so a scheduler that is up but
+        # no longer dispatching (a wedged runner, a lost NOTIFY and a failing sweep) still shows.
+        self.overdue = Gauge(
+            "siar_scheduler_targets_overdue",
+            "Targets still waiting to be dispatched well after their time (0 while dispatch works)",
+            registry=r,
+        )
+        self.overdue_oldest = Gauge(
+            "siar_scheduler_overdue_oldest_seconds",
+            "How long the oldest overdue target has waited past its time (0 when none)",
+            registry=r,
+        )
+
+    def set_overdue(self, count: int, oldest_seconds: float) -> None:
+        self.overdue.set(count)
+        self.overdue_oldest.set(oldest_seconds)
 
     def observe_dispatch(self, rows) -> None:
         now = datetime.now(UTC)

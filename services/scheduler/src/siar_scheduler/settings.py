@@ -18,6 +18,10 @@ class SchedulerSettings(ServiceSettings):
     )
     dispatch_batch: int = Field(default=500, ge=1, description="Targets claimed per transaction")
     sweep_seconds: float = Field(default=5.0, gt=0, description="Safety sweep even without NOTIFY")
+    overdue_grace_seconds: float = Field(
+        default=30, gt=0, description="A target still waiting this long after its time counts as overdue (a gauge)"
+    )
+    overdue_check_seconds: float = Field(default=15, gt=0, description="How often the overdue gauge is read")
     past_grace_seconds: int = Field(
         default=300, ge=0, description="How far in the past a new post's time may be (it goes out at once)"
     )

@@ -456,3 +456,18 @@ async def mark_retrying(
         """,
         target_id, error_class, reason, attempt,
     )
+
+
+async def overdue(conn: asyncpg.Connection, grace_seconds: float) -> tuple[int, float]:
+    """Targets still waiting more than ``grace_seconds`` after their time — none while dispatch
+    works — and how long the oldest has waited (0 when none). Reads the targets_due index only."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS n, coalesce(extract(epoch FROM clock_timestamp() - min(due_at)), 0)::float8 AS oldest
+        FROM targets
+        WHERE status = 'scheduled' AND due_at < (SELECT clock_timestamp()) - make_interval(secs => $1)
+        """,
+        grace_seconds,
+    )
+    return row["n"], row["oldest"]
+
