@@ -444,6 +444,14 @@ async def test_telegram_publishes_a_video_by_url(sandbox):
     assert [c.path.rsplit("/", 1)[-1] for c in sandbox.to("/telegram/")] == ["sendVideo"]
 
 
+async def test_telegram_publishes_a_gif_as_an_animation_not_a_still(sandbox):
+    gif = MediaItem(url=f"{MEDIA}/loop.gif", kind="gif", alt_text="Jam buka berkedip")
+    published = await telegram.publish(sandbox.client, telegram_account(), outgoing("Buka!", gif))
+    recorded = assert_recorded(published, await sandbox.posts("telegram"), "Buka!")
+    assert [(m["type"], m["url"]) for m in recorded["media"]] == [("animation", f"{MEDIA}/loop.gif")]
+    assert [c.path.rsplit("/", 1)[-1] for c in sandbox.to("/telegram/")] == ["sendAnimation"]
+
+
 @pytest.mark.parametrize("count", [2, 10])
 async def test_telegram_publishes_a_media_group(sandbox, count):
     media = [image("photo.jpg" if i % 2 else "poster.png") for i in range(count - 1)] + [video()]

@@ -66,7 +66,7 @@ async def test_the_listing_names_every_sample(client):
     r = await client.get(MEDIA)
     assert r.status_code == 200
     listed = {m["name"]: m for m in r.json()["media"]}
-    assert set(listed) == {"poster.png", "photo.jpg", "clip.mp4"}
+    assert set(listed) == {"poster.png", "photo.jpg", "clip.mp4", "loop.gif"}
     assert listed["clip.mp4"]["url"] == "http://sandbox/_sandbox/media/clip.mp4"
     assert listed["clip.mp4"]["content_type"] == "video/mp4"
     assert listed["photo.jpg"]["width"] == 64 and listed["photo.jpg"]["height"] == 48
@@ -319,3 +319,31 @@ async def test_telegram_accepts_uploaded_samples(client, tg):
             assert message["photo"][-1]["file_size"] == len(data)
         else:
             assert message["video"]["mime_type"] == "video/mp4"
+
+
+async def test_loop_gif_is_a_looping_four_frame_gif89a(client):
+    data = (await client.get(f"{MEDIA}/loop.gif")).content
+    assert data[:6] == b"GIF89a" and data[-1:] == b"\x3b"
+    assert int.from_bytes(data[6:8], "little") == 64 and int.from_bytes(data[8:10], "little") == 48
+    assert b"NETSCAPE2.0" in data  # loops
+    assert data.count(b"\x21\xf9\x04") == 4  # one graphic control block per frame
+
+
+async def test_telegram_sends_a_gif_as_an_animation(client, tg):
+    base = "http://sandbox/_sandbox/media"
+    message = ok(
+        await client.post(
+            f"{tg}/sendAnimation",
+            json={"chat_id": "@perpuskota", "animation": f"{base}/loop.gif", "caption": "Buka!"},
+        )
+    )
+    assert message["animation"]["mime_type"] == "image/gif"
+    assert (message["animation"]["width"], message["animation"]["height"]) == (64, 48)
+    assert message["animation"]["duration"] == 2 and message["animation"]["file_id"].startswith("CgAC")
+    assert message["document"]["file_id"] == message["animation"]["file_id"]  # as the Bot API does
+    assert message["caption"] == "Buka!"
+    refused = await client.post(
+        f"{tg}/sendAnimation", json={"chat_id": "@perpuskota", "animation": f"{base}/photo.jpg"}
+    )
+    assert refused.status_code == 400 and "wrong type" in refused.json()["description"]
+

@@ -4,7 +4,8 @@ the repository): posts can carry media by URL with no internet.
 - ``poster.png``: a 64x64 RGB PNG (zlib + CRC-checked chunks);
 - ``photo.jpg``: a 64x48 baseline JFIF JPEG (YCbCr 4:4:4, real DCT and Huffman coding);
 - ``clip.mp4``: a 2-second 64x48 MP4 (``ftyp``, ``moov`` before ``mdat``) whose one video
-  track holds four JPEG frames (ISO 14496-1 object type 0x6C, i.e. Motion JPEG in MP4).
+  track holds four JPEG frames (ISO 14496-1 object type 0x6C, i.e. Motion JPEG in MP4);
+- ``loop.gif``: a looping 2-second 64x48 GIF89a animation of four frames (LZW-coded).
 
 Each file is generated once per process, on first use."""
 
@@ -45,6 +46,53 @@ class Sample:
 
 
 Pixel = Callable[[int, int], tuple[int, int, int]]
+
+
+# --------------------------------------------------------------------------- GIF
+
+
+def gif(width: int, height: int, frames: list[list[int]], palette: list[tuple[int, int, int]],
+        frame_ms: int) -> bytes:
+    """A looping GIF89a of frames given as palette indices (at most four colours). The LZW
+    stream sends a clear code before every second pixel, so codes stay 3 bits wide: large, but
+    any decoder reads it, and no compressor is needed."""
+    colours = (palette + [(0, 0, 0)] * 4)[:4]
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF1, 0, 0))  # 4-colour table
+    out += b"".join(bytes(c) for c in colours)
+    out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
+    for indices in frames:
+        out += b"\x21\xf9\x04\x04" + struct.pack("<H", frame_ms // 10) + b"\x00\x00"
+        out += b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)
+        clear, end = 4, 5
+        codes: list[int] = []
+        for i, index in enumerate(indices):
+            if i % 2 == 0:
+                codes.append(clear)
+            codes.append(index)
+        codes.append(end)
+        bits = bytearray()
+        acc = nbits = 0
+        for code in codes:
+            acc |= code << nbits
+            nbits += 3
+            while nbits >= 8:
+                bits.append(acc & 0xFF)
+                acc >>= 8
+                nbits -= 8
+        if nbits:
+            bits.append(acc & 0xFF)
+        out += b"\x02"  # LZW minimum code size
+        for start in range(0, len(bits), 255):
+            block = bits[start:start + 255]
+            out += bytes([len(block)]) + block
+        out += b"\x00"
+    return bytes(out + b"\x3b")
+
+
+def _gif_frame(index: int, width: int, height: int) -> list[int]:
+    # A yellow block walking across a blue field.
+    return [2 if 16 * index <= x < 16 * index + 16 else (1 if y > height // 2 else 0)
+            for y in range(height) for x in range(width)]
 
 
 # --------------------------------------------------------------------------- PNG
@@ -350,10 +398,14 @@ def _build(name: str) -> Sample | None:
     if name == "clip.mp4":
         frames = [jpeg(64, 48, _frame(i)) for i in range(4)]
         return Sample(name, "video/mp4", "video", 64, 48, 2.0, mp4(64, 48, frames, 500))
+    if name == "loop.gif":
+        palette = [(30, 60, 120), (30, 90, 150), (240, 200, 40)]
+        data = gif(64, 48, [_gif_frame(i, 64, 48) for i in range(4)], palette, 500)
+        return Sample(name, "image/gif", "image", 64, 48, 2.0, data)
     return None
 
 
-NAMES = ("poster.png", "photo.jpg", "clip.mp4")
+NAMES = ("poster.png", "photo.jpg", "clip.mp4", "loop.gif")
 
 
 @functools.cache

@@ -490,7 +490,8 @@ def _source(call: Call, name: str, value: Any = None) -> tuple[str, Any] | None:
     return ("file_id", value)
 
 
-_KIND_NAMES = {"photo": "Photo", "video": "Video", "document": "Document", "audio": "Audio"}
+_KIND_NAMES = {"photo": "Photo", "video": "Video", "document": "Document", "audio": "Audio",
+               "animation": "Animation"}
 
 
 async def _file(call: Call, kind: str, source: tuple[str, Any]) -> TelegramFile:
@@ -552,6 +553,7 @@ async def _file(call: Call, kind: str, source: tuple[str, Any]) -> TelegramFile:
 _URL_TYPES = {
     "photo": ("image/",),
     "video": ("video/mp4",),
+    "animation": ("image/gif", "video/mp4"),
     "document": ("",),
     "audio": ("audio/",),
 }
@@ -568,7 +570,7 @@ def _sample_file(call: Call, kind: str, name: str, sample: samples.Sample | None
     stored = _other_file(
         call, kind, None, size, name, sample.content_type, sample.width, sample.height
     )
-    if kind == "video" and sample.duration is not None and not call.arg("duration"):
+    if kind in ("video", "animation") and sample.duration is not None and not call.arg("duration"):
         stored.duration = round(sample.duration)
     return stored
 
@@ -585,9 +587,10 @@ def _other_file(
 ) -> TelegramFile:
     prefix, unique = {
         "video": ("BAACAgUAAxkDAAI", "AgAD"),
+        "animation": ("CgACAgUAAxkDAAI", "AgAD"),
         "audio": ("CQACAgUAAxkDAAI", "AgAD"),
     }.get(kind, ("BQACAgUAAxkDAAI", "AgAD"))
-    if kind == "video":
+    if kind in ("video", "animation"):
         width = call.number("width", 0, 10_000) or width
         height = call.number("height", 0, 10_000) or height
     stored = TelegramFile(
@@ -600,7 +603,7 @@ def _other_file(
         duration=call.number("duration", 0, 86_400),
         mime=mime or ("video/mp4" if kind == "video" else None),
         file_name=file_name,
-        thumbnail=_thumbnail(width, height) if kind == "video" else None,
+        thumbnail=_thumbnail(width, height) if kind in ("video", "animation") else None,
     )
     call.state.files[stored.file_id] = stored
     return stored
@@ -610,9 +613,9 @@ def _file_json(stored: TelegramFile) -> dict[str, Any] | list[dict[str, Any]]:
     if stored.kind == "photo":
         return [dict(size) for size in stored.sizes]
     body: dict[str, Any] = {}
-    if stored.kind in ("video", "audio"):
+    if stored.kind in ("video", "audio", "animation"):
         body["duration"] = stored.duration
-    if stored.kind == "video":
+    if stored.kind in ("video", "animation"):
         body["width"] = stored.width
         body["height"] = stored.height
     if stored.file_name:
@@ -704,6 +707,8 @@ async def _send_single(call: Call, kind: str) -> dict[str, Any]:
     _flood(call, chat)
     message = _message(call, chat)
     message[kind] = _file_json(stored)
+    if kind == "animation":  # the Bot API sends an animation as a document too, for old clients
+        message["document"] = _file_json(stored)
     if caption:
         message["caption"] = caption
         if caption_entities:
@@ -726,6 +731,11 @@ async def send_video(call: Call) -> dict[str, Any]:
 
 async def send_document(call: Call) -> dict[str, Any]:
     return await _send_single(call, "document")
+
+
+async def send_animation(call: Call) -> dict[str, Any]:
+    """A GIF or a silent MP4 that plays in a loop; sendPhoto would keep only a still of it."""
+    return await _send_single(call, "animation")
 
 
 _GROUP_TYPES = ("photo", "video", "document", "audio")
@@ -864,6 +874,7 @@ METHODS = {
     "sendphoto": send_photo,
     "sendvideo": send_video,
     "senddocument": send_document,
+    "sendanimation": send_animation,
     "sendmediagroup": send_media_group,
     "getchat": get_chat,
     "getchatmembercount": get_chat_member_count,

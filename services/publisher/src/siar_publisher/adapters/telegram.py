@@ -1,4 +1,5 @@
-"""Telegram channels through the Bot API: sendMessage, sendPhoto, sendVideo, sendMediaGroup.
+"""Telegram channels through the Bot API: sendMessage, sendPhoto, sendVideo, sendAnimation,
+sendMediaGroup.
 
 Facts from shared/platforms.md (Telegram): errors are ``{"ok":false,"error_code","description",
 "parameters":{"retry_after"}}``; 401 is a bad token; "bot is not a member" (403) and "chat not
@@ -99,7 +100,9 @@ class TelegramAdapter:
             result = await self._call(client, account, "sendMessage", {"chat_id": chat_id, "text": post.text})
         elif len(media) == 1:
             item = media[0]
-            method, field = ("sendVideo", "video") if item.kind == "video" else ("sendPhoto", "photo")
+            # A GIF through sendPhoto would arrive as a still; sendAnimation keeps it moving.
+            method, field = {"video": ("sendVideo", "video"), "gif": ("sendAnimation", "animation")}.get(
+                item.kind, ("sendPhoto", "photo"))
             result = await self._call(
                 client, account, method, {"chat_id": chat_id, field: item.url, "caption": post.text}
             )
