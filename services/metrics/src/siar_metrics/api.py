@@ -25,6 +25,7 @@ from .schemas import (
 
 PROBLEM = {"content": {"application/problem+json": {}}}
 ERRORS = {401: PROBLEM, 404: PROBLEM, 422: PROBLEM}
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # a report's period: well inside what datetime and PostgreSQL hold
 CSV = "text/csv; charset=utf-8"
 Format = Literal["json", "csv"]
 Order = Literal["engagement_rate", "interactions", "views", "reach", "likes", "comments", "shares", "saves", "clicks"]
@@ -54,6 +55,10 @@ def router(auth, timezone: str) -> APIRouter:
         for name, value in (("from", start), ("to", end)):
             if value is not None and value.tzinfo is None:
                 raise Problem(422, "Invalid request", f"'{name}' needs a UTC offset (2026-12-01T00:00:00+07:00)",
+                              type_=TYPE_BASE + "validation")
+            # Year 1 or 9999 overflowed a 500 out of the default window or the shift to UTC.
+            if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+                raise Problem(422, "Invalid request", f"'{name}' must be in the years {FIRST_YEAR}-{LAST_YEAR}",
                               type_=TYPE_BASE + "validation")
         end = end or datetime.now(UTC)
         start = start or end - timedelta(days=30)
