@@ -213,7 +213,7 @@ async def claim_openings(conn: asyncpg.Connection, limit: int) -> list[UUID]:
         """
         WITH due AS (
             SELECT survey_id FROM surveys
-            WHERE status = 'scheduled' AND opens_at <= clock_timestamp()
+            WHERE status = 'scheduled' AND opens_at <= (SELECT clock_timestamp())
             ORDER BY opens_at LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
@@ -232,7 +232,7 @@ async def claim_closings(conn: asyncpg.Connection, limit: int) -> list[UUID]:
         """
         WITH due AS (
             SELECT survey_id FROM surveys
-            WHERE status = 'open' AND closes_at <= clock_timestamp()
+            WHERE status = 'open' AND closes_at <= (SELECT clock_timestamp())
             ORDER BY closes_at LIMIT $1
             FOR UPDATE SKIP LOCKED
         )

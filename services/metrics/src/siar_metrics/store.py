@@ -124,7 +124,7 @@ async def claim_due(conn: asyncpg.Connection, limit: int, answer_timeout: timede
         """
         WITH due AS (
             SELECT request_id, state AS previous_state FROM collections
-            WHERE state IN ('planned', 'requested') AND due_at <= clock_timestamp()
+            WHERE state IN ('planned', 'requested') AND due_at <= (SELECT clock_timestamp())
             ORDER BY due_at
             LIMIT $1
             FOR UPDATE SKIP LOCKED

@@ -165,7 +165,7 @@ async def claim_extensions(conn: asyncpg.Connection, limit: int) -> list[asyncpg
     return await conn.fetch(
         """
         SELECT * FROM series
-        WHERE status = 'active' AND extend_at IS NOT NULL AND extend_at <= clock_timestamp()
+        WHERE status = 'active' AND extend_at IS NOT NULL AND extend_at <= (SELECT clock_timestamp())
         ORDER BY extend_at
         LIMIT $1
         FOR UPDATE SKIP LOCKED
