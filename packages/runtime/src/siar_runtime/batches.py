@@ -1,44 +1,47 @@
 """Handling many messages of one event type together: one transaction for the lot instead of one
 per message, the way a burst of post.due or post.published is cheapest to absorb.
 
-A :class:`Batcher` gathers the (event, payload) pairs that concurrent message tasks submit, and
-hands them to a batch handler once ``max_size`` are waiting or ``linger`` seconds after the first.
-Each submitter learns whether its item was handled: ``True`` once the batch committed (the caller
-then acknowledges its own message), ``False`` when the batch handler raised — the caller then
-handles its message alone, so one poison message costs its batch the fast path, never its
-neighbours' delivery."""
+A :class:`Batcher` gathers the items that concurrent tasks submit — (event, payload) pairs of
+consumed messages, a publisher's delivery outcomes — and hands them to a batch handler once
+``max_size`` are waiting or ``linger`` seconds after the first. Each submitter learns whether its
+item was handled: ``True`` once the batch committed (a consumer then acknowledges its own
+message), ``False`` when the batch handler raised — the caller then handles its item alone, so
+one poison message costs its batch the fast path, never its neighbours' delivery."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 from siar_contracts import CloudEvent
 
 log = structlog.get_logger("siar.batches")
 
+T = TypeVar("T")
+
 BatchHandler = Callable[[Sequence[tuple[CloudEvent, Any]]], Awaitable[None]]
 """Handles every (event, payload) pair in one transaction, idempotent on each event id; raises
 if any of them cannot be handled (the consumer then handles them one by one)."""
 
 
-class Batcher:
-    def __init__(self, handle: BatchHandler, *, max_size: int, linger: float, name: str = "") -> None:
+class Batcher(Generic[T]):
+    def __init__(self, handle: Callable[[Sequence[T]], Awaitable[None]], *, max_size: int, linger: float,
+                 name: str = "") -> None:
         self.handle = handle
         self.max_size = max(1, max_size)
         self.linger = linger
         self.name = name
-        self._items: list[tuple[CloudEvent, Any]] = []
+        self._items: list[T] = []
         self._waiting: list[asyncio.Future[bool]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
 
-    async def submit(self, event: CloudEvent, payload: Any) -> bool:
+    async def submit(self, item: T) -> bool:
         """Wait for the batch holding this item; True when it was handled and committed."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._items.append((event, payload))
+        self._items.append(item)
         self._waiting.append(done)
         if len(self._items) >= self.max_size:
             self._flush()
@@ -58,7 +61,7 @@ class Batcher:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run(self, items: list[tuple[CloudEvent, Any]], waiting: list[asyncio.Future[bool]]) -> None:
+    async def _run(self, items: list[T], waiting: list[asyncio.Future[bool]]) -> None:
         try:
             await self.handle(items)
             handled = True

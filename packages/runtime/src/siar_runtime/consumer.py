@@ -126,7 +126,7 @@ class Consumer:
         )
         batcher = self.batchers.get(event.type)
         try:
-            if batcher is None or not await batcher.submit(event, payload):
+            if batcher is None or not await batcher.submit((event, payload)):
                 await handler(event, payload)
         except Rejected as exc:
             await self._dead(message, name, exc.reason, exc.detail)

@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -31,6 +34,7 @@ from siar_contracts import (
     spec_for_model,
 )
 from siar_platforms import Content, Media, validate
+from siar_runtime.batches import Batcher
 from siar_runtime.db import Database
 from siar_runtime.logging import bind_message
 from siar_runtime.outbox import write_events
@@ -84,6 +88,28 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return random.uniform(min(base / 2, ceiling), ceiling)
 
 
+@dataclass
+class _Success:
+    """A published attempt waiting to be recorded with others (see ``_record_successes``)."""
+
+    row: Any
+    published: Published
+    at: datetime
+    recorded: bool = False
+
+    def event(self) -> CloudEvent:
+        row = self.row
+        return event(
+            PostPublished(
+                post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
+                platform=row["platform"], platform_post_id=self.published.platform_post_id, url=self.published.url,
+                published_at=self.at, attempts=row["attempts"],
+            ),
+            row["correlation_id"],
+            f"target/{row['target_id']}",
+        )
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -103,6 +129,9 @@ class DeliveryWorker:
         self.refresh_now = None  # set by the wiring: async (account_id) -> bool
         self.in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # Successes are recorded together: a burst finishes dozens of calls within milliseconds.
+        self._successes: Batcher[_Success] = Batcher(self._record_successes, max_size=settings.concurrency,
+                                                     linger=0.005, name="published")
 
     # --- claiming (called by the DueRunner inside its transaction) ---
 
@@ -238,28 +267,40 @@ class DeliveryWorker:
         await self._published(row, published)
 
     async def _published(self, row, published: Published) -> None:
-        now = datetime.now(UTC)
+        success = _Success(row, published, datetime.now(UTC))
+        if await self._successes.submit(success):
+            done = success.recorded
+            if not done:
+                log.warning("outcome not recorded: another worker took this delivery over after its lease expired")
+        else:  # the batch failed (a database blip?): this outcome alone, riding the blip out
 
-        async def write(conn) -> bool:
-            if not await _finish(conn, row, state="published", platform_post_id=published.platform_post_id,
-                                 url=published.url):
-                return False
-            await write_events(conn, SCHEMA, [event(
-                PostPublished(
-                    post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
-                    platform=row["platform"], platform_post_id=published.platform_post_id, url=published.url,
-                    published_at=now, attempts=row["attempts"],
-                ),
-                row["correlation_id"],
-                f"target/{row['target_id']}",
-            )])
-            return True
+            async def write(conn) -> bool:
+                if not await _finish(conn, row, state="published", platform_post_id=published.platform_post_id,
+                                     url=published.url):
+                    return False
+                await write_events(conn, SCHEMA, [success.event()])
+                return True
 
-        if not await self._commit(write):
+            done = await self._commit(write)
+        if not done:
             return
         self.metrics.published.labels(row["platform"]).inc()
-        self.metrics.lateness.labels(row["platform"]).observe(max(0.0, (now - row["due_at"]).total_seconds()))
+        self.metrics.lateness.labels(row["platform"]).observe(max(0.0, (success.at - row["due_at"]).total_seconds()))
         log.info("published", platform=row["platform"], url=published.url)
+
+    async def _record_successes(self, successes: Sequence[_Success]) -> None:
+        """The published attempts finished at about the same time, in one transaction: one fenced
+        UPDATE for all, their post.published in one outbox write, one wake-up."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            recorded = await store.finish_published_many(conn, [
+                (s.row["target_id"], s.row["attempts"], s.published.platform_post_id, s.published.url)
+                for s in successes
+            ])
+            await write_events(conn, SCHEMA, [s.event() for s in successes if s.row["target_id"] in recorded])
+        for s in successes:
+            s.recorded = s.row["target_id"] in recorded
+        if recorded:
+            self.on_committed()
 
     async def _fail(self, row, error_class: ErrorClass, reason: str, detail: str | None) -> None:
         async def write(conn) -> bool:

@@ -160,6 +160,27 @@ async def finish(
     return status.endswith(" 1")
 
 
+async def finish_published_many(
+    conn: asyncpg.Connection, outcomes: list[tuple[str, int, str, str | None]]
+) -> set[str]:
+    """:func:`finish` with state 'published' for many attempts at once — (target id, attempt,
+    platform post id, url) each, fenced by the attempt like one at a time; returns the target
+    ids recorded."""
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries d
+        SET state = 'published', platform_post_id = coalesce(u.platform_post_id, d.platform_post_id),
+            url = coalesce(u.url, d.url), error_class = NULL, reason = NULL, detail = NULL,
+            recovering = false, lease_until = NULL, updated_at = clock_timestamp()
+        FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(target_id, attempt, platform_post_id, url)
+        WHERE d.target_id = u.target_id AND d.attempts = u.attempt AND d.state = 'in_flight'
+        RETURNING d.target_id
+        """,
+        *(list(column) for column in zip(*outcomes, strict=True)),
+    )
+    return {r["target_id"] for r in rows}
+
+
 async def fail_pending_of_account(
     conn: asyncpg.Connection, account_id: str, error_class: str, reason: str
 ) -> list[asyncpg.Record]:
