@@ -64,6 +64,7 @@ async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
     assert payload.target_id == target["target_id"] and payload.account_id == "acc-m" and payload.platform == "mastodon"
     assert (payload.collected_at, payload.published_at, payload.platform_post_id, payload.request_id) == (
         at, target["published_at"], row["platform_post_id"], str(row["request_id"]))
+    assert sampled.id == str(row["request_id"])  # one reading, one event, always the same id
     data = sampled.data
     assert data["metrics"] == {"likes": 40, "shares": 7, "comments": 4}
     assert data["raw"]["favourites_count"] == 40

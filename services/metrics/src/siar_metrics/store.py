@@ -168,8 +168,9 @@ async def followers_of(conn: asyncpg.Connection, account_ids: list[str]) -> dict
 # $2–$5, is siar_metrics.vocabulary's), the reading with its values and engagement, and, when
 # $6, the engagement.sampled / audience.sampled event of each in the outbox: its JSON put
 # together here from the reading's own columns and the part ingest encoded ("event", from
-# "metrics" on), with an id derived from the request id so that the same reading is always
-# announced under the same id. Returns the ordinals (1-based) of the answers stored.
+# "metrics" on). The event's id is the reading's request id: one reading, one event, always
+# under the same id (no other event of this source uses a request id as its id). Returns the
+# ordinals (1-based) of the answers stored.
 _STORE_COLLECTED = """
 WITH answer AS (
     SELECT * FROM ROWS FROM (json_to_recordset($1::text::json) AS (
@@ -215,7 +216,7 @@ WITH answer AS (
     FROM taken t
     LEFT JOIN posts p ON p.post_id = t.post_id
     CROSS JOIN LATERAL (
-        SELECT md5(k.name || ':' || t.request_id::text)::uuid::text AS id, k.name, k.type, k.subject,
+        SELECT t.request_id::text AS id, k.name, k.type, k.subject,
                CASE WHEN t.kind = 'post' THEN
                    '"post_id":' || coalesce(to_json(t.post_id)::text, 'null')
                    || ',"target_id":' || to_json(t.target_id)::text
