@@ -34,6 +34,16 @@ def app():
     async def search(q: str = "") -> dict:
         return {"q": q}
 
+    @app.get("/v1/fail/{kind}")
+    async def fail(kind: str) -> dict:
+        from datetime import date, timedelta
+
+        if kind == "overflow":
+            return {"day": str(date(1, 1, 1) - timedelta(days=1))}
+        if kind == "year":
+            raise ValueError("year 10000 is out of range")
+        raise ValueError("a bug, not the caller's fault")
+
     @app.post("/v1/import")
     async def import_(request: Request) -> dict:
         return {"bytes": len(await request.body())}
@@ -103,3 +113,14 @@ async def test_the_body_still_reaches_the_handler_after_the_look(client):
     response = await client.post("/v1/import", content=b"date,text\n2026-12-04,halo\n", headers={"content-type": "text/csv"})
     assert response.json() == {"bytes": 26}
     assert (await client.get("/v1/search", params={"q": "buku anak"})).json() == {"q": "buku anak"}
+
+
+async def test_a_date_beyond_the_calendar_is_the_callers_422_not_a_500():
+    transport = httpx.ASGITransport(app=app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
+        for kind in ("overflow", "year"):
+            body = problem(await client.get(f"/v1/fail/{kind}"), 422)
+            assert "out of the range" in body["detail"]
+        # Any other ValueError is still a bug: a 500, with nothing of its message shown.
+        body = problem(await client.get("/v1/fail/other"), 500)
+        assert "bug" not in body["detail"]

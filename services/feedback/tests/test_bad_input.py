@@ -27,3 +27,8 @@ async def test_a_nul_in_a_page_answer_is_refused_and_nothing_stored(client, patr
     page = await patron.post(f"/s/{slug}", data=form(kepuasan="5", rekomendasi="9", saran="bagus\x00"))
     assert problem(page, 422)["errors"] == [{"field": "form.q_saran", "message": "NUL characters are not allowed"}]
     assert (await client.get(f"/v1/surveys/{slug}/results")).json()["responses"] == 0
+
+
+async def test_an_opening_date_before_year_1_in_utc_is_refused_not_a_500(client):
+    body = survey_body(opens_at="0001-01-01T00:00:00+07:00")
+    assert "out of the range" in problem(await client.post("/v1/surveys", json=body), 422)["detail"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import asyncpg.exceptions as pg
+from asyncpg.exceptions._base import DataError as QueryArgumentError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -86,6 +89,24 @@ def _allowed_methods(request: Request) -> list[str]:
     return [m for m in _METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
 
 
+# A valid-looking value beyond what Python's datetime or PostgreSQL can hold (year 1 shifted to UTC,
+# 9999-12-31 plus a day, a month after 9999-12): the request's fault, so a 422, wherever in the
+# handler the arithmetic or the database noticed. Only these; any other error stays a 500.
+_RANGE_MESSAGE = "a date or number is out of the range Siar can handle (dates: years 1-9999)"
+_PG_RANGE = (pg.DatetimeFieldOverflowError, pg.NumericValueOutOfRangeError, pg.InvalidDatetimeFormatError,
+             pg.InvalidTimeZoneDisplacementValueError, pg.CharacterNotInRepertoireError,
+             pg.UntranslatableCharacterError)
+_YEAR_OUT_OF_RANGE = re.compile(r"year -?\d+ is out of range")
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    if isinstance(exc, (OverflowError, QueryArgumentError, *_PG_RANGE)):
+        return True
+    if isinstance(exc, pg.DataError) and str(exc).startswith("invalid input for query argument"):
+        return True  # asyncpg could not encode a parameter (a date beyond PostgreSQL's range)
+    return isinstance(exc, ValueError) and _YEAR_OUT_OF_RANGE.search(str(exc)) is not None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -113,6 +134,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return problem_response(_invalid(errors), request)
+
+    async def _range(request: Request, exc: Exception) -> JSONResponse:
+        if not _out_of_range(exc):
+            raise exc  # any other error of these kinds: the 500 below
+        import structlog
+
+        structlog.get_logger("siar.http").info("value out of range", path=request.url.path, error=str(exc)[:200])
+        return problem_response(_invalid([{"field": "request", "message": _RANGE_MESSAGE}]), request)
+
+    for kind in (OverflowError, ValueError, pg.DataError):
+        app.add_exception_handler(kind, _range)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
