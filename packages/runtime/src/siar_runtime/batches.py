@@ -11,6 +11,7 @@ one poison message costs its batch the fast path, never its neighbours' delivery
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -57,7 +58,8 @@ class Batcher(Generic[T]):
             return
         items, waiting = self._items, self._waiting
         self._items, self._waiting = [], []
-        task = asyncio.create_task(self._run(items, waiting), name=f"batch-{self.name}")
+        # A context of its own: the batch's logs must not carry the first submitter's message ids.
+        task = asyncio.create_task(self._run(items, waiting), name=f"batch-{self.name}", context=contextvars.Context())
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
