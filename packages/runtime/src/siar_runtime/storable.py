@@ -64,7 +64,11 @@ def _in_body(content_type: str, body: bytes) -> tuple[str, str] | None:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         return next(((f"form.{k}", r) for k, v in pairs if (r := _bad(k) or _bad(v))), None)
     if content_type.startswith("text/") and b"\x00" in body:
-        return "body", "NUL characters are not allowed"
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not UTF-8 at all (UTF-16 has NULs too): the handler says what it reads
+        return "body", "NUL characters are not allowed (a file saved as UTF-16? Siar reads UTF-8)"
     return None
 
 
