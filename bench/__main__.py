@@ -46,6 +46,9 @@ def burst_checks(r: dict) -> list[Check]:
     return [
         ("dispatch ≥ 0.7 × raw broker rate",
          f"{r['dispatch_rate']:,.0f}/s vs raw {r['raw_rate']:,.0f}/s = {r['ratio']:.2f}", r["ratio"] >= 0.7),
+        ("(reading) raw before (idle) / after the burst",
+         f"{r['raw_rate_before']:,.0f}/s / {r['raw_rate_after']:,.0f}/s; against idle raw alone "
+         f"{r['ratio_to_idle_raw']:.2f}", None),
         ("(reading) all accepted by the sandbox", f"{r['sandbox_posts']:,} after {r['accepted_seconds']:.1f} s", None),
     ]
 
