@@ -6,8 +6,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .problems import TYPE_BASE, Problem
 
@@ -36,10 +38,17 @@ def parse_tokens(spec: str) -> dict[str, str]:
     return tokens
 
 
-def bearer_auth(tokens: dict[str, str]) -> Callable[[Request], Caller]:
+# Declares the scheme in every OpenAPI document (``components.securitySchemes``, and ``security``
+# on each operation that needs a token), so clients and tools know how to authenticate; the
+# check itself stays below, to answer with problem details rather than FastAPI's plain 403.
+_SCHEME = HTTPBearer(auto_error=False, description="An API token from SIAR_API_TOKENS")
+
+
+def bearer_auth(tokens: dict[str, str]) -> Callable[..., Caller]:
     """A FastAPI dependency that answers 401 with problem details unless a known token is sent."""
 
-    def dependency(request: Request) -> Caller:
+    def dependency(request: Request,
+                   _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_SCHEME)] = None) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:

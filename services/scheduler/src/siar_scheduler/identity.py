@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Depends, Request
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -36,9 +36,9 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
-def actor_dependency(auth: Callable[[Request], Caller]) -> Callable[[Request], Actor]:
-    def dependency(request: Request) -> Actor:
-        caller = auth(request)
+def actor_dependency(auth: Callable[..., Caller]) -> Callable[..., Actor]:
+    # A default, not Annotated: with postponed annotations FastAPI could not resolve the local ``auth``.
+    def dependency(request: Request, caller: Caller = Depends(auth)) -> Actor:  # noqa: B008
         token = request.headers.get("authorization", "").partition(" ")[2].strip()
         return Actor(id=f"{caller.token_name}{fingerprint(token)}", role=caller.role)
 
