@@ -62,26 +62,3 @@ def test_payload_is_checked_against_its_schema():
 def test_envelope_refuses_the_wrong_payload():
     with pytest.raises(TypeError):
         spec_for_type("org.siar.post.published.v1").envelope(_due(), source="s", correlation_id="c")
-
-
-def test_encode_gives_the_bytes_of_the_model_path():
-    from datetime import UTC, datetime
-
-    from siar_contracts import CloudEvent, EngagementSampled, encode_event, spec_for_model
-
-    at = datetime(2026, 12, 4, 3, 59, 20, 967834, tzinfo=UTC)
-    payload = EngagementSampled(request_id="r1", target_id="t1", account_id="a1", platform="x", collected_at=at,
-                                metrics={"likes": 3, "views": 10.5}, raw={"like_count": 3},
-                                engagement_rate=0.3, engagement_basis="views")
-    spec = spec_for_model(EngagementSampled)
-    model = spec.envelope(payload, source="/siar/metrics", correlation_id="c1", subject="target/t1",
-                          event_id="e1")
-    event_id, body = encode_event(type=spec.type, source="/siar/metrics", correlation_id="c1",
-                                  subject="target/t1", event_id="e1", time=model.time,
-                                  data=payload.model_dump(mode="json"))
-    assert event_id == "e1"
-    assert body == model.to_json()
-    assert spec.parse(CloudEvent.from_json(body)) == payload
-    fresh_id, fresh = encode_event(type=spec.type, source="/s", correlation_id="c", data={})
-    parsed = CloudEvent.from_json(fresh)
-    assert parsed.id == fresh_id and "subject" not in fresh.decode() and parsed.time.tzinfo is not None

@@ -2,7 +2,6 @@
 names of the exchanges and queues that other systems bind to."""
 
 from .envelope import CONTENT_TYPE, CloudEvent, EnvelopeError
-from .envelope import encode as encode_event
 from .errors import ErrorClass
 from .events import (
     EVENTS,
@@ -44,7 +43,6 @@ from .names import (
 )
 
 __all__ = [
-    "encode_event",
     "BINDINGS",
     "DELIVERY_LIMIT",
     "CONTENT_TYPE",

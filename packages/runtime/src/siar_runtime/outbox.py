@@ -36,6 +36,9 @@ from .metrics import ChassisMetrics
 log = structlog.get_logger("siar.outbox")
 
 
+OUTBOX_COLUMNS = ("event_id", "routing_key", "event_type", "correlation_id", "body")
+
+
 def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
@@ -46,15 +49,6 @@ async def write_events(conn: asyncpg.Connection, schema: str, events: Iterable[C
         (e.id, e.short_name, e.type, e.correlationid, e.to_json())
         for e in events
     ]
-    return await write_encoded(conn, schema, rows)
-
-
-OUTBOX_COLUMNS = ("event_id", "routing_key", "event_type", "correlation_id", "body")
-
-
-async def write_encoded(conn: asyncpg.Connection, schema: str, rows: list[tuple[str, str, str, str, bytes]]) -> int:
-    """Add already encoded events — (event id, routing key, type, correlation id, JSON) — to the
-    outbox inside the caller's transaction: a few rows as one INSERT, many with one COPY."""
     if not rows:
         return 0
     if len(rows) < 8:
@@ -64,6 +58,7 @@ async def write_encoded(conn: asyncpg.Connection, schema: str, rows: list[tuple[
             rows,
         )
     else:
+        # Many rows (a batch of outcomes): one COPY rather than a round of INSERTs.
         await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS, schema_name=schema)
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
     return len(rows)
