@@ -70,6 +70,17 @@ def serving(app) -> Iterator[str]:
         thread.join(30)
 
 
+FRAMING = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs) -> None:
+    """Framing headers belong to HTTP, not to the API: a random Content-Length is refused by the
+    HTTP server itself (uvicorn's plain-text 400) before any Siar code sees the request."""
+    for name in [n for n in (case.headers or {}) if n.lower() in FRAMING]:
+        del case.headers[name]
+
+
 @schemathesis.check
 def problem_details(ctx, response, case) -> bool | None:
     """Every 4xx of the API is application/problem+json with type, title and the same status."""
