@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import Outgoing, PlatformError
+from siar_publisher.transport import http_client
 from siar_sandbox.app import create_app
 from siar_sandbox.settings import Settings
 
@@ -116,7 +117,7 @@ async def live_server() -> AsyncIterator[str]:
 async def live(live_server: str) -> AsyncIterator[Sandbox]:
     """A client of the real-socket sandbox, reset before the test; its default timeout is 5 s."""
     calls: list[Call] = []
-    async with httpx.AsyncClient(timeout=5, event_hooks={"response": [recorder(calls)]}) as client:
+    async with http_client(timeout_seconds=5, event_hooks={"response": [recorder(calls)]}) as client:
         kit = Sandbox(client, live_server, calls)
         await kit.control("POST", "/reset")
         yield kit

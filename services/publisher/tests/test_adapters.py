@@ -23,6 +23,7 @@ from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import Account, Outgoing, PlatformError, Published
 from siar_publisher.adapters.mastodon import IDEMPOTENCY_WINDOW, MastodonAdapter
 from siar_publisher.adapters.telegram import TelegramAdapter
+from siar_publisher.transport import http_client
 from siar_sandbox.app import create_app
 from siar_sandbox.settings import Settings
 
@@ -633,7 +634,7 @@ async def sandbox_process(tmp_path_factory) -> AsyncIterator[Process]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as control:
+        async with http_client(timeout_seconds=5, base_url=url) as control:
             for _ in range(200):
                 assert process.returncode is None, f"the sandbox exited with {process.returncode}"
                 with contextlib.suppress(httpx.TransportError):
@@ -679,7 +680,7 @@ async def test_mastodon_answer_lost_after_commit_is_outcome_unknown(live):
         "Terkirim, tapi jawabannya hilang", key="siar-lost-1", first_attempt_at=datetime.now(UTC)
     )
     await live_faults(live, "mastodon", "timeout_after_commit")
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(
             mastodon.publish(impatient, account, post), ErrorClass.OUTCOME_UNKNOWN
         )
@@ -687,7 +688,7 @@ async def test_mastodon_answer_lost_after_commit_is_outcome_unknown(live):
     posts = await live_posts(live, "mastodon")
     assert len(posts) == 1 and posts[0]["idempotency_key"] == "siar-lost-1"  # it WAS posted
     # What delivery does next: reconcile (None inside the window), then send again, same key.
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout_seconds=5) as client:
         assert await mastodon.reconcile(client, account, post) is None
         published = await mastodon.publish(client, account, post)
     assert published.platform_post_id == posts[0]["id"]
@@ -699,10 +700,10 @@ async def test_mastodon_timeout_before_commit_is_also_outcome_unknown(live):
     account = mastodon_account(base_url=f"{live.url}/mastodon")
     post = outgoing("Belum tersimpan", key="siar-held-1")
     await live_faults(live, "mastodon", "timeout")
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(mastodon.publish(impatient, account, post), ErrorClass.OUTCOME_UNKNOWN)
     assert await live_posts(live, "mastodon") == []
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout_seconds=5) as client:
         published = await mastodon.publish(client, account, post)
     assert [p["id"] for p in await live_posts(live, "mastodon")] == [published.platform_post_id]
 
@@ -711,7 +712,7 @@ async def test_telegram_answer_lost_after_commit_is_outcome_unknown(live):
     account = telegram_account(base_url=f"{live.url}/telegram")
     post = outgoing("Terkirim ke kanal")
     await live_faults(live, "telegram", "timeout_after_commit")
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(
             telegram.publish(impatient, account, post), ErrorClass.OUTCOME_UNKNOWN
         )
@@ -722,7 +723,7 @@ async def test_telegram_answer_lost_after_commit_is_outcome_unknown(live):
 
 
 async def test_media_over_real_http(live):
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with http_client(timeout_seconds=5) as client:
         account = mastodon_account(base_url=f"{live.url}/mastodon")
         media = MediaItem(url=f"{live.url}/_sandbox/media/clip.mp4", kind="video")
         published = await mastodon.publish(client, account, outgoing("video", media))
@@ -735,7 +736,7 @@ async def test_media_over_real_http(live):
 
 async def test_connection_refused_is_transient():
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    async with httpx.AsyncClient(timeout=2) as client:
+    async with http_client(timeout_seconds=2) as client:
         for coro in (
             mastodon.publish(client, mastodon_account(base_url=f"{nowhere}/mastodon"), outgoing()),
             mastodon.verify(client, mastodon_account(base_url=f"{nowhere}/mastodon")),
@@ -782,7 +783,7 @@ async def media_host(answer: bytes | None) -> AsyncIterator[str]:
 async def test_mastodon_media_host_timeout_is_transient_not_outcome_unknown(live):
     # Nothing reached Mastodon: the status was never sent, so its outcome is not in doubt.
     account = mastodon_account(base_url=f"{live.url}/mastodon")
-    async with media_host(None) as url, httpx.AsyncClient(timeout=0.5) as client:
+    async with media_host(None) as url, http_client(timeout_seconds=0.5) as client:
         error = await refused(
             mastodon.publish(client, account, outgoing("x", MediaItem(url=url))),
             ErrorClass.TRANSIENT,
@@ -794,7 +795,7 @@ async def test_mastodon_media_host_timeout_is_transient_not_outcome_unknown(live
 async def test_mastodon_media_host_server_error_is_transient(live):
     account = mastodon_account(base_url=f"{live.url}/mastodon")
     answer = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    async with media_host(answer) as url, httpx.AsyncClient(timeout=2) as client:
+    async with media_host(answer) as url, http_client(timeout_seconds=2) as client:
         error = await refused(
             mastodon.publish(client, account, outgoing("x", MediaItem(url=url))),
             ErrorClass.TRANSIENT,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters import ADAPTERS, Account
@@ -19,6 +18,7 @@ from siar_publisher.adapters.bluesky import (
     link_and_tag_facets,
     record_key,
 )
+from siar_publisher.transport import http_client
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     SANDBOX,
@@ -276,7 +276,7 @@ async def test_answer_lost_after_commit_then_reconcile(live):
     acc = await connected(live)
     post = outgoing("Terkirim, jawabannya hilang")
     await live.faults("bluesky", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(bsky.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
     assert "ReadTimeout" in (error.detail or "")
     [recorded] = await live.posts("bluesky")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.facebook import FacebookAdapter
+from siar_publisher.transport import http_client
 from siar_sandbox import facebook as fb_sandbox
 
 from services.publisher.tests import sandbox_kit
@@ -154,7 +154,7 @@ async def test_reconcile_finds_a_post_whose_answer_was_lost(live, fb):
     post = outgoing("Terbit tanpa jawaban")
     acc = account(base=live.base)
     await live.faults("facebook", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(fb.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
     assert "ReadTimeout" in (error.detail or "")
     [recorded] = await live.posts("facebook")
@@ -167,7 +167,7 @@ async def test_reconcile_finds_a_video(live, fb):
     post = outgoing("Video tanpa jawaban", video(base=f"{live.base}/_sandbox/media"))
     acc = account(base=live.base)
     await live.faults("facebook", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(fb.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
     [recorded] = await live.posts("facebook")
     found = await fb.reconcile(live.client, acc, post)
@@ -178,7 +178,7 @@ async def test_answer_lost_on_a_photo_upload_is_retried(live, fb):
     post = outgoing("Foto", image(base=f"{live.base}/_sandbox/media"))
     acc = account(base=live.base)
     await live.faults("facebook", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(fb.publish(impatient, acc, post), ErrorClass.TRANSIENT)
     assert await live.posts("facebook") == []
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.instagram import InstagramAdapter
+from siar_publisher.transport import http_client
 from siar_sandbox import instagram as ig_sandbox
 
 from services.publisher.tests import sandbox_kit
@@ -240,7 +240,7 @@ async def test_answer_lost_on_media_publish_then_reconcile_by_container(live, ig
     kept: dict = {}
     post = outgoing("Terbit, jawabannya hilang", image(base=f"{live.base}/_sandbox/media"), progress=kept)
     await live.faults("instagram", "ok", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(ig.publish(impatient, live_account(live), post), ErrorClass.OUTCOME_UNKNOWN)
     assert "ReadTimeout" in (error.detail or "")
     [recorded] = await live.posts("instagram")  # it WAS published
@@ -253,7 +253,7 @@ async def test_answer_lost_on_media_publish_then_reconcile_by_container(live, ig
 async def test_answer_lost_then_reconcile_by_recent_posts(live, ig):
     post = outgoing("Tanpa catatan kontainer", image(base=f"{live.base}/_sandbox/media"))
     await live.faults("instagram", "ok", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(ig.publish(impatient, live_account(live), post), ErrorClass.OUTCOME_UNKNOWN)
     [recorded] = await live.posts("instagram")
     found = await InstagramAdapter().reconcile(live.client, live_account(live), post)
@@ -263,7 +263,7 @@ async def test_answer_lost_then_reconcile_by_recent_posts(live, ig):
 async def test_answer_lost_on_the_container_is_just_retried(live, ig):
     post = outgoing("Kontainer hilang", image(base=f"{live.base}/_sandbox/media"))
     await live.faults("instagram", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(ig.publish(impatient, live_account(live), post), ErrorClass.TRANSIENT)
     assert "ReadTimeout" in (error.detail or "")
     published = await ig.publish(live.client, live_account(live), post)
@@ -271,7 +271,7 @@ async def test_answer_lost_on_the_container_is_just_retried(live, ig):
 
 
 async def test_connection_refused_is_transient(ig):
-    async with httpx.AsyncClient(timeout=1) as client:
+    async with http_client(timeout_seconds=1) as client:
         error = await refused(ig.publish(client, account(base="http://127.0.0.1:9"), outgoing("x", image())),
                               ErrorClass.TRANSIENT)  # fmt: skip
     assert "ConnectError" in (error.detail or "")

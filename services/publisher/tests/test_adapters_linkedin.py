@@ -11,6 +11,7 @@ import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.linkedin import LinkedInAdapter, little_text
+from siar_publisher.transport import http_client
 from siar_sandbox import linkedin as li_sandbox
 
 from services.publisher.tests import sandbox_kit
@@ -185,7 +186,7 @@ async def test_answer_lost_then_reconcile_by_the_author_s_posts(live, li):
     post = outgoing("Terbit, jawabannya hilang #perpustakaan")
     acc = account(base=live.base)
     await live.faults("linkedin", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(li.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
     assert "ReadTimeout" in (error.detail or "")
     [recorded] = await live.posts("linkedin")
@@ -198,7 +199,7 @@ async def test_answer_lost_on_the_image_upload_is_retried(live, li):
     post = outgoing("Foto", image(base=f"{live.base}/_sandbox/media"))
     acc = account(base=live.base)
     await live.faults("linkedin", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(li.publish(impatient, acc, post), ErrorClass.TRANSIENT)
     published = await li.publish(live.client, acc, post)
     assert [p["id"] for p in await live.posts("linkedin")] == [published.platform_post_id]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.threads import ThreadsAdapter
+from siar_publisher.transport import http_client
 from siar_sandbox import threads as th_sandbox
 
 from services.publisher.tests import sandbox_kit
@@ -158,7 +158,7 @@ async def test_answer_lost_on_threads_publish(live, th):
     post = outgoing("Jawaban hilang", progress=kept)
     acc = account(base=live.base)
     await live.faults("threads", "ok", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(th.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
     [recorded] = await live.posts("threads")
     found = await ThreadsAdapter().reconcile(live.client, acc, post)

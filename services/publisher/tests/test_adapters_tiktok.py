@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.tiktok import TikTokAdapter, chunk_plan
+from siar_publisher.transport import http_client
 from siar_sandbox.settings import Settings
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
@@ -248,7 +248,7 @@ async def test_lost_init_answer_with_file_upload_is_transient(live, tt):
     acc = account(base=live.base)
     clip = MediaItem(url=f"{live.base}/_sandbox/media/clip.mp4", kind="video")
     await live.faults("tiktok", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         await refused(tt.publish(impatient, acc, clip_post(clip)), ErrorClass.TRANSIENT)
     # Nothing is posted until the bytes are sent: trying again is safe and makes one post.
     await tt.publish(live.client, acc, clip_post(clip))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.x import XAdapter, canonical, expanded_text
+from siar_publisher.transport import http_client
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     MEDIA,
@@ -272,7 +272,7 @@ async def test_answer_lost_after_commit_then_reconcile(live, x):
     acc = account(base=live.base)
     post = outgoing("Terkirim, jawabannya hilang")
     await live.faults("x", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         error = await refused(x.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
     assert "ReadTimeout" in (error.detail or "")
     [recorded] = await live.posts("x")  # it WAS posted

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.youtube import CHUNK_UNIT, YouTubeAdapter, next_pacific_midnight
+from siar_publisher.transport import http_client
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     MEDIA,
@@ -199,7 +199,7 @@ async def test_lost_final_answer_is_recovered_by_asking_the_session(live, yt):
     clip = MediaItem(url=f"{live.base}/_sandbox/media/clip.mp4", kind="video", mime_type="video/mp4")
     progress: dict = {}
     await live.faults("youtube", "ok", "timeout_after_commit", timeout_seconds=2)
-    async with httpx.AsyncClient(timeout=0.5) as impatient:
+    async with http_client(timeout_seconds=0.5) as impatient:
         published = await yt.publish(impatient, acc, post(clip, progress=progress))
     assert [p["id"] for p in await live.posts("youtube")] == [published.platform_post_id]
     # Reconcile, with the kept session, says the same.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 import structlog
 from fastapi import FastAPI
 from siar_runtime.auth import bearer_auth
@@ -27,6 +26,7 @@ from .insights import InsightsReader
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
 from .tokens import TokenRefresher
+from .transport import http_client
 from .vault import Vault
 
 SERVICE = "publisher"
@@ -44,11 +44,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                                  max_size=settings.db_pool_max)
         bus = Bus(settings.amqp_url, SERVICE)
         await bus.connect()
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
-            limits=httpx.Limits(max_connections=settings.concurrency * 2, max_keepalive_connections=settings.concurrency),
-            headers={"User-Agent": "Siar/0.1 (+https://siar.dev)"},
-        )
+        client = http_client(timeout_seconds=settings.http_timeout_seconds,
+                             max_connections=settings.concurrency * 2, keepalive=settings.concurrency)
         relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch,
                             poll_seconds=settings.outbox_poll_seconds)
         runner: DueRunner

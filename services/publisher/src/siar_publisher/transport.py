@@ -1,0 +1,120 @@
+"""The publisher's HTTP client: httpx's API over aiohttp's connection pool.
+
+The adapters speak httpx (requests, responses, exceptions). Its default transport, httpcore 1.0,
+walks every pooled connection — with a readability syscall each — for every request it queues
+or finishes, so at the publisher's concurrency (64–128 calls in flight) the pool bookkeeping
+cost 2.2 ms of CPU per call: more than everything else the publisher does for a post together.
+aiohttp's pool hands out a free connection in constant time; behind httpx it costs 0.3 ms a call
+(bench/http_client.py, docs/benchmarks.md "HTTP client").
+
+What this module must get exactly right is which failures mean the platform may have acted:
+the adapters treat ReadTimeout, ReadError and RemoteProtocolError (and WriteTimeout) as
+"the request was sent, the outcome is unknown" — Siar then checks before sending again — and
+ConnectError, ConnectTimeout, PoolTimeout and WriteError as "not sent, safe to retry". aiohttp's
+exceptions are mapped onto those meanings below; anything unrecognised counts as sent.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import httpx
+
+# aiohttp exception → httpx exception, most specific first (the first isinstance match wins).
+_EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    # Before the request left: the connection could not be made or no pooled one freed up.
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    # Writing the request failed: the platform never had all of it (httpx: WriteError).
+    (aiohttp.ClientConnectionResetError, httpx.WriteError),
+    # After the request left: the platform may have acted on it.
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # a malformed status line or header
+    (aiohttp.ClientError, httpx.ReadError),
+    (TimeoutError, httpx.ReadTimeout),
+)
+
+
+def _mapped(exc: BaseException) -> httpx.TransportError | None:
+    for source, target in _EXCEPTIONS:
+        if isinstance(exc, source):
+            return target(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that sends each request through one aiohttp session.
+
+    Responses are read whole before they are returned (the publisher never streams one), so a
+    connection goes back to the pool as soon as its response is in, and a read that stalls in
+    the body is a ReadTimeout like one that stalls before the status line. Content decoding,
+    redirects, cookies and proxies stay httpx's: aiohttp is told to do none of them."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections or 0,
+            limit_per_host=0,
+            keepalive_timeout=self._limits.keepalive_expiry or 5.0,
+            ssl=httpx.create_ssl_context(),  # the same CA bundle httpx would use (SSL_CERT_FILE honoured)
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                     auto_decompress=False, skip_auto_headers=("User-Agent",))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._session is None:
+            self._session = self._open()
+        timeout = request.extensions.get("timeout", {})
+        body = await request.aread()
+        try:
+            async with self._session.request(
+                request.method,
+                str(request.url),
+                # The body goes whole, with its Content-Length: a chunked header would not match.
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                         if k.lower() != b"transfer-encoding"],
+                data=body or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),  # aiohttp's "connect" is waiting for the pool + connecting
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            ) as answer:
+                content = await answer.read()
+                return httpx.Response(
+                    answer.status,
+                    headers=answer.raw_headers,
+                    content=content,
+                    extensions={"http_version": f"HTTP/{answer.version.major}.{answer.version.minor}".encode(),
+                                "reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            mapped = _mapped(exc)
+            if mapped is None:  # pragma: no cover — ClientError is the table's catch-all
+                raise
+            raise mapped from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def http_client(*, timeout_seconds: float, max_connections: int = 128, keepalive: int = 64,
+                user_agent: str = "Siar/0.1 (+https://siar.dev)", **options) -> httpx.AsyncClient:
+    """The client every adapter call goes through (``options``: more httpx.AsyncClient arguments)."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_seconds, connect=5.0),
+        limits=limits,
+        transport=AiohttpTransport(limits),
+        headers={"User-Agent": user_agent},
+        **options,
+    )

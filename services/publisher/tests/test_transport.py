@@ -1,0 +1,197 @@
+"""The publisher's HTTP client (httpx over aiohttp) against real sockets: what it sends and
+returns, and — what Siar's promise rests on — which failures count as "the platform may have
+acted" (outcome unknown) and which as "never sent" (safe to retry)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from siar_contracts import ErrorClass
+from siar_publisher.adapters.base import transport_error
+from siar_publisher.transport import http_client
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    line, *fields = head.decode("latin-1").split("\r\n")[:-2]
+    headers: dict[str, str] = {}
+    for field in fields:
+        name, _, value = field.partition(":")
+        headers[name.strip().lower()] = (headers.get(name.strip().lower(), "") + "," if name.strip().lower() in headers else "") + value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return line.encode(), headers, body
+
+
+def answer(status: int, body: bytes, *extra: tuple[str, str]) -> bytes:
+    head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in extra)]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> str:
+        srv = await asyncio.start_server(handler, "127.0.0.1", 0)
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+async def test_a_request_goes_out_as_httpx_built_it_and_the_answer_comes_back_whole(server):
+    seen: list[tuple[bytes, dict[str, str], bytes]] = []
+
+    async def echo(reader, writer):
+        while True:
+            try:
+                seen.append(await read_request(reader))
+            except asyncio.IncompleteReadError:
+                return
+            body = json.dumps({"n": len(seen)}).encode()
+            writer.write(answer(201, body, ("Content-Type", "application/json"), ("Set-Cookie", "a=1"),
+                                ("Set-Cookie", "b=2"), ("X-RateLimit-Remaining", "299")))
+            await writer.drain()
+
+    base = await server(echo)
+    async with http_client(timeout_seconds=5) as client:
+        first = await client.post(f"{base}/api/v1/statuses", params={"q": "ä b"}, json={"status": "Halo"},
+                                  headers={"Authorization": "Bearer t", "Idempotency-Key": "k1"})
+        second = await client.post(f"{base}/upload", files={"file": ("a.png", b"\x89PNG...", "image/png")})
+    assert first.status_code == 201 and first.json() == {"n": 1} and second.json() == {"n": 2}
+    assert first.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert first.headers["x-ratelimit-remaining"] == "299"
+    line, headers, body = seen[0]
+    assert line == b"POST /api/v1/statuses?q=%C3%A4+b HTTP/1.1"
+    assert headers["authorization"] == "Bearer t" and headers["idempotency-key"] == "k1"
+    assert headers["user-agent"].startswith("Siar/") and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"status": "Halo"}
+    assert "cookie" not in seen[1][1] or seen[1][1]["cookie"] in ("a=1; b=2", "b=2; a=1")  # httpx's jar, once
+    assert seen[1][1]["content-type"].startswith("multipart/form-data; boundary=")
+    assert b'filename="a.png"' in seen[1][2] and b"\x89PNG..." in seen[1][2]
+
+
+async def test_compressed_answers_are_decoded_once_and_redirects_followed_by_httpx(server):
+    async def handler(reader, writer):
+        line, _, _ = await read_request(reader)
+        if line.startswith(b"GET /old"):
+            writer.write(answer(302, b"", ("Location", "/new")))
+        else:
+            writer.write(answer(200, gzip.compress(b"hello " * 100), ("Content-Encoding", "gzip")))
+        await writer.drain()
+        writer.close()
+
+    base = await server(handler)
+    async with http_client(timeout_seconds=5) as client:
+        moved = await client.get(f"{base}/old")
+        assert moved.status_code == 302 and moved.headers["location"] == "/new"
+        followed = await client.get(f"{base}/old", follow_redirects=True)
+    assert followed.status_code == 200 and followed.text == "hello " * 100
+    assert [r.status_code for r in followed.history] == [302]
+
+
+def classify(exc: httpx.HTTPError) -> ErrorClass:
+    return transport_error(exc, "sandbox").error_class
+
+
+async def test_a_platform_that_cannot_be_reached_was_never_sent_anything():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with http_client(timeout_seconds=2) as client:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await client.post(f"http://127.0.0.1:{port}/x", json={})
+    assert classify(caught.value) is ErrorClass.TRANSIENT
+
+
+async def test_no_answer_in_time_after_the_request_arrived_is_an_unknown_outcome(server):
+    arrived = asyncio.Event()
+
+    async def silent(reader, writer):
+        await read_request(reader)
+        arrived.set()
+        await asyncio.sleep(3)
+
+    base = await server(silent)
+    async with http_client(timeout_seconds=0.3) as client:
+        with pytest.raises(httpx.ReadTimeout) as caught:
+            await client.post(f"{base}/x", json={"status": "?"})
+    assert arrived.is_set() and classify(caught.value) is ErrorClass.OUTCOME_UNKNOWN
+
+
+async def test_a_body_that_stalls_halfway_is_an_unknown_outcome_too(server):
+    async def stalls(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":")
+        await writer.drain()
+        await asyncio.sleep(3)
+
+    base = await server(stalls)
+    async with http_client(timeout_seconds=0.3) as client:
+        with pytest.raises(httpx.HTTPError) as caught:
+            await client.post(f"{base}/x", json={})
+    assert classify(caught.value) is ErrorClass.OUTCOME_UNKNOWN
+
+
+async def test_a_connection_closed_after_the_request_arrived_is_an_unknown_outcome(server):
+    async def hangs_up(reader, writer):
+        await read_request(reader)
+        writer.close()
+
+    base = await server(hangs_up)
+    async with http_client(timeout_seconds=2) as client:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await client.post(f"{base}/x", json={})
+    assert classify(caught.value) is ErrorClass.OUTCOME_UNKNOWN
+
+
+async def test_a_reset_or_a_garbled_answer_after_the_request_arrived_is_an_unknown_outcome(server):
+    async def resets(reader, writer):
+        await read_request(reader)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        writer.transport.abort()
+
+    async def garbles(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 abc not-a-status\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    for handler in (resets, garbles):
+        base = await server(handler)
+        async with http_client(timeout_seconds=2) as client:
+            with pytest.raises(httpx.TransportError) as caught:
+                await client.post(f"{base}/x", json={})
+        assert classify(caught.value) is ErrorClass.OUTCOME_UNKNOWN, (handler.__name__, caught.value)
+
+
+async def test_waiting_for_a_free_connection_too_long_was_never_sent(server):
+    release = asyncio.Event()
+
+    async def slow(reader, writer):
+        await read_request(reader)
+        await release.wait()
+        writer.write(answer(200, b"{}"))
+        await writer.drain()
+
+    base = await server(slow)
+    async with http_client(timeout_seconds=0.5, max_connections=1, keepalive=1) as client:
+        busy = asyncio.create_task(client.get(f"{base}/a", timeout=httpx.Timeout(5, pool=5)))
+        await asyncio.sleep(0.1)
+        with pytest.raises(httpx.TimeoutException) as caught:
+            await client.post(f"{base}/b", json={}, timeout=httpx.Timeout(5, pool=0.3))
+        release.set()
+        assert (await busy).status_code == 200
+    assert isinstance(caught.value, httpx.ConnectTimeout | httpx.PoolTimeout)
+    assert classify(caught.value) is ErrorClass.TRANSIENT
