@@ -92,3 +92,29 @@ async def test_a_refused_window_keeps_its_rows_until_the_broker_takes_them(clean
     assert sorted(await _received(bus, 120)) == sorted(e.id for e in events)
     assert await _pending(db) == 0
     await db.close()
+
+
+async def test_a_trickle_of_commits_goes_out_without_waiting_for_a_poll(clean_db, bus):
+    """Events committed one by one while the relay is busy with earlier ones: no wake-up is lost
+    between a window's read and the next wait, so with a 30 s poll every event still reaches the
+    broker within seconds, once and in order."""
+    db = await Database.open(clean_db, "publisher")
+    relay = OutboxRelay(db, bus, ChassisMetrics("test"), batch=50, windows=3, poll_seconds=30)
+    relay.start()
+    try:
+        await asyncio.sleep(0.2)  # listening
+        events = [cancelled(i) for i in range(60)]
+        for event in events:
+            async with db.pool.acquire() as conn, conn.transaction():
+                await write_events(conn, "publisher", [event])
+            relay.wake()
+            await asyncio.sleep(0.005)
+        assert await _received(bus, 60, timeout=10) == [e.id for e in events]
+        for _ in range(100):
+            if await _pending(db) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await _pending(db) == 0
+    finally:
+        await relay.stop()
+        await db.close()
