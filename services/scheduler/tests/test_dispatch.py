@@ -8,8 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from siar_contracts import CloudEvent
+from siar_runtime.bus import Bus, outgoing
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
+from siar_runtime.metrics import ChassisMetrics
+from siar_runtime.outbox import OutboxRelay
 from siar_scheduler import posts, store
 from siar_scheduler.schemas import MediaIn
 
@@ -117,3 +120,94 @@ async def test_posts_not_approved_by_their_time_fail_once_and_the_runner_does_no
     assert len(failed) == 40 and {e.data["error_class"] for e in failed} == {"not_approved"}
     assert all(e.data["reason"].startswith("Not sent") for e in failed)
     assert audited == 40
+
+
+async def test_post_due_straight_to_the_broker_with_parallel_claims_once_each(clean_db, amqp_url, tap):
+    """The scheduler's own path: two replicas, each claiming three batches at once during the
+    burst, publish the post.due of full claims from the claiming transaction and of the last,
+    short ones through the outbox — each target once either way."""
+    db = await Database.open(clean_db, "scheduler", max_size=12)
+    bus = Bus(amqp_url, "scheduler")
+    await bus.connect()
+    relay = OutboxRelay(db, bus, ChassisMetrics("test"))
+    relay.start()
+
+    async def announce(events):
+        await bus.publish_confirmed([outgoing(e) for e in events])
+
+    async def dispatch(conn, limit):
+        return await posts.dispatch_due(conn, limit, announce=announce)
+
+    await _schedule(db, 600, datetime.now(UTC) + timedelta(milliseconds=300))
+    replicas = [
+        DueRunner(db, name=f"r{i}", channel=store.DUE_CHANNEL, seconds_until_next_sql=store.SECONDS_UNTIL_NEXT_DUE,
+                  claim=dispatch, batch=50, sweep_seconds=1, parallel=3, after_commit=lambda rows: relay.wake())
+        for i in range(2)
+    ]
+    for r in replicas:
+        r.start()
+    try:
+        await tap.wait(lambda: len([e for e in tap.events if e["_key"] == "post.due"]) >= 1200, timeout=30)
+        await asyncio.sleep(0.5)  # a repeat would arrive by now
+    finally:
+        for r in replicas:
+            await r.stop()
+        await relay.stop()
+    async with db.pool.acquire() as conn:
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        statuses = dict(await conn.fetch("SELECT status, count(*) FROM targets GROUP BY 1"))
+    await bus.close()
+    await db.close()
+    due = [e for e in tap.events if e["_key"] == "post.due"]
+    assert statuses == {"due": 1200} and outbox == 0  # the relay's share confirmed and deleted too
+    assert len(due) == 1200 and len({e["data"]["target_id"] for e in due}) == 1200
+
+
+async def test_a_claim_whose_post_due_the_broker_did_not_take_rolls_back(clean_db):
+    """Nothing is lost when publishing fails: the claim's transaction rolls back, the targets stay
+    scheduled, and the next claim (the broker back) takes them."""
+    db = await Database.open(clean_db, "scheduler")
+    await _schedule(db, 5, datetime.now(UTC) - timedelta(seconds=1))  # 10 targets: claims of 10 are full
+    announced: list[list[CloudEvent]] = []
+
+    async def refused(events):
+        raise ConnectionError("not connected to the broker")
+
+    async def accepted(events):
+        announced.append(events)
+
+    try:
+        async with db.pool.acquire() as conn, conn.transaction():
+            await posts.dispatch_due(conn, 10, announce=refused)
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the refusal did not reach the claim")
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM targets WHERE status = 'scheduled'") == 10
+    async with db.pool.acquire() as conn, conn.transaction():
+        assert len(await posts.dispatch_due(conn, 10, announce=accepted)) == 10
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM targets WHERE status = 'due'") == 10
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    await db.close()
+    assert sorted(e.data["target_id"] for e in announced[0]) == sorted({e.data["target_id"] for e in announced[0]})
+    assert len(announced[0]) == 10
+
+
+async def test_a_claim_that_is_not_full_goes_through_the_outbox(clean_db):
+    """Posts trickling in at their times: the claim commits at once with its events in the
+    outbox, and the next claim does not wait for the broker."""
+    db = await Database.open(clean_db, "scheduler")
+    await _schedule(db, 3, datetime.now(UTC) - timedelta(seconds=1))
+    announced: list = []
+
+    async def accepted(events):
+        announced.append(events)
+
+    async with db.pool.acquire() as conn, conn.transaction():
+        assert len(await posts.dispatch_due(conn, 10, announce=accepted)) == 6
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE routing_key = 'post.due'") == 6
+    await db.close()
+    assert announced == []

@@ -22,6 +22,7 @@ from siar_contracts import (
     DEAD_EXCHANGE,
     DELIVERY_LIMIT,
     EVENTS_EXCHANGE,
+    CloudEvent,
     dead_queue_name,
     queue_name,
 )
@@ -63,6 +64,11 @@ class Outgoing:
     event_type: str
     correlation_id: str
     headers: dict[str, object] = field(default_factory=dict)
+
+
+def outgoing(event: CloudEvent) -> Outgoing:
+    return Outgoing(routing_key=event.short_name, body=event.to_json(), event_id=event.id,
+                    event_type=event.type, correlation_id=event.correlationid)
 
 
 def properties(out: Outgoing) -> aiormq.spec.Basic.Properties:

@@ -8,12 +8,14 @@ approved by its time fails with error class not_approved (see :func:`dispatch_du
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 from siar_contracts import (
+    CloudEvent,
     ErrorClass,
     MediaItem,
     PostCancelled,
@@ -494,10 +496,20 @@ async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str, *, actor: 
     return updated
 
 
-async def dispatch_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+Announce = Callable[[list[CloudEvent]], Awaitable[None]]
+
+
+async def dispatch_due(conn: asyncpg.Connection, limit: int, announce: Announce | None = None) -> list[asyncpg.Record]:
     """Claim targets whose time has come, in the caller's transaction: one post.due each for an
     approved post; for a post not approved by its time, post.failed (not_approved) and an audit
-    entry instead — it does not go out, and says why."""
+    entry instead — it does not go out, and says why.
+
+    The events go to the outbox — or, when ``announce`` is given and the claim came back full
+    (a burst is going out), straight to the broker: ``announce`` returns once the broker
+    confirmed every one, still inside the claiming transaction, so the claim commits only after
+    its events are safe, and one whose events were refused rolls back and is claimed again. A
+    claim that is not full (posts trickling in at their times) uses the outbox: it commits at
+    once and the next claim need not wait for the broker's confirms (see app.py)."""
     rows = await store.claim_due(conn, limit)
     if not rows:
         return rows
@@ -539,7 +551,10 @@ async def dispatch_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Rec
             missed.append((SYSTEM.id, SYSTEM.role, "post.not_approved", "post", str(r["post_id"]),
                            {"target_id": str(r["target_id"]), "account_id": r["account_id"],
                             "review_state": r["review_state"], "reason": r["reason"]}))
-    await write_events(conn, SCHEMA, events)
     if missed:
         await plans.audit_many(conn, missed)
+    if announce is not None and len(rows) >= limit:
+        await announce(events)
+    else:
+        await write_events(conn, SCHEMA, events)
     return rows

@@ -17,6 +17,9 @@ class SchedulerSettings(ServiceSettings):
         description="Comma-separated token:role pairs (roles: editor, reviewer, admin)",
     )
     dispatch_batch: int = Field(default=500, ge=1, description="Targets claimed per transaction")
+    dispatch_parallel: int = Field(
+        default=3, ge=1, le=8, description="Claims at once while a burst is going out (each holds a database connection)"
+    )
     sweep_seconds: float = Field(default=5.0, gt=0, description="Safety sweep even without NOTIFY")
     overdue_grace_seconds: float = Field(
         default=30, gt=0, description="A target still waiting this long after its time counts as overdue (a gauge)"
