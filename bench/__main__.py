@@ -45,7 +45,10 @@ def lateness(late: dict) -> str:
 def burst_checks(r: dict) -> list[Check]:
     return [
         ("dispatch ≥ 0.7 × raw broker rate",
-         f"{r['dispatch_rate']:,.0f}/s vs raw {r['raw_rate']:,.0f}/s = {r['ratio']:.2f}", r["ratio"] >= 0.7),
+         f"{r['confirmed_rate']:,.0f}/s confirmed vs raw {r['raw_rate']:,.0f}/s = {r['ratio']:.2f}", r["ratio"] >= 0.7),
+        ("(reading) as the subscriber saw them arrive",
+         f"{r['dispatch_rate']:,.0f}/s, {r['ratio_by_arrival']:.2f} of raw; last {r['dispatch_seconds']:.1f} s "
+         f"after the due second (confirmed: {r['confirmed_seconds']:.1f} s)", None),
         ("(reading) raw before (idle) / after the burst",
          f"{r['raw_rate_before']:,.0f}/s / {r['raw_rate_after']:,.0f}/s; against idle raw alone "
          f"{r['ratio_to_idle_raw']:.2f}", None),

@@ -54,7 +54,7 @@ async def run(url: str, calls: int, in_flight: int) -> dict[str, dict[str, float
                          ("Siar: httpx over aiohttp", http_client(timeout_seconds=30, max_connections=in_flight * 2,
                                                                    keepalive=in_flight))):
         async with client:
-            async def send(i: int, client=client) -> None:
+            async def send(i: int, client=client, name=name) -> None:
                 r = await client.post(url, json={"status": f"call {i}"}, headers={**headers, "Idempotency-Key": f"{name}{i}"})
                 assert r.status_code == 200, r.text
                 r.json()
