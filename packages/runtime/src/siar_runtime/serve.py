@@ -3,7 +3,7 @@
 The event loop is uvloop and the HTTP parser httptools where they are installed (they are
 dependencies of this package on every platform but Windows): measured on the burst benchmark,
 the pure-Python selector loop spent a fifth of the scheduler's and the publisher's CPU in
-socket writes and epoll bookkeeping (docs/benchmarks.md, "Event loop")."""
+socket writes and epoll bookkeeping (docs/benchmarks.md, "Where the CPU went")."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ walks every pooled connection — with a readability syscall each — for every 
 or finishes, so at the publisher's concurrency (64–128 calls in flight) the pool bookkeeping
 cost 2.2 ms of CPU per call: more than everything else the publisher does for a post together.
 aiohttp's pool hands out a free connection in constant time; behind httpx it costs 0.3 ms a call
-(bench/http_client.py, docs/benchmarks.md "HTTP client").
+(bench/http_client.py; docs/benchmarks.md, "Where the CPU went").
 
 What this module must get exactly right is which failures mean the platform may have acted:
 the adapters treat ReadTimeout, ReadError and RemoteProtocolError (and WriteTimeout) as
