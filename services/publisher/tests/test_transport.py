@@ -10,6 +10,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import aiohttp
 import httpx
 import pytest
 from siar_contracts import ErrorClass
@@ -195,3 +196,35 @@ async def test_waiting_for_a_free_connection_too_long_was_never_sent(server):
         assert (await busy).status_code == 200
     assert isinstance(caught.value, httpx.ConnectTimeout | httpx.PoolTimeout)
     assert classify(caught.value) is ErrorClass.TRANSIENT
+
+
+async def test_a_reset_while_the_body_goes_out_is_an_unknown_outcome_and_not_repeated(server):
+    """The server reads the head and closes while a large body is still going out: aiohttp
+    reports a reset it cannot place (writing or reading), so it counts as maybe sent — Siar
+    checks before sending again, and the transport does not repeat it on its own."""
+    heads: list[bytes] = []
+
+    async def refuses_the_body(reader, writer):
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    base = await server(refuses_the_body)
+    async with http_client(timeout_seconds=5) as client:
+        with pytest.raises(httpx.TransportError) as caught:
+            await client.post(f"{base}/upload", content=b"x" * 20_000_000)
+    assert classify(caught.value) is ErrorClass.OUTCOME_UNKNOWN, caught.value
+    assert len(heads) == 1
+
+
+def test_the_words_aiohttp_uses_for_a_body_it_could_not_write_mean_never_sent():
+    """aiohttp says so (client_reqrep.write_bytes) when the connection closed under the body —
+    typically a pooled connection the server had just closed as idle: the platform never had
+    the whole request, so it is a WriteError (retried at once by the transport, then later)."""
+    from siar_publisher.transport import _mapped
+
+    for exc in (aiohttp.ClientOSError(None, "Can not write request body for http://127.0.0.1/x"),
+                aiohttp.ClientConnectionError("Failed to send bytes into the underlying connection <c>: OSError()")):
+        mapped = _mapped(exc)
+        assert isinstance(mapped, httpx.WriteError) and classify(mapped) is ErrorClass.TRANSIENT
+    other = _mapped(aiohttp.ClientOSError(104, "Connection reset by peer"))
+    assert isinstance(other, httpx.ReadError) and classify(other) is ErrorClass.OUTCOME_UNKNOWN

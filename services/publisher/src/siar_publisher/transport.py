@@ -37,7 +37,15 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
 )
 
 
+# aiohttp reports a request whose body could not be written (the connection closed under it —
+# typically a pooled connection the server had just closed as idle) as a ClientOSError or a
+# ClientConnectionError with these words: the platform never had the whole request.
+_UNSENT = ("Can not write request body", "Failed to send bytes into the underlying connection")
+
+
 def _mapped(exc: BaseException) -> httpx.TransportError | None:
+    if isinstance(exc, aiohttp.ClientConnectionError) and any(words in str(exc) for words in _UNSENT):
+        return httpx.WriteError(f"{type(exc).__name__}: {exc}")
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
             return target(f"{type(exc).__name__}: {exc}")
@@ -60,7 +68,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections or 0,
             limit_per_host=0,
-            keepalive_timeout=self._limits.keepalive_expiry or 5.0,
+            # An idle connection is dropped before a server would drop it (uvicorn's and
+            # gunicorn's keep-alive is 5 s): one the server already closed fails when reused.
+            keepalive_timeout=min(self._limits.keepalive_expiry or 4.0, 4.0),
             ssl=httpx.create_ssl_context(),  # the same CA bundle httpx would use (SSL_CERT_FILE honoured)
         )
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
@@ -69,8 +79,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:
             self._session = self._open()
-        timeout = request.extensions.get("timeout", {})
         body = await request.aread()
+        try:
+            return await self._send(request, body)
+        except httpx.WriteError:
+            # Not sent: once more, on another connection (the one that failed is closed).
+            return await self._send(request, body)
+
+    async def _send(self, request: httpx.Request, body: bytes) -> httpx.Response:
+        assert self._session is not None
+        timeout = request.extensions.get("timeout", {})
         try:
             async with self._session.request(
                 request.method,
