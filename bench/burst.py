@@ -8,9 +8,10 @@ quorum queue like the publisher's.
 Confirmed: in a burst the scheduler commits a claim only once the broker confirmed its post.due
 (it publishes from the claiming transaction); a short claim's post.due goes through the outbox,
 whose row is deleted once confirmed. So the moment no target is left 'scheduled' and the outbox
-is empty is the moment the last post.due was confirmed; the benchmark polls for it every 10 ms. An independent subscriber on post.due also times each arrival (the lateness, and
-the Celery comparison, which has no such table): an upper bound, one broker-to-consumer hop later
-and slowed by the subscriber itself, which shares the two cores."""
+is empty is the moment the last post.due was confirmed; the benchmark polls for it every 10 ms.
+An independent subscriber on post.due also times each arrival (the lateness, and the Celery
+comparison, which has no such table): an upper bound, one broker-to-consumer hop later and
+slowed by the subscriber itself, which shares the two cores."""
 
 from __future__ import annotations
 

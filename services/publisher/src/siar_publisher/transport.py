@@ -43,13 +43,13 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
 _UNSENT = ("Can not write request body", "Failed to send bytes into the underlying connection")
 
 
-def _mapped(exc: BaseException) -> httpx.TransportError | None:
+def _mapped(exc: BaseException) -> httpx.TransportError:
     if isinstance(exc, aiohttp.ClientConnectionError) and any(words in str(exc) for words in _UNSENT):
         return httpx.WriteError(f"{type(exc).__name__}: {exc}")
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
             return target(f"{type(exc).__name__}: {exc}")
-    return None
+    raise TypeError(f"not an aiohttp failure: {exc!r}") from exc  # the callers catch only the table's types
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -114,10 +114,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                 "reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            mapped = _mapped(exc)
-            if mapped is None:  # pragma: no cover — ClientError is the table's catch-all
-                raise
-            raise mapped from exc
+            raise _mapped(exc) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
