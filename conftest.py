@@ -4,56 +4,26 @@ and a RabbitMQ virtual host of its own, so tests never touch a running local Sia
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import uuid
 
 import asyncpg
 import pytest
+from siar_devstack import fresh
 
-ADMIN_DSN = os.environ.get("SIAR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP_BASE = os.environ.get("SIAR_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
-SUFFIX = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
-
-
-def _dsn_for(name: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{name}"
+SUFFIX = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"  # SIAR_TEST_ADMIN_DSN / SIAR_TEST_AMQP: see siar_devstack.fresh
 
 
 @pytest.fixture(scope="session")
-async def database_url():
-    from siar_runtime.migrate import migrate
-
-    name = f"siar_test_{SUFFIX}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = _dsn_for(name)
-    migrate(url, quiet=True)
-    yield url
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
-
-
-def _rabbitmqctl(*args: str) -> bool:
-    ctl = shutil.which("rabbitmqctl")
-    if not ctl:
-        return False
-    result = subprocess.run([ctl, *args], capture_output=True, text=True, timeout=60)
-    return result.returncode == 0
+def database_url():
+    with fresh.database(f"siar_test_{SUFFIX}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def amqp_url():
     """A vhost of this session's own where rabbitmqctl is at hand (CI, this machine); else '/'."""
-    vhost = f"siar_test_{SUFFIX}"
-    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"):
-        yield f"{AMQP_BASE}/{vhost}"
-        _rabbitmqctl("delete_vhost", vhost)
-    else:
-        yield f"{AMQP_BASE}/"
+    with fresh.vhost(f"siar_test_{SUFFIX}", required=False) as url:
+        yield url
 
 
 @pytest.fixture

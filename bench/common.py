@@ -11,13 +11,14 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
 import httpx
-from siar_devstack import Stack
+from siar_devstack import Stack, fresh
+from siar_devstack.fresh import Fresh
 
 ADMIN_DSN = os.environ.get("SIAR_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("SIAR_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
@@ -61,32 +62,12 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-@dataclass
-class Fresh:
-    database_url: str
-    amqp_url: str
-    vhost: str
-
-
 @contextmanager
-def fresh_environment(name: str):
-    """A database and a RabbitMQ vhost of the benchmark's own, removed afterwards."""
-    suffix = uuid.uuid4().hex[:6]
-    db = f"siar_bench_{name}_{suffix}"
-    vhost = f"siar_bench_{name}_{suffix}"
-
-    def sql(statement: str) -> None:
-        subprocess.run(["psql", ADMIN_DSN, "-q", "-c", statement], check=True, capture_output=True)
-
-    sql(f'CREATE DATABASE "{db}"')
-    subprocess.run(["rabbitmqctl", "add_vhost", vhost], capture_output=True, check=True)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], capture_output=True, check=True)
-    base = ADMIN_DSN.rsplit("/", 1)[0]
-    try:
-        yield Fresh(database_url=f"{base}/{db}", amqp_url=f"{AMQP}/{vhost}", vhost=vhost)
-    finally:
-        sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
+def fresh_environment(name: str) -> Iterator[Fresh]:
+    """A database (not migrated: each benchmark migrates what it runs) and a RabbitMQ vhost of the
+    benchmark's own, removed afterwards."""
+    with fresh.environment(f"siar_bench_{name}", admin_dsn=ADMIN_DSN, amqp_base=AMQP, migrated=False) as env:
+        yield env
 
 
 def start_stack(env: Fresh, log_dir: Path, extra_env: dict[str, str] | None = None,

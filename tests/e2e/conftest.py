@@ -1,4 +1,6 @@
-"""Every service as its own process, against this session's database and RabbitMQ vhost."""
+"""Every service as its own process, against a database and a RabbitMQ vhost of the end-to-end
+tests' own: the stack's consumers must not take the events of the unit tests that run in the same
+session (nor those tests find the stack's rows)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import aio_pika
 import httpx
 import pytest
 from siar_contracts import EVENTS_EXCHANGE
-from siar_devstack import SERVICES, Stack
+from siar_devstack import SERVICES, Stack, fresh
 from siar_devstack.demo import register_demo_accounts, wait_for_accounts
 
 TOKEN = "e2e-test-token-0001"
@@ -24,6 +26,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """Overrides the session's: the end-to-end stack's own database."""
+    with fresh.database(fresh.unique("siar_e2e")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url():
+    """Overrides the session's: the end-to-end stack's own vhost ('/' where rabbitmqctl is missing)."""
+    with fresh.vhost(fresh.unique("siar_e2e"), required=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

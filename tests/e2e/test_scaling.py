@@ -4,17 +4,14 @@ broker: every post is published exactly once while the platform fails some calls
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
-from siar_devstack import Stack
+from siar_devstack import Stack, fresh
 from siar_devstack.demo import (
     DEMO_MASTODON_TOKEN,
     DEMO_TELEGRAM_CHAT,
@@ -26,38 +23,17 @@ from .conftest import TOKEN, free_port
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_DSN = os.environ.get("SIAR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP_BASE = os.environ.get("SIAR_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 REPLICAS = {"scheduler": 2, "publisher": 3}
 POSTS = 40
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
-async def isolated():
+def isolated():
     """A database and a vhost of this test's own: the session's stack must not take its events."""
     if shutil.which("rabbitmqctl") is None:
         pytest.skip("needs rabbitmqctl for a vhost of its own (the session stack shares '/')")
-    from siar_runtime.migrate import migrate
-
-    name = f"siar_scale_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    database_url = f"{ADMIN_DSN.rpartition('/')[0]}/{name}"
-    await asyncio.to_thread(migrate, database_url, quiet=True)
-    try:
-        yield database_url, f"{AMQP_BASE}/{name}"
-    finally:
-        rabbitmqctl("delete_vhost", name)
-        admin = await asyncpg.connect(ADMIN_DSN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    with fresh.environment("siar_scale") as env:
+        yield env.database_url, env.amqp_url
 
 
 @pytest.fixture(scope="module")
