@@ -8,10 +8,14 @@ quorum queue like the publisher's.
 Confirmed: in a burst the scheduler commits a claim only once the broker confirmed its post.due
 (it publishes from the claiming transaction); a short claim's post.due goes through the outbox,
 whose row is deleted once confirmed. So the moment no target is left 'scheduled' and the outbox
-is empty is the moment the last post.due was confirmed; the benchmark polls for it every 10 ms.
+is empty is the moment the last post.due was confirmed; the benchmark polls for it every 25 ms.
 An independent subscriber on post.due also times each arrival (the lateness, and the Celery
 comparison, which has no such table): an upper bound, one broker-to-consumer hop later and
-slowed by the subscriber itself, which shares the two cores."""
+slowed by the subscriber itself, which shares the two cores: a quarter of a core and the broker's
+deliveries to it (docs/benchmarks.md). ``--no-tap`` leaves it out after the warm-up post, for the
+confirmed time without that load; the arrival-based figures are then NaN.
+
+    uv run python -m bench.burst [N] [--no-tap]"""
 
 from __future__ import annotations
 
@@ -59,10 +63,10 @@ async def wait_confirmed(database_url: str, timeout: float = 600) -> float:
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await conn.fetchval("SELECT (SELECT count(*) FROM targets WHERE status = 'scheduled')"
-                                   " + (SELECT count(*) FROM outbox WHERE routing_key = 'post.due')") == 0:
+            if not await conn.fetchval("SELECT EXISTS (SELECT FROM targets WHERE status = 'scheduled')"
+                                       " OR EXISTS (SELECT FROM outbox WHERE routing_key = 'post.due')"):
                 return time.time()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.025)
     finally:
         await conn.close()
     raise TimeoutError("targets still scheduled")
@@ -79,7 +83,7 @@ async def wait_accepted(stack, total: int, timeout: float = 1800) -> float:
     raise TimeoutError(f"the sandbox never had {total} posts")
 
 
-async def run(n: int = 20_000) -> dict:
+async def run(n: int = 20_000, with_tap: bool = True) -> dict:
     with fresh_environment("burst") as env, tempfile.TemporaryDirectory() as logs:
         stack = start_stack(env, Path(logs), {"SIAR_CONCURRENCY": "128", "SIAR_DB_POOL_MAX": "20"})
         try:
@@ -102,7 +106,7 @@ async def run(n: int = 20_000) -> dict:
                 if len(arrivals) >= (n if arrivals_expected else 1):
                     done.set()
 
-            await tap.consume(on_due, no_ack=True)
+            tag = await tap.consume(on_due, no_ack=True)
             # One post first: it warms the path (first claim, first delivery) and tells the
             # message size for the raw baseline, measured right before the burst (idle) and again
             # as soon as the last post.due arrived (while the publisher still works through them,
@@ -113,13 +117,17 @@ async def run(n: int = 20_000) -> dict:
             arrivals.clear()
             arrivals_expected.append(n)
             done.clear()
+            if not with_tap:
+                await tap.cancel(tag)
+                await tap.delete(if_unused=False, if_empty=False)
             raw_before = await raw_broker_rate(env.amqp_url, sizes[0], n)
             before = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
             due = datetime.now(UTC) + timedelta(seconds=8)
             await copy_posts(env.database_url, account, n, due)
             confirmed = await wait_confirmed(env.database_url) - due.timestamp()
-            await asyncio.wait_for(done.wait(), 600)
-            dispatched = max(arrivals) - due.timestamp()
+            if with_tap:
+                await asyncio.wait_for(done.wait(), 600)
+            dispatched = max(arrivals) - due.timestamp() if arrivals else float("nan")
             raw_after = await raw_broker_rate(env.amqp_url, sizes[0], n)
             accepted_at = await wait_accepted(stack, n + 1)
             async with httpx.AsyncClient(base_url=stack.url("sandbox")) as sandbox:
@@ -148,7 +156,8 @@ async def run(n: int = 20_000) -> dict:
 
 
 def main() -> None:
-    result = asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))
+    numbers = [a for a in sys.argv[1:] if not a.startswith("--")]
+    result = asyncio.run(run(int(numbers[0]) if numbers else 20_000, with_tap="--no-tap" not in sys.argv))
     print(f"machine: {machine()}")
     print(json.dumps(result, indent=2))
 
