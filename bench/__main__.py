@@ -56,6 +56,14 @@ def burst_checks(r: dict) -> list[Check]:
     ]
 
 
+def confirmed(r: dict) -> Check:
+    """The scheduler's own due-to-confirmed histogram: the lateness with no subscriber in between."""
+    shares = r.get("confirmed_within_seconds") or {}
+    within = ", ".join(f"{shares[le] * 100:.1f} % ≤ {label}" for le, label in (("0.1", "100 ms"), ("1.0", "1 s"))
+                       if le in shares)
+    return ("(reading) broker-confirmed, from the scheduler's histogram", within or "–", None)
+
+
 def steady_checks(r: dict) -> list[Check]:
     late = r["lateness"]
     everything = r["all_dispatched"]
@@ -65,6 +73,7 @@ def steady_checks(r: dict) -> list[Check]:
          everything and late["p99"] < 0.1),
         ("lateness max < 1 s", f"max {ms(late['max'])}; {r['dispatched']:,}/{r['n']:,} post.due",
          everything and late["max"] < 1.0),
+        confirmed(r),
         ("(reading) delivered to the sandbox",
          f"{r['delivered_by_end']:,}/{r['n']:,} by the end; all "
          + (f"{r['all_delivered_seconds_after_end']:.1f} s after it" if r["all_delivered_seconds_after_end"] is not None
@@ -75,7 +84,7 @@ def steady_checks(r: dict) -> list[Check]:
 def precision_checks(r: dict) -> list[Check]:
     late = r["lateness"]
     return [("lateness p99 < 50 ms", f"{lateness(late)}; {r['dispatched']}/{r['posts']} post.due",
-             r["all_dispatched"] and late["p99"] < 0.05)]
+             r["all_dispatched"] and late["p99"] < 0.05), confirmed(r)]
 
 
 def future_checks(r: dict) -> list[Check]:

@@ -35,9 +35,9 @@ from .common import fresh_environment, machine, register_account, rss_mb, start_
 from .measure import (
     DueTap,
     Resources,
-    claim_lateness_shares,
     copy_posts,
     epoch,
+    lateness_shares,
     log_warnings,
     queue_depths,
 )
@@ -150,7 +150,7 @@ async def run(rows: int = 1_000_000, seconds: int = 90, trickle: int = 5, seed: 
                 await conn.close()
             window = [mb for t, mb in rss if t >= first_due]
             async with httpx.AsyncClient(base_url=stack.url("scheduler")) as scheduler:
-                claimed_within = await claim_lateness_shares(scheduler)
+                claimed_within = await lateness_shares(scheduler)
             report = resources.report(len(tap.arrivals))
             await tap.close()
             return {

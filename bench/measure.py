@@ -144,19 +144,24 @@ def epoch(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-async def claim_lateness_shares(client) -> dict[str, float]:
-    """From the scheduler's own /metrics: the share of targets claimed within each bucket of
-    siar_scheduler_dispatch_lateness_seconds (due time to claim), to tell the claim's part of the
-    lateness from the outbox relay's and the broker's."""
+async def lateness_shares(client, metric: str = "siar_scheduler_dispatch_lateness_seconds") -> dict[str, float]:
+    """From the scheduler's own /metrics: the share of targets within each bucket of a lateness
+    histogram — siar_scheduler_dispatch_lateness_seconds (due time to claim, to tell the claim's
+    part of the lateness from the outbox relay's and the broker's) or
+    siar_scheduler_due_confirmed_seconds (due time to the broker's confirm: the lateness as the
+    issue defines it, with no subscriber in between, at the histogram's resolution)."""
     text = (await client.get("/metrics")).text
     buckets: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
-        if family.name == "siar_scheduler_dispatch_lateness_seconds":
+        if family.name == metric:
             for sample in family.samples:
                 if sample.name.endswith("_bucket"):
                     buckets[sample.labels["le"]] = buckets.get(sample.labels["le"], 0) + sample.value
     total = buckets.pop("+Inf", 0)
     return {le: round(count / total, 4) for le, count in buckets.items()} if total else {}
+
+
+CONFIRMED = "siar_scheduler_due_confirmed_seconds"
 
 
 def log_warnings(log_dir: Path, limit: int = 5) -> dict[str, dict[str, int]]:

@@ -22,7 +22,15 @@ from pathlib import Path
 import httpx
 
 from .common import TOKEN, fresh_environment, machine, register_account, start_stack, summary
-from .measure import DueTap, Resources, claim_lateness_shares, epoch, log_warnings, sandbox_total
+from .measure import (
+    CONFIRMED,
+    DueTap,
+    Resources,
+    epoch,
+    lateness_shares,
+    log_warnings,
+    sandbox_total,
+)
 
 SETTLE = 15.0  # seconds between the last API call and the period's start
 
@@ -56,7 +64,8 @@ async def run(posts: int = 200, period: float = 210, seed: int | None = None) ->
                     await asyncio.sleep(0.5)
                     delivered = await sandbox_total(sandbox)
             async with httpx.AsyncClient(base_url=stack.url("scheduler")) as scheduler:
-                claimed_within = await claim_lateness_shares(scheduler)
+                claimed_within = await lateness_shares(scheduler)
+                confirmed_within = await lateness_shares(scheduler, CONFIRMED)
             report = resources.report({"scheduler": len(tap.arrivals), "publisher": delivered, "sandbox": delivered})
             await tap.close()
             return {
@@ -66,6 +75,7 @@ async def run(posts: int = 200, period: float = 210, seed: int | None = None) ->
                 "early": tap.early(), "delivered": delivered,
                 "lateness": summary(tap.lateness()),
                 "claimed_within_seconds": claimed_within,
+                "confirmed_within_seconds": confirmed_within,
                 "resources": report,
                 "log_warnings": log_warnings(Path(logs)),
             }

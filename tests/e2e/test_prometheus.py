@@ -28,6 +28,7 @@ pytestmark = [
 MOVED_BY_A_POST = (
     "sum(siar_scheduler_targets_dispatched_total)",
     "sum(siar_scheduler_dispatch_lateness_seconds_count)",
+    "sum(siar_scheduler_due_confirmed_seconds_count)",
     "sum(siar_publisher_published_total)",
     'sum(siar_publisher_attempts_total{outcome="published"})',
     "sum(siar_publisher_publish_lateness_seconds_count)",

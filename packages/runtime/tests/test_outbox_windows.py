@@ -118,3 +118,21 @@ async def test_a_trickle_of_commits_goes_out_without_waiting_for_a_poll(clean_db
     finally:
         await relay.stop()
         await db.close()
+
+
+async def test_the_confirmed_hook_gets_each_window_of_events_after_its_confirms(clean_db, bus):
+    db = await Database.open(clean_db, "publisher")
+    events = [cancelled(i) for i in range(120)]
+    async with db.pool.acquire() as conn, conn.transaction():
+        await write_events(conn, "publisher", events)
+    seen: list[tuple[str, int]] = []  # (event id, rows still in the outbox when it was called)
+
+    def confirmed(sent) -> None:
+        seen.extend((o.event_id, len(sent)) for o in sent)
+
+    relay = OutboxRelay(db, bus, ChassisMetrics("test"), batch=50, windows=3, confirmed=confirmed)
+    assert await relay.drain_once() == 120
+    assert [event_id for event_id, _ in seen] == [e.id for e in events]
+    assert [size for _, size in seen] == [50] * 100 + [20] * 20  # one call per window
+    assert await _received(bus, 120) == [e.id for e in events]
+    await db.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import asyncpg
 import structlog
@@ -74,13 +74,17 @@ class OutboxRelay:
         batch: int = 500,
         poll_seconds: float = 1.0,
         windows: int = 3,
+        confirmed: Callable[[Sequence[Outgoing]], None] | None = None,
     ) -> None:
+        """``confirmed`` is called with each window's events the moment the broker confirmed them
+        (before their rows are deleted), for a service's own measures of its events' timeliness."""
         self.db = db
         self.bus = bus
         self.metrics = metrics
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.windows = max(1, windows)  # windows of ``batch`` awaiting confirms at once
+        self.confirmed = confirmed
         self.wakeup = Wakeup(db, notify_channel(db.schema))
         self._task: asyncio.Task[None] | None = None
 
@@ -163,19 +167,19 @@ class OutboxRelay:
                 sent.set_result(0)
                 return 0
             started = time.perf_counter()
-            await self.bus.publish_confirmed(
-                [
-                    Outgoing(
-                        routing_key=r["routing_key"],
-                        body=bytes(r["body"]),
-                        event_id=r["event_id"],
-                        event_type=r["event_type"],
-                        correlation_id=r["correlation_id"],
-                    )
-                    for r in rows
-                ],
-                on_sent=lambda: sent.set_result(len(rows)),
-            )
+            outgoing = [
+                Outgoing(
+                    routing_key=r["routing_key"],
+                    body=bytes(r["body"]),
+                    event_id=r["event_id"],
+                    event_type=r["event_type"],
+                    correlation_id=r["correlation_id"],
+                )
+                for r in rows
+            ]
+            await self.bus.publish_confirmed(outgoing, on_sent=lambda: sent.set_result(len(rows)))
+            if self.confirmed is not None:
+                self.confirmed(outgoing)
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         confirm = time.perf_counter() - started
         for r in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 
 import structlog
@@ -24,7 +25,7 @@ from . import api_planning, posts, series, store
 from . import planning_store as plans
 from .api import router
 from .handlers import batch_handlers, handlers
-from .metrics import SchedulerMetrics
+from .metrics import SchedulerMetrics, due_at_in
 from .policy import Policy
 from .settings import SchedulerSettings
 from .watch import watch_overdue
@@ -49,13 +50,17 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         db = await Database.open(settings.database_url, SERVICE, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         bus = Bus(settings.amqp_url, SERVICE)
         await bus.connect()
-        relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds)
+        relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds,
+                            confirmed=lambda sent: metrics.observe_confirmed(
+                                due_at_in(o.body) for o in sent if o.routing_key == "post.due"))
 
         async def announce(events) -> None:
             # Bounded: the claim holds its targets' row locks (an edit or a cancel of one waits)
             # and a transaction open while it waits for the broker.
             async with asyncio.timeout(10):
                 await bus.publish_confirmed([outgoing(e) for e in events])
+            metrics.observe_confirmed(datetime.fromisoformat(e.data["due_at"]) for e in events
+                                      if e.short_name == "post.due")
             for e in events:
                 metrics.chassis.events_published.labels(e.short_name).inc()
 

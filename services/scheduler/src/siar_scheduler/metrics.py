@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 from siar_runtime.metrics import ChassisMetrics
+
+LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_DUE_AT = b'"due_at":"'
+
+
+def due_at_in(body: bytes) -> datetime | None:
+    """The due time in a post.due body, read without decoding the whole event (the relay calls
+    this for every post.due it sent). The pattern cannot match inside a string value, where the
+    quotes are escaped."""
+    start = body.find(_DUE_AT)
+    if start < 0:
+        return None
+    start += len(_DUE_AT)
+    end = body.find(b'"', start)
+    try:
+        return datetime.fromisoformat(body[start:end].decode())
+    except ValueError:
+        return None
 
 
 class SchedulerMetrics:
@@ -24,7 +43,13 @@ class SchedulerMetrics:
         self.dispatch_lateness = Histogram(
             "siar_scheduler_dispatch_lateness_seconds",
             "Time from a target's due time to its claim by the scheduler",
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            buckets=LATENESS_BUCKETS,
+            registry=r,
+        )
+        self.confirmed_lateness = Histogram(
+            "siar_scheduler_due_confirmed_seconds",
+            "Time from a target's due time until the broker confirmed its post.due",
+            buckets=LATENESS_BUCKETS,
             registry=r,
         )
 
@@ -53,3 +78,10 @@ class SchedulerMetrics:
                 continue
             self.dispatched.labels(row["platform"]).inc()
             self.dispatch_lateness.observe(max(0.0, (now - row["due_at"]).total_seconds()))
+
+    def observe_confirmed(self, due_ats: Iterable[datetime | None]) -> None:
+        """post.due the broker has just confirmed, by their targets' due times."""
+        now = datetime.now(UTC)
+        for due_at in due_ats:
+            if due_at is not None:
+                self.confirmed_lateness.observe(max(0.0, (now - due_at).total_seconds()))
