@@ -103,6 +103,7 @@ def future_checks(r: dict) -> list[Check]:
          f"{r['post_due_before_due_time']} early post.due, {r['future_targets_claimed']} future targets claimed, "
          f"{r['trickle_dispatched']}/{r['trickle_expected']} post.due (the trickle only), publisher queue ≤ {depth}",
          nothing_early),
+        ("(reading) the trickle's lateness, a million rows waiting", lateness(r["trickle_lateness"]), None),
     ]
 
 

@@ -51,8 +51,7 @@ async def run(url: str, calls: int, in_flight: int) -> dict[str, dict[str, float
     results = {}
     limits = httpx.Limits(max_connections=in_flight * 2, max_keepalive_connections=in_flight)
     for name, client in (("httpx (httpcore pool)", httpx.AsyncClient(limits=limits, timeout=30)),
-                         ("Siar: httpx over aiohttp", http_client(timeout_seconds=30, max_connections=in_flight * 2,
-                                                                   keepalive=in_flight))):
+                         ("Siar: httpx over aiohttp", http_client(timeout_seconds=30, max_connections=in_flight * 2))):
         async with client:
             async def send(i: int, client=client, name=name) -> None:
                 r = await client.post(url, json={"status": f"call {i}"}, headers={**headers, "Idempotency-Key": f"{name}{i}"})

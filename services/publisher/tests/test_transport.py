@@ -187,7 +187,7 @@ async def test_waiting_for_a_free_connection_too_long_was_never_sent(server):
         await writer.drain()
 
     base = await server(slow)
-    async with http_client(timeout_seconds=0.5, max_connections=1, keepalive=1) as client:
+    async with http_client(timeout_seconds=0.5, max_connections=1) as client:
         busy = asyncio.create_task(client.get(f"{base}/a", timeout=httpx.Timeout(5, pool=5)))
         await asyncio.sleep(0.1)
         with pytest.raises(httpx.TimeoutException) as caught:

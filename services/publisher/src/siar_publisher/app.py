@@ -44,8 +44,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                                  max_size=settings.db_pool_max)
         bus = Bus(settings.amqp_url, SERVICE)
         await bus.connect()
-        client = http_client(timeout_seconds=settings.http_timeout_seconds,
-                             max_connections=settings.concurrency * 2, keepalive=settings.concurrency)
+        client = http_client(timeout_seconds=settings.http_timeout_seconds, max_connections=settings.concurrency * 2)
         relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch,
                             poll_seconds=settings.outbox_poll_seconds)
         runner: DueRunner

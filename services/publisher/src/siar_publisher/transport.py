@@ -122,10 +122,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-def http_client(*, timeout_seconds: float, max_connections: int = 128, keepalive: int = 64,
+def http_client(*, timeout_seconds: float, max_connections: int = 128,
                 user_agent: str = "Siar/0.1 (+https://siar.dev)", **options) -> httpx.AsyncClient:
-    """The client every adapter call goes through (``options``: more httpx.AsyncClient arguments)."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
+    """The client every adapter call goes through (``options``: more httpx.AsyncClient arguments).
+    Idle connections stay pooled up to ``max_connections`` in all, each for at most 4 s
+    (aiohttp's pool has no separate cap on idle ones)."""
+    limits = httpx.Limits(max_connections=max_connections)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
         limits=limits,
