@@ -129,9 +129,10 @@ class DeliveryWorker:
         self.refresh_now = None  # set by the wiring: async (account_id) -> bool
         self.in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        # Successes are recorded together: a burst finishes dozens of calls within milliseconds.
+        # Successes are recorded together: a burst finishes dozens of calls within milliseconds,
+        # and those that finish while one batch is being written go in the next.
         self._successes: Batcher[_Success] = Batcher(self._record_successes, max_size=settings.concurrency,
-                                                     linger=0.005, name="published")
+                                                     name="published")
 
     # --- claiming (called by the DueRunner inside its transaction) ---
 
