@@ -35,7 +35,8 @@ def test_a_body_without_a_due_time_gives_none():
 def test_confirmed_post_due_are_observed_by_their_lateness():
     metrics = SchedulerMetrics(ChassisMetrics("scheduler-metrics-test"))
     now = datetime.now(UTC)
-    metrics.observe_confirmed([now - timedelta(milliseconds=30), now - timedelta(seconds=2), None])
+    metrics.observe_confirmed([now - timedelta(milliseconds=30), (now - timedelta(seconds=2)).isoformat(), None,
+                               "not a time", "2026-12-04T18:00:00"])  # the last has no offset: not counted
     registry = metrics.chassis.registry
     name = "siar_scheduler_due_confirmed_seconds"
     assert registry.get_sample_value(f"{name}_count") == 2

@@ -179,7 +179,10 @@ class OutboxRelay:
             ]
             await self.bus.publish_confirmed(outgoing, on_sent=lambda: sent.set_result(len(rows)))
             if self.confirmed is not None:
-                self.confirmed(outgoing)
+                try:
+                    self.confirmed(outgoing)
+                except Exception:  # a measure must never send the window again
+                    log.exception("outbox relay: the confirmed hook failed")
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         confirm = time.perf_counter() - started
         for r in rows:

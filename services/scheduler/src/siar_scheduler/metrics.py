@@ -79,9 +79,15 @@ class SchedulerMetrics:
             self.dispatched.labels(row["platform"]).inc()
             self.dispatch_lateness.observe(max(0.0, (now - row["due_at"]).total_seconds()))
 
-    def observe_confirmed(self, due_ats: Iterable[datetime | None]) -> None:
-        """post.due the broker has just confirmed, by their targets' due times."""
+    def observe_confirmed(self, due_ats: Iterable[datetime | str | None]) -> None:
+        """post.due the broker has just confirmed, by their targets' due times (ISO 8601 text as
+        the events carry it is read here; one that cannot be read is not counted)."""
         now = datetime.now(UTC)
         for due_at in due_ats:
-            if due_at is not None:
+            if isinstance(due_at, str):
+                try:
+                    due_at = datetime.fromisoformat(due_at)
+                except ValueError:
+                    continue
+            if due_at is not None and due_at.tzinfo is not None:
                 self.confirmed_lateness.observe(max(0.0, (now - due_at).total_seconds()))
