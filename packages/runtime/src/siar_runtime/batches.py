@@ -25,6 +25,8 @@ from typing import Any, Generic, TypeVar
 import structlog
 from siar_contracts import CloudEvent
 
+from .logging import describe
+
 log = structlog.get_logger("siar.batches")
 
 T = TypeVar("T")
@@ -86,7 +88,7 @@ class Batcher(Generic[T]):
             handled = True
         except Exception as exc:
             log.warning("batch failed; its messages are handled one by one", batch=self.name,
-                        size=len(items), error=str(exc))
+                        size=len(items), error=describe(exc))
             handled = False
         for done in waiting:
             if not done.done():

@@ -27,6 +27,8 @@ from siar_contracts import (
     queue_name,
 )
 
+from .logging import describe
+
 log = structlog.get_logger("siar.bus")
 
 
@@ -105,7 +107,7 @@ class Bus:
             except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
                 if attempt == attempts:
                     raise
-                log.warning("broker not reachable yet", attempt=attempt, error=str(exc))
+                log.warning("broker not reachable yet", attempt=attempt, error=describe(exc))
                 await asyncio.sleep(min(2.0, 0.2 * attempt))
         assert self.connection is not None
         self._channel = await self.connection.channel(publisher_confirms=True)

@@ -23,7 +23,7 @@ from siar_contracts import EVENTS, CloudEvent, EnvelopeError, queue_name, spec_f
 
 from .batches import Batcher, BatchHandler
 from .bus import Bus
-from .logging import bind_message
+from .logging import bind_message, describe
 from .metrics import ChassisMetrics
 
 log = structlog.get_logger("siar.consumer")
@@ -136,7 +136,7 @@ class Consumer:
             await self._dead(message, name, exc.reason, exc.detail)
             return
         except Exception as exc:
-            log.exception("handler failed; message returns to the queue", error=str(exc),
+            log.exception("handler failed; message returns to the queue", error=describe(exc),
                           redelivered=message.redelivered)
             self.metrics.events_consumed.labels(name, "retry").inc()
             await asyncio.sleep(self.retry_pause)
@@ -154,7 +154,7 @@ class Consumer:
         try:
             await self.bus.dead_letter(message, self.queue_name, reason, detail)
         except Exception as exc:
-            log.error("could not dead-letter; message returns to the queue", error=str(exc))
+            log.error("could not dead-letter; message returns to the queue", error=describe(exc))
             await asyncio.sleep(self.retry_pause)
             await message.nack(requeue=True)
             return

@@ -20,6 +20,7 @@ import structlog
 
 from .db import Database
 from .listen import Wakeup
+from .logging import describe
 
 log = structlog.get_logger("siar.due")
 
@@ -120,5 +121,5 @@ class DueRunner:
             except Exception as exc:
                 failures += 1
                 await self.wakeup.close()
-                log.warning("due runner failed; will retry", runner=self.name, error=str(exc), failures=failures)
+                log.warning("due runner failed; will retry", runner=self.name, error=describe(exc), failures=failures)
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** min(failures, 6)))

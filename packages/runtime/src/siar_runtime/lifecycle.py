@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from .logging import describe
+
 log = structlog.get_logger("siar.lifecycle")
 
 
@@ -17,4 +19,4 @@ async def stop_all(steps: list[tuple[str, Callable[[], Awaitable[object]]]], tim
         except TimeoutError:
             log.warning("shutdown step timed out", step=name, timeout=timeout)
         except Exception as exc:  # keep stopping the rest
-            log.warning("shutdown step failed", step=name, error=str(exc))
+            log.warning("shutdown step failed", step=name, error=describe(exc))

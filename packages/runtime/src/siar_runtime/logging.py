@@ -43,3 +43,10 @@ def bind_message(**values: object) -> None:
     structlog.contextvars.bind_contextvars(
         service=service, **{k: v for k, v in values.items() if v is not None}
     )
+
+
+def describe(exc: BaseException) -> str:
+    """An exception for a log line: its message, or its type where it has none (a timeout's
+    ``str()`` is empty, which left "could not publish; will retry" with no reason at all)."""
+    text = str(exc)
+    return text if text else type(exc).__name__

@@ -31,6 +31,7 @@ from siar_contracts import CloudEvent
 from .bus import Bus, Outgoing
 from .db import Database
 from .listen import Wakeup
+from .logging import describe
 from .metrics import ChassisMetrics
 
 log = structlog.get_logger("siar.outbox")
@@ -74,9 +75,15 @@ class OutboxRelay:
         batch: int = 500,
         poll_seconds: float = 1.0,
         windows: int = 3,
+        confirm_timeout: float = 60.0,
         confirmed: Callable[[Sequence[Outgoing]], None] | None = None,
     ) -> None:
-        """``confirmed`` is called with each window's events the moment the broker confirmed them
+        """``confirm_timeout``: how long a window waits for the broker's confirms before it is
+        published again. Generous, because a window holds nothing anyone else waits for (SKIP
+        LOCKED) while a timeout sends all of it again: with 10 s, an overloaded two-core machine
+        (bench/steady.py at 500/s) timed out window after window and republished each, adding
+        to the load that slowed the confirms. A lost connection still fails at once.
+        ``confirmed`` is called with each window's events the moment the broker confirmed them
         (before their rows are deleted), for a service's own measures of its events' timeliness."""
         self.db = db
         self.bus = bus
@@ -84,6 +91,7 @@ class OutboxRelay:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.windows = max(1, windows)  # windows of ``batch`` awaiting confirms at once
+        self.confirm_timeout = confirm_timeout
         self.confirmed = confirmed
         self.wakeup = Wakeup(db, notify_channel(db.schema))
         self._task: asyncio.Task[None] | None = None
@@ -119,7 +127,8 @@ class OutboxRelay:
                 failures += 1
                 self.metrics.outbox_publish_errors.inc()
                 await self.wakeup.close()
-                log.warning("outbox relay could not publish; will retry", error=str(exc), failures=failures)
+                log.warning("outbox relay could not publish; will retry", error=describe(exc),
+                            failures=failures)
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** min(failures, 6)))
 
     async def drain_once(self) -> int:
@@ -177,7 +186,8 @@ class OutboxRelay:
                 )
                 for r in rows
             ]
-            await self.bus.publish_confirmed(outgoing, on_sent=lambda: sent.set_result(len(rows)))
+            await self.bus.publish_confirmed(outgoing, timeout=self.confirm_timeout,
+                                             on_sent=lambda: sent.set_result(len(rows)))
             if self.confirmed is not None:
                 try:
                     self.confirmed(outgoing)

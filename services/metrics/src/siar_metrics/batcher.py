@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import structlog
+from siar_runtime.logging import describe
 
 T = TypeVar("T")
 log = structlog.get_logger("siar.metrics.batcher")
@@ -59,7 +60,7 @@ class Batcher(Generic[T]):
                 if len(batch) == 1:
                     _settle(batch, exc)
                     return
-                log.warning("a batch could not be stored; storing its items one by one", size=len(batch), error=str(exc))
+                log.warning("a batch could not be stored; storing its items one by one", size=len(batch), error=describe(exc))
                 for one in batch:
                     try:
                         await self.store([one[0]])

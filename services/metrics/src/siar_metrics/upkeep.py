@@ -9,6 +9,7 @@ import time
 
 import asyncpg
 import structlog
+from siar_runtime.logging import describe
 
 from . import store
 from .metrics import MetricsMetrics
@@ -67,7 +68,7 @@ class Upkeep:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("upkeep failed; will retry", error=str(exc))
+                log.warning("upkeep failed; will retry", error=describe(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.refresh_seconds)
             self._wake.clear()
