@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from siar_runtime.logging import describe
 
 
@@ -12,5 +10,5 @@ def test_an_exception_with_a_message_is_its_message():
 
 
 def test_an_exception_without_one_is_named_by_its_type():
-    assert describe(asyncio.TimeoutError()) == "TimeoutError"
+    assert describe(TimeoutError()) == "TimeoutError"
     assert describe(KeyError()) == "KeyError"
