@@ -12,19 +12,15 @@ LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 _DUE_AT = b'"due_at":"'
 
 
-def due_at_in(body: bytes) -> datetime | None:
-    """The due time in a post.due body, read without decoding the whole event (the relay calls
-    this for every post.due it sent). The pattern cannot match inside a string value, where the
-    quotes are escaped."""
+def due_at_in(body: bytes) -> str | None:
+    """The due time in a post.due body, as the event carries it, found without decoding the whole
+    event (the relay calls this for every post.due it sent). The pattern cannot match inside a
+    string value, where the quotes are escaped."""
     start = body.find(_DUE_AT)
     if start < 0:
         return None
     start += len(_DUE_AT)
-    end = body.find(b'"', start)
-    try:
-        return datetime.fromisoformat(body[start:end].decode())
-    except ValueError:
-        return None
+    return body[start:body.find(b'"', start)].decode(errors="replace")
 
 
 class SchedulerMetrics:
@@ -79,15 +75,14 @@ class SchedulerMetrics:
             self.dispatched.labels(row["platform"]).inc()
             self.dispatch_lateness.observe(max(0.0, (now - row["due_at"]).total_seconds()))
 
-    def observe_confirmed(self, due_ats: Iterable[datetime | str | None]) -> None:
-        """post.due the broker has just confirmed, by their targets' due times (ISO 8601 text as
-        the events carry it is read here; one that cannot be read is not counted)."""
+    def observe_confirmed(self, due_ats: Iterable[str | None]) -> None:
+        """post.due the broker has just confirmed, by their targets' due times as the events carry
+        them (ISO 8601); one that cannot be read, or has no UTC offset, is not counted."""
         now = datetime.now(UTC)
-        for due_at in due_ats:
-            if isinstance(due_at, str):
-                try:
-                    due_at = datetime.fromisoformat(due_at)
-                except ValueError:
-                    continue
+        for text in due_ats:
+            try:
+                due_at = datetime.fromisoformat(text) if text else None
+            except ValueError:
+                continue
             if due_at is not None and due_at.tzinfo is not None:
                 self.confirmed_lateness.observe(max(0.0, (now - due_at).total_seconds()))
