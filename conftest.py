@@ -3,26 +3,23 @@ and a RabbitMQ virtual host of its own, so tests never touch a running local Sia
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import asyncpg
 import pytest
 from siar_devstack import fresh
 
-SUFFIX = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"  # SIAR_TEST_ADMIN_DSN / SIAR_TEST_AMQP: see siar_devstack.fresh
+NAME = fresh.unique("siar_test")  # this session's database and vhost (SIAR_TEST_ADMIN_DSN / SIAR_TEST_AMQP: fresh)
 
 
 @pytest.fixture(scope="session")
 def database_url():
-    with fresh.database(f"siar_test_{SUFFIX}") as url:
+    with fresh.database(NAME) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def amqp_url():
     """A vhost of this session's own where rabbitmqctl is at hand (CI, this machine); else '/'."""
-    with fresh.vhost(f"siar_test_{SUFFIX}", required=False) as url:
+    with fresh.vhost(NAME, required=False) as url:
         yield url
 
 

@@ -20,6 +20,13 @@ class Recorder:
         self.entered.set()
         await self.gate.wait()
 
+    async def hold_first(self, batcher: Batcher) -> asyncio.Task[bool]:
+        """Submit item 0 and keep its batch running until ``gate`` is set."""
+        self.gate.clear()
+        first = asyncio.create_task(batcher.submit(0))
+        await self.entered.wait()
+        return first
+
 
 async def test_a_lone_item_goes_at_once_without_a_window():
     recorder = Recorder()
@@ -38,9 +45,7 @@ async def test_items_of_one_loop_pass_go_together():
 async def test_what_arrives_while_a_batch_runs_goes_in_the_next_one():
     recorder = Recorder()
     batcher = Batcher(recorder.handle, max_size=50)
-    recorder.gate.clear()
-    first = asyncio.create_task(batcher.submit(0))
-    await recorder.entered.wait()
+    first = await recorder.hold_first(batcher)
     later = [asyncio.create_task(batcher.submit(i)) for i in range(1, 8)]
     await asyncio.sleep(0.05)
     assert recorder.batches == [[0]]  # held while the first batch is being handled
@@ -52,9 +57,7 @@ async def test_what_arrives_while_a_batch_runs_goes_in_the_next_one():
 async def test_a_full_batch_goes_even_while_another_runs():
     recorder = Recorder()
     batcher = Batcher(recorder.handle, max_size=3)
-    recorder.gate.clear()
-    first = asyncio.create_task(batcher.submit(0))
-    await recorder.entered.wait()
+    first = await recorder.hold_first(batcher)
     full = [asyncio.create_task(batcher.submit(i)) for i in range(1, 4)]
     await asyncio.sleep(0.05)
     assert recorder.batches == [[0], [1, 2, 3]]
@@ -73,9 +76,7 @@ async def test_a_failed_batch_tells_each_submitter_to_go_alone():
 async def test_concurrency_lets_that_many_batches_run_at_once():
     recorder = Recorder()
     batcher = Batcher(recorder.handle, max_size=50, concurrency=2)
-    recorder.gate.clear()
-    first = asyncio.create_task(batcher.submit(0))
-    await recorder.entered.wait()
+    first = await recorder.hold_first(batcher)
     second = asyncio.create_task(batcher.submit(1))
     await asyncio.sleep(0.05)
     third = asyncio.create_task(batcher.submit(2))

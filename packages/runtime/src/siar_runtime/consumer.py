@@ -52,21 +52,18 @@ class Consumer:
         retry_pause: float = 1.0,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         batch_linger: float = 0.0,
-        batch_concurrency: int = 1,
     ) -> None:
         """``batch_handlers`` (event type → batch handler) are tried first for their types: the
-        messages that arrive while ``batch_concurrency`` batches are being handled (up to
-        ``prefetch``) go together in one call, and are acknowledged after it returned; with none
-        running a message goes at once (:class:`Batcher`; ``batch_linger`` > 0 holds each batch
-        that long instead). A type with a batch handler keeps its single handler in ``handlers``
+        messages that arrive while a batch is being handled (up to ``prefetch``) go together in
+        one call, and are acknowledged after it returned; with none running a message goes at
+        once (:class:`Batcher`; ``batch_linger`` > 0 holds each batch that long instead). A type with a batch handler keeps its single handler in ``handlers``
         too: a failed batch falls back to it, message by message, so a poison message is still
         dead-lettered (or retried) on its own."""
         self.bus = bus
         self.queue_name = queue_name(service)
         self.handlers = dict(handlers)
         self.batchers = {
-            event_type: Batcher(handle, max_size=prefetch, linger=batch_linger, concurrency=batch_concurrency,
-                                name=event_type)
+            event_type: Batcher(handle, max_size=prefetch, linger=batch_linger, name=event_type)
             for event_type, handle in (batch_handlers or {}).items()
         }
         missing = set(self.batchers) - set(self.handlers)
