@@ -3,11 +3,13 @@ collections due runner, the gauges and HTTP in one process."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
 from siar_runtime.auth import bearer_auth
+from siar_runtime.batches import Batcher
 from siar_runtime.bus import Bus
 from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
@@ -20,7 +22,6 @@ from siar_runtime.outbox import OutboxRelay
 
 from . import ingest, store
 from .api import router
-from .batcher import Batcher
 from .collections import Requester
 from .handlers import handlers
 from .metrics import MetricsMetrics
@@ -68,7 +69,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             after_commit=requested,
         )
 
-        async def store_batch(answers: list[ingest.Answer]) -> None:
+        async def store_batch(answers: Sequence[ingest.Answer]) -> None:
             async with db.pool.acquire() as conn, conn.transaction():
                 outcome = await ingest.store_answers(conn, answers, policy)
             metrics.stored(outcome, len(answers))
@@ -76,15 +77,17 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             runner.wake()
             upkeep.wake()
 
+        # Grouped like commits: a batch goes at once while fewer than ingest_concurrency are being
+        # stored, and what arrives meanwhile goes in the next (siar_runtime.batches).
         batcher: Batcher[ingest.Answer] = Batcher(store_batch, max_size=settings.ingest_batch,
                                                   linger=settings.ingest_linger_ms / 1000,
-                                                  concurrency=settings.ingest_concurrency)
+                                                  concurrency=settings.ingest_concurrency, name="answers")
 
         def wake() -> None:
             runner.wake()
             relay.wake()
 
-        consumer = Consumer(bus, SERVICE, handlers(db.pool, settings, batcher, wake), metrics.chassis,
+        consumer = Consumer(bus, SERVICE, handlers(db.pool, settings, batcher, store_batch, wake), metrics.chassis,
                             prefetch=settings.prefetch)
         app.state.db = db
         app.state.bus = bus

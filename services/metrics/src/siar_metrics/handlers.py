@@ -1,9 +1,10 @@
 """Event handlers: plain async functions of (event, payload, dependencies), idempotent on the
-event id. Answers from the publisher go through a :class:`Batcher` so they are stored in batches."""
+event id. Answers from the publisher go through a :class:`~siar_runtime.batches.Batcher` so they
+are stored in batches; an answer whose batch failed is stored on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import asyncpg
@@ -20,11 +21,11 @@ from siar_contracts import (
     spec_for_model,
 )
 from siar_platforms import extract_hashtags
+from siar_runtime.batches import Batcher
 from siar_runtime.consumer import Handler
 from siar_runtime.inbox import first_delivery
 
 from . import collections, store
-from .batcher import Batcher
 from .ingest import Answer
 
 
@@ -78,11 +79,20 @@ async def on_needs_reconnect(event: CloudEvent, data: AccountNeedsReconnect, poo
             await store.upsert_account(conn, data.account_id, data.platform, None, None, "needs_reconnect")
 
 
-async def on_answer(event: CloudEvent, data: InsightsCollected | InsightsFailed, batcher: Batcher[Answer]) -> None:
-    await batcher.submit(Answer(event, data))
+StoreAnswers = Callable[[list[Answer]], Awaitable[None]]
 
 
-def handlers(pool: asyncpg.Pool, settings, batcher: Batcher[Answer], wake: Callable[[], None]) -> dict[str, Handler]:
+async def on_answer(event: CloudEvent, data: InsightsCollected | InsightsFailed, batcher: Batcher[Answer],
+                    store_answers: StoreAnswers) -> None:
+    """Stored with the answers that arrive with it; when that batch fails, alone — so one answer
+    the database refuses goes back to the queue (and in the end to the dead letters) by itself."""
+    answer = Answer(event, data)
+    if not await batcher.submit(answer):
+        await store_answers([answer])
+
+
+def handlers(pool: asyncpg.Pool, settings, batcher: Batcher[Answer], store_answers: StoreAnswers,
+             wake: Callable[[], None]) -> dict[str, Handler]:
     table = {
         PostScheduled: partial(on_post, pool=pool),
         PostUpdated: partial(on_post, pool=pool),
@@ -90,7 +100,7 @@ def handlers(pool: asyncpg.Pool, settings, batcher: Batcher[Answer], wake: Calla
         AccountRegistered: partial(on_account, pool=pool, wake=wake),
         AccountUpdated: partial(on_account, pool=pool, wake=wake),
         AccountNeedsReconnect: partial(on_needs_reconnect, pool=pool),
-        InsightsCollected: partial(on_answer, batcher=batcher),
-        InsightsFailed: partial(on_answer, batcher=batcher),
+        InsightsCollected: partial(on_answer, batcher=batcher, store_answers=store_answers),
+        InsightsFailed: partial(on_answer, batcher=batcher, store_answers=store_answers),
     }
     return {spec_for_model(model).type: fn for model, fn in table.items()}

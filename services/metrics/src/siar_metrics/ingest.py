@@ -15,6 +15,7 @@ transaction:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -72,7 +73,7 @@ class Policy:
     backoff_max_seconds: float = 6 * 3600
 
 
-async def store_answers(conn: asyncpg.Connection, answers: list[Answer], policy: Policy, *,
+async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], policy: Policy, *,
                         announce: bool = True) -> Outcome:
     """Store a batch of answers inside the caller's transaction (``announce=False`` leaves out the
     events: the benchmark uses it to show what they cost)."""

@@ -57,8 +57,12 @@ class MetricsSettings(ServiceSettings):
     sweep_seconds: float = Field(default=5.0, gt=0, description="Safety sweep of due collections even without NOTIFY")
 
     # How answers are stored
-    ingest_batch: int = Field(default=500, ge=1, description="Answers stored per transaction (one COPY)")
-    ingest_linger_ms: float = Field(default=20, ge=0, description="How long a batch waits to fill up")
+    ingest_batch: int = Field(default=500, ge=1, description="Answers stored per transaction (one statement)")
+    ingest_linger_ms: float = Field(
+        default=0, ge=0,
+        description="0: a batch goes as soon as fewer than ingest_concurrency are being stored (what arrives meanwhile "
+                    "waits for the next); > 0: every batch waits this long to fill up",
+    )
     ingest_concurrency: int = Field(default=2, ge=1, description="Batches stored at once (each on its own connection)")
     sample_retention_days: int = Field(default=0, ge=0, description="Samples older than this are deleted; 0 keeps them forever")
 
