@@ -4,6 +4,7 @@ a raw-broker baseline, and resource readings of the service processes."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import platform
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import aio_pika
 import httpx
+from siar_contracts import BINDINGS, queue_name
 from siar_devstack import Stack, fresh
 from siar_devstack.fresh import Fresh
 
@@ -80,7 +82,28 @@ def start_stack(env: Fresh, log_dir: Path, extra_env: dict[str, str] | None = No
     )
     stack.migrate()
     stack.start()
+    drop_unconsumed_queues(env.amqp_url, {name.partition("-")[0] for name in stack.services})
     return stack
+
+
+def drop_unconsumed_queues(amqp_url: str, running: set[str]) -> list[str]:
+    """Delete the queues of the Siar services this stack does not run (the services declare every
+    queue, so that nothing is lost for one started later). Left in place, siar.metrics would
+    collect every post.published of the run — 150,000 in the steady run, a growing quorum queue
+    that a deployment, whose metrics service consumes it, never has — and the broker's growing work
+    for it would be measured as the scheduler's lateness."""
+    names = [queue_name(service) for service in BINDINGS if service not in running]
+
+    async def drop() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            for name in names:
+                await channel.queue_delete(name)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callers may be inside an event loop
+        pool.submit(asyncio.run, drop()).result()
+    return names
 
 
 def register_account(stack: Stack, token: str = "bench.token", rate: dict | None = None) -> dict:
