@@ -6,6 +6,10 @@ and a checker that compares what was scheduled with what the sandbox received.
 
 Prints, per run: lost, duplicated and unexpected counts (all must be zero), how many targets
 failed with a reason, and the recovery time (from the fault's end to the next post accepted).
+The metrics service runs in every stack, collecting each published post's engagement 2 and 6
+seconds after publication (the sandbox's insights): the run also counts readings lost (a
+published post that metrics never learnt of, or a stage with neither a reading nor a failure
+with a reason) and samples stored twice (both must be zero too).
 Faults that restart PostgreSQL or RabbitMQ disturb everything else on the machine: run them
 alone."""
 
@@ -41,6 +45,10 @@ ACCOUNTS = [
     ("telegram", "700000002:AAHfaultMatrixBotTokenForTheSandbox02", "@fault_channel_b"),
 ]
 FAST = {"limit": 1_000_000, "window_seconds": 1}
+# Engagement read 2 and 6 s after publication, so that readings are taken while the burst and its
+# faults are still going on; a request not answered in 20 s is asked again.
+METRICS_ENV = {"SIAR_COLLECTION_SCHEDULE": "2s,6s", "SIAR_COLLECTION_ANSWER_TIMEOUT": "20s"}
+STAGES = ("2s", "6s")
 
 
 @dataclass
@@ -57,10 +65,14 @@ class Outcome:
     seconds: float
     throughput: float = 0.0
     notes: list[str] = field(default_factory=list)
+    readings: int = 0            # engagement readings stored by the metrics service
+    readings_lost: int = 0       # (published post, stage) with neither a reading nor a failure with a reason
+    samples_doubled: int = 0     # a reading or one of its values stored more than once
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.unexpected == 0 and self.unexplained_failures == 0
+        return (self.lost == 0 and self.duplicated == 0 and self.unexpected == 0 and self.unexplained_failures == 0
+                and self.readings_lost == 0 and self.samples_doubled == 0)
 
 
 class Burst:
@@ -126,6 +138,40 @@ class Burst:
                 return {r["target_id"]: r for r in rows}
             if time.monotonic() > deadline:
                 return {r["target_id"]: r for r in rows}
+            await asyncio.sleep(1)
+
+    async def readings(self, targets: dict[str, asyncpg.Record], timeout: float) -> tuple[int, int, int, list[str]]:
+        """Waits until the metrics service has read every stage of every published post that has
+        post insights (or given a stage up with a reason); returns (readings, lost, doubled, notes)."""
+        from siar_metrics.vocabulary import has_post_insights
+
+        published = {tid for tid, r in targets.items() if r["status"] == "published"}
+        platform = {a["account_id"]: a["platform"] for a in self.accounts}
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = await asyncpg.connect(self.env.database_url, server_settings={"search_path": "metrics"})
+            try:
+                known = await conn.fetch("SELECT target_id, account_id FROM targets")
+                read = await conn.fetch("SELECT target_id, stage, count(*) AS n FROM readings WHERE kind = 'post'"
+                                        " GROUP BY target_id, stage")
+                given_up = await conn.fetch("SELECT target_id, stage, reason FROM collections"
+                                            " WHERE kind = 'post' AND state = 'failed' AND reason IS NOT NULL")
+                doubled = await conn.fetchval(
+                    "SELECT (SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY request_id HAVING count(*) > 1) r)"
+                    " + (SELECT count(*) FROM (SELECT 1 FROM samples GROUP BY request_id, raw_name"
+                    "    HAVING count(*) > 1) s)")
+            finally:
+                await conn.close()
+            insights = {r["target_id"] for r in known if has_post_insights(platform.get(r["account_id"], "?"))}
+            done = {(r["target_id"], r["stage"]) for r in read} | {(r["target_id"], r["stage"]) for r in given_up}
+            missing = published - {r["target_id"] for r in known}
+            open_ = [(tid, stage) for tid in insights & published for stage in STAGES if (tid, stage) not in done]
+            if (not missing and not open_) or time.monotonic() > deadline:
+                notes = [f"metrics: {len(missing)} published posts never arrived"] if missing else []
+                if given_up:
+                    notes.append(f"readings given up: {dict(Counter(r['reason'][:60] for r in given_up))}")
+                doubled += sum(r["n"] - 1 for r in read if r["n"] > 1)
+                return sum(r["n"] for r in read), len(missing) + len(open_), doubled, notes
             await asyncio.sleep(1)
 
     def check(self, fault: str, run: int, targets: dict[str, asyncpg.Record], started: float) -> Outcome:
@@ -249,6 +295,8 @@ FAULTS: dict[str, Callable[[Burst], Awaitable[None]]] = {
     "kill-scheduler-repeatedly": lambda b: kill(b, "scheduler", times=4, every=2.5),
     "kill-publisher": lambda b: kill(b, "publisher"),
     "kill-publisher-repeatedly": lambda b: kill(b, "publisher", times=4, every=2.5),
+    "kill-metrics": lambda b: kill(b, "metrics", every=4.0),
+    "kill-metrics-repeatedly": lambda b: kill(b, "metrics", times=4, every=2.5),
     "rabbitmq-restart": rabbitmq_restart,
     "postgres-restart": postgres_restart,
     "terminate-backends": terminate_backends,
@@ -273,12 +321,13 @@ async def dead_letters(env: Fresh) -> list[str]:
     return [letter.reason for letter in letters]
 
 
-def run_one(fault: str, run: int, posts: int, settle_timeout: float) -> Outcome:
-    with fresh_environment("faults") as env, tempfile.TemporaryDirectory() as logs:
+def run_one(fault: str, run: int, posts: int, settle_timeout: float, keep_logs: Path | None = None) -> Outcome:
+    with fresh_environment("faults") as env, tempfile.TemporaryDirectory() as temporary:
+        logs = keep_logs / f"{fault}-{run}" if keep_logs else temporary
         stack = start_stack(env, Path(logs), {
             "SIAR_LEASE_SECONDS": "10", "SIAR_HTTP_TIMEOUT_SECONDS": "3", "SIAR_BACKOFF_BASE_SECONDS": "0.5",
-            "SIAR_SWEEP_SECONDS": "2",
-        })
+            "SIAR_SWEEP_SECONDS": "2", **METRICS_ENV,
+        }, services=("sandbox", "scheduler", "publisher", "metrics"))
         try:
             burst = Burst(env, stack, posts)
             burst.connect_accounts()
@@ -288,11 +337,21 @@ def run_one(fault: str, run: int, posts: int, settle_timeout: float) -> Outcome:
                 await burst.schedule(datetime.now(UTC) + timedelta(seconds=3), spread_seconds=0)
                 injected = asyncio.create_task(FAULTS[fault](burst))
                 targets = await burst.settled(settle_timeout)
+                if fault.startswith("kill-"):
+                    # A small burst is out before the kills end: they still land among the
+                    # deliveries' last retries and the readings taken 2 and 6 s later.
+                    await asyncio.wait({injected}, timeout=settle_timeout)
+                    targets = await burst.settled(settle_timeout)
+                read, readings_lost, samples_doubled, notes = await burst.readings(targets, settle_timeout)
                 if not injected.done():
                     injected.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await injected
                 outcome = burst.check(fault, run, targets, started)
+                outcome.readings_lost, outcome.samples_doubled = readings_lost, samples_doubled
+                outcome.readings = read
+                outcome.notes += notes
+                outcome.seconds = time.monotonic() - started
                 if fault == "poison":
                     reasons = sorted(await dead_letters(env))
                     outcome.notes.append(f"dead letters: {reasons}")
@@ -308,13 +367,15 @@ def run_one(fault: str, run: int, posts: int, settle_timeout: float) -> Outcome:
 def table(outcomes: list[Outcome]) -> str:
     baseline = [o.throughput for o in outcomes if o.fault == "baseline" and o.throughput]
     base = sum(baseline) / len(baseline) if baseline else None
-    lines = ["| fault | run | posts | lost | duplicated | unexpected | failed with reason | recovery s | posts/s | vs baseline | total s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| fault | run | posts | lost | duplicated | unexpected | failed with reason | readings (lost / doubled) "
+             "| recovery s | posts/s | vs baseline | total s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in outcomes:
         recovery = f"{o.recovery_seconds:.1f}" if o.recovery_seconds is not None else "–"
         versus = f"{o.throughput / base:.2f}" if base else "–"
         lines.append(f"| {o.fault} | {o.run} | {o.posts} | {o.lost} | {o.duplicated} | {o.unexpected} | "
-                     f"{o.failed_with_reason} | {recovery} | {o.throughput:.0f} | {versus} | {o.seconds:.0f} |"
+                     f"{o.failed_with_reason} | {o.readings} ({o.readings_lost} / {o.samples_doubled}) | {recovery} | "
+                     f"{o.throughput:.0f} | {versus} | {o.seconds:.0f} |"
                      + (f" {'; '.join(o.notes)}" if o.notes else ""))
     return "\n".join(lines)
 
@@ -325,6 +386,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--settle-timeout", type=float, default=300)
+    parser.add_argument("--logs", type=Path, help="keep each run's service logs in DIR/FAULT-RUN")
     args = parser.parse_args()
     unknown = set(args.faults) - set(FAULTS)
     if unknown:
@@ -332,7 +394,7 @@ def main() -> None:
     outcomes = []
     for fault in args.faults:
         for run in range(1, args.runs + 1):
-            outcome = run_one(fault, run, args.posts, args.settle_timeout)
+            outcome = run_one(fault, run, args.posts, args.settle_timeout, args.logs)
             outcomes.append(outcome)
             print(f"{fault} #{run}: {'ok' if outcome.ok else 'FAILED'} {outcome}", file=sys.stderr, flush=True)
     print(f"machine: {machine()}\ncommand: python -m bench.faults {' '.join(sys.argv[1:])}\n")

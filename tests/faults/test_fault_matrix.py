@@ -1,6 +1,7 @@
 """The short fault matrix that CI runs (the full one is `make faults`): each fault during a
 burst of posts over three Mastodon and two Telegram accounts, checked against what the sandbox
-received. Nothing lost, nothing duplicated, nothing unexpected; a failure only with a reason."""
+received, and the metrics service's readings of the published posts. Nothing lost, nothing
+duplicated, nothing unexpected, no reading lost or stored twice; a failure only with a reason."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bench.faults import DISRUPTIVE, FAULTS, run_one
 pytestmark = pytest.mark.e2e
 
 POSTS = int(os.environ.get("SIAR_FAULT_MATRIX_POSTS", "400"))
-SHORT = ["kill-scheduler", "kill-publisher-repeatedly", "terminate-backends", "sandbox-429",
+SHORT = ["kill-scheduler", "kill-publisher-repeatedly", "kill-metrics-repeatedly", "terminate-backends", "sandbox-429",
          "sandbox-timeout-after-commit", "idle-in-transaction", "poison"]
 # Restarting the machine's PostgreSQL or RabbitMQ disturbs anything else running on it, so these
 # run where nothing else does: in CI, or when asked for.
@@ -29,5 +30,8 @@ def test_fault_loses_and_duplicates_nothing(fault):
     assert outcome.duplicated == 0, outcome
     assert outcome.unexpected == 0, outcome
     assert outcome.unexplained_failures == 0, outcome
+    assert outcome.readings > 0, outcome  # the metrics service took its readings of the burst
+    assert outcome.readings_lost == 0, outcome
+    assert outcome.samples_doubled == 0, outcome
     if outcome.recovery_seconds is not None:
         assert outcome.recovery_seconds < 30, outcome  # processing resumes within 30 s
