@@ -34,6 +34,7 @@ import aio_pika
 import asyncpg
 import httpx
 from siar_devstack import Stack
+from siar_metrics.vocabulary import has_post_insights
 
 from .common import TOKEN, Fresh, fresh_environment, machine, start_stack
 
@@ -143,15 +144,12 @@ class Burst:
     async def readings(self, targets: dict[str, asyncpg.Record], timeout: float) -> tuple[int, int, int, list[str]]:
         """Waits until the metrics service has read every stage of every published post that has
         post insights (or given a stage up with a reason); returns (readings, lost, doubled, notes)."""
-        from siar_metrics.vocabulary import has_post_insights
-
         published = {tid for tid, r in targets.items() if r["status"] == "published"}
-        platform = {a["account_id"]: a["platform"] for a in self.accounts}
         deadline = time.monotonic() + timeout
         while True:
             conn = await asyncpg.connect(self.env.database_url, server_settings={"search_path": "metrics"})
             try:
-                known = await conn.fetch("SELECT target_id, account_id FROM targets")
+                known = await conn.fetch("SELECT target_id, platform FROM targets")
                 read = await conn.fetch("SELECT target_id, stage, count(*) AS n FROM readings WHERE kind = 'post'"
                                         " GROUP BY target_id, stage")
                 given_up = await conn.fetch("SELECT target_id, stage, reason FROM collections"
@@ -162,7 +160,7 @@ class Burst:
                     "    HAVING count(*) > 1) s)")
             finally:
                 await conn.close()
-            insights = {r["target_id"] for r in known if has_post_insights(platform.get(r["account_id"], "?"))}
+            insights = {r["target_id"] for r in known if has_post_insights(r["platform"])}
             done = {(r["target_id"], r["stage"]) for r in read} | {(r["target_id"], r["stage"]) for r in given_up}
             missing = published - {r["target_id"] for r in known}
             open_ = [(tid, stage) for tid in insights & published for stage in STAGES if (tid, stage) not in done]
