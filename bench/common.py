@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import platform
 import socket
@@ -12,8 +13,8 @@ import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import aio_pika
@@ -82,7 +83,7 @@ def start_stack(env: Fresh, log_dir: Path, extra_env: dict[str, str] | None = No
     )
     stack.migrate()
     stack.start()
-    drop_unconsumed_queues(env.amqp_url, {name.partition("-")[0] for name in stack.services})
+    drop_unconsumed_queues(env.amqp_url, {service for service in BINDINGS if stack.replicas(service)})
     return stack
 
 
@@ -135,24 +136,28 @@ def rss_mb(pid: int) -> float:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0) / 1024
 
 
-async def raw_broker_rate(amqp_url: str, body_size: int, count: int, window: int = 500) -> float:
+async def raw_broker_rate(amqp_url: str, body_size: int, count: int, window: int = 500,
+                          beside: Callable[[str], AbstractContextManager[object]] | None = None) -> float:
     """Messages a second a plain aio-pika publisher with confirms reaches on the same broker,
-    with the same message size, pipelining ``window`` messages like the outbox relay does."""
+    with the same message size, pipelining ``window`` messages like the outbox relay does.
+    ``beside(queue name)``, when given, is entered once the queue exists and left once every
+    message is confirmed (bench/broker_acks.py runs a consumer of the queue in it)."""
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange("bench.raw", aio_pika.ExchangeType.TOPIC, auto_delete=True)
     queue = await channel.declare_queue("bench.raw", arguments={"x-queue-type": "quorum"}, durable=True)
     await queue.bind(exchange, "post.due")
     body = b"x" * body_size
-    started = time.perf_counter()
-    for start in range(0, count, window):
-        n = min(window, count - start)
-        await asyncio.gather(*(
-            exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                              message_id=str(uuid.uuid4())), "post.due")
-            for _ in range(n)
-        ))
-    elapsed = time.perf_counter() - started
+    with beside(queue.name) if beside is not None else contextlib.nullcontext():
+        started = time.perf_counter()
+        for start in range(0, count, window):
+            n = min(window, count - start)
+            await asyncio.gather(*(
+                exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                                  message_id=str(uuid.uuid4())), "post.due")
+                for _ in range(n)
+            ))
+        elapsed = time.perf_counter() - started
     await queue.delete(if_unused=False, if_empty=False)
     await connection.close()
     return count / elapsed

@@ -349,7 +349,6 @@ def run_one(fault: str, run: int, posts: int, settle_timeout: float, keep_logs: 
                 outcome.readings_lost, outcome.samples_doubled = readings_lost, samples_doubled
                 outcome.readings = read
                 outcome.notes += notes
-                outcome.seconds = time.monotonic() - started
                 if fault == "poison":
                     reasons = sorted(await dead_letters(env))
                     outcome.notes.append(f"dead letters: {reasons}")
