@@ -1,11 +1,11 @@
 """What a consumer on the same quorum queue costs the raw publisher, and whether acknowledging
 with one ``multiple`` ack instead of one ack per message gives it back.
 
-A plain aio-pika publisher with confirms (windows of 500, 594-byte persistent messages, as in
-bench/burst.py's raw baseline) sends N messages into a fresh quorum queue, (a) with no consumer,
-(b) while another process consumes the queue (prefetch 64, like the services) acknowledging each
-message, (c) the same acknowledging everything received in one event-loop pass with one
-``multiple`` ack. Prints the publisher's rate for each, in the order given.
+bench/burst.py's raw baseline (:func:`bench.common.raw_broker_rate`: confirms, windows of 500,
+594-byte persistent messages into a quorum queue) sends N messages (a) with no consumer, (b) while
+another process consumes the queue (prefetch 64, like the services) acknowledging each message,
+(c) the same acknowledging everything received in one event-loop pass with one ``multiple`` ack.
+Prints the publisher's rate for each, in the order given.
 
     uv run python -m bench.broker_acks [none single multiple …]"""
 
@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import sys
-import time
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import aio_pika
 
-from .common import AMQP, machine
+from .common import AMQP, machine, raw_broker_rate
 
 N = 20_000
-BODY = b"x" * 594
+BODY_BYTES = 594
+MODES = ("none", "single", "multiple")
 
 
 def consume(queue: str, mode: str, ready, url: str) -> None:
@@ -62,39 +63,31 @@ def consume(queue: str, mode: str, ready, url: str) -> None:
     asyncio.run(main())
 
 
-async def publish_rate(mode: str, url: str) -> float:
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.declare_exchange("bench.acks", aio_pika.ExchangeType.TOPIC, auto_delete=True)
-    queue = await channel.declare_queue(f"bench.acks.{uuid.uuid4().hex[:8]}", durable=True,
-                                        arguments={"x-queue-type": "quorum"})
-    await queue.bind(exchange, "k")
-    consumer = None
-    if mode != "none":
+def consumer(mode: str):
+    """A consumer of the raw baseline's queue in a process of its own, for as long as it publishes."""
+    @contextmanager
+    def beside(queue: str) -> Iterator[None]:
         ready = multiprocessing.Event()
-        consumer = multiprocessing.Process(target=consume, args=(queue.name, mode, ready, url))
-        consumer.start()
+        process = multiprocessing.Process(target=consume, args=(queue, mode, ready, AMQP))
+        process.start()
         ready.wait(30)
-    started = time.perf_counter()
-    for _ in range(0, N, 500):
-        await asyncio.gather(*(exchange.publish(aio_pika.Message(BODY, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                                "k") for _ in range(500)))
-    rate = N / (time.perf_counter() - started)
-    if consumer is not None:
-        consumer.join(300)
-    await queue.delete(if_unused=False, if_empty=False)
-    await connection.close()
-    return rate
+        try:
+            yield
+        finally:
+            process.join(300)
+
+    return beside
 
 
 def main() -> None:
-    modes = sys.argv[1:] or ["none", "single", "multiple"]
-    unknown = set(modes) - {"none", "single", "multiple"}
+    modes = sys.argv[1:] or list(MODES)
+    unknown = set(modes) - set(MODES)
     if unknown:
         sys.exit(f"unknown mode(s) {sorted(unknown)}: none, single or multiple")
     print(f"machine: {machine()}\ncommand: python -m bench.broker_acks {' '.join(modes)}")
     for mode in modes:
-        print(f"{mode:>9}: {asyncio.run(publish_rate(mode, AMQP)):,.0f} published/s")
+        rate = asyncio.run(raw_broker_rate(AMQP, BODY_BYTES, N, beside=None if mode == "none" else consumer(mode)))
+        print(f"{mode:>9}: {rate:,.0f} published/s")
 
 
 if __name__ == "__main__":
