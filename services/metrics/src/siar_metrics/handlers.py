@@ -4,7 +4,7 @@ are stored in batches; an answer whose batch failed is stored on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 import asyncpg
@@ -79,7 +79,7 @@ async def on_needs_reconnect(event: CloudEvent, data: AccountNeedsReconnect, poo
             await store.upsert_account(conn, data.account_id, data.platform, None, None, "needs_reconnect")
 
 
-StoreAnswers = Callable[[list[Answer]], Awaitable[None]]
+StoreAnswers = Callable[[Sequence[Answer]], Awaitable[None]]
 
 
 async def on_answer(event: CloudEvent, data: InsightsCollected | InsightsFailed, batcher: Batcher[Answer],
