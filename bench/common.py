@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aio_pika
 import httpx
-from siar_contracts import BINDINGS, queue_name
+from siar_contracts import BINDINGS, consuming_service, queue_name
 from siar_devstack import Stack, fresh
 from siar_devstack.fresh import Fresh
 
@@ -83,7 +83,7 @@ def start_stack(env: Fresh, log_dir: Path, extra_env: dict[str, str] | None = No
     )
     stack.migrate()
     stack.start()
-    drop_unconsumed_queues(env.amqp_url, {service for service in BINDINGS if stack.replicas(service)})
+    drop_unconsumed_queues(env.amqp_url, {consuming_service(q) for q in BINDINGS if stack.replicas(consuming_service(q))})
     return stack
 
 
@@ -93,7 +93,7 @@ def drop_unconsumed_queues(amqp_url: str, running: set[str]) -> list[str]:
     collect every post.published of the run — 150,000 in the steady run, a growing quorum queue
     that a deployment, whose metrics service consumes it, never has — and the broker's growing work
     for it would be measured as the scheduler's lateness."""
-    names = [queue_name(service) for service in BINDINGS if service not in running]
+    names = [queue_name(queue) for queue in BINDINGS if consuming_service(queue) not in running]
 
     async def drop() -> None:
         connection = await aio_pika.connect(amqp_url)

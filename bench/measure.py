@@ -78,15 +78,15 @@ class DueTap:
 
 
 async def queue_depths(amqp_url: str) -> dict[str, int]:
-    """Ready messages in every Siar service queue (passive declare: creates nothing)."""
+    """Ready messages in every Siar queue, by its key in BINDINGS (passive declare: creates nothing)."""
     depths: dict[str, int] = {}
     connection = await aio_pika.connect(amqp_url)
     try:
-        for service in BINDINGS:
+        for key in BINDINGS:
             channel = await connection.channel()
             try:
-                queue = await channel.declare_queue(queue_name(service), passive=True)
-                depths[service] = queue.declaration_result.message_count or 0
+                queue = await channel.declare_queue(queue_name(key), passive=True)
+                depths[key] = queue.declaration_result.message_count or 0
             except aio_pika.exceptions.ChannelClosed:
                 pass  # not declared in this vhost
             else:

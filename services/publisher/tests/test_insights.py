@@ -1,25 +1,39 @@
 """Reading insights for the metrics service: the Mastodon and Telegram adapters against the real
-sandbox (counts that grow with time, as the sandbox promises), and the insights.requested handler
-on the real database — paused and disconnected accounts, rate limits, one answer per request."""
+sandbox (counts that grow with time, as the sandbox promises), the insights.requested handler
+on the real database — paused and disconnected accounts, rate limits, one answer per request —
+and the requests' own queue on the real broker."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import aio_pika
 import httpx
 import pytest
-from siar_contracts import CloudEvent, ErrorClass, InsightsRequested, spec_for_model
+from siar_contracts import (
+    EVENTS_EXCHANGE,
+    CloudEvent,
+    ErrorClass,
+    InsightsRequested,
+    PostDue,
+    queue_name,
+    spec_for_model,
+)
 from siar_publisher import store
 from siar_publisher.adapters import Account, Outgoing, PlatformError
 from siar_publisher.adapters.mastodon import MastodonAdapter
 from siar_publisher.adapters.telegram import TelegramAdapter
+from siar_publisher.handlers import INSIGHTS_QUEUE, batch_handlers, handlers, insights_handlers
 from siar_publisher.insights import InsightsReader, on_insights_requested
 from siar_publisher.metrics import PublisherMetrics
 from siar_publisher.settings import DEV_CREDENTIALS_KEY
 from siar_publisher.vault import Vault
+from siar_runtime.bus import Bus, declare_topology, outgoing
+from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.metrics import ChassisMetrics
 from siar_sandbox import engagement
@@ -234,3 +248,67 @@ async def test_a_platform_without_insights_says_so(db, reader):
     await handle(db, reader, request(account_id, platform="whatsapp"))
     [answer] = await answers(db)
     assert answer.data["error_class"] == "internal" and "cannot read account insights from whatsapp" in answer.data["reason"]
+
+
+# --------------------------------------------------------------------------- the queue of their own
+
+
+async def _depth(channel: aio_pika.abc.AbstractChannel, name: str) -> int:
+    queue = await channel.declare_queue(name, passive=True)
+    return queue.declaration_result.message_count or 0
+
+
+async def test_insights_requests_wait_in_a_queue_of_their_own_and_never_hold_a_post_due_back(
+        db, reader, sandbox, amqp_url):
+    """Every read takes 2 s; 24 requests wait, 4 read at a time, while a post.due published after
+    them is recorded at once. The binding an earlier release made (insights requests into the
+    publisher's own queue) is gone once the publisher has connected."""
+    account_id = await connect_account(db, mastodon_account())
+    await sandbox.control("PUT", "/faults", {"platform": "mastodon", "calls": "reads", "latency_ms": 2000})
+    connection = await aio_pika.connect(amqp_url)
+    bus = Bus(amqp_url, "publisher")
+    consumers: list[Consumer] = []
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel)
+        for name in (queue_name("publisher"), queue_name(INSIGHTS_QUEUE)):
+            await (await channel.get_queue(name)).purge()
+        events = await channel.get_exchange(EVENTS_EXCHANGE)
+        await (await channel.get_queue(queue_name("publisher"))).bind(events, "insights.requested")  # the old one
+
+        await bus.connect()
+        await bus.publish_confirmed([outgoing(request(account_id))])
+        assert await _depth(channel, queue_name("publisher")) == 0
+        assert await _depth(channel, queue_name(INSIGHTS_QUEUE)) == 1
+
+        consumers = [
+            Consumer(bus, INSIGHTS_QUEUE, insights_handlers(db.pool, reader), ChassisMetrics("test"), prefetch=4),
+            Consumer(bus, "publisher", handlers(db.pool, lambda: None, reader), ChassisMetrics("test"),
+                     batch_handlers=batch_handlers(db.pool, lambda: None)),
+        ]
+        for consumer in consumers:
+            await consumer.start()
+        await bus.publish_confirmed([outgoing(request(account_id)) for _ in range(23)])
+        payload = PostDue(post_id="p-due", target_id="t-due", account_id=account_id, platform="mastodon",
+                          due_at=datetime.now(UTC), text="Jam buka baru", media=[])
+        published = time.monotonic()
+        await bus.publish_confirmed([outgoing(spec_for_model(PostDue).envelope(
+            payload, source="/siar/scheduler", correlation_id="corr-due", subject="target/t-due"))])
+        recorded = None
+        while time.monotonic() - published < 10:
+            async with db.pool.acquire() as conn:
+                if await conn.fetchval("SELECT 1 FROM deliveries WHERE target_id = 't-due'"):
+                    recorded = time.monotonic() - published
+                    break
+            await asyncio.sleep(0.02)
+        answered = len(await answers(db))
+        assert recorded is not None and recorded < 1.5, recorded
+        assert answered <= 8  # the requests were still being read, 4 every 2 s
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
+        await bus.close()
+        channel = await connection.channel()
+        for name in (queue_name("publisher"), queue_name(INSIGHTS_QUEUE)):
+            await (await channel.get_queue(name)).purge()
+        await connection.close()

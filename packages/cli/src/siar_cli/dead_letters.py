@@ -1,6 +1,6 @@
 """``siar dead-letters``: what could not be handled, with its reason, and sending it back.
 
-Talks to RabbitMQ directly (``SIAR_AMQP_URL``): dead letters wait in ``siar.<service>.dead``;
+Talks to RabbitMQ directly (``SIAR_AMQP_URL``): dead letters wait in ``siar.<queue>.dead``;
 ``replay`` publishes each back to the queue it died in, confirmed, before removing it."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ console = Console()
 AmqpUrl = Annotated[str, typer.Option("--amqp-url", envvar="SIAR_AMQP_URL", show_envvar=True,
                                       help="RabbitMQ")]
 Service = Annotated[list[str] | None, typer.Option("--service", "-s",
-                                                   help=f"One of: {', '.join(services())} (default: all)")]
+                                                   help=f"A queue: one of {', '.join(services())} (default: all)")]
 
 
 def _services(chosen: list[str] | None) -> list[str]:
@@ -53,7 +53,7 @@ def list_(
 
     async def go() -> int:
         connection = await _connect(amqp_url)
-        table = Table("service", "message id", "event", "reason", "detail", "dead at", title="Dead letters")
+        table = Table("queue", "message id", "event", "reason", "detail", "dead at", title="Dead letters")
         total = 0
         try:
             for name in _services(service):

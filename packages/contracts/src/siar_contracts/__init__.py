@@ -38,12 +38,16 @@ from .names import (
     DEAD_EXCHANGE,
     DELIVERY_LIMIT,
     EVENTS_EXCHANGE,
+    RETIRED_BINDINGS,
+    consuming_service,
     dead_queue_name,
     queue_name,
 )
 
 __all__ = [
     "BINDINGS",
+    "RETIRED_BINDINGS",
+    "consuming_service",
     "DELIVERY_LIMIT",
     "CONTENT_TYPE",
     "DEAD_EXCHANGE",

@@ -11,7 +11,14 @@ from typing import Any
 
 from .envelope import CONTENT_TYPE, CloudEvent
 from .events import EVENTS
-from .names import BINDINGS, DEAD_EXCHANGE, DELIVERY_LIMIT, EVENTS_EXCHANGE, queue_name
+from .names import (
+    BINDINGS,
+    DEAD_EXCHANGE,
+    DELIVERY_LIMIT,
+    EVENTS_EXCHANGE,
+    consuming_service,
+    queue_name,
+)
 
 PRODUCERS: dict[str, str] = {
     "post.scheduled": "scheduler",
@@ -88,12 +95,13 @@ def build() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel}"},
             "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
         }
-        for service, keys in BINDINGS.items():
+        for queue, keys in BINDINGS.items():
             if spec.name in keys:
+                service = consuming_service(queue)
                 operations[f"{service}.receive.{spec.name}"] = {
                     "action": "receive",
                     "summary": (
-                        f"The {service} consumes {spec.name} from its quorum queue {queue_name(service)!r} "
+                        f"The {service} consumes {spec.name} from its quorum queue {queue_name(queue)!r} "
                         f"(dead letters to {DEAD_EXCHANGE!r} after {DELIVERY_LIMIT} deliveries)."
                     ),
                     "channel": {"$ref": f"#/channels/{channel}"},

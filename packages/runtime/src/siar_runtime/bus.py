@@ -22,6 +22,7 @@ from siar_contracts import (
     DEAD_EXCHANGE,
     DELIVERY_LIMIT,
     EVENTS_EXCHANGE,
+    RETIRED_BINDINGS,
     CloudEvent,
     dead_queue_name,
     queue_name,
@@ -32,11 +33,11 @@ from .logging import describe
 log = structlog.get_logger("siar.bus")
 
 
-def queue_arguments(service: str) -> dict[str, object]:
+def queue_arguments(queue: str) -> dict[str, object]:
     return {
         "x-queue-type": "quorum",
         "x-dead-letter-exchange": DEAD_EXCHANGE,
-        "x-dead-letter-routing-key": queue_name(service),
+        "x-dead-letter-routing-key": queue_name(queue),
         "x-delivery-limit": DELIVERY_LIMIT,
     }
 
@@ -44,16 +45,18 @@ def queue_arguments(service: str) -> dict[str, object]:
 async def declare_topology(channel: AbstractChannel) -> None:
     events = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     dead = await channel.declare_exchange(DEAD_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    for service, keys in BINDINGS.items():
+    for key_of_queue, keys in BINDINGS.items():
         queue = await channel.declare_queue(
-            queue_name(service), durable=True, arguments=queue_arguments(service)
+            queue_name(key_of_queue), durable=True, arguments=queue_arguments(key_of_queue)
         )
         for key in keys:
             await queue.bind(events, routing_key=key)
+        for key in RETIRED_BINDINGS.get(key_of_queue, ()):
+            await queue.unbind(events, routing_key=key)  # a no-op where there is no such binding
         dlq = await channel.declare_queue(
-            dead_queue_name(service), durable=True, arguments={"x-queue-type": "quorum"}
+            dead_queue_name(key_of_queue), durable=True, arguments={"x-queue-type": "quorum"}
         )
-        await dlq.bind(dead, routing_key=queue_name(service))
+        await dlq.bind(dead, routing_key=queue_name(key_of_queue))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ class _Queue:
             }
         )
 
+    async def unbind(self, exchange: _Exchange, routing_key: str) -> None:
+        """Removing an old binding at start-up: a broker booted from the file never had it."""
+
 
 class _Recorder:
     """Stands in for an aio_pika channel and writes every declaration down."""

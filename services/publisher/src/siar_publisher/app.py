@@ -21,7 +21,7 @@ from siar_runtime.outbox import OutboxRelay
 from . import store, tokens
 from .api import router
 from .delivery import DeliveryWorker
-from .handlers import batch_handlers, handlers
+from .handlers import INSIGHTS_QUEUE, batch_handlers, handlers, insights_handlers
 from .insights import InsightsReader
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
@@ -80,6 +80,10 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         reader = InsightsReader(client, vault, metrics, on_answered=relay.wake)
         consumer = Consumer(bus, SERVICE, handlers(db.pool, runner.wake, reader), metrics.chassis,
                             prefetch=settings.prefetch, batch_handlers=batch_handlers(db.pool, runner.wake))
+        # Insights requests have a queue of their own: each is a platform call, and a day's
+        # readings coming due must never hold back one post.due.
+        insights = Consumer(bus, INSIGHTS_QUEUE, insights_handlers(db.pool, reader), metrics.chassis,
+                            prefetch=settings.insights_prefetch)
         app.state.db = db
         app.state.bus = bus
         app.state.client = client
@@ -89,12 +93,14 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         runner.start()
         token_runner.start()
         await consumer.start()
+        await insights.start()
         log.info("publisher started", port=settings.http_port)
         try:
             yield
         finally:
             await stop_all([
                 ("consumer", consumer.stop),
+                ("insights consumer", insights.stop),
                 ("due runner", runner.stop),
                 ("token refresh", token_runner.stop),
                 ("deliveries in flight", worker.drain),

@@ -87,10 +87,20 @@ def batch_handlers(pool: asyncpg.Pool, wake: Callable[[], None]) -> dict[str, Ba
 
 
 def handlers(pool: asyncpg.Pool, wake: Callable[[], None], insights: InsightsReader | None = None) -> dict[str, Handler]:
+    """The publisher's own queue. It answers an insights request too: one routed there before
+    requests had their own queue (siar_contracts.RETIRED_BINDINGS) is still answered, not dropped."""
     table = {
         spec_for_model(PostDue).type: partial(on_due, pool=pool, wake=wake),
         spec_for_model(PostCancelled).type: partial(on_cancelled, pool=pool),
     }
     if insights is not None:
-        table[spec_for_model(InsightsRequested).type] = partial(on_insights_requested, pool=pool, reader=insights)
+        table.update(insights_handlers(pool, insights))
     return table
+
+
+INSIGHTS_QUEUE = "publisher-insights"
+
+
+def insights_handlers(pool: asyncpg.Pool, insights: InsightsReader) -> dict[str, Handler]:
+    """The queue of insights requests (INSIGHTS_QUEUE), read apart from post.due."""
+    return {spec_for_model(InsightsRequested).type: partial(on_insights_requested, pool=pool, reader=insights)}

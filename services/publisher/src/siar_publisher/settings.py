@@ -17,6 +17,10 @@ class PublisherSettings(ServiceSettings):
         description="Fernet key (32 url-safe base64 bytes) that encrypts account credentials at rest",
     )
     concurrency: int = Field(default=64, ge=1, description="Platform calls in flight per replica")
+    insights_prefetch: int = Field(
+        default=16, ge=1,
+        description="Insights requests read at once per replica (each is one platform call), from their own queue",
+    )
     claim_batch: int = Field(default=100, ge=1)
     lease_seconds: float = Field(default=45, gt=0, description="After this a dead worker's delivery is reclaimed")
     http_timeout_seconds: float = Field(default=15, gt=0)
