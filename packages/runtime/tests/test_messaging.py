@@ -197,3 +197,46 @@ async def test_dead_letters_can_be_listed_and_replayed(bus):
         await consumer.stop()
     assert attempts == ["p11", "p11"]  # handled again, this time successfully
     assert await peek(bus.connection, "publisher") == []
+
+
+async def test_stopping_lets_the_messages_being_handled_finish_first(bus):
+    """A shutdown in the middle of a handler waits for it (the database is still open then), so
+    its message is acknowledged, not handed back to be handled again after the restart."""
+    started, finished = asyncio.Event(), []
+
+    async def handler(event, payload):
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.append(payload.post_id)
+
+    consumer = Consumer(bus, "publisher", {spec_for_model(PostCancelled).type: handler}, ChassisMetrics("test"))
+    await consumer.start()
+    await _publish_raw(bus, cancelled(21).to_json())
+    await asyncio.wait_for(started.wait(), 10)
+    await consumer.stop()
+    assert finished == ["p21"]
+    channel = await bus.connection.channel()
+    queue = await channel.declare_queue(queue_name("publisher"), passive=True)
+    await channel.close()
+    assert queue.declaration_result.message_count == 0  # acknowledged, not returned
+
+
+async def test_stopping_waits_no_longer_than_its_grace_period(bus):
+    """A handler stuck past the grace period does not hold the shutdown (its message returns to the
+    queue when the connection closes)."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def handler(event, payload):
+        started.set()
+        await release.wait()
+
+    consumer = Consumer(bus, "publisher", {spec_for_model(PostCancelled).type: handler}, ChassisMetrics("test"))
+    await consumer.start()
+    await _publish_raw(bus, cancelled(22).to_json())
+    await asyncio.wait_for(started.wait(), 10)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await consumer.stop(grace=0.3)
+    assert 0.3 <= loop.time() - began < 2
+    release.set()

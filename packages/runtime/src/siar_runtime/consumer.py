@@ -75,6 +75,9 @@ class Consumer:
         self.retry_pause = retry_pause
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
+        self._handling = 0  # messages between delivery and their ack (or nack)
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         assert self.bus.connection is not None
@@ -83,7 +86,11 @@ class Consumer:
         self._queue = await channel.get_queue(self.queue_name)
         self._tag = await self._queue.consume(self.on_message)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking messages and let the ones being handled finish (up to ``grace`` seconds),
+        including a failed batch's messages handled one by one, before the service closes its
+        database and broker connections. One still running after that returns to the queue when
+        the channel closes, and is handled again — at most once, thanks to the inbox."""
         if self._queue is not None and self._tag is not None:
             try:
                 await self._queue.cancel(self._tag)
@@ -91,8 +98,24 @@ class Consumer:
                 pass
         for batcher in self.batchers.values():
             await batcher.drain()
+        if self._handling:
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except TimeoutError:
+                log.warning("stopping while messages are still being handled; they return to the queue",
+                            queue=self.queue_name, handling=self._handling, grace_seconds=grace)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
+        self._handling += 1
+        self._idle.clear()
+        try:
+            await self._on_message(message)
+        finally:
+            self._handling -= 1
+            if not self._handling:
+                self._idle.set()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
         started = time.perf_counter()
         name = message.routing_key or "?"
         try:
