@@ -1,0 +1,30 @@
+"""The serving process freezes what its start made, once the service's own start-up has run."""
+
+from __future__ import annotations
+
+import gc
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from siar_runtime.serve import _settled_after_startup
+
+
+async def test_the_heap_is_settled_after_the_services_own_start_and_before_it_serves():
+    seen: list[tuple[str, int]] = []
+
+    @asynccontextmanager
+    async def lifespan(app):
+        seen.append(("started", gc.get_freeze_count()))
+        yield
+        seen.append(("stopping", gc.get_freeze_count()))
+
+    app = FastAPI(lifespan=lifespan)
+    gc.unfreeze()
+    _settled_after_startup(app)
+    try:
+        async with app.router.lifespan_context(app):
+            seen.append(("serving", gc.get_freeze_count()))
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
+    assert [name for name, _ in seen] == ["started", "serving", "stopping"]
+    assert seen[0][1] == 0 and seen[1][1] > 0  # frozen after the start-up, not before
