@@ -55,3 +55,33 @@ def test_settings_from_environment():
         assert "SIAR_HTTP_PORT" in str(exc)
     else:
         raise AssertionError("a bad port must be refused")
+
+
+def test_how_often_the_sandbox_freezes_what_it_keeps_is_a_setting():
+    assert Settings.from_env({}).freeze_seconds == 5.0
+    assert Settings.from_env({"SIAR_SANDBOX_FREEZE_SECONDS": "0"}).freeze_seconds == 0.0
+    for bad in ("-1", "often"):
+        try:
+            Settings.from_env({"SIAR_SANDBOX_FREEZE_SECONDS": bad})
+        except SettingsError as exc:
+            assert "SIAR_SANDBOX_FREEZE_SECONDS" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} must be refused")
+
+
+async def test_the_served_sandbox_freezes_what_it_keeps_while_it_runs():
+    import asyncio
+    import gc
+
+    from siar_sandbox.__main__ import _freeze_what_it_keeps
+
+    app = create_app(Settings())
+    _freeze_what_it_keeps(app, 0.05)
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            kept = [{"post": n} for n in range(1000)]  # what a sandbox keeps: tracked objects
+            await asyncio.sleep(0.2)
+            assert gc.get_freeze_count() >= len(kept)
+    finally:
+        gc.unfreeze()

@@ -33,6 +33,8 @@ class Settings:
     meta_image_processing_seconds: float = 0.0
     # Seconds uvicorn waits for in-flight requests (e.g. held timeout faults) on shutdown.
     graceful_shutdown_seconds: float = 3.0
+    # Seconds between moving what the sandbox keeps out of the garbage collector's sight (0: never).
+    freeze_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             graceful_shutdown_seconds=_float(
                 env, "SIAR_SANDBOX_GRACEFUL_SHUTDOWN_SECONDS", d.graceful_shutdown_seconds
             ),
+            freeze_seconds=_float(env, "SIAR_SANDBOX_FREEZE_SECONDS", d.freeze_seconds),
         )
 
 
