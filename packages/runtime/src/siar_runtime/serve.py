@@ -22,8 +22,8 @@ import uvicorn
 
 def settle_heap() -> None:
     """Collect what the start left behind, then freeze the rest: later collections look only at
-    objects made while serving. Called once, after start-up; the frozen objects are the ones that
-    live as long as the process anyway."""
+    objects made since. Called after start-up (a service once; the benchmark's subscriber at each
+    run), when what is alive is what lives as long as the process anyway."""
     gc.collect()
     gc.freeze()
 
