@@ -20,10 +20,10 @@ def _freeze_what_it_keeps(app, every: float) -> None:
     """Every ``every`` seconds, move what the sandbox has kept since out of the collector's sight.
 
     The sandbox keeps every post it accepted (the control API lists them; reads and insights
-    need them), so its heap grows with each one, and a full collection walks all of it: by the
-    end of the steady benchmark (150,000 posts) such pauses held its answers for a second and
-    more — a stall no real platform has, measured as Siar's. The young generations are collected
-    first, so little garbage is frozen with what is kept."""
+    need them), so its heap grows with each one, and a full collection walks all of it: 160–240
+    ms within the first minute of the steady benchmark, longer after, until the publisher fell
+    behind in its fifth minute — stalls no real platform has, measured as Siar's. The young
+    generations are collected first, so little garbage is frozen with what is kept."""
     if every <= 0:
         return
     inner = app.router.lifespan_context
