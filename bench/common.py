@@ -83,7 +83,7 @@ def start_stack(env: Fresh, log_dir: Path, extra_env: dict[str, str] | None = No
     )
     stack.migrate()
     stack.start()
-    drop_unconsumed_queues(env.amqp_url, {consuming_service(q) for q in BINDINGS if stack.replicas(consuming_service(q))})
+    drop_unconsumed_queues(env.amqp_url, {s for s in map(consuming_service, BINDINGS) if stack.replicas(s)})
     return stack
 
 

@@ -54,12 +54,13 @@ class Consumer:
         batch_linger: float = 0.0,
     ) -> None:
         """``queue``: the queue's key in ``siar_contracts.BINDINGS`` (the service's name for its
-        own queue). ``batch_handlers`` (event type → batch handler) are tried first for their types: the
-        messages that arrive while a batch is being handled (up to ``prefetch``) go together in
-        one call, and are acknowledged after it returned; with none running a message goes at
-        once (:class:`Batcher`; ``batch_linger`` > 0 holds each batch that long instead). A type with a batch handler keeps its single handler in ``handlers``
-        too: a failed batch falls back to it, message by message, so a poison message is still
-        dead-lettered (or retried) on its own."""
+        own queue). ``batch_handlers`` (event type → batch handler) are tried first for their
+        types: the messages that arrive while a batch is being handled (up to ``prefetch``) go
+        together in one call, and are acknowledged after it returned; with none running a message
+        goes at once (:class:`Batcher`; ``batch_linger`` > 0 holds each batch that long instead).
+        A type with a batch handler keeps its single handler in ``handlers`` too: a failed batch
+        falls back to it, message by message, so a poison message is still dead-lettered (or
+        retried) on its own."""
         self.bus = bus
         self.queue_name = queue_name(queue)
         self.handlers = dict(handlers)
