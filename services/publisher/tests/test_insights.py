@@ -302,8 +302,10 @@ async def test_insights_requests_wait_in_a_queue_of_their_own_and_never_hold_a_p
                     break
             await asyncio.sleep(0.02)
         answered = len(await answers(db))
-        assert recorded is not None and recorded < 1.5, recorded
-        assert answered <= 8  # the requests were still being read, 4 every 2 s
+        # Behind the reads in one queue it would wait for 24 / 4 x 2 s = 12 s; the bound leaves
+        # a loaded machine room, and the reads were still going on when it was recorded.
+        assert recorded is not None and recorded < 5, recorded
+        assert answered < 24
     finally:
         for consumer in consumers:
             await consumer.stop()
