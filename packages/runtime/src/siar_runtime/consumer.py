@@ -21,6 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
 from siar_contracts import EVENTS, CloudEvent, EnvelopeError, queue_name, spec_for_type
 
+from .acks import Acks
 from .batches import Batcher, BatchHandler
 from .bus import Bus
 from .logging import bind_message, describe
@@ -76,6 +77,7 @@ class Consumer:
         self.retry_pause = retry_pause
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
+        self._acks = Acks()  # a batch's messages are acknowledged with one frame
         self._handling = 0  # messages between delivery and their ack (or nack)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -109,6 +111,7 @@ class Consumer:
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         self._handling += 1
         self._idle.clear()
+        self._acks.delivered(message)
         try:
             await self._on_message(message)
         finally:
@@ -133,7 +136,7 @@ class Consumer:
         if handler is None:
             # A Siar event this service is not interested in (say, a newer version emitted
             # beside the one it handles): acknowledged and counted, not an error.
-            await message.ack()
+            await self._acks.ack(message)
             self.metrics.events_consumed.labels(name, "ignored").inc()
             return
         try:
@@ -162,9 +165,9 @@ class Consumer:
                           redelivered=message.redelivered)
             self.metrics.events_consumed.labels(name, "retry").inc()
             await asyncio.sleep(self.retry_pause)
-            await message.nack(requeue=True)
+            await self._acks.nack(message)
             return
-        await message.ack()
+        await self._acks.ack(message)
         elapsed = time.perf_counter() - started
         self.metrics.events_consumed.labels(name, "ok").inc()
         self.metrics.handle_seconds.labels(name).observe(elapsed)
@@ -178,9 +181,9 @@ class Consumer:
         except Exception as exc:
             log.error("could not dead-letter; message returns to the queue", error=describe(exc))
             await asyncio.sleep(self.retry_pause)
-            await message.nack(requeue=True)
+            await self._acks.nack(message)
             return
-        await message.ack()
+        await self._acks.ack(message)
         self.metrics.dead_letters.labels(reason).inc()
         self.metrics.events_consumed.labels(name if name in _KNOWN else "unknown", "dead").inc()
 

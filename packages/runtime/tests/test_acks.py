@@ -1,0 +1,135 @@
+"""Acknowledging a consumer's messages together, against the real RabbitMQ: a batch goes with one
+frame, a message still being handled is never acknowledged by a later one's ``multiple``, and a
+message returned to the queue in between is handled again, never acknowledged by its neighbours."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aio_pika
+import pytest
+from siar_contracts import (
+    EVENTS_EXCHANGE,
+    CloudEvent,
+    PostCancelled,
+    dead_queue_name,
+    queue_name,
+    spec_for_model,
+)
+from siar_runtime.bus import Bus
+from siar_runtime.consumer import Consumer
+from siar_runtime.metrics import ChassisMetrics
+
+SPEC = spec_for_model(PostCancelled)
+QUEUE = queue_name("publisher")
+
+
+def cancelled(n: int):
+    return SPEC.envelope(PostCancelled(post_id=f"p{n}", target_ids=[f"t{n}"], reason="test"),
+                         source="/test", correlation_id=f"c{n}")
+
+
+@pytest.fixture
+async def bus(amqp_url):
+    bus = Bus(amqp_url, "test")
+    await bus.connect()
+    channel = await bus.connection.channel()
+    for name in (QUEUE, dead_queue_name("publisher")):
+        await (await channel.get_queue(name)).purge()
+    await channel.close()
+    yield bus
+    await bus.close()
+
+
+async def _publish(bus: Bus, events) -> None:
+    channel = await bus.connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    for e in events:
+        await exchange.publish(aio_pika.Message(e.to_json(), message_id=str(uuid.uuid4())), "post.cancelled")
+    await channel.close()
+
+
+async def _until(condition, timeout: float = 15) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _left_in_queue(bus: Bus, consumer: Consumer) -> list[str]:
+    """Close the consumer's channel — the broker returns whatever it holds unacknowledged — and
+    take what is in the queue then."""
+    channel = consumer._queue.channel
+    assert not channel.is_closed  # a wrong or repeated acknowledgement would have closed it
+    await consumer.stop(grace=0)
+    await channel.close()
+    reader = await bus.connection.channel()
+    queue = await reader.get_queue(QUEUE)
+    left = []
+    await asyncio.sleep(0.2)
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        left.append(SPEC.parse(CloudEvent.from_json(message.body)).post_id)
+    await reader.close()
+    return left
+
+
+async def test_a_batch_is_acknowledged_with_one_frame(bus):
+    batches: list[int] = []
+
+    async def one(event, payload):
+        raise AssertionError("the batch handler takes these")
+
+    async def many(items):
+        batches.append(len(items))
+
+    consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50,
+                        batch_handlers={SPEC.type: many}, batch_linger=0.05)
+    await _publish(bus, [cancelled(i) for i in range(120)])
+    await consumer.start()
+    await _until(lambda: sum(batches) == 120)
+    await _until(lambda: consumer._handling == 0)
+    frames = consumer._acks.current.frames_sent
+    assert await _left_in_queue(bus, consumer) == []  # every one acknowledged
+    assert sum(batches) == 120
+    assert frames <= len(batches) < 120  # one frame a batch, not one a message
+
+
+async def test_a_message_still_being_handled_is_never_acknowledged_by_a_later_one(bus):
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def one(event, payload):
+        if payload.post_id == "p0":
+            await release.wait()  # in hand while the nine behind it finish
+        handled.append(payload.post_id)
+
+    consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50)
+    await _publish(bus, [cancelled(i) for i in range(10)])
+    await consumer.start()
+    await _until(lambda: len(handled) == 9)
+    await _until(lambda: consumer._handling == 1)
+    assert sorted(handled) == [f"p{i}" for i in range(1, 10)]
+    frames = consumer._acks.current.frames_sent
+    left = await _left_in_queue(bus, consumer)
+    release.set()
+    assert left == ["p0"]  # returned by the broker: no later acknowledgement covered it
+    assert 1 <= frames <= 9
+
+
+async def test_a_message_returned_to_the_queue_is_handled_again_not_acknowledged_by_its_neighbours(bus):
+    attempts: list[str] = []
+
+    async def one(event, payload):
+        attempts.append(payload.post_id)
+        if payload.post_id == "p3" and attempts.count("p3") == 1:
+            raise ConnectionError("database restarting")
+
+    consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50,
+                        retry_pause=0.2)
+    await _publish(bus, [cancelled(i) for i in range(10)])
+    await consumer.start()
+    await _until(lambda: len(attempts) == 11)
+    await _until(lambda: consumer._handling == 0)
+    assert await _left_in_queue(bus, consumer) == []
+    assert sorted(attempts) == sorted([f"p{i}" for i in range(10)] + ["p3"])  # p3 twice, the rest once
