@@ -5,7 +5,10 @@ bench/burst.py's raw baseline (:func:`bench.common.raw_broker_rate`: confirms, w
 594-byte persistent messages into a quorum queue) sends N messages (a) with no consumer, (b) while
 another process consumes the queue (prefetch 64, like the services) acknowledging each message,
 (c) the same acknowledging everything received in one event-loop pass with one ``multiple`` ack.
-Prints the publisher's rate for each, in the order given.
+Prints the publisher's rate for each, in the order given. Then, for ``single`` and ``multiple``,
+what draining N messages already in the queue costs the broker itself: its CPU seconds (from
+/proc, when RabbitMQ runs on this machine) per message consumed — the work an acknowledgement
+makes a quorum queue do, which the publisher's rate beside it hides in the run-to-run spread.
 
     uv run python -m bench.broker_acks [none single multiple …]"""
 
@@ -13,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aio_pika
 
-from .common import AMQP, machine, raw_broker_rate
+from .common import AMQP, machine, process_stats, raw_broker_rate
 
 N = 20_000
 BODY_BYTES = 594
@@ -79,6 +85,63 @@ def consumer(mode: str):
     return beside
 
 
+def broker_pid() -> int | None:
+    """RabbitMQ's Erlang VM on this machine, if it runs here."""
+    found = subprocess.run(["pgrep", "-f", "beam.smp"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
+
+
+async def drain_cost(mode: str, pid: int, prefetch: int = 64) -> tuple[float, float, int]:
+    """(broker CPU µs per message, seconds, acknowledgement frames) to consume N messages already
+    in a quorum queue, acknowledging each (``single``) or all received in one event-loop pass
+    together."""
+    connection = await aio_pika.connect(AMQP)
+    channel = await connection.channel(publisher_confirms=True)
+    queue = await channel.declare_queue("bench.drain", durable=True, arguments={"x-queue-type": "quorum"})
+    await queue.purge()
+    body = b"x" * BODY_BYTES
+    for start in range(0, N, 500):
+        await asyncio.gather(*(channel.default_exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), queue.name)
+            for _ in range(min(500, N - start))))
+    await asyncio.sleep(1)  # let the broker settle the writes before its CPU is read
+    consuming = await connection.channel()
+    await consuming.set_qos(prefetch_count=prefetch)
+    source = await consuming.get_queue(queue.name)
+    received, frames, unacked, done = 0, 0, [], asyncio.Event()
+
+    def flush() -> None:
+        nonlocal unacked, frames
+        last, unacked = unacked[-1], []
+        frames += 1
+        asyncio.ensure_future(last.ack(multiple=True))
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        nonlocal received, frames
+        received += 1
+        if mode == "single":
+            frames += 1
+            await message.ack()
+        else:
+            if not unacked:
+                asyncio.get_running_loop().call_soon(flush)
+            unacked.append(message)
+        if received >= N:
+            done.set()
+
+    cpu_before = process_stats(pid)[1]
+    started = time.perf_counter()
+    tag = await source.consume(on_message)
+    await asyncio.wait_for(done.wait(), 300)
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(0.5)  # the last acknowledgements
+    cpu = process_stats(pid)[1] - cpu_before
+    await source.cancel(tag)
+    await queue.delete(if_unused=False, if_empty=False)
+    await connection.close()
+    return cpu / N * 1e6, elapsed, frames
+
+
 def main() -> None:
     modes = sys.argv[1:] or list(MODES)
     unknown = set(modes) - set(MODES)
@@ -88,6 +151,14 @@ def main() -> None:
     for mode in modes:
         rate = asyncio.run(raw_broker_rate(AMQP, BODY_BYTES, N, beside=None if mode == "none" else consumer(mode)))
         print(f"{mode:>9}: {rate:,.0f} published/s")
+    pid = broker_pid()
+    if pid is None or not os.access(f"/proc/{pid}/stat", os.R_OK):
+        print("draining: RabbitMQ does not run on this machine; its CPU cannot be read")
+        return
+    for mode in [m for m in modes if m != "none"]:
+        cpu, seconds, frames = asyncio.run(drain_cost(mode, pid))
+        print(f"{mode:>9}: draining {N:,} costs the broker {cpu:.0f} µs of CPU a message "
+              f"({seconds:.2f} s, {N / frames:.1f} messages an acknowledgement)")
 
 
 if __name__ == "__main__":
