@@ -133,3 +133,28 @@ async def test_a_message_returned_to_the_queue_is_handled_again_not_acknowledged
     await _until(lambda: consumer._handling == 0)
     assert await _left_in_queue(bus, consumer) == []
     assert sorted(attempts) == sorted([f"p{i}" for i in range(10)] + ["p3"])  # p3 twice, the rest once
+
+
+async def test_a_reopened_channel_starts_its_own_count(bus):
+    handled: list[str] = []
+
+    async def one(event, payload):
+        handled.append(payload.post_id)
+
+    consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50)
+    await consumer.start()
+    await _publish(bus, [cancelled(i) for i in range(5)])
+    await _until(lambda: len(handled) == 5)
+    first = consumer._acks.current
+    # The broker closes the channel (an acknowledgement of a tag it never delivered); the robust
+    # connection opens it again, and the new channel's delivery tags start again from 1.
+    underlay = await consumer._queue.channel.get_underlay_channel()
+    await underlay.basic_ack(delivery_tag=10_000)
+    await _until(lambda: underlay.is_closed)
+    await asyncio.sleep(0.5)
+    await _publish(bus, [cancelled(i) for i in range(5, 10)])
+    await _until(lambda: len(handled) == 10)
+    await _until(lambda: consumer._handling == 0)
+    assert consumer._acks.current is not first
+    assert await _left_in_queue(bus, consumer) == []
+    assert sorted(handled) == sorted(f"p{i}" for i in range(10))

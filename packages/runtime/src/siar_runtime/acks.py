@@ -26,11 +26,6 @@ from typing import Any
 from aio_pika.abc import AbstractIncomingMessage
 
 
-def _channel_of(message: AbstractIncomingMessage) -> Any:
-    # The channel the message came on, even when it is closed (aio-pika's property raises then).
-    return getattr(message, "_IncomingMessage__channel", None)
-
-
 class ChannelAcks:
     """The acknowledgements of one channel's deliveries."""
 
@@ -111,31 +106,29 @@ async def _settle(waiting: list[tuple[AbstractIncomingMessage, asyncio.Future[No
 
 
 class Acks:
-    """A consumer's acknowledgements, by the channel its current deliveries come on."""
+    """A consumer's acknowledgements, by the channel each message was delivered on."""
 
     def __init__(self) -> None:
         self.current: ChannelAcks | None = None
+        self._by_message: dict[int, ChannelAcks] = {}  # id(message) -> its channel's tracker, until settled
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
-        channel = _channel_of(message)
+        channel = message.channel  # open: the message has just arrived on it
         if self.current is None or self.current.channel is not channel:
             self.current = ChannelAcks(channel)
         self.current.delivered(message)
-
-    def _of(self, message: AbstractIncomingMessage) -> ChannelAcks | None:
-        current = self.current
-        return current if current is not None and current.channel is _channel_of(message) else None
+        self._by_message[id(message)] = self.current
 
     async def ack(self, message: AbstractIncomingMessage) -> None:
-        acks = self._of(message)
-        if acks is None:
+        acks = self._by_message.pop(id(message), None)
+        if acks is None or acks is not self.current:
             await message.ack()  # from a channel since replaced: fails as it always did
         else:
             await acks.ack(message)
 
     async def nack(self, message: AbstractIncomingMessage) -> None:
-        acks = self._of(message)
-        if acks is None:
+        acks = self._by_message.pop(id(message), None)
+        if acks is None or acks is not self.current:
             await message.nack(requeue=True)
         else:
             await acks.nack(message)
