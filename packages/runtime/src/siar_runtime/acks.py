@@ -34,7 +34,8 @@ class ChannelAcks:
         self._outstanding: dict[int, None] = {}  # delivered, not yet settled; in tag order
         self._handled: dict[int, tuple[AbstractIncomingMessage, asyncio.Future[None]]] = {}
         self._flush_scheduled = False
-        self.frames_sent = 0  # ack frames written (tests and the benchmark read it)
+        self._sending: asyncio.Task[None] | None = None  # the last flush's frames being written
+        self.frames_sent = 0  # ack frames written (tests read it)
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
         self._outstanding[message.delivery_tag] = None
@@ -79,10 +80,16 @@ class ChannelAcks:
             del self._outstanding[message.delivery_tag]
         self._handled.clear()
         if covered or alone:
-            asyncio.get_running_loop().create_task(self._send(covered, alone))
+            self._sending = asyncio.get_running_loop().create_task(self._send(self._sending, covered, alone))
 
-    async def _send(self, covered: list[tuple[AbstractIncomingMessage, asyncio.Future[None]]],
+    async def _send(self, previous: asyncio.Task[None] | None,
+                    covered: list[tuple[AbstractIncomingMessage, asyncio.Future[None]]],
                     alone: list[tuple[AbstractIncomingMessage, asyncio.Future[None]]]) -> None:
+        if previous is not None:
+            # One flush's frames after the other's: a later ``multiple`` may cover a tag an earlier
+            # flush acknowledges alone, and written first it would make that one a second
+            # acknowledgement of the tag, which closes the channel.
+            await asyncio.wait([previous])
         if covered:
             last, _ = covered[-1]
             await _settle(covered, last.ack(multiple=len(covered) > 1))
