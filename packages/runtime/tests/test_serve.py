@@ -6,7 +6,7 @@ import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from siar_runtime.serve import _settled_after_startup
+from siar_runtime.serve import GC_THRESHOLD, _settled_after_startup
 
 
 async def test_the_heap_is_settled_after_the_services_own_start_and_before_it_serves():
@@ -20,11 +20,15 @@ async def test_the_heap_is_settled_after_the_services_own_start_and_before_it_se
 
     app = FastAPI(lifespan=lifespan)
     gc.unfreeze()
+    threshold = gc.get_threshold()
     _settled_after_startup(app)
     try:
         async with app.router.lifespan_context(app):
             seen.append(("serving", gc.get_freeze_count()))
+            serving_threshold = gc.get_threshold()
     finally:
         gc.unfreeze()  # the test process goes on collecting as before
+        gc.set_threshold(*threshold)
     assert [name for name, _ in seen] == ["started", "serving", "stopping"]
     assert seen[0][1] == 0 and seen[1][1] > 0  # frozen after the start-up, not before
+    assert serving_threshold == GC_THRESHOLD  # young collections less often once serving

@@ -79,9 +79,11 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     # What the start made lives as long as the process: out of the collector's sight, so that a
-    # full collection walks only what serving made (the services do the same, siar_runtime.serve).
+    # full collection walks only what serving made, and young collections come every 5,000 net
+    # allocations instead of 700 (the services do the same, siar_runtime.serve).
     gc.collect()
     gc.freeze()
+    gc.set_threshold(5_000, 20, 20)
     _freeze_what_it_keeps(app, settings.freeze_seconds)
     server.run()
     log.info("sandbox_stopped")
