@@ -104,3 +104,49 @@ async def test_replicas_claim_every_row_exactly_once(db):
         replicas_used = await conn.fetchval("SELECT count(DISTINCT claimed_by) FROM claims")
     assert (claims, distinct) == (3000, 3000)
     assert replicas_used >= 2  # the work really was shared
+
+
+async def test_the_next_due_time_is_planned_for_the_table_as_it_is_now(database_url):
+    """A runner that first asked on an empty table must not go on using that plan once the table
+    is large: the earliest due time is read from the index's first entry, not from all of them.
+    (One connection, so the second question runs where the first was planned; the table is shaped
+    like the scheduler's targets, whose plan on an empty table was a whole-index aggregate.)"""
+    db = await Database.open(database_url, SCHEMA, min_size=1, max_size=1)
+    next_due = ("SELECT extract(epoch FROM min(due_at) - clock_timestamp())::float8 FROM targets"
+                " WHERE status = 'scheduled'")
+    try:
+        async with db.pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}")
+            await conn.execute(f"""
+                CREATE TABLE {SCHEMA}.targets (
+                    target_id uuid PRIMARY KEY, post_id uuid NOT NULL, account_id text NOT NULL,
+                    platform text NOT NULL, due_at timestamptz NOT NULL,
+                    status text NOT NULL DEFAULT 'scheduled', dispatched_at timestamptz,
+                    published_at timestamptz, platform_post_id text, url text, error_class text,
+                    reason text, attempts integer NOT NULL DEFAULT 0,
+                    updated_at timestamptz NOT NULL DEFAULT now(), UNIQUE (post_id, account_id))""")
+            await conn.execute(f"CREATE INDEX targets_due ON {SCHEMA}.targets (due_at) WHERE status = 'scheduled'")
+        r = DueRunner(db, name="planned", channel="due_test", seconds_until_next_sql=next_due,
+                      claim=lambda conn, limit: asyncio.sleep(0, []))
+        assert await r.seconds_until_next() is None  # the first question, on the empty table
+        async with db.pool.acquire() as conn:
+            await conn.execute(f"INSERT INTO {SCHEMA}.targets (target_id, post_id, account_id, platform, due_at)"
+                               " SELECT gen_random_uuid(), gen_random_uuid(), 'a', 'mastodon',"
+                               " now() + i * interval '1 second' FROM generate_series(1, 50000) i")
+
+        async def index_tuples_read() -> int:
+            async with db.pool.acquire() as conn:
+                await conn.execute("SELECT pg_stat_force_next_flush()")
+            async with db.pool.acquire() as conn:  # the flush happens as that transaction ends
+                await conn.execute("SELECT pg_stat_clear_snapshot()")
+                return await conn.fetchval("SELECT idx_tup_read FROM pg_stat_user_indexes"
+                                           " WHERE schemaname = $1 AND indexrelname = 'targets_due'", SCHEMA)
+
+        before = await index_tuples_read()
+        assert 0 < await r.seconds_until_next() < 2
+        read = await index_tuples_read() - before
+        assert read < 100, f"the next due time read {read} index entries of 50,000"
+    finally:
+        async with db.pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
+        await db.close()

@@ -97,7 +97,14 @@ class DueRunner:
 
     async def seconds_until_next(self) -> float | None:
         async with self.db.pool.acquire() as conn:
-            value = await conn.fetchval(self.seconds_until_next_sql)
+            # Prepared afresh, not taken from the connection's statement cache: a statement
+            # without parameters keeps the plan made at its first run for as long as the
+            # connection lives (until an ANALYZE invalidates it), and one first run on an empty
+            # table went on reading the whole table once it held a million rows — 0.96 s per
+            # pass, so every post waited for the next NOTIFY instead of its own time
+            # (bench/future.py; docs/benchmarks.md). Planning it each time costs ~0.1 ms.
+            statement = await conn.prepare(self.seconds_until_next_sql)
+            value = await statement.fetchval()
         return None if value is None else float(value)
 
     async def _run(self) -> None:
