@@ -1,19 +1,19 @@
 """Acknowledging a consumer's messages together: one ``basic.ack`` with ``multiple`` for every
 message handled since the last one, instead of a frame for each.
 
-For a quorum queue every acknowledgement is a command the queue's Raft log must take; a batch of
-post.due committed together and then acknowledged one by one cost RabbitMQ about 80 µs of CPU a
-message, against 17 µs when the same messages were acknowledged 32 at a time
-(docs/benchmarks.md, "Acknowledgements"), and in a burst that CPU is taken from the broker's
-publishing of the very post.due being timed.
+For a quorum queue every acknowledgement is a command the queue's Raft log must take: a consumer
+draining one cost RabbitMQ 82 µs of CPU a message acknowledging each, 17 µs acknowledging 32 at
+a time, and with the services acknowledging this way the broker used a seventh less CPU in a
+burst of 20,000 posts and a fifth less at 500 a second (docs/benchmarks.md, "Where the CPU
+went", item 8) — CPU the broker needs for the confirms the post.due wait for.
 
 ``multiple`` acknowledges *every* outstanding delivery up to a tag on the channel, so it is only
 ever sent up to the oldest message that is still being handled: the tags of one channel rise with
 each delivery, and what was delivered, acknowledged or returned is tracked by tag. A message
 handled after a slower one still in hand (a gap) is acknowledged alone, as before. A message
 returned to the queue (``nack``) stays in the way of ``multiple`` until its own frame has been
-written, so a later ``multiple`` can never acknowledge it instead. The frames go out in the
-order they were asked for, through the channel's one write queue.
+written, so a later ``multiple`` can never acknowledge it instead. One flush's frames are written
+only after the previous flush's, through the channel's one write queue.
 
 A consumer reopened on a new channel (the robust connection reconnecting) starts a new tracker;
 the broker has already returned the old channel's unacknowledged messages to the queue."""

@@ -16,9 +16,9 @@ The young generations are collected less often, too (:data:`GC_THRESHOLD`: every
 allocations instead of 700): a service at 500 posts a second made a young collection 60 times
 a second, and every tenth one promoted what was in flight — rows, frames, events still awaited —
 towards the old generation, where the full collections then found it. Measured with a
-``gc.callbacks`` probe over 60 s at 500 posts a second: the publisher's collections 1.6 -> 0.7 s,
-the scheduler's 0.45 -> 0.14 s, and no full collection at all after the start
-(docs/benchmarks.md, "Where the CPU went", item 9)."""
+``gc.callbacks`` probe over 60 s at 500 posts a second: the publisher's collections 1.6 -> 0.8 s,
+the scheduler's 0.45 -> 0.2 s, full collections 31 -> 3 in the publisher, the start's own
+included (docs/benchmarks.md, "Where the CPU went", item 9)."""
 
 from __future__ import annotations
 
