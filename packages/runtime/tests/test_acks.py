@@ -5,56 +5,15 @@ message returned to the queue in between is handled again, never acknowledged by
 from __future__ import annotations
 
 import asyncio
-import uuid
 
-import aio_pika
-import pytest
-from siar_contracts import (
-    EVENTS_EXCHANGE,
-    CloudEvent,
-    PostCancelled,
-    dead_queue_name,
-    queue_name,
-    spec_for_model,
-)
+from siar_contracts import CloudEvent, queue_name
 from siar_runtime.bus import Bus
 from siar_runtime.consumer import Consumer
 from siar_runtime.metrics import ChassisMetrics
 
-SPEC = spec_for_model(PostCancelled)
+from packages.runtime.tests.broker_kit import SPEC, cancelled, publish, until
+
 QUEUE = queue_name("publisher")
-
-
-def cancelled(n: int):
-    return SPEC.envelope(PostCancelled(post_id=f"p{n}", target_ids=[f"t{n}"], reason="test"),
-                         source="/test", correlation_id=f"c{n}")
-
-
-@pytest.fixture
-async def bus(amqp_url):
-    bus = Bus(amqp_url, "test")
-    await bus.connect()
-    channel = await bus.connection.channel()
-    for name in (QUEUE, dead_queue_name("publisher")):
-        await (await channel.get_queue(name)).purge()
-    await channel.close()
-    yield bus
-    await bus.close()
-
-
-async def _publish(bus: Bus, events) -> None:
-    channel = await bus.connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-    for e in events:
-        await exchange.publish(aio_pika.Message(e.to_json(), message_id=str(uuid.uuid4())), "post.cancelled")
-    await channel.close()
-
-
-async def _until(condition, timeout: float = 15) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
 
 
 async def _left_in_queue(bus: Bus, consumer: Consumer) -> list[str]:
@@ -85,10 +44,10 @@ async def test_a_batch_is_acknowledged_with_one_frame(bus):
 
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50,
                         batch_handlers={SPEC.type: many}, batch_linger=0.05)
-    await _publish(bus, [cancelled(i) for i in range(120)])
+    await publish(bus, [cancelled(i) for i in range(120)])
     await consumer.start()
-    await _until(lambda: sum(batches) == 120)
-    await _until(lambda: consumer._handling == 0)
+    await until(lambda: sum(batches) == 120)
+    await until(lambda: consumer._handling == 0)
     frames = consumer._acks.current.frames_sent
     assert await _left_in_queue(bus, consumer) == []  # every one acknowledged
     assert sum(batches) == 120
@@ -105,10 +64,10 @@ async def test_a_message_still_being_handled_is_never_acknowledged_by_a_later_on
         handled.append(payload.post_id)
 
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50)
-    await _publish(bus, [cancelled(i) for i in range(10)])
+    await publish(bus, [cancelled(i) for i in range(10)])
     await consumer.start()
-    await _until(lambda: len(handled) == 9)
-    await _until(lambda: consumer._handling == 1)
+    await until(lambda: len(handled) == 9)
+    await until(lambda: consumer._handling == 1)
     assert sorted(handled) == [f"p{i}" for i in range(1, 10)]
     frames = consumer._acks.current.frames_sent
     left = await _left_in_queue(bus, consumer)
@@ -127,10 +86,10 @@ async def test_a_message_returned_to_the_queue_is_handled_again_not_acknowledged
 
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50,
                         retry_pause=0.2)
-    await _publish(bus, [cancelled(i) for i in range(10)])
+    await publish(bus, [cancelled(i) for i in range(10)])
     await consumer.start()
-    await _until(lambda: len(attempts) == 11)
-    await _until(lambda: consumer._handling == 0)
+    await until(lambda: len(attempts) == 11)
+    await until(lambda: consumer._handling == 0)
     assert await _left_in_queue(bus, consumer) == []
     assert sorted(attempts) == sorted([f"p{i}" for i in range(10)] + ["p3"])  # p3 twice, the rest once
 
@@ -143,18 +102,18 @@ async def test_a_reopened_channel_starts_its_own_count(bus):
 
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50)
     await consumer.start()
-    await _publish(bus, [cancelled(i) for i in range(5)])
-    await _until(lambda: len(handled) == 5)
+    await publish(bus, [cancelled(i) for i in range(5)])
+    await until(lambda: len(handled) == 5)
     first = consumer._acks.current
     # The broker closes the channel (an acknowledgement of a tag it never delivered); the robust
     # connection opens it again, and the new channel's delivery tags start again from 1.
     underlay = await consumer._queue.channel.get_underlay_channel()
     await underlay.basic_ack(delivery_tag=10_000)
-    await _until(lambda: underlay.is_closed)
+    await until(lambda: underlay.is_closed)
     await asyncio.sleep(0.5)
-    await _publish(bus, [cancelled(i) for i in range(5, 10)])
-    await _until(lambda: len(handled) == 10)
-    await _until(lambda: consumer._handling == 0)
+    await publish(bus, [cancelled(i) for i in range(5, 10)])
+    await until(lambda: len(handled) == 10)
+    await until(lambda: consumer._handling == 0)
     assert consumer._acks.current is not first
     assert await _left_in_queue(bus, consumer) == []
     assert sorted(handled) == sorted(f"p{i}" for i in range(10))
@@ -174,10 +133,10 @@ async def test_messages_finishing_in_any_order_are_each_acknowledged_once(bus):
         handled.append(payload.post_id)
 
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50)
-    await _publish(bus, [cancelled(i) for i in range(400)])
+    await publish(bus, [cancelled(i) for i in range(400)])
     await consumer.start()
-    await _until(lambda: len(handled) == 400, timeout=30)
-    await _until(lambda: consumer._handling == 0)
+    await until(lambda: len(handled) == 400, timeout=30)
+    await until(lambda: consumer._handling == 0)
     frames = consumer._acks.current.frames_sent
     assert await _left_in_queue(bus, consumer) == []
     assert sorted(handled) == sorted(f"p{i}" for i in range(400))

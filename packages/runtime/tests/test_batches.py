@@ -6,56 +6,16 @@ batch idempotent."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
-import aio_pika
 import asyncpg
 import pytest
-from siar_contracts import (
-    EVENTS_EXCHANGE,
-    PostCancelled,
-    dead_queue_name,
-    queue_name,
-    spec_for_model,
-)
+from siar_contracts import dead_queue_name, queue_name
 from siar_runtime.bus import Bus
 from siar_runtime.consumer import Consumer, Rejected
 from siar_runtime.inbox import first_deliveries
 from siar_runtime.metrics import ChassisMetrics
 
-SPEC = spec_for_model(PostCancelled)
-
-
-def cancelled(n: int, reason: str = "test"):
-    return SPEC.envelope(PostCancelled(post_id=f"p{n}", target_ids=[f"t{n}"], reason=reason),
-                         source="/test", correlation_id=f"c{n}")
-
-
-@pytest.fixture
-async def bus(amqp_url):
-    bus = Bus(amqp_url, "test")
-    await bus.connect()
-    channel = await bus.connection.channel()
-    for name in (queue_name("publisher"), dead_queue_name("publisher")):
-        await (await channel.get_queue(name)).purge()
-    await channel.close()
-    yield bus
-    await bus.close()
-
-
-async def _publish(bus: Bus, events) -> None:
-    channel = await bus.connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-    for e in events:
-        await exchange.publish(aio_pika.Message(e.to_json(), message_id=str(uuid.uuid4())), "post.cancelled")
-    await channel.close()
-
-
-async def _until(condition, timeout: float = 15) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
+from packages.runtime.tests.broker_kit import SPEC, cancelled, publish, until
 
 
 async def _queue_depth(bus: Bus, name: str) -> int:
@@ -77,16 +37,16 @@ async def test_messages_arriving_together_are_handled_in_one_call_and_acknowledg
 
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50,
                         batch_handlers={SPEC.type: many}, batch_linger=0.05)
-    await _publish(bus, [cancelled(i) for i in range(120)])
+    await publish(bus, [cancelled(i) for i in range(120)])
     await consumer.start()
     try:
-        await _until(lambda: sum(map(len, batches)) == 120)
+        await until(lambda: sum(map(len, batches)) == 120)
     finally:
         await consumer.stop()
     assert sorted(p for b in batches for p in b) == sorted(f"p{i}" for i in range(120))
     assert max(map(len, batches)) > 1 and max(map(len, batches)) <= 50  # never more than the prefetch
     assert singles == []
-    await _until(lambda: False, timeout=0.3)  # let the acks reach the broker
+    await until(lambda: False, timeout=0.3)  # let the acks reach the broker
     assert await _queue_depth(bus, queue_name("publisher")) == 0
 
 
@@ -109,10 +69,10 @@ async def test_a_poison_message_fails_its_batch_and_is_dead_lettered_alone(bus):
     consumer = Consumer(bus, "publisher", {SPEC.type: one}, ChassisMetrics("test"), prefetch=50,
                         batch_handlers={SPEC.type: many}, batch_linger=0.2)
     events = [cancelled(i) for i in range(10)] + [cancelled(99, reason="refuse")] + [cancelled(i) for i in range(10, 20)]
-    await _publish(bus, events)
+    await publish(bus, events)
     await consumer.start()
     try:
-        await _until(lambda: len(handled) == 20)
+        await until(lambda: len(handled) == 20)
         channel = await bus.connection.channel()
         dlq = await channel.get_queue(dead_queue_name("publisher"))
         dead = None

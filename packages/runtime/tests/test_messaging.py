@@ -31,18 +31,6 @@ def cancelled(n: int):
     )
 
 
-@pytest.fixture
-async def bus(amqp_url):
-    bus = Bus(amqp_url, "test")
-    await bus.connect()
-    channel = await bus.connection.channel()
-    for name in (queue_name("publisher"), dead_queue_name("publisher")):
-        await (await channel.get_queue(name)).purge()
-    await channel.close()
-    yield bus
-    await bus.close()
-
-
 async def _drain(bus: Bus, queue: str, expected: int, timeout: float = 10) -> list[aio_pika.abc.AbstractIncomingMessage]:
     channel = await bus.connection.channel()
     q = await channel.get_queue(queue)
