@@ -43,7 +43,7 @@ class ChannelAcks:
     async def ack(self, message: AbstractIncomingMessage) -> None:
         """Acknowledge once the frame that covers this message has been written."""
         tag = message.delivery_tag
-        if tag not in self._outstanding:
+        if tag not in self._outstanding:  # settled already: aio-pika refuses the second time
             await message.ack()
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -113,29 +113,16 @@ async def _settle(waiting: list[tuple[AbstractIncomingMessage, asyncio.Future[No
 
 
 class Acks:
-    """A consumer's acknowledgements, by the channel each message was delivered on."""
+    """A consumer's acknowledgements: a tracker for the channel its deliveries now come on."""
 
     def __init__(self) -> None:
         self.current: ChannelAcks | None = None
-        self._by_message: dict[int, ChannelAcks] = {}  # id(message) -> its channel's tracker, until settled
 
-    def delivered(self, message: AbstractIncomingMessage) -> None:
+    def delivered(self, message: AbstractIncomingMessage) -> ChannelAcks:
+        """Track a message just delivered; returns the tracker that settles it (its channel's,
+        even if the connection reopens the channel meanwhile: settling then fails, as it must)."""
         channel = message.channel  # open: the message has just arrived on it
         if self.current is None or self.current.channel is not channel:
             self.current = ChannelAcks(channel)
         self.current.delivered(message)
-        self._by_message[id(message)] = self.current
-
-    async def ack(self, message: AbstractIncomingMessage) -> None:
-        acks = self._by_message.pop(id(message), None)
-        if acks is None or acks is not self.current:
-            await message.ack()  # from a channel since replaced: fails as it always did
-        else:
-            await acks.ack(message)
-
-    async def nack(self, message: AbstractIncomingMessage) -> None:
-        acks = self._by_message.pop(id(message), None)
-        if acks is None or acks is not self.current:
-            await message.nack(requeue=True)
-        else:
-            await acks.nack(message)
+        return self.current

@@ -21,7 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
 from siar_contracts import EVENTS, CloudEvent, EnvelopeError, queue_name, spec_for_type
 
-from .acks import Acks
+from .acks import Acks, ChannelAcks
 from .batches import Batcher, BatchHandler
 from .bus import Bus
 from .logging import bind_message, describe
@@ -111,32 +111,32 @@ class Consumer:
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         self._handling += 1
         self._idle.clear()
-        self._acks.delivered(message)
+        acks = self._acks.delivered(message)
         try:
-            await self._on_message(message)
+            await self._on_message(message, acks)
         finally:
             self._handling -= 1
             if not self._handling:
                 self._idle.set()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, message: AbstractIncomingMessage, acks: ChannelAcks) -> None:
         started = time.perf_counter()
         name = message.routing_key or "?"
         try:
             event = CloudEvent.from_json(message.body)
         except EnvelopeError as exc:
-            await self._dead(message, name, "malformed", str(exc))
+            await self._dead(message, acks, name, "malformed", str(exc))
             return
         spec = spec_for_type(event.type)
         if spec is None:
-            await self._dead(message, name, "unknown_type", f"unknown event type {event.type!r}")
+            await self._dead(message, acks, name, "unknown_type", f"unknown event type {event.type!r}")
             return
         name = spec.name
         handler = self.handlers.get(event.type)
         if handler is None:
             # A Siar event this service is not interested in (say, a newer version emitted
             # beside the one it handles): acknowledged and counted, not an error.
-            await self._acks.ack(message)
+            await acks.ack(message)
             self.metrics.events_consumed.labels(name, "ignored").inc()
             return
         try:
@@ -144,7 +144,7 @@ class Consumer:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "data"
-            await self._dead(message, name, "invalid_payload", f"{event.type}: data.{where}: {first['msg']}")
+            await self._dead(message, acks, name, "invalid_payload", f"{event.type}: data.{where}: {first['msg']}")
             return
         bind_message(
             event_id=event.id,
@@ -158,22 +158,23 @@ class Consumer:
             if batcher is None or not await batcher.submit((event, payload)):
                 await handler(event, payload)
         except Rejected as exc:
-            await self._dead(message, name, exc.reason, exc.detail)
+            await self._dead(message, acks, name, exc.reason, exc.detail)
             return
         except Exception as exc:
             log.exception("handler failed; message returns to the queue", error=describe(exc),
                           redelivered=message.redelivered)
             self.metrics.events_consumed.labels(name, "retry").inc()
             await asyncio.sleep(self.retry_pause)
-            await self._acks.nack(message)
+            await acks.nack(message)
             return
-        await self._acks.ack(message)
+        await acks.ack(message)
         elapsed = time.perf_counter() - started
         self.metrics.events_consumed.labels(name, "ok").inc()
         self.metrics.handle_seconds.labels(name).observe(elapsed)
         log.info("handled", routing_key=name, outcome="ok", ms=round(elapsed * 1000, 2))
 
-    async def _dead(self, message: AbstractIncomingMessage, name: str, reason: str, detail: str) -> None:
+    async def _dead(self, message: AbstractIncomingMessage, acks: ChannelAcks, name: str, reason: str,
+                    detail: str) -> None:
         log.warning("dead-lettering message", reason=reason, detail=detail,
                     message_id=message.message_id, routing_key=message.routing_key)
         try:
@@ -181,9 +182,9 @@ class Consumer:
         except Exception as exc:
             log.error("could not dead-letter; message returns to the queue", error=describe(exc))
             await asyncio.sleep(self.retry_pause)
-            await self._acks.nack(message)
+            await acks.nack(message)
             return
-        await self._acks.ack(message)
+        await acks.ack(message)
         self.metrics.dead_letters.labels(reason).inc()
         self.metrics.events_consumed.labels(name if name in _KNOWN else "unknown", "dead").inc()
 
