@@ -32,37 +32,45 @@ BODY_BYTES = 594
 MODES = ("none", "single", "multiple")
 
 
+class Acknowledging:
+    """A consumer callback taking N messages, acknowledging each (``single``) or everything
+    received in one event-loop pass with one ``multiple`` ack; counts its acknowledgement frames."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.received = 0
+        self.frames = 0
+        self.unacked: list[aio_pika.abc.AbstractIncomingMessage] = []
+        self.done = asyncio.Event()
+
+    def _flush(self) -> None:
+        last, self.unacked = self.unacked[-1], []
+        self.frames += 1
+        asyncio.ensure_future(last.ack(multiple=True))
+
+    async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.received += 1
+        if self.mode == "single":
+            self.frames += 1
+            await message.ack()
+        else:
+            if not self.unacked:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self.unacked.append(message)
+        if self.received >= N:
+            self.done.set()
+
+
 def consume(queue: str, mode: str, ready, url: str) -> None:
     async def main() -> None:
         connection = await aio_pika.connect(url)
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=64)
         source = await channel.get_queue(queue)
-        received, unacked, done = 0, [], asyncio.Event()
-        flush_planned = False
-
-        def flush() -> None:
-            nonlocal flush_planned, unacked
-            flush_planned = False
-            last, unacked = unacked[-1], []
-            asyncio.ensure_future(last.ack(multiple=True))
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal received, flush_planned
-            received += 1
-            if mode == "single":
-                await message.ack()
-            else:
-                unacked.append(message)
-                if not flush_planned:
-                    flush_planned = True
-                    asyncio.get_running_loop().call_soon(flush)
-            if received >= N:
-                done.set()
-
-        await source.consume(on_message)
+        acknowledging = Acknowledging(mode)
+        await source.consume(acknowledging.on_message)
         ready.set()
-        await asyncio.wait_for(done.wait(), 300)
+        await asyncio.wait_for(acknowledging.done.wait(), 300)
         await asyncio.sleep(0.5)  # the last acks
         await connection.close()
 
@@ -108,38 +116,18 @@ async def drain_cost(mode: str, pid: int, prefetch: int = 64) -> tuple[float, fl
     consuming = await connection.channel()
     await consuming.set_qos(prefetch_count=prefetch)
     source = await consuming.get_queue(queue.name)
-    received, frames, unacked, done = 0, 0, [], asyncio.Event()
-
-    def flush() -> None:
-        nonlocal unacked, frames
-        last, unacked = unacked[-1], []
-        frames += 1
-        asyncio.ensure_future(last.ack(multiple=True))
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        nonlocal received, frames
-        received += 1
-        if mode == "single":
-            frames += 1
-            await message.ack()
-        else:
-            if not unacked:
-                asyncio.get_running_loop().call_soon(flush)
-            unacked.append(message)
-        if received >= N:
-            done.set()
-
+    acknowledging = Acknowledging(mode)
     cpu_before = process_stats(pid)[1]
     started = time.perf_counter()
-    tag = await source.consume(on_message)
-    await asyncio.wait_for(done.wait(), 300)
+    tag = await source.consume(acknowledging.on_message)
+    await asyncio.wait_for(acknowledging.done.wait(), 300)
     elapsed = time.perf_counter() - started
     await asyncio.sleep(0.5)  # the last acknowledgements
     cpu = process_stats(pid)[1] - cpu_before
     await source.cancel(tag)
     await queue.delete(if_unused=False, if_empty=False)
     await connection.close()
-    return cpu / N * 1e6, elapsed, frames
+    return cpu / N * 1e6, elapsed, acknowledging.frames
 
 
 def main() -> None:
