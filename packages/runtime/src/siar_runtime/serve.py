@@ -33,8 +33,9 @@ GC_THRESHOLD = (5_000, 20, 20)
 
 def settle_heap() -> None:
     """Collect what the start left behind, then freeze the rest: later collections look only at
-    objects made since, and the young generation is collected less often (:data:`GC_THRESHOLD`). Called after start-up (a service once; the benchmark's subscriber at each
-    run), when what is alive is what lives as long as the process anyway."""
+    objects made since, and the young generation is collected less often (:data:`GC_THRESHOLD`).
+    Called after start-up (a service once; the benchmark's subscriber at each run), when what is
+    alive is what lives as long as the process anyway."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
