@@ -28,6 +28,7 @@ from siar_contracts import (
     queue_name,
 )
 
+from . import coalesce
 from .logging import describe
 
 log = structlog.get_logger("siar.bus")
@@ -103,7 +104,7 @@ class Bus:
     async def connect(self, *, attempts: int = 30) -> None:
         for attempt in range(1, attempts + 1):
             try:
-                self.connection = await aio_pika.connect_robust(
+                self.connection = await coalesce.connect(
                     self.url, client_properties={"connection_name": f"siar-{self.service}"}
                 )
                 break
@@ -132,7 +133,8 @@ class Bus:
         )
 
     async def publish_confirmed(
-        self, batch: Sequence[Outgoing], *, timeout: float = 10, on_sent: Callable[[], None] | None = None
+        self, batch: Sequence[Outgoing], *, timeout: float = 10, on_sent: Callable[[], None] | None = None,
+        exchange: str = EVENTS_EXCHANGE,
     ) -> None:
         """Publish every message and return only once the broker confirmed all of them.
 
@@ -153,7 +155,7 @@ class Bus:
         # messages in batch order, and before any batch published after on_sent().
         confirms = [
             asyncio.ensure_future(channel.basic_publish(
-                out.body, exchange=EVENTS_EXCHANGE, routing_key=out.routing_key, properties=properties(out),
+                out.body, exchange=exchange, routing_key=out.routing_key, properties=properties(out),
                 timeout=timeout, wait=False,
             ))
             for out in batch
