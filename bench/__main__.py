@@ -59,6 +59,9 @@ def burst_checks(r: dict) -> list[Check]:
         ("(reading) raw before (idle) / after the burst",
          f"{r['raw_rate_before']:,.0f}/s / {r['raw_rate_after']:,.0f}/s; against idle raw alone "
          f"{r['ratio_to_idle_raw']:.2f}", None),
+        ("(reading) against Siar's own publishing alone (no claim, no events to build)",
+         f"{r['raw_siar_before']:,.0f}/s / {r['raw_siar_after']:,.0f}/s before / after; "
+         f"ratio {r['ratio_to_raw_siar']:.2f}", None),
         ("(reading) all accepted by the sandbox", f"{r['sandbox_posts']:,} after {r['accepted_seconds']:.1f} s", None),
     ]
 

@@ -3,7 +3,10 @@
 Measures the time until every post.due was confirmed by the broker and until every post is
 accepted by the sandbox, and the dispatch rate as a ratio of the raw limit measured in the same
 run: a plain aio-pika publisher with confirms to the same broker, same message size, into a
-quorum queue like the publisher's.
+quorum queue like the publisher's. The same messages published by the services' own
+publishing code alone (Bus.publish_confirmed over siar_runtime.coalesce's connection) are
+measured beside it and the ratio to them printed too: the services publish a batch faster than
+stock aio-pika does, and that reading shows what the dispatch costs beyond publishing.
 
 Confirmed: in a burst the scheduler commits a claim only once the broker confirmed its post.due
 (it publishes from the claiming transaction); a short claim's post.due goes through the outbox,
@@ -121,6 +124,7 @@ async def run(n: int = 20_000, with_tap: bool = True) -> dict:
                 await tap.cancel(tag)
                 await tap.delete(if_unused=False, if_empty=False)
             raw_before = await raw_broker_rate(env.amqp_url, sizes[0], n)
+            raw_siar_before = await raw_broker_rate(env.amqp_url, sizes[0], n, siar_publisher=True)
             before = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
             due = datetime.now(UTC) + timedelta(seconds=8)
             await copy_posts(env.database_url, account, n, due)
@@ -129,12 +133,14 @@ async def run(n: int = 20_000, with_tap: bool = True) -> dict:
                 await asyncio.wait_for(done.wait(), 600)
             dispatched = max(arrivals) - due.timestamp() if arrivals else float("nan")
             raw_after = await raw_broker_rate(env.amqp_url, sizes[0], n)
+            raw_siar_after = await raw_broker_rate(env.amqp_url, sizes[0], n, siar_publisher=True)
             accepted_at = await wait_accepted(stack, n + 1)
             async with httpx.AsyncClient(base_url=stack.url("sandbox")) as sandbox:
                 posts = (await sandbox.get("/_sandbox/stats")).json()["posts"]["total"] - 1  # less the warm-up
             after = {name: process_stats(s.process.pid) for name, s in stack.services.items()}
             await connection.close()
             raw = (raw_before + raw_after) / 2
+            raw_siar = (raw_siar_before + raw_siar_after) / 2
             lateness = [a - due.timestamp() for a in arrivals]
             rate = n / max(dispatched, 1e-9)
             confirmed_rate = n / max(confirmed, 1e-9)
@@ -145,6 +151,8 @@ async def run(n: int = 20_000, with_tap: bool = True) -> dict:
                 "dispatch_seconds": dispatched, "dispatch_rate": rate, "ratio_by_arrival": rate / raw,
                 "raw_rate_before": raw_before, "raw_rate_after": raw_after,
                 "ratio_to_idle_raw": confirmed_rate / raw_before,
+                "raw_siar_before": raw_siar_before, "raw_siar_after": raw_siar_after,
+                "ratio_to_raw_siar": confirmed_rate / raw_siar,
                 "accepted_seconds": accepted_at - due.timestamp(), "sandbox_posts": posts,
                 "lateness": summary(lateness),
                 "resources": {name: {"peak_rss_mb": after[name][0],

@@ -18,14 +18,18 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import aio_pika
+import aiormq
 import httpx
 from siar_contracts import BINDINGS, consuming_service, queue_name
 from siar_devstack import Stack, fresh
 from siar_devstack.fresh import Fresh
+from siar_runtime.bus import Bus, Outgoing
 
 ADMIN_DSN = os.environ.get("SIAR_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("SIAR_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 TOKEN = "bench-token-00000001"
+# aiormq's writer queue as shipped, read before anything in this process connects a Bus
+STOCK_FRAME_BUFFER = aiormq.Connection.FRAME_BUFFER_SIZE
 
 
 def free_port() -> int:
@@ -137,27 +141,45 @@ def rss_mb(pid: int) -> float:
 
 
 async def raw_broker_rate(amqp_url: str, body_size: int, count: int, window: int = 500,
-                          beside: Callable[[str], AbstractContextManager[object]] | None = None) -> float:
+                          beside: Callable[[str], AbstractContextManager[object]] | None = None,
+                          siar_publisher: bool = False) -> float:
     """Messages a second a plain aio-pika publisher with confirms reaches on the same broker,
     with the same message size, pipelining ``window`` messages like the outbox relay does.
     ``beside(queue name)``, when given, is entered once the queue exists and left once every
-    message is confirmed (bench/broker_acks.py runs a consumer of the queue in it)."""
+    message is confirmed (bench/broker_acks.py runs a consumer of the queue in it).
+
+    ``siar_publisher``: the same messages through the services' own publishing instead
+    (``Bus.publish_confirmed`` over siar_runtime.coalesce's connection), with nothing else to do —
+    what the dispatch would reach if claiming and building the events cost nothing."""
+    aiormq.Connection.FRAME_BUFFER_SIZE = STOCK_FRAME_BUFFER  # as aio-pika ships, even where a Bus raised it
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange("bench.raw", aio_pika.ExchangeType.TOPIC, auto_delete=True)
     queue = await channel.declare_queue("bench.raw", arguments={"x-queue-type": "quorum"}, durable=True)
     await queue.bind(exchange, "post.due")
     body = b"x" * body_size
+    bus = Bus(amqp_url, "bench-raw") if siar_publisher else None
+    if bus is not None:
+        await bus.connect()
+        aiormq.Connection.FRAME_BUFFER_SIZE = STOCK_FRAME_BUFFER
     with beside(queue.name) if beside is not None else contextlib.nullcontext():
         started = time.perf_counter()
         for start in range(0, count, window):
             n = min(window, count - start)
+            if bus is not None:
+                await bus.publish_confirmed(
+                    [Outgoing("post.due", body, str(uuid.uuid4()), "bench.raw", "bench") for _ in range(n)],
+                    exchange="bench.raw",
+                )
+                continue
             await asyncio.gather(*(
                 exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                                   message_id=str(uuid.uuid4())), "post.due")
                 for _ in range(n)
             ))
         elapsed = time.perf_counter() - started
+    if bus is not None:
+        await bus.close()
     await queue.delete(if_unused=False, if_empty=False)
     await connection.close()
     return count / elapsed
