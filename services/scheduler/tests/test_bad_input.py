@@ -62,3 +62,23 @@ async def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_500(planner):
     problem(await planner.get("/v1/calendar/week", params={"week": "0001-W01"}), 422)
     problem(await planner.post("/v1/events", json={"title": "Lomba", "targets": ["a"],
                                                    "starts_at": "9999-12-31T23:59:59-05:00"}), 422)
+
+
+async def test_an_import_with_a_lone_carriage_return_is_read_not_a_500(planner, accts):
+    # schemathesis sent "\r¤¢…" as a CSV: a lone \r was handed to the csv module inside a field.
+    # Old spreadsheet programs end lines with \r alone; the file is read like any other.
+    csv = "date,time,targets,text\r2030-12-04,09:00,mastodon,Halo! #PalembangBaca\r"
+    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=csv.encode(),
+                                  headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.json()["dry_run"] is True
+    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=b"\r\xc2\xa4\xc2\xa2",
+                                  headers={"content-type": "text/csv"})
+    assert "no column" in problem(response, 422)["detail"]
+
+
+async def test_an_import_the_csv_module_cannot_read_is_a_422_naming_the_line(planner, accts):
+    csv = 'date,time,targets,text\n2030-12-04,09:00,mastodon,"Halo\n' + "x" * 200_000 + '"\n'
+    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=csv.encode(),
+                                  headers={"content-type": "text/csv"})
+    assert "line 3 of the file is not CSV" in problem(response, 422)["detail"]

@@ -83,7 +83,16 @@ def read_rows(data: bytes) -> tuple[list[str], list[dict[str, str]], list[str]]:
         raise _problem("the file is empty")
     header_line = text.splitlines()[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    # newline="": the csv module reads \r\n, \n and a lone \r itself (a StringIO that splits on
+    # \n alone hands it a field with a \r inside, which it refuses)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _records(reader)
+    except csv.Error as exc:
+        raise _problem(f"line {reader.line_num} of the file is not CSV ({exc}); save the spreadsheet as CSV UTF-8") from exc
+
+
+def _records(reader) -> tuple[list[str], list[dict[str, str]], list[str]]:
     header = next(reader)
     aliases = {alias: name for name, names in COLUMNS.items() for alias in names}
     names: list[str | None] = []
