@@ -58,8 +58,8 @@ def stack(database_url, amqp_url, tmp_path_factory):
             "SIAR_HTTP_TIMEOUT_SECONDS": "2",
             "SIAR_BACKOFF_BASE_SECONDS": "0.2",
             "SIAR_SWEEP_SECONDS": "1",
-            # Metrics: a post is read 1 s and 4 s after publication (not 1 h … 30 d), retried quickly.
-            "SIAR_COLLECTION_SCHEDULE": "1s,4s",
+            # Metrics: a post is read 1 s and 10 s after publication (not 1 h … 30 d), retried quickly.
+            "SIAR_COLLECTION_SCHEDULE": "1s,10s",
             "SIAR_COLLECTION_ANSWER_TIMEOUT": "10s",
             "SIAR_COLLECTION_BACKOFF_SECONDS": "0.5",
         },

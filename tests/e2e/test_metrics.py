@@ -1,7 +1,7 @@
 """A post published on the sandbox is measured: the metrics service asks, the publisher reads the
 platform, samples arrive, the reports change as the counts grow — and a platform that rate-limits
 or fails while being read costs no sample and counts none twice. (The stack reads posts 1 s and
-4 s after publication; tests/e2e/conftest.py.)"""
+10 s after publication; tests/e2e/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -60,16 +60,17 @@ async def test_a_published_post_is_measured_and_the_reports_change(stack, accoun
     group = await wait_until(lambda: hashtag_group(stack, api, "DongengSabtuE2E"), timeout=10)
     assert group["likes"] == first["likes"] and group["posts"] == 1
 
-    # A day passes on the platform before the 4 s reading: the counts, and the reports, grow.
+    # A day passes on the platform before the 10 s reading (9 s after the first: checking the
+    # first and its report takes a few seconds on a busy machine): the counts and the reports grow.
     sandbox.put("/_sandbox/clock", json={"advance_seconds": 86_400}).raise_for_status()
-    second = await wait_until(lambda: collected(stack, api, post["post_id"], "4s"), timeout=30)
+    second = await wait_until(lambda: collected(stack, api, post["post_id"], "10s"), timeout=30)
     assert second["likes"] >= engagement.grown("favourites", status["id"], 86_400) > first["likes"]
     group = await wait_until(lambda: (g := hashtag_group(stack, api, "DongengSabtuE2E")) and g["likes"] == second["likes"]
                              and g, timeout=10)
     assert group["interactions"] == second["likes"] + second["shares"] + second["comments"]
     top = api.get(f"{stack.url('metrics')}/v1/reports/top-posts", params={"order_by": "likes", "limit": 50}).json()
     mine = next(p for p in top["posts"] if p["post_id"] == post["post_id"])
-    assert (mine["stage"], mine["likes"], mine["url"]) == ("4s", second["likes"], status["url"])
+    assert (mine["stage"], mine["likes"], mine["url"]) == ("10s", second["likes"], status["url"])
     assert mine["text"] == post["text"] and mine["hashtags"] == ["DongengSabtuE2E"]
     # Mastodon reports no reach or views: the rate is against the account's followers then.
     assert mine["engagement_basis"] == "followers" and mine["engagement_rate"] > 0
