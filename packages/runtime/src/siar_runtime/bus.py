@@ -15,7 +15,12 @@ from datetime import UTC, datetime
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
 from siar_contracts import (
     BINDINGS,
     CONTENT_TYPE,
@@ -96,7 +101,7 @@ class Bus:
         self.url = url
         self.service = service
         self.connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
+        self._channel: AbstractRobustChannel | None = None
         self._events: AbstractExchange | None = None
         self._dead: AbstractExchange | None = None
         self._lock = asyncio.Lock()
@@ -150,6 +155,12 @@ class Bus:
             return
         if self._channel is None:
             raise ConnectionError("not connected to the broker")
+        # After a reconnect or a channel error the robust channel declares again what it had
+        # declared — exchanges first, then the queues and their bindings. Its underlay channel is
+        # open before the bindings are back, and a message published then is confirmed and
+        # dropped as unroutable; wait until the whole topology is restored.
+        async with asyncio.timeout(timeout):
+            await self._channel.ready()
         channel = await self._channel.get_underlay_channel()
         # Tasks start in creation order and the channel lock is FIFO, so the broker receives the
         # messages in batch order, and before any batch published after on_sent().
