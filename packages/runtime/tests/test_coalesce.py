@@ -14,11 +14,9 @@ from packages.runtime.tests.broker_kit import until
 
 async def serving():
     received = bytearray()
-    reads = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while chunk := await reader.read(65536):
-            reads.append(len(chunk))
             received.extend(chunk)
         writer.close()
 
