@@ -11,6 +11,7 @@ import aio_pika
 import asyncpg
 import pytest
 from siar_contracts import (
+    DEAD_EXCHANGE,
     EVENTS_EXCHANGE,
     PostCancelled,
     dead_queue_name,
@@ -228,3 +229,25 @@ async def test_stopping_waits_no_longer_than_its_grace_period(bus):
     await consumer.stop(grace=0.3)
     assert 0.3 <= loop.time() - began < 2
     release.set()
+
+
+async def test_a_dead_letter_sent_while_the_channel_restores_its_topology_is_kept(bus):
+    # The dead-letter exchange disappears (a broker reset without its definitions): the first
+    # dead letter closes the channel and fails (its message would go back to its queue). The
+    # robust channel reopens and declares the exchange, then the dead-letter queues' bindings;
+    # a dead letter sent in between must wait for them, not be confirmed and dropped.
+    await _publish_raw(bus, b"{not json")
+    [message] = await _drain(bus, queue_name("publisher"), 1)
+    admin = await bus.connection.channel()
+    await admin.exchange_delete(DEAD_EXCHANGE)
+    with pytest.raises(aio_pika.exceptions.AMQPError):
+        await bus.dead_letter(message, queue_name("publisher"), "malformed", "first")
+    for _ in range(500):
+        try:
+            await bus.dead_letter(message, queue_name("publisher"), "malformed", "again")
+            break
+        except (aio_pika.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError):
+            await asyncio.sleep(0.01)  # closed, not yet reopening: the caller returns the message
+    dead = await _drain(bus, dead_queue_name("publisher"), 1)
+    assert [m.headers["x-siar-detail"] for m in dead] == ["again"]
+    await admin.close()

@@ -137,6 +137,15 @@ class Bus:
             and not self._channel.is_closed
         )
 
+    async def _restored(self, timeout: float) -> None:
+        """After a reconnect or a channel error the robust channel declares again what it had
+        declared — exchanges first, then the queues and their bindings. Its underlay channel
+        takes publishes before the bindings are back, and a message published then is confirmed
+        and dropped as unroutable; every publish waits until the whole topology is restored."""
+        assert self._channel is not None
+        async with asyncio.timeout(timeout):
+            await self._channel.ready()
+
     async def publish_confirmed(
         self, batch: Sequence[Outgoing], *, timeout: float = 10, on_sent: Callable[[], None] | None = None,
         exchange: str = EVENTS_EXCHANGE,
@@ -155,12 +164,7 @@ class Bus:
             return
         if self._channel is None:
             raise ConnectionError("not connected to the broker")
-        # After a reconnect or a channel error the robust channel declares again what it had
-        # declared — exchanges first, then the queues and their bindings. Its underlay channel is
-        # open before the bindings are back, and a message published then is confirmed and
-        # dropped as unroutable; wait until the whole topology is restored.
-        async with asyncio.timeout(timeout):
-            await self._channel.ready()
+        await self._restored(timeout)
         channel = await self._channel.get_underlay_channel()
         # Tasks start in creation order and the channel lock is FIFO, so the broker receives the
         # messages in batch order, and before any batch published after on_sent().
@@ -204,4 +208,5 @@ class Bus:
             headers=headers,
         )
         async with self._lock:
+            await self._restored(10)
             await self._dead.publish(dead, queue, mandatory=False, timeout=10)
