@@ -40,10 +40,13 @@ async def test_a_foreign_cursor_is_a_documented_400(planner):
     assert "400" in DOCUMENT["paths"]["/v1/posts"]["get"]["responses"]
 
 
+async def dry_run_import(planner, content: bytes):
+    return await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=content,
+                              headers={"content-type": "text/csv"})
+
+
 async def test_a_dry_run_import_answers_200_as_documented(planner, accts):
-    csv = "date,time,targets,text\n2030-12-04,09:00,mastodon,Halo! #PalembangBaca\n"
-    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=csv.encode(),
-                                  headers={"content-type": "text/csv"})
+    response = await dry_run_import(planner, b"date,time,targets,text\n2030-12-04,09:00,mastodon,Halo! #PalembangBaca\n")
     assert response.status_code == 200, response.text
     assert response.json()["dry_run"] is True
     assert "200" in DOCUMENT["paths"]["/v1/calendar/import"]["post"]["responses"]
@@ -67,18 +70,12 @@ async def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_500(planner):
 async def test_an_import_with_a_lone_carriage_return_is_read_not_a_500(planner, accts):
     # schemathesis sent "\r¤¢…" as a CSV: a lone \r was handed to the csv module inside a field.
     # Old spreadsheet programs end lines with \r alone; the file is read like any other.
-    csv = "date,time,targets,text\r2030-12-04,09:00,mastodon,Halo! #PalembangBaca\r"
-    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=csv.encode(),
-                                  headers={"content-type": "text/csv"})
+    response = await dry_run_import(planner, b"date,time,targets,text\r2030-12-04,09:00,mastodon,Halo! #PalembangBaca\r")
     assert response.status_code == 200, response.text
     assert response.json()["dry_run"] is True
-    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=b"\r\xc2\xa4\xc2\xa2",
-                                  headers={"content-type": "text/csv"})
-    assert "no column" in problem(response, 422)["detail"]
+    assert "no column" in problem(await dry_run_import(planner, b"\r\xc2\xa4\xc2\xa2"), 422)["detail"]
 
 
 async def test_an_import_the_csv_module_cannot_read_is_a_422_naming_the_line(planner, accts):
     csv = 'date,time,targets,text\n2030-12-04,09:00,mastodon,"Halo\n' + "x" * 200_000 + '"\n'
-    response = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=csv.encode(),
-                                  headers={"content-type": "text/csv"})
-    assert "line 3 of the file is not CSV" in problem(response, 422)["detail"]
+    assert "line 3 of the file is not CSV" in problem(await dry_run_import(planner, csv.encode()), 422)["detail"]
