@@ -28,7 +28,7 @@ from siar_runtime.bus import Bus, Outgoing
 ADMIN_DSN = os.environ.get("SIAR_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("SIAR_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 TOKEN = "bench-token-00000001"
-# aiormq's writer queue as shipped, read before anything in this process connects a Bus
+# aiormq's writer queue as shipped (only raw_broker_rate connects a Bus in this process, and puts it back)
 STOCK_FRAME_BUFFER = aiormq.Connection.FRAME_BUFFER_SIZE
 
 
@@ -151,7 +151,6 @@ async def raw_broker_rate(amqp_url: str, body_size: int, count: int, window: int
     ``siar_publisher``: the same messages through the services' own publishing instead
     (``Bus.publish_confirmed`` over siar_runtime.coalesce's connection), with nothing else to do —
     what the dispatch would reach if claiming and building the events cost nothing."""
-    aiormq.Connection.FRAME_BUFFER_SIZE = STOCK_FRAME_BUFFER  # as aio-pika ships, even where a Bus raised it
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange("bench.raw", aio_pika.ExchangeType.TOPIC, auto_delete=True)
@@ -161,6 +160,8 @@ async def raw_broker_rate(amqp_url: str, body_size: int, count: int, window: int
     bus = Bus(amqp_url, "bench-raw") if siar_publisher else None
     if bus is not None:
         await bus.connect()
+        # The Bus raised aiormq's frame buffer for the process (siar_runtime.coalesce); the
+        # benchmark's other connections, the stock baseline among them, stay as aio-pika ships.
         aiormq.Connection.FRAME_BUFFER_SIZE = STOCK_FRAME_BUFFER
     with beside(queue.name) if beside is not None else contextlib.nullcontext():
         started = time.perf_counter()
