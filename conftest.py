@@ -3,9 +3,15 @@ and a RabbitMQ virtual host of its own, so tests never touch a running local Sia
 
 from __future__ import annotations
 
+import os
+
 import asyncpg
 import pytest
 from siar_devstack import fresh
+
+# Every pooled connection released in a test (and in the services the e2e tests start) is checked
+# for session state it must not keep (siar_runtime.db).
+os.environ.setdefault("SIAR_DB_CHECK_SESSION", "1")
 
 NAME = fresh.unique("siar_test")  # this session's database and vhost (SIAR_TEST_ADMIN_DSN / SIAR_TEST_AMQP: fresh)
 

@@ -121,8 +121,11 @@ class Stack:
         """Every process of one service: ``name`` itself, then ``name-2``, ``name-3``…"""
         return [s for key, s in self.services.items() if key == name or key.rpartition("-")[0] == name]
 
+    # Passed through although it starts with SIAR_: the test suite's check of pooled connections.
+    PASSED_THROUGH = ("SIAR_DB_CHECK_SESSION",)
+
     def env_for(self, name: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIAR_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIAR_") or k in self.PASSED_THROUGH}
         env.update(
             {
                 "SIAR_DATABASE_URL": self.database_url,
