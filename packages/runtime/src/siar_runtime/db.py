@@ -29,8 +29,10 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """The pool's reset: nothing to undo (see the module's docstring)."""
 
 
+# A setting counts only when it differs from what RESET ALL would give: asyncpg's type
+# introspection turns jit off and back on with set_config(..., false), which marks it 'session'.
 _SESSION_STATE = """
-SELECT 'the setting ' || name FROM pg_settings WHERE source = 'session'
+SELECT 'the setting ' || name FROM pg_settings WHERE source = 'session' AND setting IS DISTINCT FROM reset_val
 UNION ALL SELECT 'LISTEN ' || channel FROM pg_listening_channels() AS channel
 UNION ALL SELECT 'an advisory lock' FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
 UNION ALL SELECT 'the cursor ' || name FROM pg_cursors WHERE is_holdable
