@@ -195,9 +195,9 @@ async def test_a_claim_whose_post_due_the_broker_did_not_take_rolls_back(clean_d
     assert len(announced[0]) == 10
 
 
-async def test_a_claim_that_is_not_full_goes_through_the_outbox(clean_db):
-    """Posts trickling in at their times: the claim commits at once with its events in the
-    outbox, and the next claim does not wait for the broker."""
+async def test_a_claim_that_is_not_full_goes_to_the_broker_and_without_it_to_the_outbox(clean_db):
+    """Posts trickling in at their times go out from the claim like a burst's; only while the
+    broker is not connected (no ``announce``) does a claim commit with its events in the outbox."""
     db = await Database.open(clean_db, "scheduler")
     await _schedule(db, 3, datetime.now(UTC) - timedelta(seconds=1))
     announced: list = []
@@ -208,6 +208,13 @@ async def test_a_claim_that_is_not_full_goes_through_the_outbox(clean_db):
     async with db.pool.acquire() as conn, conn.transaction():
         assert len(await posts.dispatch_due(conn, 10, announce=accepted)) == 6
     async with db.pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE routing_key = 'post.due'") == 6
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    assert [len(events) for events in announced] == [6]
+
+    await _schedule(db, 2, datetime.now(UTC) - timedelta(seconds=1))
+    async with db.pool.acquire() as conn, conn.transaction():
+        assert len(await posts.dispatch_due(conn, 10, announce=None)) == 4
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE routing_key = 'post.due'") == 4
     await db.close()
-    assert announced == []
+    assert [len(events) for events in announced] == [6]

@@ -63,13 +63,14 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
                 metrics.chassis.events_published.labels(e.short_name).inc()
 
         async def dispatch(conn, limit: int):
-            # In a burst (a claim comes back full) post.due goes to the broker from the claiming
-            # transaction, which commits once the broker confirmed it: the outbox's guarantee — a
-            # claim whose events were not confirmed rolls back and is claimed again, a repeat after
-            # a lost commit is absorbed downstream like a relay's repeat — without writing,
-            # reading and deleting an outbox row per post and a second transaction before each
-            # post.due leaves (bench/burst.py: 1,605 -> 1,865-2,220 confirmed a second). A claim that is
-            # not full, or any claim while the broker is unreachable, uses the outbox.
+            # post.due goes to the broker from the claiming transaction, which commits once the
+            # broker confirmed it: the outbox's guarantee — a claim whose events were not
+            # confirmed rolls back and is claimed again, a repeat after a lost commit is absorbed
+            # downstream like a relay's repeat — without writing, reading and deleting an outbox
+            # row per post and a second transaction before each post.due leaves (bench/burst.py:
+            # 1,605 -> 1,865-2,220 confirmed a second; at 500/s steady 15 % less scheduler CPU
+            # for the same lateness, docs/benchmarks.md item 11). While the broker is not
+            # connected, claims use the outbox.
             return await posts.dispatch_due(conn, limit, announce=announce if bus.ready else None)
 
         def dispatched(rows) -> None:

@@ -504,12 +504,11 @@ async def dispatch_due(conn: asyncpg.Connection, limit: int, announce: Announce 
     approved post; for a post not approved by its time, post.failed (not_approved) and an audit
     entry instead — it does not go out, and says why.
 
-    The events go to the outbox — or, when ``announce`` is given and the claim came back full
-    (a burst is going out), straight to the broker: ``announce`` returns once the broker
-    confirmed every one, still inside the claiming transaction, so the claim commits only after
-    its events are safe, and one whose events were refused rolls back and is claimed again. A
-    claim that is not full (posts trickling in at their times) uses the outbox: it commits at
-    once and the next claim need not wait for the broker's confirms (see app.py)."""
+    The events go straight to the broker when ``announce`` is given (the broker is connected):
+    ``announce`` returns once the broker confirmed every one, still inside the claiming
+    transaction, so the claim commits only after its events are safe, and one whose events were
+    refused rolls back and is claimed again. Without ``announce`` they go to the outbox, which
+    the relay publishes once the broker is back (see app.py)."""
     rows = await store.claim_due(conn, limit)
     if not rows:
         return rows
@@ -553,7 +552,7 @@ async def dispatch_due(conn: asyncpg.Connection, limit: int, announce: Announce 
                             "review_state": r["review_state"], "reason": r["reason"]}))
     if missed:
         await plans.audit_many(conn, missed)
-    if announce is not None and len(rows) >= limit:
+    if announce is not None:
         await announce(events)
     else:
         await write_events(conn, SCHEMA, events)
