@@ -10,7 +10,7 @@ from siar_runtime.bus import Bus
 from typer.testing import CliRunner
 
 
-async def _setup(amqp_url: str) -> None:
+async def _setup(amqp_url: str, *extra: aio_pika.Message) -> None:
     bus = Bus(amqp_url, "cli-test")
     await bus.connect()  # declares the topology in this session's vhost
     channel = await bus.connection.channel(publisher_confirms=True)
@@ -23,6 +23,8 @@ async def _setup(amqp_url: str) -> None:
             "x-siar-queue": queue_name("scheduler"), "x-siar-routing-key": "post.published"}),
         routing_key=queue_name("scheduler"),
     )
+    for message in extra:
+        await dead.publish(message, routing_key=queue_name("scheduler"))
     await bus.close()
 
 
@@ -58,3 +60,27 @@ def test_list_then_replay_a_dead_letter(amqp_url):
     assert replayed.exit_code == 0, replayed.output
     assert "Replayed 1 message" in replayed.output
     assert asyncio.run(_queue_depths(amqp_url)) == (1, 0)
+
+
+def test_a_dead_letter_whose_queue_is_gone_stays_a_dead_letter(amqp_url):
+    """A replay to a queue that no longer exists comes back from the broker (mandatory): the letter
+    is kept and the command says why, for --all and for --id."""
+    from siar_cli.main import app
+
+    gone = {"x-siar-reason": "refused", "x-siar-detail": "d", "x-siar-queue": "siar.gone",
+            "x-siar-routing-key": "post.published"}
+    asyncio.run(_setup(amqp_url, aio_pika.Message(b'{"a": 1}', message_id="m-gone", headers=gone),
+                       aio_pika.Message(b'{"b": 2}', message_id="m-gone-2", headers=gone)))
+    runner = CliRunner()
+    env = {"SIAR_AMQP_URL": amqp_url, "COLUMNS": "200"}
+    replayed = runner.invoke(app, ["dead-letters", "replay", "--service", "scheduler", "--all"], env=env)
+    assert replayed.exit_code == 1, replayed.output
+    assert "Replayed 1 message." in replayed.output  # m-1, whose queue exists
+    assert "kept m-gone " in replayed.output and "kept m-gone-2 " in replayed.output and "NO_ROUTE" in replayed.output
+    assert asyncio.run(_queue_depths(amqp_url)) == (1, 2)
+    listed = runner.invoke(app, ["dead-letters", "list", "--service", "scheduler"], env=env)
+    assert "m-gone" in listed.output and "m-gone-2" in listed.output
+
+    one = runner.invoke(app, ["dead-letters", "replay", "--service", "scheduler", "--id", "m-gone"], env=env)
+    assert one.exit_code == 1 and "kept m-gone" in one.output and "no dead letter" not in one.output
+    assert asyncio.run(_queue_depths(amqp_url)) == (0, 2)

@@ -84,20 +84,27 @@ def replay_(
         console.print("[red]say which: --id MESSAGE_ID, or --all[/red]")
         raise typer.Exit(2)
 
-    async def go() -> int:
+    async def go() -> tuple[int, list]:
         connection = await _connect(amqp_url)
-        moved = 0
+        moved, kept = 0, []
         try:
             for name in _services(service):
-                moved += await replay(connection, name, message_id=message_id)
-                if message_id and moved:
+                done = await replay(connection, name, message_id=message_id)
+                moved += done.moved
+                kept += done.kept
+                if message_id and (done.moved or done.kept):
                     break
         finally:
             await connection.close()
-        return moved
+        return moved, kept
 
-    moved = asyncio.run(go())
-    if message_id and not moved:
+    moved, kept = asyncio.run(go())
+    if message_id and not moved and not kept:
         console.print(f"[red]no dead letter with id {message_id}[/red]")
         raise typer.Exit(1)
     console.print(f"Replayed {moved} message{'s' if moved != 1 else ''}.")
+    for letter, why in kept:
+        console.print(f"[red]kept {letter.message_id or '(no id)'} ({letter.service}) as a dead letter: "
+                      f"its queue cannot take it — {why}[/red]")
+    if kept:
+        raise typer.Exit(1)

@@ -4,11 +4,14 @@ A message lands there either from the consumer (unreadable, unknown type, invali
 refused by its handler: headers ``x-siar-reason`` and ``x-siar-detail``) or from RabbitMQ once
 the delivery limit is reached (header ``x-death`` with reason ``delivery_limit``). Replaying
 publishes the original body to the queue it died in (through the default exchange, so only that
-service sees it again), confirmed, and only then removes it from the dead letters."""
+service sees it again), confirmed, and only then removes it from the dead letters. The publish is
+mandatory: a letter whose queue no longer exists comes back from the broker and stays a dead
+letter, with the reason, instead of being confirmed and dropped."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,20 +93,28 @@ async def peek(connection: aio_pika.abc.AbstractConnection, service: str, limit:
     return letters
 
 
+@dataclass
+class Replayed:
+    moved: int = 0
+    kept: list[tuple[DeadLetter, str]] = field(default_factory=list)  # (letter, why it could not go)
+
+
 async def replay(
     connection: aio_pika.abc.AbstractConnection,
     service: str,
     *,
     message_id: str | None = None,
     limit: int | None = None,
-) -> int:
-    """Send dead letters back to the queue they died in; one (by message id) or all. Returns how many."""
-    channel = await connection.channel(publisher_confirms=True)
-    moved = 0
+) -> Replayed:
+    """Send dead letters back to the queue they died in; one (by message id) or all. Those the
+    broker cannot route (their queue is gone) stay dead letters, in ``kept``."""
+    # on_return_raises: a returned mandatory publish raises instead of counting as confirmed.
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    result = Replayed()
     try:
         dead = await channel.get_queue(dead_queue_name(service))
         skipped: list[AbstractIncomingMessage] = []
-        while limit is None or moved < limit:
+        while limit is None or result.moved < limit:
             message = await dead.get(no_ack=False, fail=False)
             if message is None:
                 break
@@ -114,24 +125,33 @@ async def replay(
             headers = {k: v for k, v in letter.headers.items() if k not in _DEAD_HEADERS}
             headers["x-siar-replayed-at"] = datetime.now(UTC).isoformat()
             headers["x-siar-replayed-reason"] = letter.reason
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    correlation_id=message.correlation_id,
-                    type=message.type,
-                    headers=headers,
-                ),
-                routing_key=letter.origin_queue,
-            )
-            await message.ack()
-            moved += 1
+            try:
+                await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        message.body,
+                        content_type=message.content_type,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        # aiormq matches a returned message to its publish by message id: without
+                        # one, a return would go unnoticed and the confirm would count as success.
+                        message_id=message.message_id or f"siar-replay-{uuid.uuid4()}",
+                        correlation_id=message.correlation_id,
+                        type=message.type,
+                        headers=headers,
+                    ),
+                    routing_key=letter.origin_queue,
+                    mandatory=True,
+                )
+            except aio_pika.exceptions.PublishError as exc:
+                why = getattr(exc.frame, "reply_text", None) or "returned by the broker"
+                result.kept.append((letter, f"{letter.origin_queue}: {why}"))
+                skipped.append(message)  # back among the dead letters below, in its place
+            else:
+                await message.ack()
+                result.moved += 1
             if message_id is not None:
                 break
         for message in skipped:
             await message.nack(requeue=True)
     finally:
         await channel.close()
-    return moved
+    return result
