@@ -10,7 +10,6 @@ letter, with the reason, instead of being confirmed and dropped."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,9 +130,9 @@ async def replay(
                         message.body,
                         content_type=message.content_type,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        # aiormq matches a returned message to its publish by message id: without
-                        # one, a return would go unnoticed and the confirm would count as success.
-                        message_id=message.message_id or f"siar-replay-{uuid.uuid4()}",
+                        # aiormq matches a returned message to its publish by message id (and
+                        # gives one to a message without).
+                        message_id=message.message_id,
                         correlation_id=message.correlation_id,
                         type=message.type,
                         headers=headers,
