@@ -143,7 +143,7 @@ async def replay(
             except aio_pika.exceptions.PublishError as exc:
                 why = getattr(exc.frame, "reply_text", None) or "returned by the broker"
                 result.kept.append((letter, f"{letter.origin_queue}: {why}"))
-                skipped.append(message)  # back among the dead letters below, in its place
+                skipped.append(message)  # back among the dead letters below
             else:
                 await message.ack()
                 result.moved += 1
