@@ -96,6 +96,21 @@ def properties(out: Outgoing) -> aiormq.spec.Basic.Properties:
     )
 
 
+def resent(message: aio_pika.abc.AbstractIncomingMessage, headers: dict, **properties) -> aio_pika.Message:
+    """A persistent copy of a received message — body, ids, content type and type kept — with
+    these headers: what goes to the dead letters, and back from them."""
+    return aio_pika.Message(
+        message.body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        headers=headers,
+        **properties,
+    )
+
+
 class Bus:
     def __init__(self, url: str, service: str) -> None:
         self.url = url
@@ -197,16 +212,7 @@ class Bus:
                 "x-siar-dead-at": datetime.now(UTC).isoformat(),
             }
         )
-        dead = aio_pika.Message(
-            message.body,
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            type=message.type,
-            timestamp=datetime.now(UTC),
-            headers=headers,
-        )
+        dead = resent(message, headers, timestamp=datetime.now(UTC))
         async with self._lock:
             await self._restored(10)
             await self._dead.publish(dead, queue, mandatory=False, timeout=10)

@@ -18,6 +18,8 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from siar_contracts import BINDINGS, dead_queue_name, queue_name
 
+from .bus import resent
+
 _DEAD_HEADERS = ("x-siar-reason", "x-siar-detail", "x-siar-queue", "x-siar-routing-key", "x-siar-dead-at", "x-death")
 
 
@@ -125,21 +127,10 @@ async def replay(
             headers["x-siar-replayed-at"] = datetime.now(UTC).isoformat()
             headers["x-siar-replayed-reason"] = letter.reason
             try:
-                await channel.default_exchange.publish(
-                    aio_pika.Message(
-                        message.body,
-                        content_type=message.content_type,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        # aiormq matches a returned message to its publish by message id (and
-                        # gives one to a message without).
-                        message_id=message.message_id,
-                        correlation_id=message.correlation_id,
-                        type=message.type,
-                        headers=headers,
-                    ),
-                    routing_key=letter.origin_queue,
-                    mandatory=True,
-                )
+                # (aiormq matches a returned message to its publish by message id, and gives one
+                # to a message without.)
+                await channel.default_exchange.publish(resent(message, headers), routing_key=letter.origin_queue,
+                                                       mandatory=True)
             except aio_pika.exceptions.PublishError as exc:
                 why = getattr(exc.frame, "reply_text", None) or "returned by the broker"
                 result.kept.append((letter, f"{letter.origin_queue}: {why}"))
