@@ -18,7 +18,7 @@ from siar_contracts import (
     queue_name,
     spec_for_model,
 )
-from siar_runtime.bus import Bus
+from siar_runtime.bus import Bus, Outgoing
 from siar_runtime.consumer import Consumer, Rejected
 from siar_runtime.db import Database
 from siar_runtime.metrics import ChassisMetrics
@@ -252,3 +252,26 @@ async def test_a_dead_letter_sent_while_the_channel_restores_its_topology_is_kep
     dead = await _drain(bus, dead_queue_name("publisher"), 1)
     assert [m.headers["x-siar-detail"] for m in dead] == ["again"]
     await admin.close()
+
+
+async def test_a_dead_letter_whose_queue_was_deleted_is_kept_not_dropped(bus):
+    # An operator deletes a dead-letter queue while the service runs: the robust channel would
+    # declare it again only on a reconnect, so an unroutable dead letter would be confirmed and
+    # dropped while its message is acknowledged. The mandatory publish comes back instead; the
+    # queue is declared again and the letter lands in it.
+    await _publish_raw(bus, b"{not json")
+    [message] = await _drain(bus, queue_name("publisher"), 1)
+    admin = await bus.connection.channel()
+    await admin.queue_delete(dead_queue_name("publisher"))
+    await bus.dead_letter(message, queue_name("publisher"), "malformed", "after the delete")
+    dead = await _drain(bus, dead_queue_name("publisher"), 1)
+    assert [m.headers["x-siar-detail"] for m in dead] == ["after the delete"]
+    assert dead[0].body == b"{not json"
+    await admin.close()
+
+
+async def test_an_event_nobody_is_bound_to_is_still_confirmed(bus):
+    # The channel raises on returns now; events are not mandatory, so one that no queue takes
+    # (a routing key only an outside subscriber might bind) is confirmed, not an error.
+    await bus.publish_confirmed([Outgoing(routing_key="nobody.listens", body=b"{}", event_id="e-1",
+                                          event_type="siar.test.nobody", correlation_id="c-1")])

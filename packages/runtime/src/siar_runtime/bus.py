@@ -59,10 +59,13 @@ async def declare_topology(channel: AbstractChannel) -> None:
             await queue.bind(events, routing_key=key)
         for key in RETIRED_BINDINGS.get(key_of_queue, ()):
             await queue.unbind(events, routing_key=key)  # a no-op where there is no such binding
-        dlq = await channel.declare_queue(
-            dead_queue_name(key_of_queue), durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await dlq.bind(dead, routing_key=queue_name(key_of_queue))
+        await declare_dead_queue(channel, dead, key_of_queue)
+
+
+async def declare_dead_queue(channel: AbstractChannel, dead: AbstractExchange, key_of_queue: str) -> None:
+    """A queue's dead-letter queue, bound to ``siar.dead`` under the queue's own name."""
+    dlq = await channel.declare_queue(dead_queue_name(key_of_queue), durable=True, arguments={"x-queue-type": "quorum"})
+    await dlq.bind(dead, routing_key=queue_name(key_of_queue))
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,10 @@ class Bus:
                 log.warning("broker not reachable yet", attempt=attempt, error=describe(exc))
                 await asyncio.sleep(min(2.0, 0.2 * attempt))
         assert self.connection is not None
-        self._channel = await self.connection.channel(publisher_confirms=True)
+        # on_return_raises: a returned mandatory publish (only dead letters are mandatory; an
+        # event nobody is bound to is legitimately unroutable) raises instead of counting as
+        # confirmed.
+        self._channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_topology(self._channel)
         self._events = await self._channel.get_exchange(EVENTS_EXCHANGE)
         self._dead = await self._channel.get_exchange(DEAD_EXCHANGE)
@@ -199,8 +205,14 @@ class Bus:
 
     async def dead_letter(self, message: aio_pika.abc.AbstractIncomingMessage, queue: str,
                           reason: str, detail: str) -> None:
-        """Send a message to ``siar.dead`` with the reason beside it, confirmed."""
-        if self._dead is None:
+        """Send a message to ``siar.dead`` with the reason beside it, confirmed and routed.
+
+        The publish is mandatory: should the queue's dead-letter queue be gone (deleted by hand
+        while the service runs; the robust channel declares it again only on a reconnect), the
+        broker returns the letter instead of confirming and dropping it. It is then declared and
+        bound again and the letter sent once more; if that too comes back, this raises and the
+        caller keeps the message in its queue."""
+        if self._dead is None or self._channel is None:
             raise ConnectionError("not connected to the broker")
         headers = dict(message.headers or {})
         headers.update(
@@ -215,4 +227,10 @@ class Bus:
         dead = resent(message, headers, timestamp=datetime.now(UTC))
         async with self._lock:
             await self._restored(10)
-            await self._dead.publish(dead, queue, mandatory=False, timeout=10)
+            try:
+                await self._dead.publish(dead, queue, mandatory=True, timeout=10)
+            except aio_pika.exceptions.PublishError as exc:
+                log.warning("dead-letter queue missing; declaring it again", queue=queue,
+                            broker=getattr(exc.frame, "reply_text", None))
+                await declare_dead_queue(self._channel, self._dead, queue.removeprefix(queue_name("")))
+                await self._dead.publish(dead, queue, mandatory=True, timeout=10)
