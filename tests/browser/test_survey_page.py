@@ -15,11 +15,11 @@ import httpx
 import pytest
 from siar_devstack import Stack
 
+from tests.tools import require
+
 pytestmark = pytest.mark.e2e
 
 TOKEN = "browser-test-token-01"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 def free_port() -> int:
@@ -55,19 +55,19 @@ def feedback(database_url, amqp_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMEDRIVER).exists():
-        pytest.fail("chromium-driver is not installed (apt-get install chromium chromium-driver)")
+    require("chromedriver", "chromium chromium-driver")
+    require("chromium", "chromium")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = shutil.which("chromium")
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                  "--window-size=390,844"):  # a phone's viewport
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"intl.accept_languages": "id-ID,id,en"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     driver.set_page_load_timeout(15)
     try:
         yield driver

@@ -4,11 +4,12 @@ each alert is unit-tested (promtool, from Debian's prometheus package) and answe
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
 from siar_devstack import SERVICES
+
+from tests.tools import require
 
 from .inventory import DEPLOY, ROOT, alert_rules, known_metrics, load_yaml, metric_names
 
@@ -16,10 +17,14 @@ PROMETHEUS = DEPLOY / "prometheus"
 CONFIGS = ("prometheus.yml", "prometheus.local.yml")
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
 
-promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None,
-    reason="promtool is not installed (apt-get install prometheus; .ci/run does)",
-)
+
+
+@pytest.fixture
+def promtool_installed() -> None:
+    require("promtool", "prometheus")
+
+
+promtool = pytest.mark.usefixtures("promtool_installed")
 
 
 def run_promtool(*args: str) -> str:

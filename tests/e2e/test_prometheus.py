@@ -4,7 +4,6 @@ rules of deploy/prometheus, and sees a post going out move the series dashboards
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,15 +12,16 @@ import pytest
 from siar_devstack import SERVICES
 from siar_devstack.prometheus import DEPLOY, Prometheus, local_config
 
+from tests.tools import require
+
 from .conftest import free_port
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("prometheus") is None,
-        reason="the prometheus binary is not installed (apt-get install prometheus; .ci/run does)",
-    ),
-]
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def prometheus_installed() -> None:
+    require("prometheus", "prometheus")
 
 # Series a post moves on its way out: the scheduler dispatches it, the publisher publishes it,
 # the sandbox (the platform) receives it.
