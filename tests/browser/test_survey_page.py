@@ -8,24 +8,17 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
 from siar_devstack import Stack
 
-from tests.tools import require
+from tests.tools import free_port, require
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "browser-test-token-01"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

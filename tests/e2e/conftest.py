@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -17,15 +16,11 @@ from siar_contracts import EVENTS_EXCHANGE
 from siar_devstack import SERVICES, Stack, fresh
 from siar_devstack.demo import register_demo_accounts, wait_for_accounts
 
+from tests.tools import free_port
+
 TOKEN = "e2e-test-token-0001"
 EDITOR_TOKEN = "e2e-editor-token-0001"
 REVIEWER_TOKEN = "e2e-reviewer-token-0001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

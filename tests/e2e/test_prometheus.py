@@ -12,9 +12,7 @@ import pytest
 from siar_devstack import SERVICES
 from siar_devstack.prometheus import DEPLOY, Prometheus, local_config
 
-from tests.tools import require
-
-from .conftest import free_port
+from tests.tools import free_port, require
 
 pytestmark = pytest.mark.e2e
 

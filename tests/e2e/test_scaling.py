@@ -19,7 +19,9 @@ from siar_devstack.demo import (
     wait_for_accounts,
 )
 
-from .conftest import TOKEN, free_port
+from tests.tools import free_port
+
+from .conftest import TOKEN
 
 pytestmark = pytest.mark.e2e
 
