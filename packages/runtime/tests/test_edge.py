@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import Request
 from pydantic import BaseModel
+from siar_runtime.db import Database
 from siar_runtime.http import create_service_app
 from siar_runtime.metrics import ChassisMetrics
 
@@ -127,3 +128,21 @@ async def test_a_date_beyond_the_calendar_is_the_callers_422_not_a_500():
         # Any other ValueError is still a bug: a 500, with nothing of its message shown.
         body = problem(await client.get("/v1/fail/other"), 500)
         assert "bug" not in body["detail"]
+
+
+async def test_a_service_is_ready_only_while_its_database_answers_and_its_broker_is_connected(database_url, bus):
+    """The readiness every service gets by default (siar_runtime.http.state_checks)."""
+    service = create_service_app(title="ready", description="test", metrics=ChassisMetrics("ready"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service), base_url="http://ready") as client:
+        body = problem(await client.get("/readyz"), 503)  # before its lifespan has connected anything
+        assert set(body["checks"]) == {"database", "broker"} and "ok" not in body["checks"].values()
+        db = await Database.open(database_url, "public", min_size=1, max_size=1)
+        try:
+            service.state.db, service.state.bus = db, bus
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            await bus.close()
+            body = problem(await client.get("/readyz"), 503)
+            assert body["checks"] == {"database": "ok", "broker": "broker connection is down"}
+        finally:
+            await db.close()

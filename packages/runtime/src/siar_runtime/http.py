@@ -48,17 +48,32 @@ def add_operational_routes(app: FastAPI, metrics: ChassisMetrics, checks: list[R
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def state_checks(app: FastAPI) -> list[ReadinessCheck]:
+    """Ready when the database answers and the broker connection is up: ``app.state.db`` and
+    ``app.state.bus``, which a service's lifespan sets (before it has, the service is not ready)."""
+
+    async def database() -> None:
+        await app.state.db.ping()
+
+    async def broker() -> None:
+        if not app.state.bus.ready:
+            raise ConnectionError("broker connection is down")
+
+    return [("database", database), ("broker", broker)]
+
+
 def create_service_app(
     *,
     title: str,
     description: str,
     metrics: ChassisMetrics,
-    checks: list[ReadinessCheck],
+    checks: list[ReadinessCheck] | None = None,
     lifespan=None,
     version: str = "0.1.0",
 ) -> FastAPI:
+    """``checks``: what /readyz asks; by default :func:`state_checks` (the database and the broker)."""
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(StorableText)
-    add_operational_routes(app, metrics, checks)
+    add_operational_routes(app, metrics, state_checks(app) if checks is None else checks)
     return app

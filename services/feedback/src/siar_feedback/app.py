@@ -88,13 +88,6 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
                 ("database", db.close),
             ])
 
-    async def db_ready() -> None:
-        await app.state.db.ping()
-
-    async def bus_ready() -> None:
-        if not app.state.bus.ready:
-            raise ConnectionError("broker connection is down")
-
     app = create_service_app(
         title="Siar feedback",
         description=(
@@ -104,7 +97,6 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
             "feedback.response.submitted from other systems."
         ),
         metrics=metrics.chassis,
-        checks=[("database", db_ready), ("broker", bus_ready)],
         lifespan=lifespan,
     )
     app.include_router(router(bearer_auth(settings.tokens), settings))

@@ -110,13 +110,6 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 ("database", db.close),
             ])
 
-    async def db_ready() -> None:
-        await app.state.db.ping()
-
-    async def bus_ready() -> None:
-        if not app.state.bus.ready:
-            raise ConnectionError("broker connection is down")
-
     app = create_service_app(
         title="Siar metrics",
         description=(
@@ -126,7 +119,6 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             "audience growth and the best hours to post, as JSON or CSV. Engagement rate: docs/metrics.md."
         ),
         metrics=metrics.chassis,
-        checks=[("database", db_ready), ("broker", bus_ready)],
         lifespan=lifespan,
     )
     app.include_router(router(bearer_auth(settings.tokens), settings.timezone))

@@ -110,18 +110,10 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 ("database", db.close),
             ])
 
-    async def db_ready() -> None:
-        await app.state.db.ping()
-
-    async def bus_ready() -> None:
-        if not app.state.bus.ready:
-            raise ConnectionError("broker connection is down")
-
     app = create_service_app(
         title="Siar publisher",
         description="Platform accounts and deliveries: exactly one platform post per target.",
         metrics=metrics.chassis,
-        checks=[("database", db_ready), ("broker", bus_ready)],
         lifespan=lifespan,
     )
     app.include_router(router(bearer_auth(settings.tokens)))

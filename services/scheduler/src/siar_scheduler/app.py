@@ -131,18 +131,10 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
                 ("database", db.close),
             ])
 
-    async def db_ready() -> None:
-        await app.state.db.ping()
-
-    async def bus_ready() -> None:
-        if not app.state.bus.ready:
-            raise ConnectionError("broker connection is down")
-
     app = create_service_app(
         title="Siar scheduler",
         description="Posts, their targets and the calendar. Emits post.due at each target's time.",
         metrics=metrics.chassis,
-        checks=[("database", db_ready), ("broker", bus_ready)],
         lifespan=lifespan,
     )
     auth = bearer_auth(settings.tokens)
