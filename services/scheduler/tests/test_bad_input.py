@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .conftest import auth
@@ -79,3 +80,35 @@ async def test_an_import_with_a_lone_carriage_return_is_read_not_a_500(planner, 
 async def test_an_import_the_csv_module_cannot_read_is_a_422_naming_the_line(planner, accts):
     csv = 'date,time,targets,text\n2030-12-04,09:00,mastodon,"Halo\n' + "x" * 200_000 + '"\n'
     assert "line 3 of the file is not CSV" in problem(await dry_run_import(planner, csv.encode()), 422)["detail"]
+
+
+async def test_a_time_zone_the_tz_database_holds_as_a_directory_is_a_422(planner, accts):
+    # ZoneInfo("Asia") raises IsADirectoryError, a name of 300 letters "File name too long":
+    # neither is ZoneInfoNotFoundError, and both were 500s.
+    later = (datetime.now(UTC) + timedelta(days=3)).replace(tzinfo=None).isoformat(timespec="seconds")
+    for name in ("Asia", "a" * 300, "../etc/passwd"):
+        body = problem(await planner.post("/v1/posts", json={
+            "text": "Halo", "targets": [accts["mastodon"]], "scheduled_at": later, "timezone": name}), 422)
+        assert "IANA" in body["detail"]
+
+
+async def test_a_new_time_zone_alone_is_checked_not_a_500(planner, accts):
+    at = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    created = await planner.post("/v1/posts", json={"text": "Halo", "targets": [accts["mastodon"]], "scheduled_at": at})
+    assert created.status_code == 201, created.text
+    post_id = created.json()["post_id"]
+    for name in ("Mars/Olympus", "Asia"):
+        assert "IANA" in problem(await planner.patch(f"/v1/posts/{post_id}", json={"timezone": name}), 422)["detail"]
+    assert (await planner.get(f"/v1/posts/{post_id}")).json()["timezone"] is None
+
+
+async def test_a_cursor_of_unicode_digits_is_the_documented_400(planner):
+    problem(await planner.get("/v1/audit", params={"cursor": "²"}), 400)  # "²".isdigit(), int("²") fails
+
+
+async def test_a_rule_dateutil_would_fail_to_expand_is_refused_not_a_500(planner, accts):
+    for rule, words in (("FREQ=WEEKLY;INTERVAL=0", "INTERVAL=0"), ("FREQ=MONTHLY;BYMONTHDAY=0", "BYMONTHDAY=0")):
+        body = problem(await planner.post("/v1/series", json={
+            "text": "Klub baca", "targets": [accts["mastodon"]], "rrule": rule, "count": 3,
+            "start": (datetime.now(UTC) + timedelta(days=3)).replace(tzinfo=None).isoformat(timespec="seconds")}), 422)
+        assert words in body["detail"], body

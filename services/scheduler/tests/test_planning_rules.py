@@ -60,6 +60,13 @@ def test_a_template_with_an_unknown_placeholder_is_refused():
     assert render("{days} hari lagi\nLokasi: {place}", {"days": "3", "place": ""}) == "3 hari lagi"
 
 
+@pytest.mark.parametrize("template", ["{title:d} {countdown}", "{title!r}", "{days:>5} hari lagi", "{}", "{title.upper}"])
+def test_a_placeholder_with_a_format_or_an_attribute_is_refused(template):
+    # {title:d} passed the check and failed only when the post was written: a 500.
+    with pytest.raises(TemplateError):
+        check_template(template)
+
+
 # -- campaign hashtags ------------------------------------------------------------------------
 
 

@@ -93,17 +93,41 @@ def test_an_until_date_includes_that_day():
         ("BYDAY=FR", {}, "FREQ is missing"),
         ("FREQ=WEEKLY;COUNT=3", {"until": date(2027, 1, 1)}, "not both"),
         ("FREQ=WEEKLY;COUNT=3", {"count": 4}, "given twice"),
-        ("FREQ=WEEKLY;BYDAY=XX", {}, "not a valid RRULE"),
+        ("FREQ=WEEKLY;BYDAY=XX", {}, "XX is not a day"),
         ("FREQ=WEEKLY;FOO=1", {}, "not a recurrence rule part"),
         ("FREQ=WEEKLY;UNTIL=20200101", {}, "before the start"),
         ("FREQ=WEEKLY;COUNT=0", {}, "COUNT must be"),
         ("", {}, "empty"),
         ("FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2", {}, "no date"),
+        # RFC 5545's ranges, which dateutil does not check: BYMONTHDAY=0 was dropped (a monthly
+        # rule posting daily), INTERVAL=0 failed only when expanded (a 500).
+        ("FREQ=MONTHLY;BYMONTHDAY=0", {}, "0 is not 1 to 31, or -1 to -31"),
+        ("FREQ=MONTHLY;BYMONTHDAY=1,32", {}, "32 is not 1 to 31"),
+        ("FREQ=MONTHLY;BYMONTHDAY=1,", {}, "an empty item"),
+        ("FREQ=WEEKLY;INTERVAL=0", {}, "INTERVAL=0: give a whole number from 1"),
+        ("FREQ=DAILY;INTERVAL=-1", {}, "INTERVAL=-1"),
+        ("FREQ=YEARLY;BYMONTH=13", {}, "13 is not 1 to 12"),
+        ("FREQ=YEARLY;BYYEARDAY=-367", {}, "-367 is not"),
+        ("FREQ=MONTHLY;BYDAY=9MO", {}, "with FREQ=MONTHLY the number is 1 to 5"),
+        ("FREQ=WEEKLY;BYDAY=1MO", {}, "needs FREQ=MONTHLY or FREQ=YEARLY"),
+        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=0", {}, "BYSETPOS"),
+        ("FREQ=MONTHLY;BYWEEKNO=3", {}, "BYWEEKNO needs FREQ=YEARLY"),
+        ("FREQ=WEEKLY;BYMONTHDAY=3", {}, "does not go with FREQ=WEEKLY"),
+        ("FREQ=WEEKLY;WKST=XX", {}, "WKST=XX"),
     ],
 )
 def test_rules_that_are_refused_say_why(rule, kwargs, words):
     with pytest.raises(RecurrenceError, match=words):
         parse(rule, datetime(2026, 12, 4, 9, 0), "Asia/Jakarta", **kwargs)
+
+
+@pytest.mark.parametrize("rule", [
+    "FREQ=MONTHLY;BYMONTHDAY=-1", "FREQ=MONTHLY;BYDAY=-1FR", "FREQ=MONTHLY;BYDAY=+2SA", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1",
+    "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO", "FREQ=YEARLY;BYDAY=20MO", "FREQ=YEARLY;BYYEARDAY=1,-1",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;WKST=SU", "FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25",
+])
+def test_rules_within_the_rfc_ranges_are_taken(rule):
+    assert parse(rule, datetime(2026, 12, 4, 9, 0), "Asia/Jakarta").first() is not None
 
 
 def test_an_unknown_zone_is_refused():

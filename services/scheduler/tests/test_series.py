@@ -201,3 +201,26 @@ async def test_an_event_template_with_an_unknown_placeholder_is_refused(planner,
         "template": "{hari} hari lagi"})
     assert response.status_code == 422
     assert "{hari}" in response.json()["detail"]
+
+
+async def test_an_event_template_the_posts_could_not_be_written_with_is_refused(planner, accts):
+    base = {"title": "Lomba", "starts_at": f"{local_day(10)}T10:00:00", "targets": [accts["telegram"]]}
+    response = await planner.post("/v1/events", json=base | {"template": "{title:d} {countdown}"})
+    assert response.status_code == 422, response.text
+    assert "{title:d}" in response.json()["detail"]
+    # A text for a day that has no post would never be used: said, not dropped.
+    response = await planner.post("/v1/events", json=base | {"days_before": [7, 1], "templates": {"5": "Lima hari!"}})
+    assert response.status_code == 422, response.text
+    assert "5 days before" in response.json()["detail"]
+    assert (await planner.get("/v1/events")).json()["series"] == []
+
+
+async def test_a_day_dropped_from_an_event_takes_its_own_text_with_it(planner, accts):
+    response = await planner.post("/v1/events", json={
+        "title": "Lomba", "starts_at": f"{local_day(10)}T10:00:00", "targets": [accts["telegram"]],
+        "days_before": [3, 0], "templates": {"0": "Hari ini: {title}!"}})
+    assert response.status_code == 201, response.text
+    event = response.json()
+    moved = await planner.patch(f"/v1/events/{event['series_id']}", json={"days_before": [3, 1]})
+    assert moved.status_code == 200, moved.text
+    assert [o["occurrence_key"] for o in moved.json()["occurrences"]] == ["D-3", "D-1"]

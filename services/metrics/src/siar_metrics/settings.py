@@ -79,7 +79,7 @@ class MetricsSettings(ServiceSettings):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory, a name too long
             raise ValueError(f"{value!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
         return value
 

@@ -336,7 +336,7 @@ def router(auth, policy: Policy) -> APIRouter:
         check_range(start, end)
         after = None
         if cursor:
-            if not cursor.isdigit():
+            if not (cursor.isascii() and cursor.isdigit()):  # "²" is a digit int() refuses
                 raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor")
             after = int(cursor)
         async with db.acquire() as conn:

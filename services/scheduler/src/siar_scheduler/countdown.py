@@ -75,9 +75,16 @@ def clock(moment: datetime, timezone: str, language: str) -> str:
 
 def check_template(template: str) -> None:
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
     except ValueError as exc:
         raise TemplateError(f"the template is not well formed ({exc}); write placeholders as {{days}}") from exc
+    # {title:d} or {title!r} passed the names and failed only when a post was written (a 500).
+    shaped = [f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+              for name, spec, conversion in fields if spec or conversion]
+    if shaped:
+        raise TemplateError(f"{', '.join(shaped)}: placeholders take no format, write them plain as {{days}}")
+    names = [name for name, _, _ in fields]
     unknown = sorted({n for n in names if n not in PLACEHOLDERS})
     if unknown:
         raise TemplateError(

@@ -36,7 +36,7 @@ from .hashtags import with_hashtags
 from .identity import SYSTEM, Actor
 from .policy import Policy
 from .schemas import AccountOut, MediaIn, PostCreate, PostOut, PostUpdate
-from .timing import TimeError, local, resolve
+from .timing import TimeError, local, resolve, zone
 
 SOURCE = "/siar/scheduler"
 SCHEMA = "scheduler"
@@ -411,6 +411,11 @@ async def update_post(
         media = req.media if "media" in fields and req.media is not None else post.media
         title = req.title if "title" in fields else post.title
         timezone = req.timezone if "timezone" in fields else post.timezone
+        if timezone is not None and timezone != post.timezone:
+            try:  # checked here too: with no new time, nothing else reads it before the findings (a 500)
+                zone(timezone)
+            except TimeError as exc:
+                raise Problem(422, "Invalid time", str(exc), type_=TYPE_BASE + "invalid-time") from exc
         campaign_id = req.campaign_id if "campaign_id" in fields else post.campaign_id
         moved = "scheduled_at" in fields and req.scheduled_at is not None
         if moved:

@@ -91,6 +91,53 @@ def place(local: datetime, tz: ZoneInfo) -> datetime:
 
 
 _UNTIL_RE = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$")
+_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_BYDAY_RE = re.compile(r"^([+-]?)(\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
+# RFC 5545 section 3.3.10: the numbers each part takes ("±" : also counted from the end; never 0).
+_RANGES = {"BYMONTHDAY": (31, True), "BYYEARDAY": (366, True), "BYWEEKNO": (53, True), "BYMONTH": (12, False),
+           "BYSETPOS": (366, True)}
+MAX_INTERVAL = 1000
+
+
+def _check_values(parts: dict[str, str]) -> None:
+    """Refuse what RFC 5545 does not allow and dateutil would quietly accept or trip over later
+    (BYMONTHDAY=0 dropped, making a monthly rule daily; INTERVAL=0 failing on expansion)."""
+    if "INTERVAL" in parts:
+        value = parts["INTERVAL"]
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_INTERVAL:
+            raise RecurrenceError(f"INTERVAL={value}: give a whole number from 1 to {MAX_INTERVAL}"
+                                  " (2 is every other one)")
+    for name, (most, signed) in _RANGES.items():
+        if name not in parts:
+            continue
+        for item in parts[name].split(","):
+            digits = item[1:] if signed and item[:1] in "+-" else item
+            if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= most:
+                allowed = f"1 to {most}, or -1 to -{most} counting from the end" if signed else f"1 to {most}"
+                raise RecurrenceError(f"{name}={parts[name]}: {item or 'an empty item'} is not {allowed}")
+    freq = parts["FREQ"]
+    if "BYDAY" in parts:
+        for item in parts["BYDAY"].split(","):
+            m = _BYDAY_RE.match(item)
+            if not m:
+                raise RecurrenceError(f"BYDAY={parts['BYDAY']}: {item or 'an empty item'} is not a day"
+                                      f" ({', '.join(_DAYS)}, optionally numbered: 1MO, -1FR)")
+            if m.group(2) is not None:
+                if freq not in ("MONTHLY", "YEARLY"):
+                    raise RecurrenceError(f"BYDAY={item}: a numbered day (the first Monday, the last Friday) needs"
+                                          " FREQ=MONTHLY or FREQ=YEARLY")
+                most = 5 if freq == "MONTHLY" else 53
+                if not 1 <= int(m.group(2)) <= most:
+                    raise RecurrenceError(f"BYDAY={item}: with FREQ={freq} the number is 1 to {most}"
+                                          f" (or -1 to -{most} counting from the end)")
+    if "BYWEEKNO" in parts and freq != "YEARLY":
+        raise RecurrenceError("BYWEEKNO needs FREQ=YEARLY")
+    if "BYYEARDAY" in parts and freq == "MONTHLY":
+        raise RecurrenceError("BYYEARDAY does not go with FREQ=MONTHLY")
+    if "BYMONTHDAY" in parts and freq == "WEEKLY":
+        raise RecurrenceError("BYMONTHDAY does not go with FREQ=WEEKLY")
+    if "WKST" in parts and parts["WKST"] not in _DAYS:
+        raise RecurrenceError(f"WKST={parts['WKST']}: the week starts on one of {', '.join(_DAYS)}")
 
 
 def _until_local(value: str, tz: ZoneInfo) -> datetime:
@@ -152,6 +199,7 @@ def parse(
         raise RecurrenceError("FREQ is missing; for example FREQ=WEEKLY;BYDAY=FR")
     if freq not in FREQUENCIES:
         raise RecurrenceError(f"FREQ={freq}: a series posts at most once a day ({', '.join(FREQUENCIES)})")
+    _check_values(parts)
     if until is not None:
         if "UNTIL" in parts:
             raise RecurrenceError("the end date is given twice (UNTIL in the rule and 'until')")

@@ -378,6 +378,11 @@ def _spec(title: str, place: str | None, link: str | None, days_before: list[int
                 cd.check_template(t)
             except cd.TemplateError as exc:
                 raise _problem(exc) from exc
+    unused = sorted(set(templates) - set(days_before))
+    if unused:  # a text for a day with no post would silently never be used
+        raise _problem(ValueError(
+            f"templates for {', '.join(map(str, unused))} days before: no countdown post is on that day"
+            f" (days_before is {', '.join(map(str, sorted(set(days_before), reverse=True)))})"))
     return {
         "title": title, "place": place, "link": link, "days_before": sorted(set(days_before), reverse=True),
         "post_time": post_time.strftime("%H:%M"), "template": template,
@@ -429,8 +434,10 @@ async def update_event(pool: asyncpg.Pool, series_id: UUID, req: EventUpdate, *,
             return getattr(req, name) if name in fields and getattr(req, name) is not None else old.get(name)
 
         post_time = req.post_time if "post_time" in fields and req.post_time else time.fromisoformat(old["post_time"])
-        templates = req.templates if "templates" in fields and req.templates is not None else {
-            int(k): v for k, v in (old.get("templates") or {}).items()}
+        if "templates" in fields and req.templates is not None:
+            templates = req.templates
+        else:  # kept for the days that still have a post; a day dropped takes its text with it
+            templates = {int(k): v for k, v in (old.get("templates") or {}).items() if int(k) in pick("days_before")}
         spec = _spec(pick("title"), req.place if "place" in fields else old.get("place"),
                      req.link if "link" in fields else old.get("link"), pick("days_before"), post_time,
                      req.template if "template" in fields else old.get("template"), templates, pick("language"))

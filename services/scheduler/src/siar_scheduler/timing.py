@@ -13,7 +13,7 @@ class TimeError(ValueError):
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory, a name too long
         raise TimeError(f"{name!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
 
 
