@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from siar_cli import accounts, posts
 from siar_cli.client import Config
 from siar_cli.main import app
 from siar_contracts import AccountRegistered
@@ -125,6 +126,98 @@ def test_import_checks_every_row_with_a_progress_bar_and_imports_all_or_nothing(
     assert "imported before; nothing new" in again.output
     listed = siar(editor, "list", "--month", month, "--limit", "500", "--json")
     assert len(json.loads(listed.output)) == 250
+
+
+def test_import_reads_a_file_the_way_the_scheduler_does(scheduler, tmp_path):
+    """Old Excel's "CSV (Macintosh)" ends lines with a lone CR: the scheduler takes it, so does the CLI."""
+    editor = as_(scheduler, EDITOR)
+    month = next_month()
+    data = plan(month, 5).replace("\r\n", "\r").encode()
+    assert b"\r\n" not in data and b"\r" in data
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(data)
+    server = scheduler.post("/v1/calendar/import", params={"dry_run": True}, content=data,
+                            headers={"Authorization": f"Bearer {EDITOR}", "content-type": "text/csv"})
+    assert server.status_code == 200 and server.json()["accepted"] == 5
+    dry = siar(editor, "import", str(mac), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "5 rows can be imported" in dry.output
+    done = siar(editor, "import", str(mac))
+    assert done.exit_code == 0 and "imported 5 posts" in done.output
+    listed = json.loads(siar(editor, "list", "--month", month, "--json").output)
+    assert sorted(p["text"] for p in listed) == [f"Rencana {i}\nbaris dua" for i in range(5)]
+
+
+def test_a_file_that_is_not_csv_is_refused_without_a_traceback(scheduler, tmp_path):
+    editor = as_(scheduler, EDITOR)
+    data = f'date,time,targets,text\n{next_month()}-03,10:00,telegram,"no closing quote\n'.encode() + b"x" * 200_000
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(data)
+    server = scheduler.post("/v1/calendar/import", params={"dry_run": True}, content=data,
+                            headers={"Authorization": f"Bearer {EDITOR}", "content-type": "text/csv"})
+    assert server.status_code == 422 and "is not CSV" in server.json()["detail"]
+    result = siar(editor, "import", str(broken), "--dry-run")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "broken.csv" in result.output and "line 2" in result.output and "is not CSV" in result.output
+
+
+def test_list_follows_the_pages_and_says_when_there_are_more(scheduler, monkeypatch):
+    editor = as_(scheduler, EDITOR)
+    month = next_month()
+    # days 1-4 in review, then 5-7 drafts: the drafts are not on the first page
+    for day in range(1, 8):
+        assert siar(editor, "create", f"Post {day}", "--at", f"{month}-{day:02d} 09:00", "--to", "telegram",
+                    *(["--draft"] if day >= 5 else [])).exit_code == 0
+
+    def texts(*args: str) -> list[str]:
+        result = siar(editor, "list", "--month", month, "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [p["text"] for p in json.loads(result.stdout)]
+
+    for page in (500, 2):  # one page; then small pages, so the filter runs over several
+        monkeypatch.setattr(posts, "PAGE", page)
+        assert texts("--status", "draft", "--limit", "2") == ["Post 5", "Post 6"]
+        assert texts("--status", "draft", "--limit", "5") == ["Post 5", "Post 6", "Post 7"]
+        assert texts("--status", "in_review") == [f"Post {d}" for d in range(1, 5)]
+        assert texts("--limit", "7") == [f"Post {d}" for d in range(1, 8)]
+
+    few = siar(editor, "list", "--month", month, "--limit", "3")
+    assert few.exit_code == 0 and "Post 3" in few.output and "Post 4" not in few.output
+    assert few.output.rstrip().endswith("\u2026 more posts; use --limit 6")
+    drafts = siar(editor, "list", "--month", month, "--status", "draft", "--limit", "2")
+    assert "Post 6" in drafts.output and "more posts" in drafts.output
+    for exact in (["--limit", "7"], ["--status", "draft", "--limit", "3"]):
+        assert "more posts" not in siar(editor, "list", "--month", month, *exact).output
+    as_json = siar(editor, "list", "--month", month, "--limit", "3", "--json")
+    assert len(json.loads(as_json.stdout)) == 3  # standard output stays JSON; the note goes to stderr
+    assert "more posts" in as_json.stderr
+    typo = siar(editor, "list", "--month", month, "--status", "faild")
+    assert typo.exit_code == 2 and "is not one of" in typo.output
+
+
+def test_audit_shows_the_latest_entries_in_local_time(scheduler, monkeypatch):
+    editor = as_(scheduler, EDITOR)
+    month = next_month()
+    ids = []
+    for day in range(1, 6):
+        created = siar(editor, "create", f"Post {day}", "--at", f"{month}-{day:02d} 09:00", "--to", "telegram", "--json")
+        ids.append(json.loads(created.output)["post_id"])
+    everything = json.loads(siar(editor, "audit", "--limit", "1000", "--json").output)
+    for page in (1000, 2):  # one page; then small pages, followed to the end
+        monkeypatch.setattr(accounts, "PAGE", page)
+        latest = json.loads(siar(editor, "audit", "--limit", "2", "--json").output)
+        assert latest == everything[-2:]
+        assert [e["entity_id"] for e in latest] == ids[-2:]
+
+    shown = siar(editor, "audit", "--limit", "2")
+    assert shown.exit_code == 0, shown.output
+    assert f"{len(everything) - 2} earlier entries" in shown.output
+    assert ids[-1] in shown.output and ids[0] not in shown.output
+    assert "when (Asia/Jakarta)" in shown.output
+    at = datetime.fromisoformat(everything[-1]["at"])
+    assert f"{at.astimezone(ZoneInfo('Asia/Jakarta')):%Y-%m-%d %H:%M}" in shown.output
+    assert "earlier entries" not in siar(editor, "audit").output
 
 
 def test_campaigns_and_the_calendar(scheduler):

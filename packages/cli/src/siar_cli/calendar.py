@@ -30,16 +30,27 @@ from .client import CliError
 CHUNK = 100
 
 
-def split(data: bytes) -> tuple[str, list[list[str]], str]:
-    """The header line, the records and the delimiter, read the way the scheduler reads them."""
+def split(data: bytes, name: str = "the file") -> tuple[list[str], list[list[str]], str]:
+    """The header, the records and the delimiter, read the way the scheduler reads them
+    (services/scheduler ``transfer.read_rows``): a file the scheduler takes, the CLI takes too."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CliError("the file is not UTF-8 text; save the spreadsheet as CSV UTF-8") from exc
+        raise CliError(f"{name} is not UTF-8 text; save the spreadsheet as CSV UTF-8") from exc
     if not text.strip():
-        raise CliError("the file is empty")
+        raise CliError(f"{name} is empty")
     delimiter = max((",", ";", "\t"), key=text.splitlines()[0].count)
-    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    # newline="": the csv module reads \r\n, \n and a lone \r (old Excel "CSV (Macintosh)") itself;
+    # a StringIO that splits on \n alone hands it a field with a \r inside, which it refuses.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = []
+    start = 1  # the line the next record starts on (a quoted cell may run over several lines)
+    try:
+        for record in reader:
+            records.append(record)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise CliError(f"{name}: line {start} is not CSV ({exc}); save the spreadsheet as CSV UTF-8") from exc
     return records[0], records[1:], delimiter
 
 
@@ -60,7 +71,7 @@ def import_plan(
     """Import a month's plan from CSV: every row, or nothing (with the reason for each refused row)."""
     client = api(ctx)
     data = file.read_bytes()
-    header, rows, delimiter = split(data)
+    header, rows, delimiter = split(data, str(file))
     if not rows:
         raise CliError("the file has a header but no rows")
     checked: list[dict] = []

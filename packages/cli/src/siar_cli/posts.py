@@ -27,7 +27,7 @@ def parse_when(value: str) -> datetime:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory, a name too long
         raise CliError(f"{name!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
 
 
@@ -73,6 +73,7 @@ def campaign_id(client: Api, ref: str | None) -> str | None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+MOST = 500  # the most posts `siar list` shows
 
 
 @command(posts_app, "create", (app, "create"))
@@ -119,13 +120,15 @@ def list_posts(
     review: Annotated[str | None, typer.Option(help="Only posts in this review state: draft, in_review, approved")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's posts (name or id)")] = None,
     status: Annotated[str | None, typer.Option(help="Only posts with this status (scheduled, failed, …)")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=MOST)] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Posts in a time range, soonest first."""
+    if status and status not in render.STATUS_STYLE:
+        raise CliError(f"--status {status!r} is not one of {', '.join(render.STATUS_STYLE)}")
     client = api(ctx)
     tz = config(ctx).timezone
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {}
     if month:
         params["from"], params["to"] = month_bounds(month, tz)
     else:
@@ -138,16 +141,45 @@ def list_posts(
         params["review_state"] = review
     if campaign:
         params["campaign_id"] = campaign_id(client, campaign)
-    posts = client.get("/v1/posts", params=params)["posts"]
-    if status:
-        posts = [p for p in posts if p["status"] == status]
+    posts, more = collect_posts(client, params, limit=limit, status=status)
+    hint = f"\u2026 more posts; use --limit {min(limit * 2, MOST)}" if limit < MOST else \
+        "\u2026 more posts; narrow the range with --month or --from/--to"
     if as_json:
         render.as_json(posts)
+        if more:
+            render.errors.print(hint, style="dim")  # standard output stays one JSON document
         return
     if not posts:
         render.console.print("no posts in that range")
         return
     render.console.print(render.posts_table(posts))
+    if more:
+        render.console.print(hint, style="dim")
+
+
+PAGE = 500  # posts asked for in one request (the most GET /v1/posts gives)
+
+
+def collect_posts(client: Api, params: dict[str, Any], *, limit: int, status: str | None) -> tuple[list[dict], bool]:
+    """Up to ``limit`` posts (with ``status``, if given), following the API's ``next_cursor``;
+    and whether there are more. GET /v1/posts has no status filter (a post's status is worked out
+    from its targets'), so it runs here, over every page it takes, not over the first page alone."""
+    found: list[dict] = []
+    cursor = None
+    while True:
+        # without a status filter every post counts: ask for one more than still wanted, to know
+        # whether there are more; with one, ask for full pages.
+        size = PAGE if status else min(PAGE, limit - len(found) + 1)
+        page = client.get("/v1/posts", params=params | {"limit": size} | ({"cursor": cursor} if cursor else {}))
+        for post in page["posts"]:
+            if status and post["status"] != status:
+                continue
+            if len(found) == limit:
+                return found, True
+            found.append(post)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return found, False
 
 
 @command(posts_app, "show")

@@ -6,6 +6,7 @@ import json
 import os
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.table import Table
@@ -22,12 +23,19 @@ STATUS_STYLE = {
 
 
 def local_time(post: dict[str, Any]) -> str:
-    value = post.get("scheduled_local") or post.get("scheduled_at", "")
+    return moment(post.get("scheduled_local") or post.get("scheduled_at", ""))
+
+
+def moment(value: str, tz: str | None = None) -> str:
+    """An ISO 8601 time the way the command line shows times: ``2026-12-04 09:00``, in ``tz`` if
+    given (the library's zone, --timezone), else in the offset it carries."""
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        when = datetime.fromisoformat(value)
+        if tz and when.tzinfo:
+            when = when.astimezone(ZoneInfo(tz))
+    except (ValueError, ZoneInfoNotFoundError, OSError):
         return value
-    return f"{moment:%Y-%m-%d %H:%M}"
+    return f"{when:%Y-%m-%d %H:%M}"
 
 
 def status(value: str) -> str:
