@@ -218,3 +218,51 @@ async def test_a_claim_that_is_not_full_goes_to_the_broker_and_without_it_to_the
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE routing_key = 'post.due'") == 4
     await db.close()
     assert [len(events) for events in announced] == [6]
+
+
+
+def _from_publisher(model, target, **data):
+    from siar_contracts import spec_for_model
+
+    payload = model(post_id=str(target["post_id"]), target_id=str(target["target_id"]),
+                    account_id=target["account_id"], platform=target["platform"], **data)
+    return spec_for_model(model).envelope(payload, source="/siar/publisher", correlation_id="c", subject="t"), payload
+
+
+async def test_a_target_waiting_to_retry_can_be_cancelled_and_only_what_went_out_says_published(clean_db):
+    # A platform's 429 leaves a target retrying at the publisher for minutes: the librarian can
+    # still cancel it. post.cancelled names it (the publisher stops the retry); a retry planned
+    # by an attempt under way does not bring it back, but a post that did go out shows published.
+    from siar_contracts import PostPublished, PostRetrying
+    from siar_scheduler.handlers import on_published, on_retrying
+
+    db = await Database.open(clean_db, "scheduler")
+    try:
+        await _schedule(db, 2, datetime.now(UTC) - timedelta(seconds=1))
+        async with db.pool.acquire() as conn, conn.transaction():
+            await posts.dispatch_due(conn, 10)
+            post_id = await conn.fetchval("SELECT post_id FROM posts ORDER BY post_id LIMIT 1")
+            mine = await conn.fetch("SELECT * FROM targets WHERE post_id = $1 ORDER BY platform", post_id)
+        waiting, sent = mine  # mastodon, telegram
+        await on_retrying(*_from_publisher(PostRetrying, waiting, error_class="rate_limited", reason="slow down",
+                                           attempt=1, next_attempt_at=datetime.now(UTC)), db.pool)
+
+        out = await posts.cancel_post(db.pool, post_id, "salah tanggal")
+        assert {t.status for t in out.targets} == {"cancelled"} and out.status == "cancelled"
+        async with db.pool.acquire() as conn:
+            [body] = [bytes(r["body"]) for r in await conn.fetch(
+                "SELECT body FROM outbox WHERE routing_key = 'post.cancelled'")]
+        assert sorted(CloudEvent.from_json(body).data["target_ids"]) == sorted(str(t["target_id"]) for t in mine)
+
+        # What the publisher's attempts under way at that moment report afterwards.
+        await on_retrying(*_from_publisher(PostRetrying, waiting, error_class="transient", reason="502", attempt=2,
+                                           next_attempt_at=datetime.now(UTC)), db.pool)
+        await on_published(*_from_publisher(PostPublished, sent, platform_post_id="99", url=None,
+                                            published_at=datetime.now(UTC), attempts=1), db.pool)
+        async with db.pool.acquire() as conn:
+            after = dict(await conn.fetch("SELECT platform, status FROM targets WHERE post_id = $1", post_id))
+            others = {r[0] for r in await conn.fetch("SELECT status FROM targets WHERE post_id <> $1", post_id)}
+        assert after == {"mastodon": "cancelled", "telegram": "published"}
+        assert others == {"due"}  # the other post was not touched
+    finally:
+        await db.close()

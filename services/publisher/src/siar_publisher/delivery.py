@@ -317,8 +317,12 @@ class DeliveryWorker:
 
     async def _retry(self, row, exc: PlatformError, at: datetime, *, recovering: bool = False) -> None:
         async def write(conn) -> bool:
-            if not await _finish(conn, row, state="pending", error_class=exc.error_class.value, reason=exc.reason,
-                                 detail=exc.detail, next_attempt_at=at, recovering=recovering):
+            state = await _finish(conn, row, state="pending", error_class=exc.error_class.value, reason=exc.reason,
+                                  detail=exc.detail, next_attempt_at=at, recovering=recovering)
+            if state is None:
+                return False
+            if state == "cancelled":  # cancelled while this attempt was under way: no retry
+                log.info("delivery cancelled while an attempt was under way; not retried", detail=exc.detail)
                 return False
             await write_events(conn, SCHEMA, [event(
                 PostRetrying(
@@ -394,8 +398,9 @@ class DeliveryWorker:
         log.warning("account needs reconnecting", reason=exc.reason, detail=exc.detail)
 
 
-async def _finish(conn, row, **values) -> bool:
+async def _finish(conn, row, **values) -> str | None:
+    """The state recorded, or None when another worker took the delivery over."""
     done = await store.finish(conn, row["target_id"], row["attempts"], **values)
-    if not done:
+    if done is None:
         log.warning("outcome not recorded: another worker took this delivery over after its lease expired")
     return done

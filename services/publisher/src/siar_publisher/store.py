@@ -29,38 +29,48 @@ SELECT extract(epoch FROM min(t) - clock_timestamp())::float8 FROM (
 
 
 async def insert_delivery(conn: asyncpg.Connection, **row) -> bool:
-    """The one delivery record per target; False when it already exists (a repeated post.due)."""
-    inserted = await conn.fetchval(
+    """The one delivery record per target; False when it already exists (a repeated post.due) or
+    its target was cancelled before it came (recorded as cancelled, never sent)."""
+    state = await conn.fetchval(
         """
         INSERT INTO deliveries (target_id, post_id, account_id, platform, correlation_id, due_at,
-                                text, media, title)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                text, media, title, state, reason)
+        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::text, $8::jsonb, $9::text,
+               CASE WHEN c.reason IS NULL THEN 'pending' ELSE 'cancelled' END,
+               c.reason
+        FROM (SELECT 1) one LEFT JOIN cancellations c ON c.target_id = $1
         ON CONFLICT (target_id) DO NOTHING
-        RETURNING 1
+        RETURNING state
         """,
         row["target_id"], row["post_id"], row["account_id"], row["platform"], row["correlation_id"],
         row["due_at"], row["text"], row["media"], row["title"],
     )
-    if inserted:
+    if state == "pending":
         await conn.execute("SELECT pg_notify($1, '')", DELIVERY_CHANNEL)
-    return inserted is not None
+    return state == "pending"
 
 
 async def insert_deliveries(conn: asyncpg.Connection, rows: list[dict]) -> list[asyncpg.Record]:
     """Many delivery records in one statement (a batch of post.due); returns those that did not
-    exist yet (target id and account id), and wakes the delivery runners once."""
+    exist yet (target id and account id), and wakes the delivery runners once. A target cancelled
+    before its post.due came is recorded as cancelled and not returned."""
     if not rows:
         return []
     created = await conn.fetch(
         """
-        INSERT INTO deliveries (target_id, post_id, account_id, platform, correlation_id, due_at,
-                                text, media, title)
-        SELECT target_id, post_id, account_id, platform, correlation_id, due_at, text, media::jsonb, title
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                    $7::text[], $8::text[], $9::text[])
-             AS u(target_id, post_id, account_id, platform, correlation_id, due_at, text, media, title)
-        ON CONFLICT (target_id) DO NOTHING
-        RETURNING target_id, account_id
+        WITH inserted AS (
+            INSERT INTO deliveries (target_id, post_id, account_id, platform, correlation_id, due_at,
+                                    text, media, title, state, reason)
+            SELECT u.target_id, post_id, account_id, platform, correlation_id, due_at, text, media::jsonb, title,
+                   CASE WHEN c.reason IS NULL THEN 'pending' ELSE 'cancelled' END, c.reason
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                        $7::text[], $8::text[], $9::text[])
+                 AS u(target_id, post_id, account_id, platform, correlation_id, due_at, text, media, title)
+            LEFT JOIN cancellations c ON c.target_id = u.target_id
+            ON CONFLICT (target_id) DO NOTHING
+            RETURNING target_id, account_id, state
+        )
+        SELECT target_id, account_id FROM inserted WHERE state = 'pending'
         """,
         *(list(column) for column in zip(*(
             (r["target_id"], r["post_id"], r["account_id"], r["platform"], r["correlation_id"], r["due_at"],
@@ -122,9 +132,11 @@ async def defer(conn: asyncpg.Connection, deferred: list[tuple[str, datetime]]) 
     """Give claimed deliveries back, untried, until the account's rate lets them go."""
     await conn.executemany(
         """
-        UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = $2,
+        UPDATE deliveries d SET state = CASE WHEN c.reason IS NULL THEN 'pending' ELSE 'cancelled' END,
+               reason = coalesce(c.reason, d.reason), attempts = attempts - 1, next_attempt_at = $2,
                lease_until = NULL, updated_at = clock_timestamp()
-        WHERE target_id = $1 AND state = 'in_flight'
+        FROM (SELECT 1) one LEFT JOIN cancellations c ON c.target_id = $1
+        WHERE d.target_id = $1 AND d.state = 'in_flight'
         """,
         deferred,
     )
@@ -143,21 +155,25 @@ async def finish(
     detail: str | None = None,
     next_attempt_at: datetime | None = None,
     recovering: bool = False,
-) -> bool:
-    """Record an attempt's outcome; ``attempt`` fences out a worker whose lease was taken over."""
-    status = await conn.execute(
+) -> str | None:
+    """Record an attempt's outcome; ``attempt`` fences out a worker whose lease was taken over
+    (None). Returns the state recorded: a retry ('pending') of a target cancelled while the
+    attempt was under way is recorded as 'cancelled', with the cancellation's reason."""
+    return await conn.fetchval(
         """
-        UPDATE deliveries
-        SET state = $3, platform_post_id = coalesce($4, platform_post_id), url = coalesce($5, url),
-            error_class = $6, reason = $7, detail = $8,
-            next_attempt_at = coalesce($9, next_attempt_at), recovering = $10,
+        UPDATE deliveries d
+        SET state = CASE WHEN $3 = 'pending' AND c.reason IS NOT NULL THEN 'cancelled' ELSE $3 END,
+            platform_post_id = coalesce($4, platform_post_id), url = coalesce($5, url),
+            error_class = $6, reason = CASE WHEN $3 = 'pending' AND c.reason IS NOT NULL THEN c.reason ELSE $7 END,
+            detail = $8, next_attempt_at = coalesce($9, next_attempt_at), recovering = $10,
             lease_until = NULL, updated_at = clock_timestamp()
-        WHERE target_id = $1 AND attempts = $2 AND state = 'in_flight'
+        FROM (SELECT 1) one LEFT JOIN cancellations c ON c.target_id = $1
+        WHERE d.target_id = $1 AND d.attempts = $2 AND d.state = 'in_flight'
+        RETURNING d.state
         """,
         target_id, attempt, state, platform_post_id, url, error_class, reason, detail,
         next_attempt_at, recovering,
     )
-    return status.endswith(" 1")
 
 
 async def finish_published_many(
@@ -211,6 +227,12 @@ async def fail_unclaimed_many(conn: asyncpg.Connection, target_ids: list[str], e
 
 
 async def cancel(conn: asyncpg.Connection, target_ids: list[str], reason: str) -> int:
+    """Remember the cancellation (for a post.due still to come, an attempt under way, a deferral)
+    and cancel the deliveries waiting for their first attempt or a retry; returns how many."""
+    await conn.execute(
+        "INSERT INTO cancellations (target_id, reason) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+        target_ids, reason,
+    )
     status = await conn.execute(
         "UPDATE deliveries SET state = 'cancelled', reason = $2, updated_at = clock_timestamp()"
         " WHERE target_id = ANY($1::text[]) AND state = 'pending'",

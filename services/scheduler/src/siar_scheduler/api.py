@@ -143,7 +143,11 @@ def router(auth, policy: Policy) -> APIRouter:
         return post
 
     @api.post("/posts/{post_id}/cancel", response_model=PostOut, tags=["posts"],
-              summary="Cancel every target that has not gone out yet (skips an occurrence of a series)")
+              summary="Cancel every target that has not gone out yet (skips an occurrence of a series)",
+              description="Targets still scheduled, and those with the publisher that have not gone out: "
+                          "waiting for their first attempt or to retry after a platform's error. An attempt "
+                          "already calling the platform at that moment cannot be stopped: if it succeeds, "
+                          "the target shows published.")
     async def cancel(post_id: UUID, actor: ActorDep, db: Pool, body: CancelRequest | None = None) -> PostOut:
         return await posts.cancel_post(db, post_id, (body or CancelRequest()).reason, actor=actor)
 

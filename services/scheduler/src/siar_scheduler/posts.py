@@ -392,7 +392,9 @@ def _under_way(post: PostOut) -> Problem:
         409,
         "Already under way",
         "cannot change a post once a target has gone out or was cancelled: "
-        + ", ".join(f"{t.platform} {t.account_id} is {t.status}" for t in gone),
+        + ", ".join(f"{t.platform} {t.account_id} is {t.status}" for t in gone)
+        + ("; a target not yet out can still be cancelled (POST /v1/posts/{id}/cancel) and the post written anew"
+           if any(t.status in ("due", "retrying") for t in gone) else ""),
         type_=TYPE_BASE + "post-under-way",
     )
 

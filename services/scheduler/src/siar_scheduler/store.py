@@ -341,10 +341,14 @@ async def series_posts(conn: asyncpg.Connection, series_id: UUID, *, for_update:
 
 
 async def cancel_targets(conn: asyncpg.Connection, post_id: UUID, reason: str) -> list[UUID]:
+    """Every target that has not gone out: still scheduled, or handed to the publisher and not
+    answered yet ('due') or waiting there to retry ('retrying'). The post.cancelled of those
+    stops the publisher's delivery; an attempt already calling the platform cannot be stopped,
+    and if it succeeds, its post.published makes the target 'published' (mark_published)."""
     rows = await conn.fetch(
         """
         UPDATE targets SET status = 'cancelled', reason = $2, updated_at = now()
-        WHERE post_id = $1 AND status = 'scheduled'
+        WHERE post_id = $1 AND status IN ('scheduled', 'due', 'retrying')
         RETURNING target_id
         """,
         post_id,
