@@ -184,6 +184,18 @@ async def test_best_hours_in_the_library_time_zone(client, db):
     assert [(b["day_of_week"], b["hour"]) for b in (await client.get(
         "/v1/reports/best-hours", params=period(min_posts=2))).json()["best"]] == [(1, 9)]
 
+    # One post sent to two platforms is one post of that hour, and two platform posts.
+    saturday = MONDAY_9_WIB + timedelta(days=5, hours=10)
+    first = await read_post(db, {"likes": 5, "reach": 500}, published_at=saturday, post_id="p-two")
+    await read_post(db, {"likes": 5, "reach": 500}, platform="threads", account_id="acc-t", published_at=saturday,
+                    post_id=first["post_id"])
+    report = (await client.get("/v1/reports/best-hours", params=period(min_posts=2))).json()
+    cells = {(c["day_of_week"], c["hour"]): c for c in report["cells"]}
+    assert (cells[(6, 19)]["posts"], cells[(6, 19)]["targets"]) == (2, 3)
+    assert (cells[(1, 9)]["posts"], cells[(1, 9)]["targets"]) == (2, 2)
+    rows = (await client.get("/v1/reports/best-hours", params=period(format="csv"))).text.lstrip("\ufeff").splitlines()
+    assert rows[0] == "day_of_week,hour,posts,targets,mean_interactions,engagement_rate"
+
 
 async def test_a_post_shows_every_reading_and_why_one_is_missing(client, db):
     target = await read_post(db, {"likes": 4, "reach": 40, "total_interactions": 4}, stages=2,

@@ -93,7 +93,7 @@ async def audience(conn: asyncpg.Connection, period: Period, *, timezone: str, p
 async def best_hours(conn: asyncpg.Connection, period: Period, *, timezone: str, platform: str | None,
                      stage: str | None, min_posts: int, top: int = 5) -> BestHours:
     rows = await store.best_hours(conn, period.start, period.end, timezone, platform, stage)
-    cells = [HourCell(day_of_week=r["dow"], hour=r["hour"], posts=r["posts"],
+    cells = [HourCell(day_of_week=r["dow"], hour=r["hour"], posts=r["posts"], targets=r["targets"],
                       mean_interactions=r["mean_interactions"], engagement_rate=r["engagement_rate"]) for r in rows]
     grid: list[list[float | None]] = [[None] * 24 for _ in range(7)]
     for cell in cells:
@@ -167,6 +167,6 @@ def audience_csv(report: AudienceGrowth) -> str:
 
 
 def best_hours_csv(report: BestHours) -> str:
-    header = ("day_of_week", "hour", "posts", "mean_interactions", "engagement_rate")
-    return to_csv(header, ((c.day_of_week, c.hour, c.posts, c.mean_interactions, c.engagement_rate)
+    header = ("day_of_week", "hour", "posts", "targets", "mean_interactions", "engagement_rate")
+    return to_csv(header, ((c.day_of_week, c.hour, c.posts, c.targets, c.mean_interactions, c.engagement_rate)
                            for c in report.cells))

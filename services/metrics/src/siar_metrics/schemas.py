@@ -97,8 +97,9 @@ class AudienceGrowth(BaseModel):
 class HourCell(BaseModel):
     day_of_week: int = Field(ge=1, le=7, description="1 Monday … 7 Sunday, in the library's time zone")
     hour: int = Field(ge=0, le=23)
-    posts: int
-    mean_interactions: float | None
+    posts: int = Field(description="Posts published in this hour (one post sent to several platforms counts once)")
+    targets: int = Field(description="Of those, the platform posts: each post once per account it went to")
+    mean_interactions: float | None = Field(description="Interactions per platform post")
     engagement_rate: float | None
 
 

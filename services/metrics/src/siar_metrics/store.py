@@ -429,7 +429,7 @@ async def best_hours(conn: asyncpg.Connection, start: datetime, end: datetime, t
         WITH {_READINGS}
         SELECT extract(isodow FROM t.published_at AT TIME ZONE $5)::int AS dow,
                extract(hour FROM t.published_at AT TIME ZONE $5)::int AS hour,
-               count(*) AS posts, avg(c.interactions) AS mean_interactions,
+               count(DISTINCT t.post_id) AS posts, count(*) AS targets, avg(c.interactions) AS mean_interactions,
                {AGGREGATE_SQL} AS engagement_rate
         FROM readings c JOIN targets t ON t.target_id = c.target_id
         GROUP BY 1, 2
