@@ -146,6 +146,11 @@ def test_hashtags_not_in_camel_case_are_flagged_with_a_suggestion():
     found = [f for f in run(text, campaign_hashtags=["PalembangBaca"]) if f.check == "hashtag_case"]
     assert [(f.match, f.start, f.suggestion) for f in found] == [
         ("#palembangbaca", 4, "#PalembangBaca"), ("#PERPUSTAKAANKOTA", 31, None)]
+    assert found[0].message.endswith("; write #PalembangBaca")
+    assert "in capitals" in found[1].message and "#perpustakaankota" not in found[1].message
+    # Where its words begin is not guessed: #Bacabukuyuk would be no better than #bacabukuyuk.
+    [unknown] = [f for f in run("Ayo #bacabukuyuk") if f.check == "hashtag_case"]
+    assert unknown.suggestion is None and "begin each word with a capital letter" in unknown.message
 
 
 def test_a_post_outside_its_campaign_dates_is_warned_about():

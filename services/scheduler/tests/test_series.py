@@ -44,6 +44,21 @@ async def test_a_weekly_series_across_a_daylight_saving_change_keeps_its_local_t
     assert body["materialised_until"] is not None
 
 
+async def test_a_series_starting_at_a_time_the_clocks_skip_starts_just_after_the_gap(clean_db, amqp_url, accts):
+    # 02:30 does not exist in Amsterdam on the day of the change. A series started a week
+    # earlier goes out at 03:30 that day (RFC 5545); one that starts that day was refused (422).
+    change = next_spring_change_in_amsterdam()
+    async with running_scheduler(clean_db, amqp_url, series_horizon_days=730) as client:
+        response = await client.post("/v1/series", json={
+            "text": "Siaran pagi", "targets": [accts["telegram"]], "timezone": "Europe/Amsterdam",
+            "start": f"{change}T02:30:00", "rrule": "FREQ=WEEKLY", "count": 2})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [o["scheduled_at"][:16] for o in body["occurrences"]] == [
+        f"{change}T01:30", f"{change + timedelta(days=7)}T00:30"]  # 03:30 CEST, then 02:30 CEST
+    assert [o["occurrence_key"] for o in body["occurrences"]] == [str(change), str(change + timedelta(days=7))]
+
+
 async def test_occurrences_are_edited_or_skipped_alone_and_follow_the_series_otherwise(planner, accts, tap):
     start = local_day(1)
     created = (await planner.post("/v1/series", json={

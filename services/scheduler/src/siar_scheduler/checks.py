@@ -187,11 +187,10 @@ def _link_source(config: ChecksConfig, severity, text: str) -> list[Finding]:
     return found
 
 
-def _camel(tag: str) -> str:
-    return tag[0].upper() + tag[1:]
-
-
 def _hashtag_case(severity, text: str, known: Sequence[str]) -> list[Finding]:
+    """A hashtag starting in lower case or SHOUTING. The spelling suggested is a known one (the
+    campaign's) only: where a hashtag's words begin cannot be guessed (#palembangbaca is not
+    #Palembangbaca), so otherwise the message says what to do."""
     found = []
     by_fold = {k.casefold(): k for k in known}
     for start, end, tag in _spans(text, extract_hashtags(text), "#"):
@@ -202,13 +201,16 @@ def _hashtag_case(severity, text: str, known: Sequence[str]) -> list[Finding]:
         shouting = len(cased) > 5 and all(c.isupper() for c in cased)
         if not (lower_start or shouting):
             continue
-        suggestion = by_fold.get(tag.casefold()) or (_camel(tag) if lower_start else None)
+        suggestion = by_fold.get(tag.casefold())
+        what = (f"#{tag} at {start}\u2013{end} starts in lower case: screen readers read #PalembangBaca as "
+                "words but a hashtag in lower case as one word" if lower_start else
+                f"#{tag} at {start}\u2013{end} is written in capitals: screen readers may spell it out letter "
+                "by letter")
         found.append(Finding(
             check="hashtag_case", severity=severity, start=start, end=end, match="#" + tag, rule="camel_case",
             suggestion=("#" + suggestion) if suggestion else None,
-            message=f"#{tag} at {start}\u2013{end} is not written in CamelCase; screen readers read "
-                    f"#PalembangBaca as words but #{tag.lower()} as one"
-                    + (f" (write #{suggestion})" if suggestion and suggestion != tag else ""),
+            message=what + (f"; write #{suggestion}" if suggestion and suggestion != tag
+                            else "; begin each word with a capital letter, as in #PalembangBaca"),
         ))
     return found
 

@@ -82,8 +82,14 @@ def _zone(name: str | None, policy: Policy) -> str:
     return tz
 
 
-def _local(value: datetime, tz: str) -> datetime:
-    """A naive local time in ``tz`` (an aware value is converted); refused if the zone skips it."""
+def _local(value: datetime, tz: str, *, wall_clock: bool = False) -> datetime:
+    """A naive local time in ``tz`` (an aware value is converted); refused if the zone skips it,
+    except a series' start (``wall_clock``): its time of day is every occurrence's, and an
+    occurrence on a day that skips it goes out just after the gap (recurrence.place), the first
+    one included — as it would if the series had started a week earlier."""
+    if wall_clock and value.tzinfo is None:
+        zone(tz)  # checked by _zone already; a naive start is the rule's wall clock as given
+        return value.replace(microsecond=0)
     try:
         instant = resolve(value, tz)
     except TimeError as exc:
@@ -276,7 +282,7 @@ def _rule(rrule: str, start: datetime, tz: str, *, until: date | None, count: in
 
 async def create_series(pool: asyncpg.Pool, req: SeriesCreate, *, actor: Actor, policy: Policy) -> SeriesOut:
     tz = _zone(req.timezone, policy)
-    start = _local(req.start, tz)
+    start = _local(req.start, tz, wall_clock=True)
     rule = _rule(req.rrule, start, tz, until=req.until, count=req.count, exdates=req.exdates)
     now = datetime.now(UTC)
     last = rule.last()
@@ -308,7 +314,7 @@ async def update_series(pool: asyncpg.Pool, series_id: UUID, req: SeriesUpdate, 
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, series_id, "recurrence")
         tz = _zone(req.timezone, policy) if "timezone" in fields and req.timezone else row["timezone"]
-        start = _local(req.start, tz) if "start" in fields and req.start else row["starts_local"]
+        start = _local(req.start, tz, wall_clock=True) if "start" in fields and req.start else row["starts_local"]
         if "rrule" in fields and req.rrule:
             base = req.rrule
         else:
