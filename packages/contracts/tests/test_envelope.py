@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -5,6 +6,7 @@ from siar_contracts import (
     EVENTS,
     CloudEvent,
     EnvelopeError,
+    FeedbackResponseSubmitted,
     PostDue,
     spec_for_model,
     spec_for_type,
@@ -62,3 +64,28 @@ def test_payload_is_checked_against_its_schema():
 def test_envelope_refuses_the_wrong_payload():
     with pytest.raises(TypeError):
         spec_for_type("org.siar.post.published.v1").envelope(_due(), source="s", correlation_id="c")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "true or false is not an answer"),
+        (4.5, "a score is a whole number, not 4.5"),
+        ([1], "a text or a list of texts"),
+        ({"a": "b"}, "a text or a list of texts"),
+        (None, "a text or a list of texts"),
+    ],
+)
+def test_a_survey_answer_is_taken_as_sent_never_coerced(value, message):
+    spec = spec_for_model(FeedbackResponseSubmitted)
+    event = CloudEvent(source="s", type=spec.type, correlationid="c",
+                       data={"survey": "kepuasan", "answers": {"kepuasan": value}})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        spec.parse(event)
+
+
+def test_a_survey_answer_keeps_its_json_type_and_a_whole_number_may_carry_a_point():
+    answers = {"kepuasan": 4.0, "rekomendasi": "9", "kegiatan": ["dongeng"], "saran": "Oke"}
+    parsed = FeedbackResponseSubmitted.model_validate({"survey": "kepuasan", "answers": answers})
+    assert parsed.answers == {"kepuasan": 4, "rekomendasi": "9", "kegiatan": ["dongeng"], "saran": "Oke"}
+    assert type(parsed.answers["kepuasan"]) is int

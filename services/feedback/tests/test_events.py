@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 from siar_contracts import (
     EVENTS_EXCHANGE,
+    CloudEvent,
     FeedbackResponseSubmitted,
     SurveyClosed,
     SurveyOpened,
@@ -110,10 +111,16 @@ async def test_opening_and_closing_dates_take_effect_on_their_own(client, patron
     assert (final["status"], final["close_reason"]) == ("closed", "closing_date_reached")
 
 
-async def publish(amqp_url: str, payload: FeedbackResponseSubmitted, *, event_id: str | None = None,
+async def publish(amqp_url: str, payload: FeedbackResponseSubmitted | dict, *, event_id: str | None = None,
                   correlation_id: str = "bot-conversation-1") -> str:
-    event = spec_for_model(FeedbackResponseSubmitted).envelope(
-        payload, source="/library/whatsapp-bot", correlation_id=correlation_id, event_id=event_id)
+    """``payload`` as a dict: the data exactly as a sender wrote it, not as the model would write it."""
+    spec = spec_for_model(FeedbackResponseSubmitted)
+    if isinstance(payload, dict):
+        event = CloudEvent(source="/library/whatsapp-bot", type=spec.type, correlationid=correlation_id,
+                           data=payload, **({"id": event_id} if event_id else {}))
+    else:
+        event = spec.envelope(payload, source="/library/whatsapp-bot", correlation_id=correlation_id,
+                              event_id=event_id)
     connection = await aio_pika.connect_robust(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -165,6 +172,41 @@ async def test_responses_that_cannot_be_stored_go_to_the_dead_letters_with_the_r
     payload = FeedbackResponseSubmitted(survey=survey["survey_id"], channel="telegram", patron_key="tg:1",
                                         answers={"kepuasan": 3, "rekomendasi": 5})
     event_id = await publish(amqp_url, payload.model_copy(update=change), event_id=str(uuid.uuid4()))
+    seen = await dead_letter(amqp_url, event_id)
+    assert seen["x-siar-reason"] == reason
+    assert detail in seen["x-siar-detail"]
+    assert (await results_of(client, survey))["responses"] == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        (True, "data.answers.kepuasan: true or false is not an answer"),
+        (3.5, "data.answers.kepuasan: a score is a whole number, not 3.5"),
+        ([4], "data.answers.kepuasan: an answer is a whole number (a score), a text or a list of texts"),
+    ],
+)
+async def test_an_answer_a_bot_sent_as_a_boolean_or_a_fraction_is_a_dead_letter_not_a_score(
+    client, amqp_url, value, detail
+):
+    survey = await open_survey(client)
+    data = {"survey": survey["slug"], "channel": "telegram", "answers": {"kepuasan": value, "rekomendasi": 5}}
+    seen = await dead_letter(amqp_url, await publish(amqp_url, data, event_id=str(uuid.uuid4())))
+    assert seen["x-siar-reason"] == "invalid_payload"
+    assert detail in seen["x-siar-detail"]
+    assert (await results_of(client, survey))["responses"] == 0
+    # A whole number written with a point is that number.
+    await publish(amqp_url, data | {"answers": {"kepuasan": 4.0, "rekomendasi": 5}}, correlation_id="whole")
+
+    async def stored():
+        return (await results_of(client, survey))["responses"] == 1
+
+    await wait_until(stored)
+    assert (await results_of(client, survey))["average_rating"] == 4.0
+
+
+async def dead_letter(amqp_url: str, event_id: str) -> dict:
+    """The headers of the dead letter for ``event_id``, once it is there."""
     connection = await aio_pika.connect_robust(amqp_url)
     async with connection:
         channel = await connection.channel()
@@ -183,6 +225,4 @@ async def test_responses_that_cannot_be_stored_go_to_the_dead_letters_with_the_r
             return None
 
         await wait_until(dead, timeout=10)
-    assert seen["x-siar-reason"] == reason
-    assert detail in seen["x-siar-detail"]
-    assert (await results_of(client, survey))["responses"] == 0
+    return seen

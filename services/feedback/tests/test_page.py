@@ -280,3 +280,61 @@ async def test_an_oversized_post_is_refused_unread(client, patron):
     response = await patron.post(f"/s/{survey['slug']}", data=form(kepuasan="3", saran="x" * 300_000))
     assert response.status_code == 413
     assert (await client.get(f"/v1/surveys/{survey['survey_id']}/results")).json()["responses"] == 0
+
+
+async def chunked(*parts: bytes, repeat: bytes = b"", times: int = 0):
+    """A body without Content-Length: httpx sends an async generator chunked."""
+    for part in parts:
+        yield part
+    for _ in range(times):
+        yield repeat
+
+
+URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def test_a_chunked_post_is_counted_as_it_arrives_and_refused_past_the_limit(client, patron):
+    survey = await open_survey(client)
+    slug = survey["slug"]
+    big = await patron.post(f"/s/{slug}?lang=en", headers=URLENCODED, content=chunked(
+        b"q_kepuasan=5&q_rekomendasi=9&pad=", repeat=b"x" * 8192, times=40))  # 320 KB
+    assert big.request.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in big.request.headers
+    assert big.status_code == 413
+    assert big.headers["content-type"].startswith("text/html")
+    assert text(Page(big.text).one("h1")) == "Answers too long"
+    assert (await client.get(f"/v1/surveys/{slug}/results")).json()["responses"] == 0
+    # Chunked as such is fine: a form under the limit is taken.
+    small = await patron.post(f"/s/{slug}", headers=URLENCODED, content=chunked(
+        b"q_kepuasan=5&q_rekomendasi=9&q_saran=", repeat=b"bagus+", times=3))
+    assert small.status_code == 303, small.text
+    [row] = list(csv.DictReader(io.StringIO(
+        (await client.get(f"/v1/surveys/{slug}/answers.csv")).text.lstrip("\ufeff"))))
+    assert row["answer"] == "bagus bagus bagus"
+
+
+async def test_only_the_page_form_encoding_is_taken(client, patron):
+    survey = await open_survey(client)
+    slug = survey["slug"]
+    multipart = await patron.post(f"/s/{slug}", data=GOOD, files={"pad": ("pad.bin", b"x" * 1024)})
+    assert multipart.request.headers["content-type"].startswith("multipart/form-data")
+    assert multipart.status_code == 415
+    assert multipart.headers["content-type"].startswith("text/html")
+    page = Page(multipart.text)
+    assert page.one("html")["lang"] == "id"
+    assert text(page.one("h1")) == "Jawaban tidak dapat dibaca"
+    boundary = b"siarboundary"
+    huge = await patron.post(
+        f"/s/{slug}?lang=en", headers={"Content-Type": "multipart/form-data; boundary=siarboundary"},
+        content=chunked(
+            b"--" + boundary + b'\r\nContent-Disposition: form-data; name="q_kepuasan"\r\n\r\n5\r\n--' + boundary
+            + b'\r\nContent-Disposition: form-data; name="q_rekomendasi"\r\n\r\n9\r\n--' + boundary
+            + b'\r\nContent-Disposition: form-data; name="pad"; filename="pad.bin"\r\n\r\n',
+            repeat=b"x" * 65536, times=48,  # 3 MB
+        ),
+    )
+    assert huge.status_code == 415
+    assert text(Page(huge.text).one("h1")) == "Answers could not be read"
+    as_json = await patron.post(f"/s/{slug}", json={"q_kepuasan": "5", "q_rekomendasi": "9"})
+    assert as_json.status_code == 415
+    assert (await client.get(f"/v1/surveys/{slug}/results")).json()["responses"] == 0

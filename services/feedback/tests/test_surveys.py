@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .conftest import open_survey, survey_body
+from .conftest import open_survey, survey_body, wait_until
 
 
 def later(seconds: int = 3600) -> str:
@@ -148,3 +148,70 @@ async def test_a_survey_with_a_future_opening_date_waits_for_it(client):
     refused = await client.post(f"/v1/surveys/{past['survey_id']}/open")
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/closing-date-passed")
+
+
+async def test_a_survey_closed_by_its_closing_date_gets_a_later_one_and_opens_again(client):
+    survey = await open_survey(client, closes_at=later(2))
+    sid = survey["survey_id"]
+    before = await client.post(f"/v1/surveys/{sid}/responses", json={"answers": {"kepuasan": 5, "rekomendasi": 9}})
+    assert before.status_code == 201, before.text
+
+    async def closed_by_date():
+        found = (await client.get(f"/v1/surveys/{sid}")).json()
+        return found["status"] == "closed" and found
+
+    closed = await wait_until(closed_by_date, timeout=10)
+    assert closed["close_reason"] == "closing_date_reached"
+    late = await client.post(f"/v1/surveys/{sid}/responses", json={"answers": {"kepuasan": 4, "rekomendasi": 8}})
+    assert late.status_code == 409
+    refused = await client.post(f"/v1/surveys/{sid}/open")
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/closing-date-passed")
+    assert "PATCH" in refused.json()["detail"]
+    # Only the dates change while it is closed; the rest waits until it is open again.
+    for change in ({"title": {"id": "Survei Baru"}}, {"closes_at": later(), "channels": ["poster"]},
+                   {"questions": survey["questions"]}):
+        other = await client.patch(f"/v1/surveys/{sid}", json=change)
+        assert other.status_code == 409, change
+        assert other.json()["type"].endswith("/survey-closed")
+    extended = await client.patch(f"/v1/surveys/{sid}", json={"closes_at": "2031-01-31T17:00:00",
+                                                              "timezone": "Asia/Makassar"})
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["status"] == "closed"
+    assert extended.json()["closes_at"].startswith("2031-01-31T09:00:00")
+    assert extended.json()["title"] == survey["title"] and extended.json()["channels"] == survey["channels"]
+    reopened = await client.post(f"/v1/surveys/{sid}/open")
+    assert reopened.status_code == 200, reopened.text
+    assert (reopened.json()["status"], reopened.json()["closed_at"]) == ("open", None)
+    again = await client.post(f"/v1/surveys/{sid}/responses", json={"answers": {"kepuasan": 4, "rekomendasi": 8}})
+    assert again.status_code == 201, again.text
+    assert (await client.get(f"/v1/surveys/{sid}/results")).json()["responses"] == 2
+
+
+async def test_an_open_survey_cannot_move_its_opening_date_ahead(client, patron):
+    survey = await open_survey(client)
+    sid = survey["survey_id"]
+    refused = await client.patch(f"/v1/surveys/{sid}", json={"opens_at": later(3600)})
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/already-open")
+    assert "close it" in refused.json()["detail"]
+    unchanged = (await client.get(f"/v1/surveys/{sid}")).json()
+    assert (unchanged["status"], unchanged["opens_at"], unchanged["version"]) == (
+        "open", survey["opens_at"], survey["version"])
+    # A date already passed changes nothing about the state.
+    past = await client.patch(f"/v1/surveys/{sid}", json={"opens_at": later(-60)})
+    assert past.status_code == 200 and past.json()["status"] == "open"
+    # To open it later: close it, set the date and open it again; it waits as /open makes it wait.
+    await client.post(f"/v1/surveys/{sid}/close")
+    moved = await client.patch(f"/v1/surveys/{sid}", json={"opens_at": later(3600)})
+    assert moved.status_code == 200, moved.text
+    scheduled = await client.post(f"/v1/surveys/{sid}/open")
+    assert scheduled.json()["status"] == "scheduled"
+    assert "<form" not in (await patron.get(f"/s/{survey['slug']}")).text
+    late = await client.post(f"/v1/surveys/{sid}/responses", json={"answers": {"kepuasan": 4, "rekomendasi": 8}})
+    assert late.status_code == 409
+    # A scheduled survey keeps a date to open at; a new one is fine.
+    dateless = await client.patch(f"/v1/surveys/{sid}", json={"opens_at": None})
+    assert dateless.status_code == 409
+    assert dateless.json()["type"].endswith("/survey-scheduled")
+    assert (await client.patch(f"/v1/surveys/{sid}", json={"opens_at": later(7200)})).status_code == 200

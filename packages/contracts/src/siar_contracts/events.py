@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StrictInt,
+    StrictStr,
+)
+from pydantic_core import PydanticCustomError
 
 from .envelope import CloudEvent
 from .errors import ErrorClass
@@ -278,7 +287,23 @@ class SurveyClosed(Payload):
     nps: float | None = Field(default=None, description="Net promoter score, -100 to 100")
 
 
-AnswerValue = int | str | list[str]
+def _plain_answer(value: Any) -> Any:
+    """An answer as JSON carries it, never coerced: lax validation would turn ``true`` into the
+    score 1. A number written 4.0 is the whole number 4 (JSON Schema's integer); 4.5 is refused."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "answer_type", "true or false is not an answer: send a score as a whole number, a text or a list of texts"
+        )
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise PydanticCustomError("answer_whole_number", "a score is a whole number, not {number}", {"number": value})
+    if isinstance(value, int | str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return value
+    raise PydanticCustomError("answer_type", "an answer is a whole number (a score), a text or a list of texts")
+
+
+AnswerValue = Annotated[StrictInt | StrictStr | list[StrictStr], BeforeValidator(_plain_answer)]
 """A rating or NPS score (int), a free text or single choice (str), or several choices."""
 
 

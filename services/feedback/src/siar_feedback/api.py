@@ -67,15 +67,32 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
     async def read(survey: SurveyRef, caller: CallerDep, db: Pool) -> Survey:
         return linked(await find(db, survey))
 
-    @api.patch("/surveys/{survey}", response_model=Survey,
-               summary="Change a survey (its questions only while it is a draft)")
+    @api.patch(
+        "/surveys/{survey}", response_model=Survey,
+        summary="Change a survey (its questions only while it is a draft)",
+        description=(
+            "Only the fields given change. Questions change only while the survey is a draft. A closed "
+            "survey changes only its dates (opens_at, closes_at, timezone): to open one closed by its "
+            "closing date again, set a later closes_at here, then POST …/open. An open survey cannot move "
+            "its opens_at into the future (409 already-open): close it, set the date, and open it again "
+            "to have it wait as scheduled. A scheduled survey keeps an opens_at (409 survey-scheduled)."
+        ),
+    )
     async def update(survey: SurveyRef, body: SurveyUpdate, request: Request, caller: CallerDep, db: Pool) -> Survey:
         updated = await surveys.update_survey(db, surveys.survey_ref(survey), body)
         request.app.state.wake()
         return linked(updated)
 
-    @api.post("/surveys/{survey}/open", response_model=Survey,
-              summary="Open a survey now, or at its opening date; emits survey.opened with its links")
+    @api.post(
+        "/surveys/{survey}/open", response_model=Survey,
+        summary="Open a survey now, or at its opening date; emits survey.opened with its links",
+        description=(
+            "A draft or closed survey opens now, or becomes scheduled when its opens_at is ahead. Opening "
+            "an open or scheduled survey again changes nothing (a scheduled one takes a new announce "
+            "list). A survey whose closes_at has passed does not open (409 closing-date-passed): PATCH a "
+            "later closes_at first, which a closed survey allows."
+        ),
+    )
     async def open_(
         survey: SurveyRef, request: Request, caller: CallerDep, db: Pool, body: OpenRequest | None = None
     ) -> Survey:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import asyncpg
 from fastapi import APIRouter, Request, Response
@@ -26,8 +26,11 @@ from .schemas import SLUG, TEXT_MAX, Localized, QuestionIn, Survey
 from .settings import FeedbackSettings
 
 HONEYPOT = "homepage"
+FORM_TYPE = "application/x-www-form-urlencoded"
+"""What the page's own form sends (it has no file inputs); anything else is refused (415)."""
 MAX_FORM_BYTES = 256 * 1024
-"""Far above any honest form (50 questions of 2,000 characters); larger posts are refused unread."""
+"""Far above any honest form (50 questions of 2,000 characters); larger posts are refused, unread
+when they say their length, and read no further than this when they do not (chunked)."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -166,6 +169,30 @@ class PageContext:
         return self.notice(404, t["not_found_title"], t["not_found_body"])
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read_form(request: Request) -> FormData | None:
+    """The posted form, or None when it is larger than MAX_FORM_BYTES: a declared Content-Length
+    over the limit is refused unread, and the body is counted as it arrives, so a chunked body
+    (no Content-Length) or one longer than declared stops at the limit too."""
+    try:
+        declared = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        declared = 0  # the server refuses a malformed length before the app sees it
+    if declared > MAX_FORM_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    # Browsers percent-encode what they send as UTF-8 (the page's encoding); like Starlette's own
+    # form parser, bytes that are not UTF-8 become U+FFFD rather than an error.
+    return FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
 def _form_values(survey: Survey, form: FormData | None) -> dict[str, list[str]]:
     if form is None:
         return {}
@@ -255,10 +282,12 @@ def router(settings: FeedbackSettings) -> APIRouter:
         if (closed := unavailable(page, survey)) is not None:
             return closed
         metrics = request.app.state.metrics
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            t = i18n.words(page.lang)
+        t = i18n.words(page.lang)
+        if _media_type(request) != FORM_TYPE:
+            return page.notice(415, t["unsupported_title"], t["unsupported_body"])
+        data = await _read_form(request)
+        if data is None:
             return page.notice(413, t["too_large_title"], t["too_large_body"])
-        data = await request.form()
         thanks = RedirectResponse(f"/s/{survey.slug}/thanks?{urlencode({'lang': page.lang})}", status_code=303)
         if str(data.get(HONEYPOT) or "").strip():
             metrics.refuse("honeypot", "page")
@@ -279,7 +308,6 @@ def router(settings: FeedbackSettings) -> APIRouter:
             channel=page.channel, source="page", answers=found, patron_key=key, language=page.lang,
         ), secret=secret)
         metrics.observe(result)
-        t = i18n.words(page.lang)
         if result.outcome is responses.Outcome.ACCEPTED:
             request.app.state.wake()
             return remember(thanks, cookie)

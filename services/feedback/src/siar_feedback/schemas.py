@@ -7,19 +7,21 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from siar_contracts import AnswerValue
 
 from .channels import Channel
 
 Language = Literal["id", "en"]
 QuestionKind = Literal["rating", "nps", "single_choice", "multiple_choice", "text"]
 SurveyStatus = Literal["draft", "scheduled", "open", "closed"]
-AnswerValue = int | str | list[str]
 
 KEY = r"^[a-z0-9][a-z0-9_]{0,39}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{2,62}$"
 CHOICE_KINDS = ("single_choice", "multiple_choice")
 TEXT_MAX = 2000
 """Longest free-text answer, in characters."""
+TIMEZONE_MAX = 64
+"""Longest time zone name accepted (the longest IANA name has 32 characters)."""
 
 
 def _text(max_length: int):
@@ -111,7 +113,10 @@ class SurveyFields(BaseModel):
         default=None, description="With an offset, or local time in `timezone`; open at once when not given"
     )
     closes_at: datetime | None = Field(default=None, description="With an offset, or local time in `timezone`")
-    timezone: str = Field(default="Asia/Jakarta", description="IANA time zone for dates given without offset")
+    timezone: str = Field(
+        default="Asia/Jakarta", min_length=1, max_length=TIMEZONE_MAX,
+        description="IANA time zone for dates given without offset",
+    )
     channels: list[Channel] = Field(
         default_factory=list, max_length=20,
         description="One link each (…/s/{slug}?ch=instagram); results count responses per channel",
@@ -164,7 +169,8 @@ class SurveyCreate(SurveyFields):
 
 
 class SurveyUpdate(BaseModel):
-    """Only the fields given change. Questions change only while the survey is a draft."""
+    """Only the fields given change. Questions change only while the survey is a draft; a closed
+    survey changes only its dates (opens_at, closes_at, timezone)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -174,7 +180,7 @@ class SurveyUpdate(BaseModel):
     questions: list[QuestionIn] | None = Field(default=None, min_length=1, max_length=50)
     opens_at: datetime | None = None
     closes_at: datetime | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, min_length=1, max_length=TIMEZONE_MAX)
     channels: list[Channel] | None = Field(default=None, max_length=20)
     one_response_per_patron: bool | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
@@ -251,7 +257,9 @@ class ResponseIn(BaseModel):
         "required where the survey allows one response per patron",
     )
     answers: dict[str, AnswerValue] = Field(
-        max_length=100, examples=[{"kepuasan": 5, "rekomendasi": 9, "saran": "Tambah buku anak"}]
+        max_length=100, examples=[{"kepuasan": 5, "rekomendasi": 9, "saran": "Tambah buku anak"}],
+        description="Per question key: a score as a whole number, a text, or a list of option keys; "
+        "taken as sent, never coerced (true, false and 4.5 are refused; 4.0 is 4)",
     )
 
 

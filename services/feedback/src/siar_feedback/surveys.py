@@ -59,9 +59,12 @@ def _instant(value: datetime | None, timezone: str) -> datetime | None:
 
 
 def _zone(timezone: str) -> None:
+    """The same 422 for every name that is not a zone: unknown (Mars/Base), a directory of the tz
+    database (Asia: IsADirectoryError), too long for a file name (OSError), not a normalized
+    relative path (../etc/passwd: ValueError) or a file that is not a zone (zone.tab: ValueError)."""
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise _invalid(f"{timezone!r} is not an IANA time zone (for example Asia/Jakarta)", "timezone") from exc
 
 
@@ -131,13 +134,26 @@ async def _locked(conn: asyncpg.Connection, ref: UUID | str) -> Survey:
     return survey
 
 
+DATE_FIELDS = frozenset({"opens_at", "closes_at", "timezone"})
+"""What a closed survey lets change: its dates (and the zone they are given in), so that one closed
+by its closing date can have a later one and open again."""
+
+
 async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate) -> Survey:
+    """Change what is given. A closed survey changes only its dates; an open one cannot move its
+    opening date into the future (close it first: it then opens again as scheduled, as /open
+    does with a future opens_at); a scheduled one keeps an opening date to open at."""
     given = body.model_fields_set
     async with pool.acquire() as conn, conn.transaction():
         survey = await _locked(conn, ref)
-        if survey.status == "closed":
-            raise Problem(409, "Survey closed", "a closed survey cannot be changed; open it again first",
-                          type_=TYPE_BASE + "survey-closed")
+        if survey.status == "closed" and not given <= DATE_FIELDS:
+            raise Problem(
+                409, "Survey closed",
+                f"a closed survey cannot change its {', '.join(sorted(given - DATE_FIELDS))}; only its dates "
+                "(opens_at, closes_at, timezone) change while it is closed, so it can open again; "
+                "open it again first to change the rest",
+                type_=TYPE_BASE + "survey-closed",
+            )
         if "questions" in given and survey.status != "draft":
             raise Problem(
                 409, "Questions fixed",
@@ -157,7 +173,21 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate)
         opens_at = values.get("opens_at", survey.opens_at)
         closes_at = values.get("closes_at", survey.closes_at)
         _check_dates(opens_at, closes_at)
-        if survey.status == "open" and closes_at and closes_at <= datetime.now(UTC):
+        now = datetime.now(UTC)
+        if survey.status == "open" and "opens_at" in given and opens_at and opens_at > now:
+            raise Problem(
+                409, "Already open",
+                "the survey is open already, so its opening date cannot move into the future; to open it "
+                "later instead, close it, set the new opens_at and open it again (it waits, scheduled, "
+                "until then)", type_=TYPE_BASE + "already-open",
+            )
+        if survey.status == "scheduled" and "opens_at" in given and opens_at is None:
+            raise Problem(
+                409, "Survey scheduled",
+                "a scheduled survey opens at its opens_at, which cannot be removed; set it to now to open "
+                "the survey at once", type_=TYPE_BASE + "survey-scheduled",
+            )
+        if survey.status == "open" and closes_at and closes_at <= now:
             raise _invalid("closes_at is in the past; close the survey instead", "closes_at")
         channels = values.get("channels", survey.channels)
         values["announce"] = _check_announce(values.get("announce", survey.announce), channels)
@@ -216,7 +246,9 @@ async def open_survey(
     pool: asyncpg.Pool, ref: UUID | str, *, base_url: str, announce: list[AnnounceTarget] | None = None
 ) -> Survey:
     """Open now (survey.opened), or at opens_at when that is still ahead. Opening an open or
-    scheduled survey changes nothing; a closed one opens again."""
+    scheduled survey changes nothing; a closed one opens again, once its closing date (if any) is
+    ahead: one closed by that date is first given a later one (update_survey lets a closed survey
+    change its dates)."""
     async with pool.acquire() as conn, conn.transaction():
         survey = await _locked(conn, ref)
         if survey.status in ("open", "scheduled") and announce is None:
@@ -226,7 +258,8 @@ async def open_survey(
                           type_=TYPE_BASE + "already-open")
         now = datetime.now(UTC)
         if survey.closes_at and survey.closes_at <= now:
-            raise Problem(409, "Closing date passed", "the closing date has passed; set a later closes_at first",
+            raise Problem(409, "Closing date passed", "the closing date has passed; set a later closes_at first "
+                          "(PATCH the survey; a closed survey's dates can change), then open it",
                           type_=TYPE_BASE + "closing-date-passed")
         targets = _check_announce(announce, survey.channels) if announce is not None else None
         if survey.opens_at and survey.opens_at > now:
