@@ -146,3 +146,21 @@ async def test_a_service_is_ready_only_while_its_database_answers_and_its_broker
             assert body["checks"] == {"database": "ok", "broker": "broker connection is down"}
         finally:
             await db.close()
+
+
+async def test_a_body_over_the_ceiling_is_refused_declared_or_not(client):
+    # FastAPI reads a body before any dependency (the token check too): without a ceiling anyone
+    # could make a service hold a body of any size.
+    from siar_runtime.limits import MAX_BODY_BYTES
+
+    big = b'{"text": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    body = problem(await client.post("/v1/import", content=big, headers={"content-type": "application/json"}), 413)
+    assert "8 MiB" in body["detail"]
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(9):
+            yield b"y" * (1024 * 1024)
+
+    problem(await client.post("/v1/import", content=chunks(), headers={"content-type": "text/csv"}), 413)
+    fine = await client.post("/v1/import", content=b"z" * (MAX_BODY_BYTES - 1), headers={"content-type": "text/csv"})
+    assert fine.status_code == 200 and fine.json() == {"bytes": MAX_BODY_BYTES - 1}

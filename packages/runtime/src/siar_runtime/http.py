@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .limits import BodyLimit
 from .metrics import ChassisMetrics
 from .problems import PROBLEM_JSON, install_problem_handlers
 from .storable import StorableText
@@ -75,5 +76,6 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(StorableText)
+    app.add_middleware(BodyLimit)  # added last, so it runs first: nothing reads an oversized body
     add_operational_routes(app, metrics, state_checks(app) if checks is None else checks)
     return app
