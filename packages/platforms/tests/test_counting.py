@@ -8,6 +8,7 @@ from siar_platforms import (
     grapheme_length,
     mastodon_length,
     threads_length,
+    url_spans,
     utf8_length,
     utf16_length,
 )
@@ -178,3 +179,12 @@ def test_extract_hashtags(text: str, expected: list[str]) -> None:
 )
 def test_extract_urls(text: str, expected: list[str]) -> None:
     assert extract_urls(text) == expected
+    spans = url_spans(text)
+    assert [text[s:e] for s, e in spans] == expected
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_url_spans_point_at_each_occurrence() -> None:
+    # "example.com" inside an e-mail address is not a URL; the span is the second, standalone one.
+    text = "budi@example.com lalu example.com/buku."
+    assert url_spans(text) == [(22, 38)] and text[22:38] == "example.com/buku"

@@ -9,6 +9,8 @@ import json
 
 import httpx
 import pytest
+from siar_platforms import grapheme_length
+from siar_sandbox import bluesky
 from siar_sandbox.apikit import ConnectionCut
 
 XRPC = "/bluesky/xrpc"
@@ -138,6 +140,30 @@ async def test_record_validation(client, png):
     ok = await create(client, did, auth, post_record("😀" * 299 + "👨‍👩‍👧", embed={
         "$type": "app.bsky.embed.images", "images": [{"image": blob, "alt": "Poster"}]}), rkey=None)  # fmt: skip
     assert ok.status_code == 200
+
+
+
+@pytest.mark.parametrize(
+    ("at_limit", "over_limit"),
+    [
+        ("a" * 250 + "🇮🇩" * 50, "a" * 251 + "🇮🇩" * 50),  # a flag is one grapheme, not two
+        ("क्षि" * 100 + " किताबें" + "a" * 196, "क्षि" * 100 + " किताबें" + "a" * 197),  # conjuncts and vowel signs
+        ("ꦲꦏ꧀ꦱꦫ" * 100, "ꦲꦏ꧀ꦱꦫ" * 100 + "."),  # Javanese: the pangkon joins the next letter
+    ],
+)
+async def test_text_is_counted_in_extended_grapheme_clusters(client, at_limit, over_limit):
+    assert bluesky.graphemes(at_limit) == grapheme_length(at_limit) == 300
+    assert bluesky.graphemes(over_limit) == grapheme_length(over_limit) == 301
+    did, auth = await session(client)
+    assert (await create(client, did, auth, post_record(at_limit), rkey=None)).status_code == 200
+    r = await create(client, did, auth, post_record(over_limit), rkey=None)
+    assert r.status_code == 400 and "300 graphemes" in r.json()["message"]
+
+
+def test_graphemes():
+    assert bluesky.graphemes("ꦲꦏ꧀ꦱꦫ") == 3
+    assert bluesky.graphemes("क्षि" * 100 + " किताबें") == 104
+    assert bluesky.graphemes("🇮🇩🇲🇾") == 2 and bluesky.graphemes("👨‍👩‍👧‍👦") == 1 and bluesky.graphemes("e\u0301") == 1
 
 
 async def test_rate_limits_and_faults(client):

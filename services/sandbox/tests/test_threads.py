@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from siar_platforms import threads_length
 from siar_sandbox import threads
 from siar_sandbox.settings import Settings
 
@@ -91,6 +92,16 @@ async def test_text_limit_counts_emoji_as_bytes(client):
     graph_error(await client.post(f"/threads/{UID}/threads", data={"access_token": TOKEN, "media_type": "TEXT",
                                                                    "text": "📚" * 126}), 100)  # fmt: skip
     graph_error(await client.post(f"/threads/{UID}/threads", data={"access_token": TOKEN, "text": "x"}), 100)
+
+
+async def test_a_zwj_family_counts_its_utf8_bytes_as_one_emoji(client):
+    # 👨‍👩‍👧‍👦 is 25 UTF-8 bytes (four 4-byte people and three 3-byte joiners): 20 of them are 500.
+    family = "👨‍👩‍👧‍👦"
+    assert threads.text_length(family) == threads_length(family) == 25
+    await create(client, media_type="TEXT", text=family * 20)
+    graph_error(await client.post(f"/threads/{UID}/threads", data={"access_token": TOKEN, "media_type": "TEXT",
+                                                                   "text": family * 20 + "x"}), 100)  # fmt: skip
+    assert threads.text_length("🇮🇩") == 8 and threads.text_length("❤️") == 6
 
 
 async def test_publishing_limit(client):

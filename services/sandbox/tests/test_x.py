@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from siar_platforms import x_weighted_length
+from siar_sandbox import x
 from siar_sandbox.apikit import ConnectionCut
 
 TOKEN = "perpuskota.x-token"
@@ -81,6 +83,50 @@ async def test_tweet_errors(client):
     assert r.status_code == 400 and r.json()["errors"][0]["message"] == "Your media IDs are invalid."
     r = await tweet(client, "tanpa izin", headers={"Authorization": "Bearer readonly.x"})
     assert r.status_code == 403
+
+
+# Texts X accepts at exactly 280 (twitter-text v3, platforms.md X §3): every emoji weighs 2 however
+# many code points it has (a flag is two, a ZWJ family seven), and every URL 23, written with
+# https:// or bare with a known TLD. The sandbox once weighed each code point and counted bare
+# domains in full, refusing all three.
+FLAGS = "Dirgahayu RI " + "a" * 257 + "🇮🇩" * 5
+FAMILY = "Keluarga " + "👨‍👩‍👧‍👦" * 135 + "!"
+BARE_LINK = "b" * 256 + " perpusnas.go.id/koleksi/buku"
+
+
+@pytest.mark.parametrize(
+    ("at_limit", "over_limit"),
+    [
+        (FLAGS, FLAGS.replace("a", "aa", 1)),
+        (FAMILY, FAMILY[:-1] + "👨‍👩‍👧‍👦"),
+        (BARE_LINK, "b" + BARE_LINK),
+    ],
+)
+async def test_text_is_weighed_as_twitter_text_does(client, at_limit, over_limit):
+    assert x.weighted_length(at_limit) == x_weighted_length(at_limit) == 280
+    assert x.weighted_length(over_limit) == x_weighted_length(over_limit) == 281
+    assert (await tweet(client, at_limit)).status_code == 201
+    r = await tweet(client, over_limit)
+    assert r.status_code == 403 and "too long" in r.json()["detail"]
+
+
+async def test_examples_siar_accepts_are_accepted(client):
+    for text in ("Dirgahayu RI " + "a" * 257 + "🇮🇩" * 5, "Keluarga " + "👨‍👩‍👧‍👦" * 100,
+                 "b" * 250 + " perpusnas.go.id/koleksi/buku"):  # fmt: skip
+        assert x_weighted_length(text) <= 280
+        assert (await tweet(client, text)).status_code == 201, text
+
+
+async def test_a_bare_domain_is_a_link(client):
+    r = await tweet(client, "Katalog: perpusnas.go.id/koleksi/buku.")
+    assert r.status_code == 201
+    shown = r.json()["data"]["text"]
+    assert shown.startswith("Katalog: https://t.co/") and shown.endswith(".")
+    me = (await client.get("/x/2/users/me", headers=AUTH)).json()["data"]
+    timeline = await client.get(f"/x/2/users/{me['id']}/tweets", headers=AUTH, params={"tweet.fields": "entities"})
+    [url] = timeline.json()["data"][0]["entities"]["urls"]
+    assert url["expanded_url"] == "http://perpusnas.go.id/koleksi/buku"
+    assert url["display_url"].startswith("perpusnas.go.id/koleksi/")
 
 
 async def test_rate_limits(client):

@@ -21,6 +21,7 @@ __all__ = [
     "grapheme_length",
     "mastodon_length",
     "threads_length",
+    "url_spans",
     "utf8_length",
     "utf16_length",
     "x_weighted_length",
@@ -195,6 +196,13 @@ def _url_spans(text: str, *, require_scheme: bool = False) -> list[tuple[int, in
             spans.append((start, start + len(url)))
         spans.sort()
     return spans
+
+
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """Where the URLs of :func:`extract_urls` are in ``text``: ``(start, end)`` code-point
+    offsets, in order, not overlapping (for a caller that replaces them, as X does with t.co
+    links)."""
+    return _url_spans(text)
 
 
 def extract_urls(text: str) -> list[str]:

@@ -31,12 +31,12 @@ import json
 import math
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from siar_platforms import grapheme_length
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -370,22 +370,10 @@ async def upload_blob(ctx: Api) -> Response:
 
 
 def graphemes(text: str) -> int:
-    """Approximately Unicode's extended grapheme clusters: combining marks, ZWJ sequences,
-    variation selectors and skin-tone modifiers join the character before them."""
-    count = 0
-    joined = False
-    for ch in text:
-        cp = ord(ch)
-        if unicodedata.combining(ch) or cp in (0xFE0E, 0xFE0F) or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F:
-            continue
-        if cp == 0x200D:
-            joined = True
-            continue
-        if joined:
-            joined = False
-            continue
-        count += 1
-    return count
+    """Unicode extended grapheme clusters (UAX #29), as the PDS counts ``maxGraphemes``: a flag,
+    a ZWJ family, a Devanagari conjunct with its vowel sign or a Javanese syllable is one
+    (siar_platforms.grapheme_length, the count Siar checks before sending)."""
+    return grapheme_length(text)
 
 
 def _blob_ref(account: BskyAccount, value: Any, pointer: str) -> tuple[Blob | None, str | None]:

@@ -24,11 +24,11 @@ with ``0`` does not exist (100/33)."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from siar_platforms import threads_length
 from starlette.responses import Response
 
 from . import postmetrics as engagement
@@ -77,12 +77,10 @@ def user_id(username: str) -> str:
 
 
 def text_length(text: str) -> int:
-    """Threads' count: one per character, an emoji counts as its UTF-8 bytes."""
-    total = 0
-    for char in text:
-        emoji = unicodedata.category(char) == "So" and ord(char) >= 0x2190
-        total += len(char.encode("utf-8")) if emoji else 1
-    return total
+    """Threads' count (platforms.md, Threads): one per character, and each emoji as many as its
+    UTF-8 bytes, a sequence shown as one picture (a flag, a ZWJ family: 25) as a whole
+    (siar_platforms.threads_length, the count Siar checks before sending)."""
+    return threads_length(text)
 
 
 @dataclass

@@ -32,12 +32,12 @@ import json
 import math
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from siar_platforms import url_spans, x_weighted_length
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -76,8 +76,6 @@ LIMITS = {"tweet_image": 5 * 1024 * 1024, "tweet_gif": 15 * 1024 * 1024,
 MEDIA_KEY_PREFIX = {"tweet_image": "3", "tweet_gif": "16", "tweet_video": "7", "amplify_video": "13"}
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
-_URL_RE = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"]+")
-_URL_TRAILING = ".,;:!?'\")]}"
 
 log = structlog.get_logger("siar_sandbox.x")
 
@@ -290,31 +288,11 @@ class _BadJson(Exception):
 
 
 def weighted_length(text: str) -> int:
-    """twitter-text v3 (weights scaled by 100): code points 0-4351 and some punctuation ranges
-    weigh 1, others 2, a URL 23. Emoji sequences are approximated: modifiers, ZWJ and variation
-    selectors weigh nothing, so a ZWJ family counts as its parts (real twitter-text: 2 in all)."""
-    text = unicodedata.normalize("NFC", text)
-    total = 0
-    pos = 0
-    for m in _URL_RE.finditer(text):
-        url = m.group(0).rstrip(_URL_TRAILING)
-        total += _plain_weight(text[pos : m.start()]) + 2300
-        pos = m.start() + len(url)
-    total += _plain_weight(text[pos:])
-    return total // 100
-
-
-def _plain_weight(text: str) -> int:
-    weight = 0
-    for ch in text:
-        cp = ord(ch)
-        if cp in (0x200D, 0xFE0E, 0xFE0F) or 0x1F3FB <= cp <= 0x1F3FF:
-            continue
-        if cp <= 4351 or 8192 <= cp <= 8205 or 8208 <= cp <= 8223 or 8242 <= cp <= 8247:
-            weight += 100
-        else:
-            weight += 200
-    return weight
+    """X's count against 280: twitter-text v3 (platforms.md, X): code points 0-4351 and some
+    punctuation ranges weigh 1, others 2; every URL 23, with or without ``https://`` (a bare
+    ``perpusnas.go.id/koleksi`` too); every emoji 2, a flag or a ZWJ family included; NFC first.
+    The same count Siar checks before sending (siar_platforms.x_weighted_length)."""
+    return x_weighted_length(text)
 
 
 def _shorten(text: str, tweet_id: str) -> tuple[str, list[dict[str, Any]]]:
@@ -324,9 +302,9 @@ def _shorten(text: str, tweet_id: str) -> tuple[str, list[dict[str, Any]]]:
     urls: list[dict[str, Any]] = []
     pos = 0
     length = 0
-    for n, m in enumerate(_URL_RE.finditer(text)):
-        url = m.group(0).rstrip(_URL_TRAILING)
-        before = html.escape(text[pos : m.start()], quote=False)
+    for n, (start, end) in enumerate(url_spans(text)):
+        url = text[start:end]
+        before = html.escape(text[pos:start], quote=False)
         shown.append(before)
         length += len(before)
         short = "https://t.co/" + digest_id(f"{tweet_id}:{n}:{url}", 10)
@@ -337,7 +315,7 @@ def _shorten(text: str, tweet_id: str) -> tuple[str, list[dict[str, Any]]]:
                      "display_url": display if len(display) <= 26 else display[:25] + "…"})  # fmt: skip
         shown.append(short)
         length += len(short)
-        pos = m.start() + len(url)
+        pos = end
     shown.append(html.escape(text[pos:], quote=False))
     return "".join(shown), urls
 
