@@ -543,6 +543,27 @@ async def test_telegram_bot_not_allowed_to_post(sandbox):
     assert await sandbox.posts("telegram") == []
 
 
+async def test_telegram_verify_refuses_a_chat_the_bot_may_not_post_in(sandbox):
+    # getMe and getChat succeed for all three; only getChatMember shows the bot cannot post.
+    bot = "@siar_sandbox_123456789_bot"
+    for chat, status, said in (
+        ("@notmember_kanal", "left", f"{bot} is not a member of @notmember_kanal"),
+        ("@noadmin_kanal", "member", f"{bot} is not an administrator of @noadmin_kanal"),
+        ("@nopost_kanal", "administrator", f"{bot} is an administrator of @nopost_kanal but may not post"),
+    ):
+        error = await refused(telegram.verify(sandbox.client, telegram_account(chat)), ErrorClass.PERMISSION_DENIED)
+        assert error.reason.startswith(said) and "connect again" in error.reason, error.reason
+        assert error.detail.startswith(f"getChatMember: status {status}")
+        # ...and the first post would indeed have failed.
+        await refused(telegram.publish(sandbox.client, telegram_account(chat), outgoing()), ErrorClass.PERMISSION_DENIED)
+    asked = [c for c in sandbox.to("/getChatMember") if c.status == 200]
+    assert len(asked) == 3
+    # The bot administers the demo channel and posts in a group as a plain member.
+    assert (await telegram.verify(sandbox.client, telegram_account("@perpustakaan_demo"))).handle == "@perpustakaan_demo"
+    assert (await telegram.verify(sandbox.client, telegram_account("-4242"))).handle == "-4242"
+    assert await sandbox.posts("telegram") == []
+
+
 async def test_telegram_channel_not_found(sandbox):
     account = telegram_account("@notfound_kanal")
     error = await refused(

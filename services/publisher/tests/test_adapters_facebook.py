@@ -190,7 +190,14 @@ async def test_insights_and_audience(sandbox, fb):
     low = fb_sandbox.post_insights(published.platform_post_id, 12 * 3600)
     high = fb_sandbox.post_insights(published.platform_post_id, 12 * 3600 + 10)
     assert set(values) == {"post_total_media_view_unique", "post_media_view", "post_reactions_by_type_total",
-                           "post_clicks"}  # fmt: skip
+                           "post_clicks", "comments", "shares"}  # fmt: skip
+    # Comments and shares are fields of the post, not insights (services/metrics' vocabulary).
+    counts_low = fb_sandbox.post_counts(published.platform_post_id, 12 * 3600)
+    counts_high = fb_sandbox.post_counts(published.platform_post_id, 12 * 3600 + 10)
+    assert counts_low["comments"] <= values["comments"] <= counts_high["comments"] and values["comments"] > 0
+    assert counts_low["shares"] <= values["shares"] <= counts_high["shares"] and values["shares"] > 0
+    [read] = sandbox.ends(f"/{published.platform_post_id}", "GET")
+    assert read.status == 200 and "shares" in read.query and "summary%28true%29" in read.query
     assert sum(low["post_reactions_by_type_total"].values()) <= values["post_reactions_by_type_total"] <= sum(
         high["post_reactions_by_type_total"].values())
     assert low["post_clicks"] <= values["post_clicks"] <= high["post_clicks"]
@@ -198,6 +205,21 @@ async def test_insights_and_audience(sandbox, fb):
     audience = await fb.audience(sandbox.client, account())
     assert audience["followers_count"] == fb_sandbox.followers_count(PAGE, 1)
     assert set(audience) == {"followers_count", "fan_count"}
+
+
+async def test_insights_of_a_post_nobody_shared_or_commented_yet(sandbox, fb):
+    published = await fb.publish(sandbox.client, account(), outgoing("Baru saja"))
+    values = await fb.insights(sandbox.client, account(), published.platform_post_id)
+    assert values["comments"] == 0 and values["shares"] == 0  # "shares" is absent from Graph's answer
+
+
+async def test_insights_of_a_video_count_its_comments(sandbox, fb):
+    published = await fb.publish(sandbox.client, account(), outgoing("Video diukur", video()))
+    await sandbox.advance(12 * 3600)
+    values = await fb.insights(sandbox.client, account(), published.platform_post_id)
+    low = fb_sandbox.post_counts(published.platform_post_id, 12 * 3600)["comments"]
+    assert low <= values["comments"] <= fb_sandbox.post_counts(published.platform_post_id, 12 * 3600 + 10)["comments"]
+    assert "shares" not in values  # a video has no shares field
 
 
 async def test_reconcile_cannot_tell_a_post_without_text(sandbox, fb):

@@ -80,6 +80,28 @@ async def test_verify_reads_the_channel_and_the_token_expiry(sandbox, yt):
     assert "no YouTube channel" in error.reason
 
 
+async def test_verify_renews_the_token_once_so_wrong_oauth_credentials_show_at_once(sandbox, yt):
+    # The channel reads fine with the access token; only the renewal an hour later would fail.
+    error = await refused(yt.verify(sandbox.client, account(secret="wrong-secret")), ErrorClass.AUTH_REVOKED)
+    assert error.status == 401 and error.detail == "HTTP 401: invalid_client: Unauthorized"
+    assert "client_secret" in error.connect_reason and "try again" in error.connect_reason
+    assert [c.status for c in sandbox.to("/youtube/token", "POST")] == [401]
+    await sandbox.token("revoke", "youtube", REFRESH)
+    error = await refused(yt.verify(sandbox.client, account()), ErrorClass.AUTH_REVOKED)
+    assert "invalid_grant" in error.detail and "refresh token" in error.connect_reason
+
+
+async def test_verify_with_an_expired_access_token_keeps_the_renewed_one(sandbox, yt):
+    await sandbox.token("expire", "youtube", TOKEN)
+    verified = await yt.verify(sandbox.client, account())
+    assert verified.handle == "@perpuskota"
+    assert verified.credentials is not None and verified.credentials["access_token"].startswith("perpuskota.ya29.")
+    assert verified.credentials["refresh_token"] == REFRESH
+    assert close_to(verified.token_expires_at, datetime.now(UTC) + timedelta(seconds=3599))
+    # A valid access token is kept as given.
+    assert (await yt.verify(sandbox.client, account("fresh.ya29"))).credentials is None
+
+
 async def test_refresh_keeps_the_refresh_token(sandbox, yt):
     refreshed = await yt.refresh(sandbox.client, account())
     creds = refreshed.credentials

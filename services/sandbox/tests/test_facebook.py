@@ -119,3 +119,39 @@ async def test_insights(client):
     assert isinstance(got["post_reactions_by_type_total"], dict)
     graph_error(await client.get(f"/facebook/{post_id}/insights", params={"access_token": TOKEN,
                                                                          "metric": "post_impressions"}), 100)  # fmt: skip
+
+
+async def test_comments_and_shares_are_fields_of_the_post_growing_with_time(client):
+    post_id = (await client.post(f"/facebook/{PAGE}/feed", data={"access_token": TOKEN, "message": "ramai"})).json()["id"]
+    fields = {"access_token": TOKEN, "fields": "shares,comments.limit(0).summary(true)"}
+    fresh = (await client.get(f"/facebook/{post_id}", params=fields)).json()
+    # Nobody shared it yet: Graph leaves "shares" out rather than answering zero.
+    assert fresh == {"id": post_id, "comments": {"data": [], "summary": {"order": "ranked", "total_count": 0,
+                                                                        "can_comment": True}}}  # fmt: skip
+    await client.put("/_sandbox/clock", json={"advance_seconds": 12 * 3600})
+    later = (await client.get(f"/facebook/{post_id}", params=fields)).json()
+    expected = facebook.post_counts(post_id, 12 * 3600)
+    assert expected["comments"] > 0 and expected["shares"] > 0
+    assert abs(later["shares"]["count"] - expected["shares"]) <= 1 and set(later["shares"]) == {"count"}
+    assert abs(later["comments"]["summary"]["total_count"] - expected["comments"]) <= 1
+    assert later["comments"]["data"] == []
+    # Without limit(0) the comments themselves come too (25 at most), oldest first.
+    listed = (await client.get(f"/facebook/{post_id}", params={"access_token": TOKEN, "fields": "comments"})).json()
+    assert len(listed["comments"]["data"]) == min(25, later["comments"]["summary"]["total_count"])
+    assert {"id", "message", "created_time"} <= set(listed["comments"]["data"][0]) and "summary" not in listed["comments"]
+    # The Page's post list answers the same fields.
+    posts = (await client.get(f"/facebook/{PAGE}/posts", params=fields)).json()["data"]
+    assert posts[0]["shares"] == later["shares"] and posts[0]["comments"] == later["comments"]
+
+
+async def test_a_video_has_comments_but_no_shares_field(client):
+    video_id = (await client.post(f"/facebook/{PAGE}/videos", data={"access_token": TOKEN, "file_url": CLIP,
+                                                                     "description": "v"})).json()["id"]  # fmt: skip
+    await client.put("/_sandbox/clock", json={"advance_seconds": 6 * 3600})
+    r = await client.get(f"/facebook/{video_id}", params={"access_token": TOKEN,
+                                                          "fields": "comments.summary(true).limit(0)"})  # fmt: skip
+    assert r.json()["comments"]["summary"]["total_count"] == pytest.approx(
+        facebook.post_counts(video_id, 6 * 3600)["comments"], abs=1)
+    error = graph_error(await client.get(f"/facebook/{video_id}", params={"access_token": TOKEN, "fields": "shares"}),
+                        100)  # fmt: skip
+    assert error["message"] == "(#100) Tried accessing nonexisting field (shares) on node type (Video)"

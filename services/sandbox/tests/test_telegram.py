@@ -113,6 +113,11 @@ async def test_chat_errors(client, tg):
         400,
         "Bad Request: need administrator rights in the channel chat",
     )
+    err(
+        await client.post(send, json={"chat_id": "@nopost_kanal", "text": "x"}),
+        400,
+        "Bad Request: not enough rights to send text messages to the chat",
+    )
     err(await client.post(send, json={"text": "x"}), 400, "Bad Request: chat_id is empty")
     assert (await client.get("/_sandbox/posts")).json()["count"] == 0
 
@@ -387,6 +392,34 @@ async def test_get_chat_and_member_count(client, tg):
         400,
         "Bad Request: chat not found",
     )
+
+
+async def test_get_chat_member_tells_where_the_bot_may_post(client, tg):
+    me = ok(await client.get(f"{tg}/getMe"))
+
+    async def member(chat_id, user_id=me["id"]) -> dict:
+        return ok(await client.post(f"{tg}/getChatMember", json={"chat_id": chat_id, "user_id": user_id}))
+
+    admin = await member("@perpustakaan_demo")  # the demo channel of `make run`
+    assert admin["status"] == "administrator" and admin["user"] == {
+        "id": me["id"], "is_bot": True, "first_name": me["first_name"], "username": me["username"]}
+    assert admin["can_post_messages"] is True and admin["can_edit_messages"] is True
+    assert admin["can_be_edited"] is False and admin["is_anonymous"] is False and "can_pin_messages" not in admin
+    by_id = ok(await client.get(f"{tg}/getChatMember", params={"chat_id": -1001234567890, "user_id": me["id"]}))
+    assert by_id["status"] == "administrator" and by_id["can_post_messages"] is True
+    assert await member("@notmember_kanal") == {"user": admin["user"], "status": "left"}
+    assert await member("@noadmin_kanal") == {"user": admin["user"], "status": "member"}
+    no_post = await member("@nopost_kanal")
+    assert no_post["status"] == "administrator" and no_post["can_post_messages"] is False
+    assert (await member(-4242))["status"] == "member"  # a group: bots post as members
+    assert await member(5550001, 5550001) == {
+        "user": {"id": 5550001, "is_bot": False, "first_name": "Sandbox user"}, "status": "member"}
+    err(await client.post(f"{tg}/getChatMember", json={"chat_id": "@perpuskota", "user_id": 777}),
+        400, "Bad Request: user not found")  # fmt: skip
+    err(await client.post(f"{tg}/getChatMember", json={"chat_id": "@perpuskota"}),
+        400, "Bad Request: invalid user_id specified")  # fmt: skip
+    err(await client.post(f"{tg}/getChatMember", json={"chat_id": "@notfound_x", "user_id": me["id"]}),
+        400, "Bad Request: chat not found")  # fmt: skip
 
 
 async def test_flood_limit_per_chat(client, tg):

@@ -3,19 +3,87 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 import asyncpg
 import httpx
-from siar_contracts import AccountRegistered, AccountUpdated
+from siar_contracts import AccountRegistered, AccountUpdated, ErrorClass
+from siar_platforms import rules_for
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import store
-from .adapters import ADAPTERS, Account, PlatformError, Verified
+from .adapters import ADAPTERS, Account, Adapter, PlatformError, Verified
 from .delivery import SCHEMA, event
 from .ratelimits import rate_for
 from .schemas import AccountCreate, AccountOut
 from .vault import Vault
+
+# What a person connecting an account pastes, for "did not accept the …", and how to get a new one.
+_CREDENTIAL = {
+    "telegram": ("bot token", "it is wrong or was revoked; paste the token @BotFather gives"),
+    "bluesky": ("identifier and app password", "the app password is wrong or was revoked; create a new "
+                "app password in Bluesky's settings and paste it"),
+}  # fmt: skip
+_ACCESS_TOKEN = ("access token", "it has expired or was revoked; paste a new one")
+
+
+def connect_reason(exc: PlatformError, adapter: Adapter, account: Account) -> str:
+    """What to tell the person connecting ``account`` when verifying it failed with ``exc``.
+
+    An adapter's ``reason`` is written for a delivery ("Siar will try again", "Siar renews it",
+    "refused the post"), none of which happens to a connection attempt: nothing retries it and
+    there is no post. So the wording here follows the error class and says what to fix; the
+    class and the platform's own words stay in ``error_class`` and ``platform_detail``."""
+    if exc.connect_reason:
+        return exc.connect_reason
+    name = _display_name(account.platform)
+    said = exc.detail or exc.reason
+    klass = exc.error_class
+    unanswered = klass in (ErrorClass.TRANSIENT, ErrorClass.OUTCOME_UNKNOWN)
+    cause = _transport_cause(exc) if unanswered else None
+    if cause is not None:
+        if isinstance(cause, httpx.TimeoutException) and not isinstance(cause, httpx.ConnectTimeout):
+            return f"{name} at {account.base_url} did not answer in time: check the address and try again"
+        return f"Siar could not reach {name} at {account.base_url}: check the address and try again"
+    if unanswered or klass == ErrorClass.INTERNAL:
+        status = f" (HTTP {exc.status})" if exc.status else ""
+        return f"{name} had a problem while Siar checked the account{status}: try connecting it again in a few minutes"
+    if klass in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED):
+        when = (f"after {exc.retry_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if exc.retry_at
+                else "in a few minutes")  # fmt: skip
+        return f"{name} asked Siar to slow down for this account: try connecting it again {when}"
+    if klass in (ErrorClass.AUTH_EXPIRED, ErrorClass.AUTH_REVOKED):
+        credential, remedy = _CREDENTIAL.get(account.platform, _ACCESS_TOKEN)
+        return f"{name} did not accept the {credential}: {remedy}"
+    if klass == ErrorClass.PERMISSION_DENIED:
+        # Adapters word these as the account's state and what to change, which is what a person
+        # connecting it needs (the bot is not an administrator, a scope is missing, no channel).
+        return exc.reason
+    if klass == ErrorClass.TARGET_GONE:
+        settings = ", ".join(f"settings.{k}" for k in adapter.required_settings)
+        check = f"{settings} and the address {account.base_url}" if settings else f"the address {account.base_url}"
+        return f"{name} cannot find the account Siar was asked to connect: check {check}"
+    if klass == ErrorClass.POLICY_REJECTED:
+        return f"{name} has restricted this account under its policies: {said}"
+    return f"{name} refused the account settings: {said}"
+
+
+def _display_name(platform: str) -> str:
+    try:
+        return rules_for(platform).display_name
+    except (KeyError, ValueError):
+        return platform
+
+
+def _transport_cause(exc: BaseException) -> httpx.TransportError | None:
+    """The failure below HTTP behind ``exc`` (a refused connection, a timeout), if any."""
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def to_out(row: asyncpg.Record) -> AccountOut:
@@ -41,8 +109,9 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
         try:
             verified = await adapter.verify(client, candidate)
         except PlatformError as exc:
-            raise Problem(422, "Could not connect the account", exc.reason, type_=TYPE_BASE + "account-verification",
-                          error_class=exc.error_class.value, platform_detail=exc.detail) from exc
+            raise Problem(422, "Could not connect the account", connect_reason(exc, adapter, candidate),
+                          type_=TYPE_BASE + "account-verification", error_class=exc.error_class.value,
+                          platform_detail=exc.detail) from exc
     elif req.handle:
         verified = Verified(handle=req.handle)
     else:
@@ -52,7 +121,8 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
         row, created = await store.upsert_account(
             conn, account_id=account_id, platform=req.platform, handle=verified.handle,
             display_name=verified.display_name, base_url=candidate.base_url,
-            credentials=vault.seal(req.credentials), settings=req.settings, limits=verified.limits,
+            credentials=vault.seal(verified.credentials or req.credentials), settings=req.settings,
+            limits=verified.limits,
             rate_limit=req.rate_limit.limit if req.rate_limit else None,
             rate_window_seconds=req.rate_limit.window_seconds if req.rate_limit else None,
             token_expires_at=verified.token_expires_at,

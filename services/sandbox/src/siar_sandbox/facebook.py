@@ -15,7 +15,10 @@ Paths with or without the version prefix (``/v21.0/…``), Page tokens (they nev
 - ``GET /{page-id}/feed|posts|published_posts`` and ``GET /{page-id}/videos`` (newest first);
 - ``GET /{post-id}/insights?metric=post_total_media_view_unique,post_media_view,
   post_reactions_by_type_total,post_clicks`` (growing with the time since publication; the
-  deprecated ``post_impressions*`` metrics are refused).
+  deprecated ``post_impressions*`` metrics are refused);
+- a post's ``shares`` (``{"count"}``, absent while nobody shared it) and ``comments`` edge
+  (``comments.limit(0).summary(true)`` -> ``{"data": [], "summary": {"order", "total_count",
+  "can_comment"}}``), also growing with time; a video has ``comments`` but no ``shares`` field.
 
 Errors (graph.py for the shape): 506 for a message identical to the Page's previous post; 200
 for a token starting with ``noperm``; 324 for a photo URL that cannot be downloaded or is not an
@@ -43,6 +46,7 @@ from .graph import (
     debug_token_body,
     fault,
     fetch,
+    field_spec,
     graph_time,
     insights_body,
     invalid_parameter,
@@ -50,6 +54,7 @@ from .graph import (
     metric_list,
     missing_parameter,
     no_object,
+    nonexisting_field,
     numeric_id,
     paged,
 )
@@ -150,6 +155,55 @@ def post_insights(post_id: str, age_seconds: float) -> dict[str, Any]:
     }
 
 
+def post_counts(post_id: str, age_seconds: float) -> dict[str, int]:
+    """A post's (or video's) comments and shares ``age_seconds`` after publication (what tests
+    predict); read as the ``comments`` edge's ``summary.total_count`` and ``shares.count``."""
+    return {
+        "comments": engagement.grown(post_id, "comments", age_seconds, 0, 120),
+        "shares": engagement.grown(post_id, "shares", age_seconds, 0, 60),
+    }
+
+
+def _comments_json(object_id: str, created: float, now: float, modifiers: dict[str, str]) -> dict[str, Any]:
+    """The ``comments`` edge as a field: the first ``limit`` comments (25 unless given), oldest
+    first, and with ``summary(true)`` their total."""
+    total = post_counts(object_id, age(now, created))["comments"]
+    try:
+        limit = max(0, min(100, int(modifiers.get("limit", "25"))))
+    except ValueError:
+        limit = 25
+    node = object_id.rsplit("_", 1)[-1]
+    step = max(1.0, (now - created) / (total + 1))
+    data = [
+        {"created_time": graph_time(created + step * (i + 1)), "message": f"Terima kasih infonya! ({i + 1})",
+         "id": f"{node}_{10_000 + i}"}
+        for i in range(min(limit, total))
+    ]  # fmt: skip
+    body: dict[str, Any] = {"data": data}
+    if data:
+        body["paging"] = {"cursors": {"before": b"0".hex(), "after": str(len(data)).encode().hex()}}
+    if modifiers.get("summary", "").lower() in ("true", "1", "total_count"):
+        body["summary"] = {"order": "ranked", "total_count": total, "can_comment": True}
+    return body
+
+
+def _counted_fields(call: GraphCall, object_id: str, created: float, fields: list[str],
+                    node_type: str) -> dict[str, Any]:  # fmt: skip
+    """The ``shares`` and ``comments`` fields among ``fields``, as Graph answers them."""
+    body: dict[str, Any] = {}
+    for field_ in fields:
+        name, modifiers = field_spec(field_)
+        if name == "shares":
+            if node_type != "Post":
+                raise nonexisting_field(name, node_type)
+            shares = post_counts(object_id, age(call.now, created))["shares"]
+            if shares:
+                body["shares"] = {"count": shares}
+        elif name == "comments":
+            body["comments"] = _comments_json(object_id, created, call.now, modifiers)
+    return body
+
+
 def followers_count(page: str, posts: int) -> int:
     return engagement.followers(page, 200, 20_000, posts)
 
@@ -224,6 +278,7 @@ def _post_json(call: GraphCall, post: PagePost, fields: list[str]) -> dict[str, 
     }
     body = {f: known[f] for f in fields if f in known and (f != "message" or post.message)}
     body.setdefault("id", post.id)
+    body.update(_counted_fields(call, post.id, post.created, fields, "Post"))
     return body
 
 
@@ -254,6 +309,7 @@ def _video_json(call: GraphCall, video: Video, fields: list[str]) -> dict[str, A
     }
     body = {f: known[f] for f in fields if f in known}
     body.setdefault("id", video.id)
+    body.update(_counted_fields(call, video.id, video.created, fields, "Video"))
     return body
 
 

@@ -147,6 +147,18 @@ def invalid_parameter(message: str, *, subcode: int | None = None, user_msg: str
     )  # fmt: skip
 
 
+def nonexisting_field(name: str, node_type: str) -> GraphError:
+    return GraphError(100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})")
+
+
+def field_spec(field: str) -> tuple[str, dict[str, str]]:
+    """A requested field's name and modifiers: ``comments.limit(0).summary(true)`` ->
+    ``("comments", {"limit": "0", "summary": "true"})`` (sub-fields in braces are ignored)."""
+    name = re.split(r"[.{]", field, maxsplit=1)[0].strip()
+    modifiers = dict(re.findall(r"\.(\w+)\(([^)]*)\)", field))
+    return name, modifiers
+
+
 def missing_parameter(name: str) -> GraphError:
     return GraphError(100, f"(#100) The parameter {name} is required")
 
@@ -248,10 +260,23 @@ class GraphCall:
         return str(value).strip().lower() in ("true", "1")
 
     def fields(self, default: tuple[str, ...]) -> list[str]:
+        """The requested fields, split at the commas between them but not inside a field's
+        modifiers or sub-fields (``comments.limit(0).summary(true)``, ``comments{message,id}``)."""
         raw = self.arg("fields")
         if not raw:
             return list(default)
-        return [f.strip() for f in raw.split(",") if f.strip()]
+        found: list[str] = []
+        depth, start = 0, 0
+        for i, char in enumerate(raw + ","):
+            if char in "({":
+                depth += 1
+            elif char in ")}":
+                depth = max(0, depth - 1)
+            elif char == "," and depth == 0:
+                if raw[start:i].strip():
+                    found.append(raw[start:i].strip())
+                start = i + 1
+        return found
 
     def structured(self, name: str) -> Any:
         value = self.params.get(name)

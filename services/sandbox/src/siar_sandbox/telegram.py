@@ -12,8 +12,14 @@ specified"; any other malformed token, one whose secret starts with ``revoked``,
 through the control API gets 401 "Unauthorized".
 
 Chats: ``@name`` is a public channel whose id (-100…) is stable per name; numeric ids are
-accepted too. ``@notfound…`` -> 400 chat not found, ``@notmember…`` -> 403 not a member,
-``@noadmin…`` -> 400 need administrator rights.
+accepted too (-100… a channel, another negative id a group, a positive id a private chat).
+The bot is an administrator allowed to post in every channel (the demo's ``@perpustakaan_demo``
+too) and a member of every group, except: ``@notfound…`` -> 400 chat not found;
+``@notmember…`` -> 403 not a member (``getChatMember`` says ``left``); ``@noadmin…`` -> 400 need
+administrator rights (a plain ``member``); ``@nopost…`` -> 400 not enough rights (an
+``administrator`` without ``can_post_messages``). ``getChatMember`` answers for the bot itself
+(its id is the token's number) and, in a private chat, for that chat's user; any other user is
+400 "user not found".
 
 Files by URL are accepted without fetching, except the sandbox's own samples
 (``…/_sandbox/media/<name>``, see samples.py), whose real size and kind are checked.
@@ -312,6 +318,21 @@ def _check_can_post(chat: TelegramChat) -> None:
         raise TelegramError(403, "Forbidden: bot is not a member of the channel chat")
     if name.startswith("noadmin"):
         raise _bad("need administrator rights in the channel chat")
+    if name.startswith("nopost"):
+        raise _bad("not enough rights to send text messages to the chat")
+
+
+def _bot_status(chat: TelegramChat) -> str:
+    """The bot's place in ``chat``: ``left``, ``member``, ``administrator`` or ``no_post`` (an
+    administrator without the right to post), consistent with :func:`_check_can_post`."""
+    name = (chat.username or "").lower()
+    if name.startswith("notmember"):
+        return "left"
+    if name.startswith("noadmin") or chat.type in ("private", "group"):
+        return "member"
+    if name.startswith("nopost"):
+        return "no_post"
+    return "administrator"
 
 
 def _chat_json(chat: TelegramChat) -> dict[str, Any]:
@@ -859,6 +880,53 @@ async def get_chat(call: Call) -> dict[str, Any]:
     return body
 
 
+def _administrator(chat: TelegramChat, can_post: bool) -> dict[str, Any]:
+    """ChatMemberAdministrator's rights, as the Bot API lists them for the chat's type."""
+    rights: dict[str, Any] = {
+        "can_be_edited": False,
+        "can_manage_chat": True,
+        "can_change_info": True,
+        "can_delete_messages": True,
+        "can_invite_users": True,
+        "can_restrict_members": True,
+        "can_promote_members": False,
+        "can_manage_video_chats": True,
+        "can_post_stories": True,
+        "can_edit_stories": True,
+        "can_delete_stories": True,
+        "is_anonymous": False,
+    }
+    if chat.type == "channel":
+        rights["can_post_messages"] = can_post
+        rights["can_edit_messages"] = can_post
+    else:
+        rights["can_pin_messages"] = True
+    return rights
+
+
+async def get_chat_member(call: Call) -> dict[str, Any]:
+    """A ChatMember: ``{"user", "status", …rights}`` (ChatMemberAdministrator,
+    ChatMemberMember or ChatMemberLeft)."""
+    chat = _chat(call)
+    raw = (call.arg("user_id") or "").strip()
+    try:
+        user_id = int(raw)
+    except ValueError:
+        raise _bad("invalid user_id specified") from None
+    if user_id == call.bot_id:
+        status = _bot_status(chat)
+        body: dict[str, Any] = {"user": _bot_json(call)}
+        if status == "administrator" or status == "no_post":
+            body["status"] = "administrator"
+            body.update(_administrator(chat, can_post=status == "administrator"))
+        else:
+            body["status"] = status
+        return body
+    if chat.type == "private" and user_id == chat.id:
+        return {"user": {"id": chat.id, "is_bot": False, "first_name": chat.title}, "status": "member"}
+    raise _bad("user not found")
+
+
 async def get_chat_member_count(call: Call) -> int:
     """The channel's subscribers, growing since the sandbox first saw it (engagement.py)."""
     await _fault(call, read=True)
@@ -877,6 +945,7 @@ METHODS = {
     "sendanimation": send_animation,
     "sendmediagroup": send_media_group,
     "getchat": get_chat,
+    "getchatmember": get_chat_member,
     "getchatmembercount": get_chat_member_count,
     "getchatmemberscount": get_chat_member_count,
 }

@@ -63,6 +63,8 @@ class Verified:
     display_name: str | None = None
     limits: dict[str, int] = field(default_factory=dict)
     token_expires_at: datetime | None = None
+    credentials: dict[str, Any] | None = field(default=None, repr=False)
+    """Credentials renewed while verifying, kept instead of those given (None: keep those)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class Refreshed:
 
 
 class PlatformError(Exception):
+    """A classified failure. ``reason`` is written for a delivery (what happens to the post);
+    ``connect_reason``, when given, is what to tell a person connecting the account instead of
+    the wording :mod:`siar_publisher.accounts` derives from the class (for failures whose class
+    alone does not say what to fix, such as a wrong OAuth client secret)."""
+
     def __init__(
         self,
         error_class: ErrorClass,
@@ -82,6 +89,7 @@ class PlatformError(Exception):
         detail: str | None = None,
         retry_at: datetime | None = None,
         status: int | None = None,
+        connect_reason: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.error_class = error_class
@@ -89,6 +97,7 @@ class PlatformError(Exception):
         self.detail = detail
         self.retry_at = retry_at
         self.status = status
+        self.connect_reason = connect_reason
 
 
 class Adapter(Protocol):

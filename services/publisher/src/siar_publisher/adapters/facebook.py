@@ -7,7 +7,9 @@ description}`` whose ``status.video_status`` is polled; ``fields=id,permalink_ur
 gives the URL; no idempotency key (506 only catches an identical consecutive post), so a post
 whose answer was lost is looked for among the Page's recent posts; Page tokens do not expire.
 Post insights ``post_total_media_view_unique, post_media_view, post_reactions_by_type_total,
-post_clicks`` (the ``*_impressions*`` metrics are deprecated)."""
+post_clicks`` (the ``*_impressions*`` metrics are deprecated); comments and shares are not insights
+but fields of the post: ``comments.limit(0).summary(true)`` (``summary.total_count``) and
+``shares`` (``{"count"}``, absent while nobody shared the post; a video has no such field)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .containers import credentials_expiry
 from .graph import cannot_tell, find_by_text, insight_values, poll, request
 
 POST_METRICS = "post_total_media_view_unique,post_media_view,post_reactions_by_type_total,post_clicks"
+COMMENTS_FIELD = "comments.limit(0).summary(true)"
 
 
 class FacebookAdapter:
@@ -155,9 +158,24 @@ class FacebookAdapter:
     # --- metrics
 
     async def insights(self, client: httpx.AsyncClient, account: Account, platform_post_id: str) -> dict[str, int | float]:
+        """The post's insights, plus ``comments`` and ``shares`` read from the post itself. A
+        feed post's id is ``{page-id}_{post-id}``; a video's is a bare id, and a video has
+        comments but no ``shares`` field (asking for it is an error)."""
         body = await self._call(client, account, "GET", platform_post_id, "insights",
                                 params={"metric": POST_METRICS})  # fmt: skip
-        return insight_values(body)
+        values = insight_values(body)
+        is_post = "_" in platform_post_id
+        fields = f"shares,{COMMENTS_FIELD}" if is_post else COMMENTS_FIELD
+        post = await self._call(client, account, "GET", platform_post_id, params={"fields": fields})
+        summary = (post.get("comments") or {}).get("summary") if isinstance(post.get("comments"), dict) else None
+        total = summary.get("total_count") if isinstance(summary, dict) else None
+        if isinstance(total, int) and not isinstance(total, bool):
+            values["comments"] = total
+        if is_post:
+            shares = post.get("shares")
+            count = shares.get("count", 0) if isinstance(shares, dict) else 0
+            values["shares"] = count if isinstance(count, int) and not isinstance(count, bool) else 0
+        return values
 
     async def audience(self, client: httpx.AsyncClient, account: Account) -> dict[str, int]:
         body = await self._call(client, account, "GET", self._page(account),

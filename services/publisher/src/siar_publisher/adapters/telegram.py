@@ -86,10 +86,30 @@ class TelegramAdapter:
         return data["result"]
 
     async def verify(self, client: httpx.AsyncClient, account: Account) -> Verified:
-        await self._call(client, account, "getMe", {})
-        chat = await self._call(client, account, "getChat", {"chat_id": account.settings["chat_id"]})
-        assert isinstance(chat, dict)
+        """getMe (the token), getChat (the chat) and getChatMember for the bot itself: a chat
+        the bot may not post in is refused now, not at its first post."""
+        chat_id = account.settings["chat_id"]
+        me = await self._call(client, account, "getMe", {})
+        chat = await self._call(client, account, "getChat", {"chat_id": chat_id})
+        assert isinstance(me, dict) and isinstance(chat, dict)
         handle = f"@{chat['username']}" if chat.get("username") else str(chat.get("id"))
+        bot = f"@{me['username']}" if me.get("username") else f"the bot {me.get('id')}"
+        try:
+            member = await self._call(client, account, "getChatMember", {"chat_id": chat_id, "user_id": me["id"]})
+        except PlatformError as exc:
+            # A chat whose members the bot may not read ("member list is inaccessible", 403 "bot
+            # is not a member") is one it may not post in either.
+            if exc.error_class not in (ErrorClass.PERMISSION_DENIED, ErrorClass.INVALID_CONTENT):
+                raise
+            raise PlatformError(ErrorClass.PERMISSION_DENIED,
+                                f"{bot} is not an administrator of {handle}: add it as an administrator "
+                                "allowed to post messages, then connect again",
+                                detail=exc.detail, status=exc.status) from exc  # fmt: skip
+        assert isinstance(member, dict)
+        problem = _cannot_post(str(chat.get("type") or ""), member, bot, handle)
+        if problem is not None:
+            raise PlatformError(ErrorClass.PERMISSION_DENIED, problem,
+                                detail=f"getChatMember: {_rights(member)}")  # fmt: skip
         return Verified(handle=handle, display_name=chat.get("title"),
                         limits={"max_characters": 4096, "max_caption": CAPTION_LIMIT})
 
@@ -148,6 +168,37 @@ class TelegramAdapter:
             raise PlatformError(ErrorClass.TRANSIENT, "Telegram answered getChatMemberCount without a number",
                                 detail=repr(count)[:200])
         return {"member_count": count}
+
+
+def _cannot_post(chat_type: str, member: dict, bot: str, handle: str) -> str | None:
+    """Why the bot, as ``member`` (a ChatMember) of a chat of ``chat_type``, cannot post there;
+    None when it can. In a channel only its creator and administrators with
+    ``can_post_messages`` post; in a group any member, unless restricted from sending."""
+    status = member.get("status")
+    if status == "creator":
+        return None
+    if status in ("left", "kicked"):
+        where = "removed from" if status == "kicked" else "not a member of"
+        return f"{bot} is {where} {handle}: add it as an administrator allowed to post messages, then connect again"
+    if chat_type == "channel":
+        if status != "administrator":
+            return (f"{bot} is not an administrator of {handle}: make it an administrator allowed to post "
+                    "messages, then connect again")  # fmt: skip
+        if not member.get("can_post_messages"):
+            return (f"{bot} is an administrator of {handle} but may not post messages: allow it to post "
+                    "messages, then connect again")  # fmt: skip
+        return None
+    if status == "restricted" and not (member.get("is_member") and member.get("can_send_messages")):
+        return f"{bot} may not send messages in {handle}: lift its restrictions, then connect again"
+    return None
+
+
+def _rights(member: dict) -> str:
+    said = [f"status {member.get('status')}"]
+    for name in ("can_post_messages", "can_send_messages", "is_member"):
+        if name in member:
+            said.append(f"{name} {str(member[name]).lower()}")
+    return ", ".join(said)
 
 
 def _message_url(message: dict) -> str | None:

@@ -17,6 +17,7 @@ means the authorisation was revoked or has expired."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +55,20 @@ def next_pacific_midnight(now: datetime | None = None) -> datetime:
     local = (now or datetime.now(UTC)).astimezone(PACIFIC)
     tomorrow = (local + timedelta(days=1)).date()
     return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=PACIFIC).astimezone(UTC)
+
+
+# What to tell a person connecting the channel when Google refuses the one renewal verify makes
+# (RFC 6749 §5.2 error codes, as oauth2.googleapis.com/token answers them).
+_REFRESH_REFUSED = {
+    "invalid_client": "Google did not accept the OAuth client: check client_id and client_secret (the Google "
+                      "Cloud console shows both) and try again",
+    "invalid_grant": "Google did not accept the refresh token: it has expired or was revoked; authorise Siar "
+                     "again and paste the new tokens",
+    "unauthorized_client": "Google says the refresh token belongs to another OAuth client: give the client_id and "
+                           "client_secret it was issued to",
+    "": "Google refused to renew the access token with these credentials: check client_id, client_secret and "
+        "refresh_token, then try again",
+}  # fmt: skip
 
 
 class YouTubeAdapter:
@@ -152,11 +167,31 @@ class YouTubeAdapter:
         return items[0]
 
     async def verify(self, client: httpx.AsyncClient, account: Account) -> Verified:
-        channel = await self._channel(client, account, "snippet,contentDetails,statistics,status")
+        """The channel, read with the access token given. With a refresh token, one renewal
+        first: a wrong client id or secret, or a dead refresh token, shows now rather than at
+        the first renewal an hour later; and when the access token given has expired already,
+        the channel is read with the new one, which is kept."""
+        refreshed = None
+        if account.credentials.get("refresh_token"):
+            refreshed = await self.refresh(client, account)
+        parts = "snippet,contentDetails,statistics,status"
+        renewed = None
+        try:
+            channel = await self._channel(client, account, parts)
+        except PlatformError as exc:
+            if refreshed is None or exc.error_class != ErrorClass.AUTH_EXPIRED:
+                raise
+            renewed = refreshed
+            channel = await self._channel(client, replace(account, credentials=renewed.credentials), parts)
         snippet = channel.get("snippet") or {}
         limits: dict[str, int] = {}
         if (channel.get("status") or {}).get("longUploadsStatus") == "allowed":
             limits["max_video_seconds"] = LONG_VIDEO_SECONDS
+        handle = snippet.get("customUrl") or channel["id"]
+        if renewed is not None:
+            return Verified(handle=handle, display_name=snippet.get("title"), limits=limits,
+                            token_expires_at=renewed.expires_at or datetime.now(UTC),
+                            credentials=renewed.credentials)  # fmt: skip
         expires_at = None
         try:
             info = await client.get(self._oauth_url(account, "/tokeninfo"),
@@ -165,7 +200,7 @@ class YouTubeAdapter:
                 expires_at = in_seconds(info.json().get("expires_in"))
         except (httpx.HTTPError, ValueError):
             expires_at = None
-        return Verified(handle=snippet.get("customUrl") or channel["id"], display_name=snippet.get("title"),
+        return Verified(handle=handle, display_name=snippet.get("title"),
                         limits=limits, token_expires_at=expires_at or datetime.now(UTC))  # fmt: skip
 
     async def refresh(self, client: httpx.AsyncClient, account: Account) -> Refreshed:
@@ -188,7 +223,8 @@ class YouTubeAdapter:
                 reason = ("Google says Siar's access to the YouTube channel was revoked or has expired "
                           "(invalid_grant); connect the channel again") if error == "invalid_grant" else (
                           "Google refused Siar's app credentials; connect the YouTube channel again")  # fmt: skip
-                raise PlatformError(ErrorClass.AUTH_REVOKED, reason, detail=detail, status=response.status_code)
+                raise PlatformError(ErrorClass.AUTH_REVOKED, reason, detail=detail, status=response.status_code,
+                                    connect_reason=_REFRESH_REFUSED.get(str(error), _REFRESH_REFUSED[""]))  # fmt: skip
             raise PlatformError(ErrorClass.TRANSIENT, "Google could not renew the token now; Siar will try again",
                                 detail=detail, status=response.status_code)  # fmt: skip
         expires_at = in_seconds(body.get("expires_in", 3599))
