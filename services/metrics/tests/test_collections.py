@@ -67,6 +67,34 @@ async def test_telegram_posts_are_not_read_but_telegram_audiences_are(db, clean_
     assert planned[0]["due_at"] <= datetime.now(UTC)
 
 
+async def test_an_account_the_platform_gives_no_insights_for_is_never_asked(db, clean_db, amqp_url):
+    # A LinkedIn member's profile (account.registered insights=false): its posts were read six
+    # times each, answered empty, and counted in the reports as measured with no interactions.
+    settings = settings_for(clean_db, amqp_url)
+    member = AccountRegistered(account_id="acc-li", platform="linkedin", handle="Rina", status="active", insights=False)
+    await handlers.on_account(envelope(member), member, db.pool, wake=lambda: None)
+    post = published("post-li", platform="linkedin", account_id="acc-li")
+    await handlers.on_published(envelope(post), post, db.pool, settings, wake=lambda: None)
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM collections") == 0
+
+    # An organization page connected later is read; an account that stops giving insights (its
+    # author changed) ends its daily audience chain at the reading already planned.
+    page = AccountRegistered(account_id="acc-org", platform="linkedin", handle="Perpus", status="active")
+    await handlers.on_account(envelope(page), page, db.pool, wake=lambda: None)
+    other = published("post-org", platform="linkedin", account_id="acc-org")
+    await handlers.on_published(envelope(other), other, db.pool, settings, wake=lambda: None)
+    assert len(await readings(db, other.target_id)) == 6
+    changed = AccountUpdated(account_id="acc-org", platform="linkedin", handle="Perpus", status="active", insights=False)
+    await handlers.on_account(envelope(changed), changed, db.pool, wake=lambda: None)
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE collections SET due_at = now() - interval '1 second' WHERE kind = 'account'")
+    claimed = await claim_all(db, requester())
+    assert [(r["account_id"], what) for r, what in claimed if r["kind"] == "account"] == [("acc-org", "requested")]
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM collections WHERE kind = 'account' AND state = 'planned'") == 0
+
+
 async def test_due_readings_become_requests_with_everything_the_publisher_needs(db):
     async with db.pool.acquire() as conn:
         await store.upsert_post(conn, "post-3", "Dongeng anak", [], "camp-1", [], datetime.now(UTC))

@@ -140,3 +140,39 @@ async def test_a_wrong_oauth_client_secret_is_refused_at_connect_time(client, li
     right = {**youtube, "credentials": {**youtube["credentials"], "client_secret": "gsecret"}}
     connected = await client.post("/v1/accounts", json=right)
     assert connected.status_code == 201 and connected.json()["handle"] == "@perpuskota"
+
+
+
+async def test_an_account_says_whether_its_platform_gives_insights(client, amqp_url):
+    # LinkedIn gives statistics only for an organization page: account.registered says so, and
+    # the metrics service asks nothing of a member's profile.
+    import asyncio
+    import json
+
+    import aio_pika
+    from siar_contracts import EVENTS_EXCHANGE
+
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key="account.registered")
+        for author in ("urn:li:person:abc123", "urn:li:organization:42"):
+            response = await client.post("/v1/accounts", json={
+                "platform": "linkedin", "base_url": "https://api.linkedin.com", "verify": False, "handle": author,
+                "credentials": {"access_token": "li-token"}, "settings": {"author": author}})
+            assert response.status_code == 201, response.text
+        seen: dict[str, bool] = {}
+        async with asyncio.timeout(10):
+            while len(seen) < 2:
+                message = await queue.get(fail=False)
+                if message is None:
+                    await asyncio.sleep(0.05)
+                    continue
+                await message.ack()
+                data = json.loads(message.body)["data"]
+                seen[data["handle"]] = data["insights"]
+    finally:
+        await connection.close()
+    assert seen == {"urn:li:person:abc123": False, "urn:li:organization:42": True}

@@ -138,6 +138,11 @@ class AccountRegistered(Payload):
     display_name: str | None = None
     status: str
     limits: dict[str, int] = Field(default_factory=dict)
+    insights: bool = Field(
+        default=True,
+        description="Whether the platform gives this account's post statistics and audience: a LinkedIn "
+                    "member's profile does not (only an organization page does), so nothing is asked of it",
+    )
 
 
 class AccountUpdated(AccountRegistered):

@@ -54,7 +54,7 @@ async def on_published(event: CloudEvent, data: PostPublished, pool: asyncpg.Poo
             platform_post_id=data.platform_post_id, url=data.url, published_at=data.published_at,
             correlation_id=event.correlationid,
         )
-        if new:
+        if new and await store.gives_insights(conn, data.account_id):
             await collections.plan_post(
                 conn, target_id=data.target_id, post_id=data.post_id, account_id=data.account_id,
                 platform=data.platform, platform_post_id=data.platform_post_id, published_at=data.published_at,
@@ -67,8 +67,9 @@ async def on_account(event: CloudEvent, data: AccountRegistered, pool: asyncpg.P
     async with pool.acquire() as conn, conn.transaction():
         if not await first_delivery(conn, event):
             return
-        await store.upsert_account(conn, data.account_id, data.platform, data.handle, data.display_name, data.status)
-        if data.status == "active":
+        await store.upsert_account(conn, data.account_id, data.platform, data.handle, data.display_name, data.status,
+                                   data.insights)
+        if data.status == "active" and data.insights:
             await collections.plan_audience(conn, data.account_id, data.platform)
     wake()
 

@@ -36,18 +36,24 @@ VALUE_COLUMNS = ("views", "reach", "likes", "comments", "shares", "saves", "clic
 
 
 async def upsert_account(conn: asyncpg.Connection, account_id: str, platform: str, handle: str | None,
-                         display_name: str | None, status: str) -> None:
+                         display_name: str | None, status: str, insights: bool | None = None) -> None:
+    """``insights`` None: as it was (true for an account not known yet)."""
     await conn.execute(
         """
-        INSERT INTO accounts (account_id, platform, handle, display_name, status, updated_at)
-        VALUES ($1, $2, $3, $4, $5, now())
+        INSERT INTO accounts (account_id, platform, handle, display_name, status, insights, updated_at)
+        VALUES ($1, $2, $3, $4, $5, coalesce($6, true), now())
         ON CONFLICT (account_id) DO UPDATE SET platform = EXCLUDED.platform,
             handle = coalesce(EXCLUDED.handle, accounts.handle),
             display_name = coalesce(EXCLUDED.display_name, accounts.display_name),
-            status = EXCLUDED.status, updated_at = now()
+            status = EXCLUDED.status, insights = coalesce($6, accounts.insights), updated_at = now()
         """,
-        account_id, platform, handle, display_name, status,
+        account_id, platform, handle, display_name, status, insights,
     )
+
+
+async def gives_insights(conn: asyncpg.Connection, account_id: str) -> bool:
+    """Whether to ask about this account's posts: yes unless its account.* event said no."""
+    return await conn.fetchval("SELECT insights FROM accounts WHERE account_id = $1", account_id) is not False
 
 
 async def upsert_post(conn: asyncpg.Connection, post_id: str, text: str, hashtags: list[str],
@@ -111,7 +117,8 @@ async def plan_audience(conn: asyncpg.Connection, rows: Sequence[tuple[uuid.UUID
 
 async def active_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> set[str]:
     rows = await conn.fetch(
-        "SELECT account_id FROM accounts WHERE account_id = ANY($1::text[]) AND status = 'active'", account_ids
+        "SELECT account_id FROM accounts WHERE account_id = ANY($1::text[]) AND status = 'active' AND insights",
+        account_ids
     )
     return {r["account_id"] for r in rows}
 

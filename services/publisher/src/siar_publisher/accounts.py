@@ -69,6 +69,13 @@ def connect_reason(exc: PlatformError, adapter: Adapter, account: Account) -> st
     return f"{name} refused the account settings: {said}"
 
 
+def gives_insights(platform: str, settings: dict) -> bool:
+    """Whether the platform answers insights for this account (an adapter's ``gives_insights``;
+    by default yes), announced with the account so the metrics service asks nothing in vain."""
+    check = getattr(ADAPTERS.get(platform), "gives_insights", None)
+    return True if check is None else bool(check(settings or {}))
+
+
 def _display_name(platform: str) -> str:
     try:
         return rules_for(platform).display_name
@@ -130,7 +137,8 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
         model = AccountRegistered if created else AccountUpdated
         await write_events(conn, SCHEMA, [event(
             model(account_id=row["account_id"], platform=row["platform"], handle=row["handle"],
-                  display_name=row["display_name"], status=row["status"], limits=row["limits"]),
+                  display_name=row["display_name"], status=row["status"], limits=row["limits"],
+                  insights=gives_insights(row["platform"], row["settings"])),
             str(uuid.uuid4()),
             f"account/{row['account_id']}",
         )])

@@ -17,6 +17,7 @@ import structlog
 from siar_contracts import AccountNeedsReconnect, AccountUpdated, ErrorClass
 
 from . import store
+from .accounts import gives_insights
 from .adapters import ADAPTERS, Account, PlatformError
 from .delivery import SCHEMA, event, failed_event
 from .metrics import PublisherMetrics
@@ -125,6 +126,7 @@ class TokenRefresher:
         await store_event(conn, AccountUpdated(
             account_id=updated["account_id"], platform=updated["platform"], handle=updated["handle"],
             display_name=updated["display_name"], status=updated["status"], limits=updated["limits"],
+            insights=gives_insights(updated["platform"], updated["settings"]),
         ), updated["account_id"])
         self.metrics.token_refreshes.labels(row["platform"], "ok").inc()
         log.info("token refreshed", account_id=row["account_id"], expires_at=refreshed.expires_at.isoformat())

@@ -100,6 +100,10 @@ class LinkedInAdapter:
         base = account.base_url.rstrip("/")
         return OAUTH_HOST if "api.linkedin.com" in base else base
 
+    def gives_insights(self, settings: dict) -> bool:
+        """Only an organization's posts and followers can be read (see :meth:`insights`)."""
+        return _ORG.match(str(settings.get("author") or "")) is not None
+
     def _author(self, account: Account) -> str:
         return str(account.settings["author"])
 
