@@ -132,7 +132,7 @@ class Burst:
                 conn = await asyncpg.connect(self.env.database_url, server_settings={"search_path": "scheduler"})
                 rows = await conn.fetch("SELECT target_id::text, status, error_class, reason FROM targets")
                 await conn.close()
-            except (OSError, asyncpg.PostgresError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 rows = []
             open_ = [r for r in rows if r["status"] in ("scheduled", "due", "retrying")]
             if rows and not open_:
@@ -147,7 +147,11 @@ class Burst:
         published = {tid for tid, r in targets.items() if r["status"] == "published"}
         deadline = time.monotonic() + timeout
         while True:
-            conn = await asyncpg.connect(self.env.database_url, server_settings={"search_path": "metrics"})
+            try:  # a fault still under way (terminate-backends) may close this connection too: look again
+                conn = await asyncpg.connect(self.env.database_url, server_settings={"search_path": "metrics"})
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await asyncio.sleep(1)
+                continue
             try:
                 known = await conn.fetch("SELECT target_id, platform FROM targets")
                 read = await conn.fetch("SELECT target_id, stage, count(*) AS n FROM readings WHERE kind = 'post'"
@@ -158,6 +162,9 @@ class Burst:
                     "SELECT (SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY request_id HAVING count(*) > 1) r)"
                     " + (SELECT count(*) FROM (SELECT 1 FROM samples GROUP BY request_id, raw_name"
                     "    HAVING count(*) > 1) s)")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await asyncio.sleep(1)
+                continue
             finally:
                 await conn.close()
             insights = {r["target_id"] for r in known if has_post_insights(r["platform"])}
