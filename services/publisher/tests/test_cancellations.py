@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from siar_contracts import PostCancelled, PostDue, spec_for_model
 from siar_publisher import store
 from siar_publisher.handlers import on_cancelled, on_due, on_due_batch
@@ -27,18 +26,6 @@ def due(n: int):
 def cancelled(*targets: str):
     payload = PostCancelled(post_id="p", target_ids=list(targets), reason=REASON)
     return CANCELLED.envelope(payload, source="/siar/scheduler", correlation_id="c", subject="post/p"), payload
-
-
-@pytest.fixture
-async def db(clean_db):
-    db = await Database.open(clean_db, "publisher")
-    async with db.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO accounts (account_id, platform, handle, base_url, credentials)"
-            " VALUES ('a1', 'mastodon', 'perpus', 'http://sandbox/mastodon', '\\x00')"
-        )
-    yield db
-    await db.close()
 
 
 async def deliveries(db: Database) -> dict[str, tuple[str, str | None]]:

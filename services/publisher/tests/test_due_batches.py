@@ -9,7 +9,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import aio_pika
-import pytest
 from siar_contracts import EVENTS_EXCHANGE, PostDue, queue_name, spec_for_model
 from siar_publisher.handlers import batch_handlers, handlers, on_due_batch
 from siar_runtime.bus import Bus
@@ -24,18 +23,6 @@ def due(n: int, account_id: str = "a1"):
     payload = PostDue(post_id=f"p{n}", target_id=f"t{n}", account_id=account_id, platform="mastodon",
                       due_at=datetime.now(UTC), text=f"post {n}", media=[])
     return SPEC.envelope(payload, source="/siar/scheduler", correlation_id=f"c{n}", subject=f"target/t{n}"), payload
-
-
-@pytest.fixture
-async def db(clean_db):
-    db = await Database.open(clean_db, "publisher")
-    async with db.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO accounts (account_id, platform, handle, base_url, credentials)"
-            " VALUES ('a1', 'mastodon', 'perpus', 'http://sandbox/mastodon', '\\x00')"
-        )
-    yield db
-    await db.close()
 
 
 async def _deliveries(db: Database) -> dict[str, str]:
