@@ -47,6 +47,10 @@ def test_every_event_has_a_unique_versioned_type():
         (b'{"specversion":"1.0"}', "source"),
         (b'{"specversion":"0.3","id":"1","source":"s","type":"t","correlationid":"c","data":{}}', "specversion"),
         (b'{"id":"1","source":"s","type":"t","correlationid":"c","data":{},"time":"2026-01-01T00:00:00"}', "time"),
+        # Required by CloudEvents 1.0: a received event without an id would get a new one on each
+        # delivery, so a redelivery could never be recognised (it was stored twice).
+        (b'{"specversion":"1.0","source":"s","type":"t","correlationid":"c","data":{}}', "id: Field required"),
+        (b'{"id":"1","source":"s","type":"t","correlationid":"c","data":{}}', "specversion: Field required"),
     ],
 )
 def test_unreadable_envelopes_say_where(body, where):

@@ -14,6 +14,7 @@ from siar_contracts import (
     DEAD_EXCHANGE,
     EVENTS_EXCHANGE,
     PostCancelled,
+    PostDue,
     dead_queue_name,
     queue_name,
     spec_for_model,
@@ -102,12 +103,16 @@ async def test_poison_messages_land_in_the_dead_letters_with_their_reason(bus):
         await _publish_raw(bus, json.dumps({**json.loads(good.to_json()), "data": {"post_id": 5}, "id": "x2"}).encode())
         refuse = spec.envelope(PostCancelled(post_id="p9", target_ids=[], reason="refuse"), source="/t", correlation_id="c")
         await _publish_raw(bus, refuse.to_json())
+        # A Siar type this service has no handler for, published under the routing key of one it
+        # has (a sender's mix-up): shown in the dead letters, not acknowledged and dropped.
+        other = spec_for_model(PostDue).type
+        await _publish_raw(bus, json.dumps({**json.loads(good.to_json()), "type": other, "id": "x3"}).encode())
         await _publish_raw(bus, good.to_json())
-        dead = await _drain(bus, dead_queue_name("publisher"), 4)
+        dead = await _drain(bus, dead_queue_name("publisher"), 5)
     finally:
         await consumer.stop()
     reasons = sorted(m.headers["x-siar-reason"] for m in dead)
-    assert reasons == ["invalid_payload", "malformed", "refused", "unknown_type"]
+    assert reasons == ["invalid_payload", "malformed", "refused", "unexpected_type", "unknown_type"]
     by_reason = {m.headers["x-siar-reason"]: m for m in dead}
     assert "post_id" in by_reason["invalid_payload"].headers["x-siar-detail"]
     assert by_reason["malformed"].body == b"{not json"  # the original body is kept for replay

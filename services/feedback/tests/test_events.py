@@ -226,3 +226,23 @@ async def dead_letter(amqp_url: str, event_id: str) -> dict:
 
         await wait_until(dead, timeout=10)
     return seen
+
+
+async def test_a_response_to_a_survey_not_taking_responses_is_a_dead_letter_to_replay(client, amqp_url):
+    # It was acknowledged and dropped, its event id used up: the bot's retry after the survey
+    # opened again was absorbed as a repeat and the response lost for good.
+    survey = await open_survey(client)
+    assert (await client.post(f"/v1/surveys/{survey['survey_id']}/close")).status_code == 200
+    data = {"survey": survey["slug"], "channel": "telegram", "answers": {"kepuasan": 5, "rekomendasi": 9}}
+    event_id = await publish(amqp_url, data, event_id=str(uuid.uuid4()))
+    seen = await dead_letter(amqp_url, event_id)
+    assert seen["x-siar-reason"] == "survey_not_open" and "closed" in seen["x-siar-detail"]
+    assert (await results_of(client, survey))["responses"] == 0
+    # Open again, the same event (as a replay sends it) is stored.
+    assert (await client.post(f"/v1/surveys/{survey['survey_id']}/open")).status_code == 200
+    await publish(amqp_url, data, event_id=event_id)
+
+    async def stored():
+        return (await results_of(client, survey))["responses"] == 1
+
+    await wait_until(stored)

@@ -20,13 +20,13 @@ from .names import (
     queue_name,
 )
 
-PRODUCERS: dict[str, str] = {
+PRODUCERS: dict[str, str | tuple[str, ...]] = {
     "post.scheduled": "scheduler",
     "post.updated": "scheduler",
     "post.cancelled": "scheduler",
     "post.due": "scheduler",
     "post.published": "publisher",
-    "post.failed": "publisher",
+    "post.failed": ("publisher", "scheduler"),  # the scheduler's: not approved by its time
     "post.retrying": "publisher",
     "account.registered": "publisher",
     "account.updated": "publisher",
@@ -43,6 +43,13 @@ PRODUCERS: dict[str, str] = {
 }
 
 
+def producers_of(name: str) -> tuple[str, ...]:
+    """Who emits the event ``name`` (post.failed: the publisher, and the scheduler for a post not
+    approved by its time)."""
+    producers = PRODUCERS[name]
+    return (producers,) if isinstance(producers, str) else producers
+
+
 def _message_name(name: str, version: int) -> str:
     return "".join(part.capitalize() for part in name.replace("_", ".").split(".")) + f"V{version}"
 
@@ -50,6 +57,9 @@ def _message_name(name: str, version: int) -> str:
 def build() -> dict[str, Any]:
     envelope = CloudEvent.model_json_schema()
     envelope["properties"].pop("data", None)
+    # Defaults fill them in the events Siar makes; every message carries them, and one received
+    # without them is dead-lettered (CloudEvent.from_json).
+    envelope["required"] = sorted({*envelope.get("required", []), "id", "specversion"})
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     components: dict[str, Any] = {"messages": {}, "schemas": {"CloudEvent": envelope}}
@@ -89,12 +99,13 @@ def build() -> dict[str, Any]:
                 "bindingVersion": "0.3.0"}},
         })
         channels[channel]["messages"][message] = {"$ref": f"#/components/messages/{message}"}
-        operations[f"{PRODUCERS[spec.name]}.send.{spec.name}"] = {
-            "action": "send",
-            "summary": f"The {PRODUCERS[spec.name]} emits {spec.name}.",
-            "channel": {"$ref": f"#/channels/{channel}"},
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
-        }
+        for producer in producers_of(spec.name):
+            operations[f"{producer}.send.{spec.name}"] = {
+                "action": "send",
+                "summary": f"The {producer} emits {spec.name}.",
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
+            }
         for queue, keys in BINDINGS.items():
             if spec.name in keys:
                 service = consuming_service(queue)
@@ -118,7 +129,12 @@ def build() -> dict[str, Any]:
                 f"durable topic exchange {EVENTS_EXCHANGE!r}, with the event's short name as routing key. "
                 "Bind a queue of your own to the keys you need. `source` + `id` is unique: deduplicate on it. "
                 "`correlationid` follows one post through every service. A breaking change is a new "
-                "`type` version, emitted beside the old one for a while."
+                "`type` version, emitted beside the old one for a while. Events of one post or survey are "
+                "not guaranteed to arrive in the order they happened: post.due goes to the broker from the "
+                "claim itself, so for a post due at once it can overtake its post.scheduled (which, like "
+                "every other event, goes through its service's outbox); key on the ids and take an event "
+                "about something not seen yet as its first news. An event that arrives twice has the same "
+                "`id`."
             ),
         },
         "defaultContentType": CONTENT_TYPE,

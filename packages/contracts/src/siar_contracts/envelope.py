@@ -47,12 +47,19 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_json(cls, body: bytes | str) -> CloudEvent:
+        """A received event. ``id`` and ``specversion`` have defaults for the events Siar makes,
+        but one that arrives must carry them (CloudEvents 1.0 requires both): an event without an
+        id given a fresh one on each delivery could never be recognised as a repeat."""
         try:
-            return cls.model_validate_json(body)
+            event = cls.model_validate_json(body)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
             raise EnvelopeError(f"not a CloudEvent: {where}: {first['msg']}") from exc
+        missing = sorted({"id", "specversion"} - event.model_fields_set)
+        if missing:
+            raise EnvelopeError(f"not a CloudEvent: {missing[0]}: Field required")
+        return event
 
     @property
     def short_name(self) -> str:

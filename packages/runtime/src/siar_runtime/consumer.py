@@ -133,6 +133,13 @@ class Consumer:
             return
         name = spec.name
         handler = self.handlers.get(event.type)
+        if handler is None and message.routing_key and message.routing_key != spec.name:
+            # Published under another event's routing key (a sender that mixed up the type or
+            # the key): not a version this service may skip, a mistake to show, not to drop.
+            await self._dead(message, acks, name, "unexpected_type",
+                             f"{event.type} arrived under the routing key {message.routing_key!r}, which is"
+                             f" {spec.name!r}'s own")
+            return
         if handler is None:
             # A Siar event this service is not interested in (say, a newer version emitted
             # beside the one it handles): acknowledged and counted, not an error.

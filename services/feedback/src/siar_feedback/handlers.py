@@ -56,6 +56,12 @@ async def on_response_submitted(
         if not await first_delivery(conn, event):
             return
         result = await responses.record(conn, survey, sub, secret=secret)
+        if result.outcome is responses.Outcome.NOT_OPEN:
+            # Rolled back with the inbox row: the letter can be replayed once the survey is open
+            # again, instead of being acknowledged, dropped and its id used up.
+            metrics.observe(result)
+            raise Rejected("survey_not_open", f"survey {survey.slug!r} is {survey.status}, not taking responses;"
+                                              " replay this letter once it is open again")
     metrics.observe(result)
     if result.outcome is responses.Outcome.ACCEPTED:
         wake()
