@@ -48,5 +48,5 @@ ENV PATH=/app/.venv/bin:$PATH \
     SIAR_HTTP_HOST=0.0.0.0
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8001 8002 8010
-CMD ["python", "-c", "raise SystemExit('choose a command: python -m siar_scheduler | siar_publisher | siar_sandbox | siar_runtime.migrate | siar_devstack.demo')"]
+EXPOSE 8001 8002 8003 8004 8010
+CMD ["python", "-c", "raise SystemExit('choose a command: python -m siar_scheduler | siar_publisher | siar_metrics | siar_feedback | siar_sandbox | siar_runtime.migrate | siar_devstack.demo')"]

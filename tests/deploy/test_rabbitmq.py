@@ -38,6 +38,19 @@ def test_every_service_queue_is_a_quorum_queue_with_a_dead_letter_queue_and_a_de
     assert all(q["durable"] and not q["auto_delete"] for q in queues.values())
 
 
+def test_dead_letters_are_kept_however_often_they_are_looked_at():
+    # RabbitMQ 4.x gives a quorum queue without a limit of its own 20 deliveries, and counts a
+    # letter looked at and put back as one: the policy lifts the limit on the dead-letter queues
+    # alone (the service queues keep theirs, which sends poison messages to the dead letters).
+    import re
+
+    document = json.loads(COMMITTED.read_text())
+    [policy] = document["policies"]
+    assert policy["definition"] == {"delivery-limit": -1} and policy["apply-to"] == "queues"
+    kept = {q["name"] for q in document["queues"] if re.search(policy["pattern"], q["name"])}
+    assert kept == {dead_queue_name(service) for service in BINDINGS}
+
+
 async def test_a_broker_given_the_definitions_holds_what_declare_topology_declares(amqp_url):
     """Declare the topology on the real broker (this session's vhost), export it with
     rabbitmqctl, and compare with the committed file: names, arguments, bindings."""

@@ -84,3 +84,25 @@ def test_a_dead_letter_whose_queue_is_gone_stays_a_dead_letter(amqp_url):
     one = runner.invoke(app, ["dead-letters", "replay", "--service", "scheduler", "--id", "m-gone"], env=env)
     assert one.exit_code == 1 and "kept m-gone" in one.output and "no dead letter" not in one.output
     assert asyncio.run(_queue_depths(amqp_url)) == (0, 2)
+
+
+def test_list_shows_whole_ids_in_a_narrow_terminal_and_says_when_there_are_more(amqp_url):
+    # The id is what `replay --id` takes: cut to fit the terminal, it could not be pasted; and a
+    # --limit that left letters out said nothing.
+    from siar_cli.main import app
+
+    long_id = "e3e2b500-cde6-40c9-b379-2d54c0a2a6f1"
+    headers = {"x-siar-reason": "invalid_payload", "x-siar-detail": "data.post_id: Field required " * 8,
+               "x-siar-queue": queue_name("scheduler"), "x-siar-routing-key": "post.published"}
+    asyncio.run(_setup(amqp_url, *(aio_pika.Message(b"{}", message_id=f"{long_id[:-1]}{n}", headers=headers)
+                                   for n in range(3))))
+    runner = CliRunner()
+    env = {"SIAR_AMQP_URL": amqp_url, "COLUMNS": "100"}
+    listed = runner.invoke(app, ["dead-letters", "list", "--service", "scheduler", "--limit", "2"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "m-1" in listed.output and f"{long_id[:-1]}0" in listed.output
+    assert f"{long_id[:-1]}1" not in listed.output  # the third and fourth letters are not shown…
+    assert "more dead letters of scheduler than the 2 shown" in listed.output  # …and it says so
+    everything = runner.invoke(app, ["dead-letters", "list", "--service", "scheduler"], env=env)
+    assert "more dead letters" not in everything.output and f"{long_id[:-1]}2" in everything.output
+    asyncio.run(_queue_depths(amqp_url))

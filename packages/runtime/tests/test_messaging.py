@@ -161,7 +161,7 @@ async def test_dead_letters_can_be_listed_and_replayed(bus):
 
     async def handler(event, payload):
         attempts.append(payload.post_id)
-        if len(attempts) == 1:
+        if len(attempts) <= 2:
             raise Rejected("refused", "not yet: the account was not connected")
 
     consumer = Consumer(bus, "publisher", {spec_for_model(PostCancelled).type: handler}, ChassisMetrics("test"),
@@ -184,13 +184,22 @@ async def test_dead_letters_can_be_listed_and_replayed(bus):
         assert (await replay(bus.connection, "publisher", message_id="no-such-id")).moved == 0
         done = await replay(bus.connection, "publisher")
         assert done.moved == 1 and done.kept == []
+        # Refused once more: its letter still names the event's routing key, not the queue's
+        # name it came back under.
         for _ in range(100):
-            if len(attempts) == 2:
+            again = await peek(bus.connection, "publisher")
+            if again:
+                break
+            await asyncio.sleep(0.05)
+        assert [(d.reason, d.routing_key) for d in again] == [("refused", "post.cancelled")]
+        assert (await replay(bus.connection, "publisher")).moved == 1
+        for _ in range(100):
+            if len(attempts) == 3:
                 break
             await asyncio.sleep(0.05)
     finally:
         await consumer.stop()
-    assert attempts == ["p11", "p11"]  # handled again, this time successfully
+    assert attempts == ["p11", "p11", "p11"]  # handled again, the last time successfully
     assert await peek(bus.connection, "publisher") == []
 
 

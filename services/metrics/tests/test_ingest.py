@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog
+import structlog.testing
 from siar_contracts import CloudEvent, spec_for_type
 from siar_metrics import store
 from siar_metrics.ingest import Answer, Policy, store_answers
@@ -98,14 +100,20 @@ async def test_a_retryable_failure_plans_the_reading_again_and_a_final_one_says_
     await claim_all(db, requester())
     one_h, six_h, one_d = (await readings(db, target["target_id"]))[:3]
     retry_at = datetime.now(UTC) + timedelta(minutes=5)
-    outcome = await answer(
-        db,
-        failed(one_h, "rate_limited", "Mastodon asked Siar to slow down", retry_at=retry_at),
-        failed(six_h, "transient", "Mastodon had a problem"),
-        failed(one_d, "target_gone", "Mastodon no longer has this post (deleted?)"),
-        policy=Policy(backoff_seconds=60),
-    )
+    with structlog.testing.capture_logs() as logged:
+        outcome = await answer(
+            db,
+            failed(one_h, "rate_limited", "Mastodon asked Siar to slow down", retry_at=retry_at),
+            failed(six_h, "transient", "Mastodon had a problem"),
+            failed(one_d, "target_gone", "Mastodon no longer has this post (deleted?)"),
+            policy=Policy(backoff_seconds=60),
+        )
     assert outcome.retrying[("mastodon", "post")] == 2 and outcome.failed[("mastodon", "post")] == 1
+    # What the SiarInsightsNotCollected runbook tells an operator to look for.
+    [gone] = [e for e in logged if e["event"] == "collection failed"]
+    assert (gone["platform"], gone["error_class"], gone["reason"]) == (
+        "mastodon", "target_gone", "Mastodon no longer has this post (deleted?)")
+    assert len([e for e in logged if e["event"] == "collection will be retried"]) == 2
     one_h, six_h, one_d = (await readings(db, target["target_id"]))[:3]
     assert one_h["state"] == "planned" and one_h["due_at"] == retry_at and one_h["error_class"] == "rate_limited"
     assert six_h["state"] == "planned"

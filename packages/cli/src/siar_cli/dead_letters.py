@@ -53,18 +53,26 @@ def list_(
 
     async def go() -> int:
         connection = await _connect(amqp_url)
-        table = Table("queue", "message id", "event", "reason", "detail", "dead at", title="Dead letters")
+        table = Table("queue", "event", "reason", "detail", "dead at", title="Dead letters")
+        # The id is what `replay --id` takes: never shortened, whatever the terminal's width.
+        table.add_column("message id", no_wrap=True, min_width=36)
         total = 0
+        more: list[str] = []
         try:
             for name in _services(service):
-                for letter in await peek(connection, name, limit):
+                letters = await peek(connection, name, limit + 1)  # one more: to know there are more
+                if len(letters) > limit:
+                    more.append(name)
+                for letter in letters[:limit]:
                     total += 1
-                    table.add_row(name, letter.message_id or "–", letter.routing_key, letter.reason,
-                                  letter.detail[:120], letter.dead_at or "–")
+                    table.add_row(name, letter.routing_key, letter.reason, letter.detail[:120], letter.dead_at or "–",
+                                  letter.message_id or "–")
         finally:
             await connection.close()
         if total:
             console.print(table)
+            for name in more:
+                console.print(f"… more dead letters of {name} than the {limit} shown; use --limit")
         else:
             console.print("No dead letters.")
         return total

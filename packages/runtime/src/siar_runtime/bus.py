@@ -68,6 +68,18 @@ async def declare_dead_queue(channel: AbstractChannel, dead: AbstractExchange, k
     await dlq.bind(dead, routing_key=queue_name(key_of_queue))
 
 
+def routing_key_of(message: aio_pika.abc.AbstractIncomingMessage) -> str:
+    """The event's own routing key. A replayed dead letter comes through the default exchange,
+    under its queue's name, and carries the original in ``x-siar-routing-key``."""
+    if not message.exchange:
+        kept = (message.headers or {}).get("x-siar-routing-key")
+        if isinstance(kept, bytes):
+            kept = kept.decode("utf-8", "replace")
+        if kept:
+            return str(kept)
+    return message.routing_key or ""
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message to publish: already-serialised CloudEvent JSON and its routing key."""
@@ -220,7 +232,7 @@ class Bus:
                 "x-siar-reason": reason,
                 "x-siar-detail": detail[:2000],
                 "x-siar-queue": queue,
-                "x-siar-routing-key": message.routing_key or "",
+                "x-siar-routing-key": routing_key_of(message),
                 "x-siar-dead-at": datetime.now(UTC).isoformat(),
             }
         )

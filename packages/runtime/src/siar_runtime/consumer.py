@@ -23,7 +23,7 @@ from siar_contracts import EVENTS, CloudEvent, EnvelopeError, queue_name, spec_f
 
 from .acks import Acks, ChannelAcks
 from .batches import Batcher, BatchHandler
-from .bus import Bus
+from .bus import Bus, routing_key_of
 from .logging import bind_message, describe
 from .metrics import ChassisMetrics
 
@@ -133,12 +133,12 @@ class Consumer:
             return
         name = spec.name
         handler = self.handlers.get(event.type)
-        if handler is None and message.routing_key and message.routing_key != spec.name:
+        routed = routing_key_of(message)
+        if handler is None and routed and routed != spec.name:
             # Published under another event's routing key (a sender that mixed up the type or
             # the key): not a version this service may skip, a mistake to show, not to drop.
             await self._dead(message, acks, name, "unexpected_type",
-                             f"{event.type} arrived under the routing key {message.routing_key!r}, which is"
-                             f" {spec.name!r}'s own")
+                             f"{event.type} arrived under the routing key {routed!r}, which is {spec.name!r}'s own")
             return
         if handler is None:
             # A Siar event this service is not interested in (say, a newer version emitted

@@ -114,16 +114,24 @@ async def replay(
     result = Replayed()
     try:
         dead = await channel.get_queue(dead_queue_name(service))
+        # Only the letters there now: one replayed that dies again at once comes back behind
+        # them, and taking it again would replay it over and over within one command.
+        there = dead.declaration_result.message_count or 0
+        taken = 0
         skipped: list[AbstractIncomingMessage] = []
-        while limit is None or result.moved < limit:
+        while (limit is None or result.moved < limit) and taken < there:
             message = await dead.get(no_ack=False, fail=False)
             if message is None:
                 break
+            taken += 1
             if message_id is not None and message.message_id != message_id:
                 skipped.append(message)
                 continue
             letter = describe(service, message)
+            # The original routing key goes with it (it comes back under its queue's name): should
+            # it die again, its letter still names the event (bus.routing_key_of).
             headers = {k: v for k, v in letter.headers.items() if k not in _DEAD_HEADERS}
+            headers["x-siar-routing-key"] = letter.routing_key
             headers["x-siar-replayed-at"] = datetime.now(UTC).isoformat()
             headers["x-siar-replayed-reason"] = letter.reason
             try:

@@ -84,6 +84,19 @@ class _Recorder:
         return _Queue(self, name)
 
 
+# From RabbitMQ 4.0 every quorum queue without a delivery limit of its own gets 20, and until
+# 4.3 a message looked at and put back (``siar dead-letters list``, the management UI's "Get
+# messages", a replay passing over other letters) counts as a delivery: a dead letter looked at
+# twenty times was dropped. The dead-letter queues keep their letters however often they are read.
+DEAD_LETTERS_KEPT = {
+    "name": "siar-dead-letters-kept",
+    "pattern": r"^siar\.[^.]+\.dead$",
+    "apply-to": "queues",
+    "priority": 10,
+    "definition": {"delivery-limit": -1},
+}
+
+
 def definitions(vhost: str = VHOST) -> dict[str, Any]:
     """What ``declare_topology`` declares, in RabbitMQ's definitions format."""
     recorder = _Recorder(vhost)
@@ -101,6 +114,7 @@ def definitions(vhost: str = VHOST) -> dict[str, Any]:
         "exchanges": recorder.exchanges,
         "queues": recorder.queues,
         "bindings": recorder.bindings,
+        "policies": [{"vhost": vhost, **DEAD_LETTERS_KEPT}],
     }
 
 

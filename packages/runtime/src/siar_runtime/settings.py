@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,3 +25,16 @@ class ServiceSettings(BaseSettings):
     prefetch: int = Field(default=64, ge=1, description="Unacknowledged messages per consumer")
     outbox_batch: int = Field(default=500, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_example_password_in_production(self) -> ServiceSettings:
+        """The passwords of .env.example all start ``siar-dev-``: in production they are refused
+        here, in the addresses compose builds from them (each service's own secrets are checked
+        by its settings class; Grafana's password is Grafana's)."""
+        if self.environment == "production":
+            for name, url, variable in (("SIAR_DATABASE_URL", self.database_url, "POSTGRES_PASSWORD"),
+                                        ("SIAR_AMQP_URL", self.amqp_url, "RABBITMQ_PASSWORD")):
+                if "siar-dev-" in url:
+                    raise ValueError(f"{name} holds the example password of .env.example (siar-dev-…): "
+                                     f"set a real {variable} for production")
+        return self

@@ -8,6 +8,7 @@ request id, until ``max_attempts``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -72,10 +73,10 @@ class Requester:
             return []
         exhausted = [r for r in rows if r["attempts"] > self.max_attempts]
         if exhausted:
-            await store.give_up(
-                conn, [r["request_id"] for r in exhausted],
-                f"no answer to {self.max_attempts} requests; is the publisher running?",
-            )
+            reason = f"no answer to {self.max_attempts} requests; is the publisher running?"
+            await store.give_up(conn, [r["request_id"] for r in exhausted], reason)
+            for platform, n in Counter(r["platform"] for r in exhausted).items():
+                log.warning("collection failed", platform=platform, readings=n, reason=reason)
         ask = [r for r in rows if r["attempts"] <= self.max_attempts]
         # An account's next daily reading is planned when this one is first asked, so the chain
         # never breaks on a failure; a disconnected account's chain pauses until it is back.

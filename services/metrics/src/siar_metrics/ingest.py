@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pydantic_core
+import structlog
 from siar_contracts import (
     AudienceSampled,
     CloudEvent,
@@ -36,6 +37,8 @@ from . import store
 from .collections import SCHEMA
 from .engagement import rate
 from .vocabulary import VOCABULARY_COLUMNS, normalise
+
+log = structlog.get_logger("siar.metrics.ingest")
 
 # Reading again cannot hurt, so an answer lost in a timeout is retried like a transient fault.
 RETRYABLE = frozenset({
@@ -177,10 +180,17 @@ async def _failed(conn: asyncpg.Connection, answers: dict[str, InsightsFailed], 
     outcome.duplicates += len(ordered) - len(rows)
     for row in rows:
         key = (row["platform"], row["kind"])
+        # What the SiarInsightsNotCollected runbook sends an operator to (docs/operations.md).
         if row["state"] == "planned":
             outcome.retrying[key] += 1
+            log.info("collection will be retried", platform=row["platform"], kind=row["kind"],
+                     account_id=row["account_id"], error_class=row["error_class"], reason=row["reason"],
+                     attempts=row["attempts"], at=row["due_at"].isoformat())
         else:
             outcome.failed[key] += 1
+            log.warning("collection failed", platform=row["platform"], kind=row["kind"],
+                        account_id=row["account_id"], error_class=row["error_class"], reason=row["reason"],
+                        attempts=row["attempts"])
 
 
 def _number(value: float) -> int | float:

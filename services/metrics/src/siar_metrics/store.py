@@ -289,7 +289,8 @@ async def mark_failed(conn: asyncpg.Connection, columns: dict[str, list], max_at
             updated_at = clock_timestamp()
         FROM v
         WHERE c.request_id = v.request_id AND c.state = 'requested'
-        RETURNING c.request_id, c.kind, c.account_id, c.platform, c.state, c.due_at, c.attempts
+        RETURNING c.request_id, c.kind, c.account_id, c.platform, c.state, c.due_at, c.attempts, c.error_class,
+                  c.reason
         """,
         columns["request_id"], columns["error_class"], columns["reason"], columns["retry_at"], columns["retryable"],
         max_attempts, backoff_seconds, backoff_max_seconds,

@@ -1,0 +1,19 @@
+"""What every service's settings refuse in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from siar_runtime.settings import ServiceSettings
+
+
+@pytest.mark.parametrize(("field", "url", "variable"), [
+    ("database_url", "postgresql://siar:siar-dev-postgres-password@postgres:5432/siar", "POSTGRES_PASSWORD"),
+    ("amqp_url", "amqp://siar:siar-dev-rabbitmq-password@rabbitmq:5672/", "RABBITMQ_PASSWORD"),
+])
+def test_the_example_passwords_are_refused_in_production_only(field, url, variable):
+    # The docs said production refuses .env.example's values; only the services' own secrets were.
+    with pytest.raises(ValidationError, match=f"example password of .env.example.*real {variable}"):
+        ServiceSettings(environment="production", **{field: url})
+    assert getattr(ServiceSettings(environment="development", **{field: url}), field) == url
+    ServiceSettings(environment="production", **{field: url.replace("siar-dev-", "k7")})
