@@ -260,15 +260,22 @@ class SurveyAnnouncement(Payload):
     """One account to announce an opened survey on, with the link for its channel and a ready text."""
 
     platform: str
-    account_id: str | None = None
+    account_id: str | None = Field(
+        default=None,
+        description="The account (the scheduler's account id) to post on; without one the entry is only a suggestion",
+    )
     channel: str
     url: str
     text: str = Field(description="Suggested post text, the link included")
 
 
 class SurveyOpened(Payload):
-    """A survey takes responses from now on. ``announce`` lists where to post its link (the
-    scheduler may turn each entry into a post)."""
+    """A survey takes responses from now on. ``announce`` lists where to post its link: the
+    scheduler posts each entry that names an account, with its text, as the survey opens (held
+    for review first where review is required); an entry without an account (a poster) is a
+    suggestion only. An entry the scheduler cannot post (unknown account, text the platform
+    refuses) dead-letters the event in ``siar.scheduler.dead`` with the reason, after the others
+    were scheduled; replaying it makes only the posts still missing."""
 
     survey_id: str
     slug: str

@@ -30,6 +30,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "account.registered",
         "account.updated",
         "account.needs_reconnect",
+        "survey.opened",
     ),
     "publisher": ("post.due", "post.cancelled"),
     "publisher-insights": ("insights.requested",),

@@ -326,7 +326,7 @@ def router(auth, policy: Policy) -> APIRouter:
              summary="The audit log: who changed what, when (append-only)")
     async def audit(
         actor: ActorDep, db: Pool,
-        entity: Annotated[str | None, Query(description="post, series, event, campaign, account, calendar")] = None,
+        entity: Annotated[str | None, Query(description="post, series, event, campaign, account, calendar, survey")] = None,
         entity_id: str | None = None,
         by: Annotated[str | None, Query(description="Only what this actor did")] = None,
         start: From = None, end: To = None,

@@ -98,7 +98,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
             batch=20,
             after_commit=lambda rows: relay.wake(),
         )
-        consumer = Consumer(bus, SERVICE, handlers(db.pool), metrics.chassis, prefetch=settings.prefetch,
+        consumer = Consumer(bus, SERVICE, handlers(db.pool, policy), metrics.chassis, prefetch=settings.prefetch,
                             batch_handlers=batch_handlers(db.pool))
         app.state.db = db
         app.state.bus = bus

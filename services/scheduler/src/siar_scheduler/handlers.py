@@ -14,6 +14,7 @@ from siar_contracts import (
     PostFailed,
     PostPublished,
     PostRetrying,
+    SurveyOpened,
     spec_for_model,
 )
 from siar_runtime.batches import BatchHandler
@@ -21,6 +22,8 @@ from siar_runtime.consumer import Handler
 from siar_runtime.inbox import first_deliveries, first_delivery
 
 from . import accounts, store
+from .announcements import on_survey_opened
+from .policy import Policy
 from .posts import SOURCE
 
 
@@ -76,7 +79,8 @@ def batch_handlers(pool: asyncpg.Pool) -> dict[str, BatchHandler]:
     return {spec_for_model(PostPublished).type: partial(on_published_batch, pool=pool)}
 
 
-def handlers(pool: asyncpg.Pool) -> dict[str, Handler]:
+def handlers(pool: asyncpg.Pool, policy: Policy | None = None) -> dict[str, Handler]:
+    """``policy``: the library's (review, checks), which the posts made from survey announcements follow."""
     from siar_contracts import AccountUpdated
 
     table = {
@@ -87,4 +91,6 @@ def handlers(pool: asyncpg.Pool) -> dict[str, Handler]:
         AccountUpdated: on_account,
         AccountNeedsReconnect: on_needs_reconnect,
     }
-    return {spec_for_model(model).type: partial(fn, pool=pool) for model, fn in table.items()}
+    found = {spec_for_model(model).type: partial(fn, pool=pool) for model, fn in table.items()}
+    found[spec_for_model(SurveyOpened).type] = partial(on_survey_opened, pool=pool, policy=policy or Policy())
+    return found

@@ -15,6 +15,7 @@ class Policy:
     timezone: str = "Asia/Jakarta"
     horizon_days: int = 90
     import_max_rows: int = 5000
+    survey_review_minutes: int = 60
 
     @classmethod
     def from_settings(cls, settings) -> Policy:
@@ -25,4 +26,5 @@ class Policy:
             timezone=settings.timezone,
             horizon_days=settings.series_horizon_days,
             import_max_rows=settings.import_max_rows,
+            survey_review_minutes=settings.survey_review_minutes,
         )

@@ -345,9 +345,11 @@ async def insert_new(conn: asyncpg.Connection, new: NewPost, actor: Actor, *, ac
 
 
 async def create_post(
-    pool: asyncpg.Pool, req: PostCreate, *, actor: Actor, idempotency_key: str | None, policy: Policy
+    pool: asyncpg.Pool, req: PostCreate, *, actor: Actor, idempotency_key: str | None, policy: Policy,
+    audit_details: dict | None = None,
 ) -> tuple[PostOut, bool]:
-    """Returns the post and whether it was created now (False: an idempotent replay)."""
+    """Returns the post and whether it was created now (False: an idempotent replay).
+    ``audit_details`` add to its audit entry (where a post the scheduler made came from)."""
     scheduled_at = when(req.scheduled_at, req.timezone, policy.grace_seconds)
     async with pool.acquire() as conn:
         if idempotency_key:
@@ -363,7 +365,7 @@ async def create_post(
         new.idempotency_key = idempotency_key
         try:
             async with conn.transaction():
-                post = await insert_new(conn, new, actor)
+                post = await insert_new(conn, new, actor, details=audit_details)
         except asyncpg.UniqueViolationError:
             # Two requests with one Idempotency-Key raced; the other one won.
             existing = await store.post_id_for_key(conn, idempotency_key or "")

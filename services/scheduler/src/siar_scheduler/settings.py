@@ -35,6 +35,11 @@ class SchedulerSettings(ServiceSettings):
         default=False,
         description="Posts go out only once a reviewer (not their author) approved them; off: submitted posts are approved at once",
     )
+    survey_review_minutes: int = Field(
+        default=60, ge=1, le=7 * 24 * 60,
+        description="With review required: how long after a survey opens its announcements wait for a reviewer"
+        " (they go out then, once approved)",
+    )
     series_horizon_days: int = Field(default=90, ge=7, le=730, description="How far ahead a series' posts are made")
     import_max_rows: int = Field(default=5000, ge=1, description="Most rows one calendar import may hold")
     # Content checks: block (refuse the post), warn (keep it, show the finding) or off
