@@ -68,7 +68,7 @@ async def test_an_account_never_goes_above_its_configured_rate(stack, accounts, 
 async def test_a_429_pauses_that_account_alone(stack, accounts, api, sandbox):
     slow = connect_mastodon(api, stack, "throttled.token")
     sandbox.put("/_sandbox/faults", json={
-        "platform": "mastodon", "account": "throttled", "sequence": ["429"], "retry_after_seconds": 3,
+        "platform": "mastodon", "account": "throttled", "sequence": ["429"], "retry_after_seconds": 6,
     }).raise_for_status()
     sandbox.put("/_sandbox/limits", json={"platform": "mastodon", "limit": 1000000, "window_seconds": 300})
     now = datetime.now(UTC)
@@ -79,6 +79,18 @@ async def test_a_429_pauses_that_account_alone(stack, accounts, api, sandbox):
     body = api.get(f"{stack.url('scheduler')}/v1/posts/{throttled[0]}").json()
     assert body["status"] == "publishing"  # still waiting for its account, the others went out
     assert body["targets"][0]["error_class"] == "rate_limited"
+
+    # A post due for the paused account meanwhile is not tried before the pause ends, and says so
+    # (it waited as 'due' without a reason).
+    later = schedule_many(api, stack, slow, "Menunggu", 1, datetime.now(UTC))
+
+    def waiting():
+        target = api.get(f"{stack.url('scheduler')}/v1/posts/{later[0]}").json()["targets"][0]
+        return target if (target["reason"] or "").startswith("waiting: Mastodon asked Siar to slow down") else None
+
+    target = await wait_until(waiting, timeout=5, interval=0.1)
+    assert target["status"] == "retrying" and target["error_class"] == "rate_limited"
+    throttled += later
 
     await wait_until(lambda: all_published(api, stack, throttled), timeout=30, interval=0.3)
     delivery = api.get(f"{stack.url('publisher')}/v1/deliveries/{body['targets'][0]['target_id']}").json()

@@ -1,7 +1,10 @@
-"""post.cancelled on the real database, whatever it meets: a delivery waiting for its first
-attempt or a retry is cancelled; a post.due that comes after the cancellation (redelivered, or
-overtaken by it) is recorded as cancelled and never sent; an attempt under way when the
-cancellation came plans no retry, and one the rate limit gives back is not tried again."""
+"""A delivery that has not gone out, on the real database, and what may stop or hold it.
+
+post.cancelled, whatever it meets: a delivery waiting for its first attempt or a retry is
+cancelled; a post.due that comes after the cancellation (redelivered, or overtaken by it) is
+recorded as cancelled and never sent; an attempt under way when the cancellation came plans no
+retry, and one the rate limit gives back is not tried again. An account's pause (a platform's
+429): the deliveries it holds back say so, and until when."""
 
 from __future__ import annotations
 
@@ -77,3 +80,42 @@ async def test_an_attempt_that_finishes_after_a_cancellation_records_what_happen
     await on_cancelled(*cancelled("t1"), db.pool)
     async with db.pool.acquire() as conn:
         assert await store.finish(conn, "t1", 1, state="published", platform_post_id="1") == "published"
+
+
+# ------------------------------------------------------------------- held back by the account's pause
+
+
+async def retrying_events(db: Database) -> list[dict]:
+    import json
+
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT body FROM outbox WHERE routing_key = 'post.retrying' ORDER BY id")
+    return [json.loads(bytes(r["body"]))["data"] for r in rows]
+
+
+async def test_deliveries_held_back_by_a_429_say_why_and_until_when(db):
+    # After a 429 the account is paused: its other deliveries waited without a word ('due' at the
+    # scheduler, no reason) until the pause ended. Now each says it waits, and until when.
+    from siar_contracts import ErrorClass
+    from siar_publisher.delivery import held_event, held_reason
+
+    for n in (1, 2, 3):
+        await on_due(*due(n), db.pool, lambda: None)
+    until = datetime.now(UTC) + timedelta(minutes=2)
+    why = held_reason("mastodon", ErrorClass.RATE_LIMITED, until)
+    assert why.startswith("waiting: Mastodon asked Siar to slow down for this account; it goes out after ")
+    async with db.pool.acquire() as conn, conn.transaction():
+        # As the worker does on t1's 429: t1 retries when the pause ends, the account pauses.
+        await conn.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE target_id = 't1'", until)
+        await store.pause_account(conn, "a1", until, why)
+        held = await store.hold_pending(conn, "a1", until, "rate_limited", why, "t1")
+        from siar_runtime.outbox import write_events
+
+        await write_events(conn, "publisher", [held_event(h, ErrorClass.RATE_LIMITED, why) for h in held])
+        assert await store.hold_pending(conn, "a1", until, "rate_limited", why, "t1") == []  # said once
+    # A post.due for the paused account that comes meanwhile says so at once.
+    await on_due_batch([due(4)], db.pool, lambda: None)
+    told = await retrying_events(db)
+    assert sorted(e["target_id"] for e in told) == ["t2", "t3", "t4"]
+    assert {e["reason"] for e in told} == {why} and {e["attempt"] for e in told} == {0}
+    assert await claimable(db) == []  # nothing goes before the pause ends

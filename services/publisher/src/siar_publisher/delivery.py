@@ -33,7 +33,7 @@ from siar_contracts import (
     PostRetrying,
     spec_for_model,
 )
-from siar_platforms import Content, Media, validate
+from siar_platforms import Content, Media, rules_for, validate
 from siar_runtime.batches import Batcher
 from siar_runtime.db import Database
 from siar_runtime.logging import bind_message
@@ -52,6 +52,31 @@ log = structlog.get_logger("siar.publisher.delivery")
 
 def event(model, correlation_id: str, subject: str) -> CloudEvent:
     return spec_for_model(type(model)).envelope(model, source=SOURCE, correlation_id=correlation_id, subject=subject)
+
+
+def held_reason(platform: str, error_class: ErrorClass, until: datetime) -> str:
+    """What a delivery held back by its account's pause tells the librarian."""
+    try:
+        name = rules_for(platform).display_name
+    except (KeyError, ValueError):
+        name = platform
+    why = ("the account's quota for the day is used up" if error_class == ErrorClass.QUOTA_EXHAUSTED
+           else f"{name} asked Siar to slow down for this account")
+    return f"waiting: {why}; it goes out after {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def held_event(row, error_class: ErrorClass, reason: str) -> CloudEvent:
+    """post.retrying for a delivery that waits for its account's pause (it may not have been tried
+    yet: ``attempt`` is then 0)."""
+    return event(
+        PostRetrying(
+            post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
+            platform=row["platform"], error_class=error_class, reason=reason, attempt=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+        ),
+        row["correlation_id"],
+        f"target/{row['target_id']}",
+    )
 
 
 def failed_event(row, error_class: ErrorClass, reason: str, detail: str | None, attempts: int) -> CloudEvent:
@@ -334,7 +359,11 @@ class DeliveryWorker:
                 f"target/{row['target_id']}",
             )])
             if exc.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED):
-                await store.pause_account(conn, row["account_id"], at)
+                why = held_reason(row["platform"], exc.error_class, at)
+                await store.pause_account(conn, row["account_id"], at, why)
+                held = await store.hold_pending(conn, row["account_id"], at, exc.error_class.value, why,
+                                                row["target_id"])
+                await write_events(conn, SCHEMA, [held_event(h, exc.error_class, why) for h in held])
             return True
 
         if not await self._commit(write):

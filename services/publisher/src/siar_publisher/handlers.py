@@ -20,7 +20,7 @@ from siar_runtime.inbox import first_deliveries, first_delivery
 from siar_runtime.outbox import write_events
 
 from . import store
-from .delivery import SCHEMA, failed_event
+from .delivery import SCHEMA, failed_event, held_event
 from .insights import InsightsReader, on_insights_requested
 
 ACCOUNT_GONE = "the account is no longer connected to Siar"
@@ -47,7 +47,20 @@ async def on_due(event: CloudEvent, data: PostDue, pool: asyncpg.Pool, wake: Cal
         if account is None:
             await store.fail_unclaimed(conn, data.target_id, ErrorClass.TARGET_GONE.value, ACCOUNT_GONE)
             await write_events(conn, SCHEMA, [failed_event(row, ErrorClass.TARGET_GONE, ACCOUNT_GONE, None, 0)])
+        else:
+            await _say_held(conn, [row])
     wake()
+
+
+async def _say_held(conn: asyncpg.Connection, rows: list[dict]) -> None:
+    """New deliveries for an account paused now (a platform's 429 a moment ago) wait for it: they
+    say so (post.retrying), rather than sit 'due' at the scheduler without a word."""
+    paused = await store.paused_accounts(conn, sorted({r["account_id"] for r in rows}))
+    held = []
+    for account_id, (until, why) in paused.items():
+        for h in await store.hold_pending(conn, account_id, until, ErrorClass.RATE_LIMITED.value, why, ""):
+            held.append(held_event(h, ErrorClass.RATE_LIMITED, why))
+    await write_events(conn, SCHEMA, held)
 
 
 async def on_due_batch(items: Sequence[tuple[CloudEvent, PostDue]], pool: asyncpg.Pool,
@@ -71,6 +84,7 @@ async def on_due_batch(items: Sequence[tuple[CloudEvent, PostDue]], pool: asyncp
                                             ACCOUNT_GONE)
             await write_events(conn, SCHEMA, [failed_event(r, ErrorClass.TARGET_GONE, ACCOUNT_GONE, None, 0)
                                               for r in gone])
+        await _say_held(conn, [r for r in rows if r["account_id"] in known])
     wake()
 
 

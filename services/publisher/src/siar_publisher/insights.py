@@ -35,7 +35,7 @@ from siar_runtime.outbox import write_events
 
 from . import store
 from .adapters import ADAPTERS, Account, PlatformError
-from .delivery import SCHEMA, event
+from .delivery import SCHEMA, event, held_reason
 from .metrics import PublisherMetrics
 from .vault import Vault
 
@@ -129,7 +129,8 @@ async def on_insights_requested(event_: CloudEvent, data: InsightsRequested, poo
             return
         if isinstance(answer, InsightsFailed) and answer.error_class in (
                 ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and answer.retry_at is not None:
-            await store.pause_account(conn, data.account_id, answer.retry_at)
+            await store.pause_account(conn, data.account_id, answer.retry_at,
+                                      held_reason(data.platform, answer.error_class, answer.retry_at))
         await write_events(conn, SCHEMA, [event(answer, event_.correlationid, event_.subject or f"account/{data.account_id}")])
     reader.metrics.insights.labels(data.platform, data.kind, outcome).inc()
     reader.on_answered()

@@ -252,12 +252,39 @@ async def save_progress(conn: asyncpg.Connection, target_id: str, attempt: int, 
     return status.endswith(" 1")
 
 
-async def pause_account(conn: asyncpg.Connection, account_id: str, until: datetime) -> None:
+async def pause_account(conn: asyncpg.Connection, account_id: str, until: datetime, reason: str | None = None) -> None:
+    """No call to the account's platform before ``until``; ``reason`` says why to the deliveries
+    it holds back (:func:`hold_pending`, :func:`paused_accounts`)."""
     await conn.execute(
-        "UPDATE accounts SET paused_until = greatest(coalesce(paused_until, $2), $2), updated_at = now()"
+        "UPDATE accounts SET paused_until = greatest(coalesce(paused_until, $2), $2),"
+        " paused_reason = coalesce($3, paused_reason), updated_at = now()"
         " WHERE account_id = $1",
-        account_id, until,
+        account_id, until, reason,
     )
+
+
+async def hold_pending(conn: asyncpg.Connection, account_id: str, until: datetime, error_class: str, reason: str,
+                       but: str) -> list[asyncpg.Record]:
+    """The account's other deliveries that were to go before ``until``: they wait for it now, and
+    say why (returned, for their post.retrying). One already waiting as long says nothing again."""
+    return await conn.fetch(
+        """
+        UPDATE deliveries SET next_attempt_at = $2, error_class = $3, reason = $4, updated_at = clock_timestamp()
+        WHERE account_id = $1 AND state = 'pending' AND next_attempt_at < $2 AND target_id <> $5
+        RETURNING target_id, post_id, account_id, platform, correlation_id, attempts, next_attempt_at
+        """,
+        account_id, until, error_class, reason, but,
+    )
+
+
+async def paused_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, tuple[datetime, str]]:
+    """Of these accounts, those paused now: until when, and why."""
+    rows = await conn.fetch(
+        "SELECT account_id, paused_until, coalesce(paused_reason, 'the platform asked Siar to wait') AS reason"
+        " FROM accounts WHERE account_id = ANY($1::text[]) AND paused_until > clock_timestamp()",
+        account_ids,
+    )
+    return {r["account_id"]: (r["paused_until"], r["reason"]) for r in rows}
 
 
 async def account_needs_reconnect(conn: asyncpg.Connection, account_id: str, reason: str) -> bool:
