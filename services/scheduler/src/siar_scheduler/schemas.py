@@ -60,7 +60,12 @@ class PostUpdate(BaseModel):
     media: list[MediaIn] | None = Field(default=None, max_length=35)
     title: str | None = Field(default=None, max_length=2200)
     scheduled_at: datetime | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone. Alone it changes how the time is shown, never when the post goes out "
+                    "(09:00 in Jakarta stays that instant, 03:00 in Berlin); to keep 09:00 on the new zone's "
+                    "clock, give scheduled_at as local time with it",
+    )
     campaign_id: UUID | None = Field(default=None, description="null removes it from its campaign")
 
 
