@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
-from .conftest import form, open_survey
+import httpx
+from siar_feedback.app import create_app
+
+from .conftest import BASE, TOKEN, form, open_survey, settings_for
 
 
 async def answer(client, survey, channel, kepuasan, rekomendasi, **more):
@@ -132,3 +135,19 @@ async def test_metrics_count_responses_by_channel_and_show_nps_for_open_surveys(
     metrics = (await client.get("/metrics")).text
     assert 'siar_feedback_nps{survey="survei-metrik"}' not in metrics
     assert "siar_feedback_surveys_open 0.0" in metrics
+
+
+async def test_only_an_admin_reads_the_patrons_own_words(clean_db, amqp_url, client):
+    # Any valid token downloaded the free-text answers (personal data: names, phone numbers).
+    survey = await open_survey(client)
+    await answer(client, survey, "telegram", 4, 9, saran="Hubungi saya di 0812 0000")
+    settings = settings_for(clean_db, amqp_url).model_copy(update={"api_tokens": f"{TOKEN}:admin,editor-token-12:editor"})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE, headers={"Authorization": "Bearer editor-token-12"},
+    ) as editor:
+        refused = await editor.get(f"/v1/surveys/{survey['survey_id']}/answers.csv")
+        assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+        assert "only an admin" in refused.json()["detail"]
+        assert (await editor.get(f"/v1/surveys/{survey['survey_id']}/results")).status_code == 200
+    assert "0812" in (await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv")).text

@@ -45,7 +45,9 @@ async def test_the_reviewer_path(reviewed, accts, tap):
     assert refused.status_code == 403
     assert refused.json()["type"].endswith("own-post")
 
-    # Sent back with a comment: a draft again, the comment shown.
+    # Sent back with a comment: a draft again, the comment shown. Spaces are no comment.
+    blank = await reviewed.post(f"/v1/posts/{pid}/send-back", json={"comment": "   "}, headers=auth("reviewer"))
+    assert blank.status_code == 422, blank.text
     back = await reviewed.post(f"/v1/posts/{pid}/send-back", json={"comment": "Sebutkan sumbernya."},
                                headers=auth("reviewer"))
     assert back.status_code == 200, back.text

@@ -162,6 +162,9 @@ async def test_series_review_approves_its_occurrences_and_new_ones_come_approved
     assert {o["status"] for o in body["occurrences"]} == {"in_review"}
     refused = await reviewed.post(f"/v1/series/{body['series_id']}/approve", headers=auth("editor"))
     assert refused.status_code == 403
+    # The events' routes are for events: a series' id there is not found (it was approved).
+    wrong = await reviewed.post(f"/v1/events/{body['series_id']}/approve", headers=auth("reviewer"))
+    assert wrong.status_code == 404, wrong.text
     approved = await reviewed.post(f"/v1/series/{body['series_id']}/approve", headers=auth("reviewer"))
     assert approved.status_code == 200, approved.text
     assert approved.json()["review"]["state"] == "approved"

@@ -153,8 +153,11 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
     @api.get(
         "/surveys/{survey}/answers.csv",
         response_class=Response,
-        summary="Free-text answers as CSV (cells that would start a formula are quoted)",
-        responses={200: {"content": {"text/csv": {}}, "description": "One row per free-text answer"}},
+        summary="Free-text answers as CSV (cells that would start a formula are quoted); admins only",
+        description="Patrons' own words, which may hold personal data (a name, a phone number): only a token "
+                    "with the admin role reads them. Everyone on the team reads the counts and scores (results).",
+        responses={200: {"content": {"text/csv": {}}, "description": "One row per free-text answer"},
+                   403: PROBLEM},
     )
     async def export(
         survey: SurveyRef,
@@ -163,6 +166,10 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         question: Annotated[str | None, Query(max_length=40, description="Only this question's answers")] = None,
         lang: Literal["id", "en"] = "id",
     ) -> Response:
+        if caller.role != "admin":
+            raise Problem(403, "Not allowed", f"only an admin may read patrons' free-text answers (this token's role is"
+                          f" {caller.role}); the results give every role the counts and scores",
+                          type_=TYPE_BASE + "forbidden")
         found = await find(db, survey, count=False)
         if question is not None and found.question(question) is None:
             raise Problem(404, "Not found", f"survey {found.slug!r} has no question {question!r}",

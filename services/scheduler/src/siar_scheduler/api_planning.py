@@ -99,10 +99,12 @@ def router(auth, policy: Policy) -> APIRouter:
     # -- series and events -------------------------------------------------------------------
 
     def review_routes(prefix: str, what: str, tag: str) -> None:
+        kind = "recurrence" if prefix == "series" else "countdown"
+
         @api.post(f"/{prefix}/{{series_id}}/submit", response_model=SeriesOut, tags=["review"],
                   summary=f"Submit a draft {what} (its posts follow)", name=f"submit_{prefix}")
         async def submit(series_id: UUID, request: Request, actor: ActorDep, db: Pool) -> SeriesOut:
-            out = await series.review(db, series_id, "submit", actor=actor, policy=policy)
+            out = await series.review(db, series_id, "submit", actor=actor, policy=policy, kind=kind)
             request.app.state.wake()
             return out
 
@@ -111,20 +113,20 @@ def router(auth, policy: Policy) -> APIRouter:
         async def approve(series_id: UUID, request: Request, actor: ActorDep, db: Pool,
                           body: ReviewRequest | None = None) -> SeriesOut:
             out = await series.review(db, series_id, "approve", actor=actor, policy=policy,
-                                      comment=(body or ReviewRequest()).comment)
+                                      comment=(body or ReviewRequest()).comment, kind=kind)
             request.app.state.wake()
             return out
 
         @api.post(f"/{prefix}/{{series_id}}/send-back", response_model=SeriesOut, tags=["review"],
                   summary=f"Send a {what} back to its author with a comment (reviewers)", name=f"send_back_{prefix}")
         async def send_back(series_id: UUID, body: SendBackRequest, actor: ActorDep, db: Pool) -> SeriesOut:
-            return await series.review(db, series_id, "send_back", actor=actor, policy=policy, comment=body.comment)
+            return await series.review(db, series_id, "send_back", actor=actor, policy=policy, comment=body.comment,
+                                       kind=kind)
 
         @api.post(f"/{prefix}/{{series_id}}/cancel", response_model=SeriesOut, tags=[tag],
                   summary=f"Cancel the {what}: every post of it that has not gone out is cancelled",
                   name=f"cancel_{prefix}")
         async def cancel(series_id: UUID, actor: ActorDep, db: Pool, body: CancelRequest | None = None) -> SeriesOut:
-            kind = "recurrence" if prefix == "series" else "countdown"
             return await series.cancel(db, series_id, (body or CancelRequest()).reason, actor=actor, kind=kind)
 
     @api.post("/series", status_code=201, response_model=SeriesOut, tags=["series"],

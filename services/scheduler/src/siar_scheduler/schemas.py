@@ -167,9 +167,10 @@ class ReviewRequest(BaseModel):
 
 
 class SendBackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    comment: str = Field(min_length=1, max_length=2000, examples=["Tolong sebutkan sumber datanya."])
+    comment: str = Field(min_length=1, max_length=2000, examples=["Tolong sebutkan sumber datanya."],
+                         description="Why, for the author: required, and more than spaces")
 
 
 class CheckRequest(BaseModel):

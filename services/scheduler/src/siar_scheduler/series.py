@@ -482,12 +482,13 @@ async def cancel(pool: asyncpg.Pool, series_id: UUID, reason: str, *, actor: Act
 
 
 async def review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Actor, policy: Policy,
-                 comment: str | None = None) -> SeriesOut:
-    """submit, approve or send_back a whole series: its occurrences not edited alone follow."""
+                 comment: str | None = None, kind: str | None = None) -> SeriesOut:
+    """submit, approve or send_back a whole series: its occurrences not edited alone follow.
+    ``kind`` (recurrence or countdown): the route's, so /v1/events/{id} never reviews a series."""
     if action != "submit":
         require_reviewer(actor)
     async with pool.acquire() as conn, conn.transaction():
-        row = await _locked(conn, series_id)
+        row = await _locked(conn, series_id, kind)
         state = row["review_state"]
         what = "series" if row["kind"] == "recurrence" else "event promotion"
         values: dict = {}
