@@ -8,13 +8,12 @@ from datetime import UTC
 import asyncpg
 import httpx
 from siar_contracts import AccountRegistered, AccountUpdated, ErrorClass
-from siar_platforms import rules_for
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import store
 from .adapters import ADAPTERS, Account, Adapter, PlatformError, Verified
-from .delivery import SCHEMA, event
+from .delivery import SCHEMA, event, platform_name
 from .ratelimits import rate_for
 from .schemas import AccountCreate, AccountOut
 from .vault import Vault
@@ -37,7 +36,7 @@ def connect_reason(exc: PlatformError, adapter: Adapter, account: Account) -> st
     class and the platform's own words stay in ``error_class`` and ``platform_detail``."""
     if exc.connect_reason:
         return exc.connect_reason
-    name = _display_name(account.platform)
+    name = platform_name(account.platform)
     said = exc.detail or exc.reason
     klass = exc.error_class
     unanswered = klass in (ErrorClass.TRANSIENT, ErrorClass.OUTCOME_UNKNOWN)
@@ -74,13 +73,6 @@ def gives_insights(platform: str, settings: dict) -> bool:
     by default yes), announced with the account so the metrics service asks nothing in vain."""
     check = getattr(ADAPTERS.get(platform), "gives_insights", None)
     return True if check is None else bool(check(settings or {}))
-
-
-def _display_name(platform: str) -> str:
-    try:
-        return rules_for(platform).display_name
-    except (KeyError, ValueError):
-        return platform
 
 
 def _transport_cause(exc: BaseException) -> httpx.TransportError | None:

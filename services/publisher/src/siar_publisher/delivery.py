@@ -54,14 +54,18 @@ def event(model, correlation_id: str, subject: str) -> CloudEvent:
     return spec_for_model(type(model)).envelope(model, source=SOURCE, correlation_id=correlation_id, subject=subject)
 
 
+def platform_name(platform: str) -> str:
+    """The platform as people write it (Mastodon, X), for the reasons told to librarians."""
+    try:
+        return rules_for(platform).display_name
+    except ValueError:  # a platform siar_platforms does not know yet
+        return platform
+
+
 def held_reason(platform: str, error_class: ErrorClass, until: datetime) -> str:
     """What a delivery held back by its account's pause tells the librarian."""
-    try:
-        name = rules_for(platform).display_name
-    except (KeyError, ValueError):
-        name = platform
     why = ("the account's quota for the day is used up" if error_class == ErrorClass.QUOTA_EXHAUSTED
-           else f"{name} asked Siar to slow down for this account")
+           else f"{platform_name(platform)} asked Siar to slow down for this account")
     return f"waiting: {why}; it goes out after {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import partial
 
 import asyncpg
@@ -43,23 +44,24 @@ async def on_due(event: CloudEvent, data: PostDue, pool: asyncpg.Pool, wake: Cal
         row = _delivery(event, data)
         if not await store.insert_delivery(conn, **row):
             return
-        account = await store.account_status(conn, data.account_id)
-        if account is None:
+        known = await store.known_accounts(conn, [data.account_id])
+        if data.account_id not in known:
             await store.fail_unclaimed(conn, data.target_id, ErrorClass.TARGET_GONE.value, ACCOUNT_GONE)
             await write_events(conn, SCHEMA, [failed_event(row, ErrorClass.TARGET_GONE, ACCOUNT_GONE, None, 0)])
-        else:
-            await _say_held(conn, [row])
+        await _say_held(conn, known)
     wake()
 
 
-async def _say_held(conn: asyncpg.Connection, rows: list[dict]) -> None:
+async def _say_held(conn: asyncpg.Connection, accounts: dict[str, tuple[datetime, str] | None]) -> None:
     """New deliveries for an account paused now (a platform's 429 a moment ago) wait for it: they
-    say so (post.retrying), rather than sit 'due' at the scheduler without a word."""
-    paused = await store.paused_accounts(conn, sorted({r["account_id"] for r in rows}))
+    say so (post.retrying), rather than sit 'due' at the scheduler without a word. ``accounts``:
+    :func:`store.known_accounts` of theirs."""
     held = []
-    for account_id, (until, why) in paused.items():
-        for h in await store.hold_pending(conn, account_id, until, ErrorClass.RATE_LIMITED.value, why, ""):
-            held.append(held_event(h, ErrorClass.RATE_LIMITED, why))
+    for account_id, pause in accounts.items():
+        if pause is not None:
+            until, why = pause
+            for h in await store.hold_pending(conn, account_id, until, ErrorClass.RATE_LIMITED.value, why):
+                held.append(held_event(h, ErrorClass.RATE_LIMITED, why))
     await write_events(conn, SCHEMA, held)
 
 
@@ -84,7 +86,7 @@ async def on_due_batch(items: Sequence[tuple[CloudEvent, PostDue]], pool: asyncp
                                             ACCOUNT_GONE)
             await write_events(conn, SCHEMA, [failed_event(r, ErrorClass.TARGET_GONE, ACCOUNT_GONE, None, 0)
                                               for r in gone])
-        await _say_held(conn, [r for r in rows if r["account_id"] in known])
+        await _say_held(conn, known)
     wake()
 
 

@@ -254,7 +254,7 @@ async def save_progress(conn: asyncpg.Connection, target_id: str, attempt: int, 
 
 async def pause_account(conn: asyncpg.Connection, account_id: str, until: datetime, reason: str | None = None) -> None:
     """No call to the account's platform before ``until``; ``reason`` says why to the deliveries
-    it holds back (:func:`hold_pending`, :func:`paused_accounts`)."""
+    it holds back (:func:`hold_pending`, :func:`known_accounts`)."""
     await conn.execute(
         "UPDATE accounts SET paused_until = greatest(coalesce(paused_until, $2), $2),"
         " paused_reason = coalesce($3, paused_reason), updated_at = now()"
@@ -264,27 +264,18 @@ async def pause_account(conn: asyncpg.Connection, account_id: str, until: dateti
 
 
 async def hold_pending(conn: asyncpg.Connection, account_id: str, until: datetime, error_class: str, reason: str,
-                       but: str) -> list[asyncpg.Record]:
-    """The account's other deliveries that were to go before ``until``: they wait for it now, and
-    say why (returned, for their post.retrying). One already waiting as long says nothing again."""
+                       but: str | None = None) -> list[asyncpg.Record]:
+    """The account's deliveries (``but`` one) that were to go before ``until``: they wait for it
+    now, and say why (returned, for their post.retrying). One already waiting as long says nothing
+    again."""
     return await conn.fetch(
         """
         UPDATE deliveries SET next_attempt_at = $2, error_class = $3, reason = $4, updated_at = clock_timestamp()
-        WHERE account_id = $1 AND state = 'pending' AND next_attempt_at < $2 AND target_id <> $5
+        WHERE account_id = $1 AND state = 'pending' AND next_attempt_at < $2 AND target_id IS DISTINCT FROM $5
         RETURNING target_id, post_id, account_id, platform, correlation_id, attempts, next_attempt_at
         """,
         account_id, until, error_class, reason, but,
     )
-
-
-async def paused_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, tuple[datetime, str]]:
-    """Of these accounts, those paused now: until when, and why."""
-    rows = await conn.fetch(
-        "SELECT account_id, paused_until, coalesce(paused_reason, 'the platform asked Siar to wait') AS reason"
-        " FROM accounts WHERE account_id = ANY($1::text[]) AND paused_until > clock_timestamp()",
-        account_ids,
-    )
-    return {r["account_id"]: (r["paused_until"], r["reason"]) for r in rows}
 
 
 async def account_needs_reconnect(conn: asyncpg.Connection, account_id: str, reason: str) -> bool:
@@ -296,14 +287,16 @@ async def account_needs_reconnect(conn: asyncpg.Connection, account_id: str, rea
     return status.endswith(" 1")
 
 
-async def account_status(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT status, status_reason FROM accounts WHERE account_id = $1", account_id)
-
-
-async def known_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> set[str]:
-    """Which of these accounts Siar still holds (whatever their status)."""
-    rows = await conn.fetch("SELECT account_id FROM accounts WHERE account_id = ANY($1::text[])", account_ids)
-    return {r["account_id"] for r in rows}
+async def known_accounts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, tuple[datetime, str] | None]:
+    """Which of these accounts Siar still holds (whatever their status), each with its pause if
+    it is paused now (until when, and why), in one look at the table."""
+    rows = await conn.fetch(
+        "SELECT account_id, paused_until, coalesce(paused_reason, 'the platform asked Siar to wait') AS reason,"
+        " paused_until > clock_timestamp() AS paused"
+        " FROM accounts WHERE account_id = ANY($1::text[])",
+        account_ids,
+    )
+    return {r["account_id"]: (r["paused_until"], r["reason"]) if r["paused"] else None for r in rows}
 
 
 async def get_delivery(conn: asyncpg.Connection, target_id: str) -> asyncpg.Record | None:
