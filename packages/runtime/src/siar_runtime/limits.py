@@ -29,10 +29,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = next((value for name, value in scope.get("headers", ()) if name == b"content-length"), None)
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+            # The server delivers no more than the declared length: nothing to count or hold.
+            await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
+        messages: list[Message] = []  # no length (chunked): counted as it arrives, held until whole
         size = 0
         more = True
         while more:
