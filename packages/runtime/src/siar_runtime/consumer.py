@@ -133,8 +133,8 @@ class Consumer:
             return
         name = spec.name
         handler = self.handlers.get(event.type)
-        routed = routing_key_of(message)
-        if handler is None and routed and routed != spec.name:
+        routed = routing_key_of(message) if handler is None else spec.name
+        if routed and routed != spec.name:
             # Published under another event's routing key (a sender that mixed up the type or
             # the key): not a version this service may skip, a mistake to show, not to drop.
             await self._dead(message, acks, name, "unexpected_type",
