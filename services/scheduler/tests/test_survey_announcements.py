@@ -19,10 +19,10 @@ from siar_contracts import (
     SurveyAnnouncement,
     SurveyLink,
     SurveyOpened,
-    dead_queue_name,
     spec_for_model,
 )
 from siar_runtime.db import Database
+from siar_runtime.deadletters import peek, replay
 from siar_scheduler import accounts as read_model
 from siar_scheduler.announcements import on_survey_opened
 from siar_scheduler.policy import Policy
@@ -90,26 +90,13 @@ async def posts_of(sql, survey_id: str) -> list:
 
 
 async def dead_letter(amqp_url: str, event_id: str) -> dict:
-    """The headers of the scheduler's dead letter for ``event_id``, once it is there."""
+    """The headers of the scheduler's dead letter for ``event_id``, once it is there (left in place)."""
     connection = await aio_pika.connect_robust(amqp_url)
-    seen: dict = {}
     async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(dead_queue_name("scheduler"))
+        async def found():
+            return next((d.headers for d in await peek(connection, "scheduler") if d.message_id == event_id), None)
 
-        async def dead():
-            message = await queue.get(no_ack=False, fail=False)
-            if message is None:
-                return None
-            if message.message_id == event_id:
-                await message.ack()
-                seen.update(message.headers)
-                return True
-            await message.nack(requeue=True)
-            return None
-
-        await wait_until(dead)
-    return seen
+        return await wait_until(found)
 
 
 async def test_an_announcement_with_an_account_becomes_one_post_due_now(planner, accts, sql, tap, amqp_url):
@@ -187,7 +174,9 @@ async def test_an_announcement_for_an_unknown_account_is_a_dead_letter_after_the
     # The account is connected; the dead letter replayed makes only the missing post.
     await read_model.upsert(sql, AccountRegistered(account_id=later, platform="mastodon", handle="perpus_baru",
                                                    status="active", limits={"max_characters": 500}))
-    await publish(amqp_url, event)
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        assert (await replay(connection, "scheduler", message_id=event.id)).moved == 1
     made = await wait_until(lambda: _two(sql, data.survey_id))
     assert sorted((p["platform"], p["account_id"]) for p in made) == [("mastodon", later),
                                                                        ("telegram", accts["telegram"])]
