@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import typer
+from siar_runtime import zones
 
 from . import render
 from .app import api, app, campaigns_app, command, config, posts_app
@@ -26,9 +27,9 @@ def parse_when(value: str) -> datetime:
 
 def zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory, a name too long
-        raise CliError(f"{name!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
+        return zones.zone(name)
+    except zones.UnknownZone as exc:
+        raise CliError(str(exc)) from exc
 
 
 def month_bounds(month: str, tz: str) -> tuple[str, str]:

@@ -6,10 +6,10 @@ import json
 import os
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.table import Table
+from siar_runtime import zones
 
 # Piped or captured output is not cut at 80 columns; a terminal gets its own width.
 _WIDTH = None if os.environ.get("COLUMNS") or os.isatty(1) else 160
@@ -32,8 +32,8 @@ def moment(value: str, tz: str | None = None) -> str:
     try:
         when = datetime.fromisoformat(value)
         if tz and when.tzinfo:
-            when = when.astimezone(ZoneInfo(tz))
-    except (ValueError, ZoneInfoNotFoundError, OSError):
+            when = when.astimezone(zones.zone(tz))
+    except ValueError:  # not a time, or zones.UnknownZone
         return value
     return f"{when:%Y-%m-%d %H:%M}"
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from siar_contracts import (
@@ -22,6 +22,7 @@ from siar_contracts import (
     SurveyOpened,
     spec_for_model,
 )
+from siar_runtime import zones
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -59,13 +60,12 @@ def _instant(value: datetime | None, timezone: str) -> datetime | None:
 
 
 def _zone(timezone: str) -> None:
-    """The same 422 for every name that is not a zone: unknown (Mars/Base), a directory of the tz
-    database (Asia: IsADirectoryError), too long for a file name (OSError), not a normalized
-    relative path (../etc/passwd: ValueError) or a file that is not a zone (zone.tab: ValueError)."""
+    """The same 422 for every name that is not a zone (siar_runtime.zones: Mars/Base, Asia,
+    ../etc/passwd, zone.tab, a name too long)."""
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise _invalid(f"{timezone!r} is not an IANA time zone (for example Asia/Jakarta)", "timezone") from exc
+        zones.zone(timezone)
+    except zones.UnknownZone as exc:
+        raise _invalid(str(exc), "timezone") from exc
 
 
 def _check_announce(announce: list[AnnounceTarget], channels: list[str]) -> list[AnnounceTarget]:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
+from siar_runtime import zones
 from siar_runtime.auth import parse_tokens
 from siar_runtime.settings import ServiceSettings
 
@@ -77,10 +77,7 @@ class MetricsSettings(ServiceSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory, a name too long
-            raise ValueError(f"{value!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
+        zones.zone(value)  # UnknownZone, a ValueError: a settings error saying so
         return value
 
     @model_validator(mode="after")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from siar_runtime import zones
 
 
 class TimeError(ValueError):
@@ -12,9 +14,9 @@ class TimeError(ValueError):
 
 def zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory, a name too long
-        raise TimeError(f"{name!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
+        return zones.zone(name)
+    except zones.UnknownZone as exc:
+        raise TimeError(str(exc)) from exc
 
 
 def resolve(when: datetime, timezone: str | None) -> datetime:

@@ -1,0 +1,21 @@
+"""IANA time zones by name, with one answer for every name that is not one.
+
+``zoneinfo.ZoneInfo`` fails in several ways: ZoneInfoNotFoundError for an unknown name,
+ValueError for one that is not a normalised relative path (``../etc/passwd``, ``""``) or a file
+that is not a zone, and OSError for a directory of the tz database (``Asia``) or a name too long
+for a file. Each service and the command line ask here, so none of them misses one (a 500)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class UnknownZone(ValueError):
+    """Not an IANA time zone; the message says so in words."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise UnknownZone(f"{name!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
