@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from siar_cli import accounts, posts
 from siar_cli.client import Config
@@ -50,8 +52,16 @@ async def known_accounts(clean_db):
 def scheduler(clean_db, amqp_url, known_accounts):
     settings = SchedulerSettings(database_url=clean_db, amqp_url=amqp_url, environment="test", review_required=True,
                                  api_tokens=f"{EDITOR}:editor,{REVIEWER}:reviewer")
-    with TestClient(create_app(settings)) as client:
-        yield client
+    # The app runs in a thread beside the command: CliRunner swaps sys.stdout for the command's
+    # output, so the service's log lines (a survey.opened another test left in the queue, say)
+    # went to stdout and into the JSON read below. They go to the real stderr meanwhile.
+    before = structlog.get_config()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
+    try:
+        with TestClient(create_app(settings)) as client:
+            yield client
+    finally:
+        structlog.configure(**before)
 
 
 def as_(client: TestClient, token: str) -> Config:
