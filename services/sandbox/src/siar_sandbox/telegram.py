@@ -313,18 +313,20 @@ def _chat(call: Call) -> TelegramChat:
 
 
 def _check_can_post(chat: TelegramChat) -> None:
-    name = (chat.username or "").lower()
-    if name.startswith("notmember"):
+    """What sending refuses, from the bot's place in the chat (:func:`_bot_status`, which
+    getChatMember reports): so the two never disagree."""
+    status = _bot_status(chat)
+    if status == "left":
         raise TelegramError(403, "Forbidden: bot is not a member of the channel chat")
-    if name.startswith("noadmin"):
-        raise _bad("need administrator rights in the channel chat")
-    if name.startswith("nopost"):
+    if status == "no_post":
         raise _bad("not enough rights to send text messages to the chat")
+    if status == "member" and chat.type == "channel":
+        raise _bad("need administrator rights in the channel chat")
 
 
 def _bot_status(chat: TelegramChat) -> str:
     """The bot's place in ``chat``: ``left``, ``member``, ``administrator`` or ``no_post`` (an
-    administrator without the right to post), consistent with :func:`_check_can_post`."""
+    administrator without the right to post)."""
     name = (chat.username or "").lower()
     if name.startswith("notmember"):
         return "left"
