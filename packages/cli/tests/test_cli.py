@@ -56,7 +56,7 @@ def scheduler(clean_db, amqp_url, known_accounts):
     # output, so the service's log lines (a survey.opened another test left in the queue, say)
     # went to stdout and into the JSON read below. They go to the real stderr meanwhile.
     before = structlog.get_config()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__), cache_logger_on_first_use=False)
     try:
         with TestClient(create_app(settings)) as client:
             yield client
