@@ -72,6 +72,9 @@ def main() -> int:
         else "warning",
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         backlog=4096,
+        # Longer than a client keeps an idle connection (the publisher 4 s, httpx 5 s), so the
+        # sandbox never closes one just as a request is sent on it (siar_runtime.serve).
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with these no-op handlers
