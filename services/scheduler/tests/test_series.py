@@ -160,6 +160,9 @@ async def test_series_review_approves_its_occurrences_and_new_ones_come_approved
         "text": "Klub baca", "targets": [accts["telegram"]], "start": f"{local_day(1)}T16:00:00",
         "rrule": "FREQ=WEEKLY", "count": 3})).json()
     assert {o["status"] for o in body["occurrences"]} == {"in_review"}
+    # When it was submitted is recorded, as for a post (it was always null for a series).
+    submitted = datetime.fromisoformat(body["review"]["submitted_at"])
+    assert abs((datetime.now(UTC) - submitted).total_seconds()) < 60
     refused = await reviewed.post(f"/v1/series/{body['series_id']}/approve", headers=auth("editor"))
     assert refused.status_code == 403
     # The events' routes are for events: a series' id there is not found (it was approved).

@@ -3,7 +3,7 @@ queries. With store.py, the only place that knows the scheduler's tables."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -121,7 +121,16 @@ async def pending_campaign_posts(conn: asyncpg.Connection, campaign_id: UUID) ->
 # -- series ----------------------------------------------------------------------------------
 
 
+def _submission_timed(values: dict[str, Any]) -> dict[str, Any]:
+    """Whoever submits a series (``submitted_by`` written) submits it now: ``submitted_at``
+    follows, as for posts."""
+    if values.get("submitted_by") is not None and "submitted_at" not in values:
+        return values | {"submitted_at": datetime.now(UTC)}
+    return values
+
+
 async def insert_series(conn: asyncpg.Connection, **values: Any) -> None:
+    values = _submission_timed(values)
     columns = list(values)
     await conn.execute(
         f"INSERT INTO series ({', '.join(columns)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(columns)))})",
@@ -131,7 +140,8 @@ async def insert_series(conn: asyncpg.Connection, **values: Any) -> None:
 
 _SERIES_COLUMNS = {
     "text", "media", "title", "targets", "campaign_id", "timezone", "starts_local", "rrule", "exdates",
-    "countdown", "review_state", "edited_by", "submitted_by", "reviewed_by", "reviewed_at", "review_comment",
+    "countdown", "review_state", "edited_by", "submitted_by", "submitted_at", "reviewed_by", "reviewed_at",
+    "review_comment",
     "status", "cancel_reason", "materialised_until", "extend_at",
 }
 
@@ -140,6 +150,7 @@ async def update_series(conn: asyncpg.Connection, series_id: UUID, *, bump: bool
     unknown = set(values) - _SERIES_COLUMNS
     if unknown:
         raise ValueError(f"not a series column: {unknown}")
+    values = _submission_timed(values)
     sets = [f"{name} = ${i + 2}" for i, name in enumerate(values)]
     if bump:
         sets.append("version = version + 1")

@@ -225,8 +225,8 @@ def _out(row, posts) -> SeriesOut:
         exdates=sorted(row["exdates"] or []), event=spec,
         review=ReviewOut(
             state=row["review_state"], created_by=row["created_by"], edited_by=row["edited_by"],
-            submitted_by=row["submitted_by"], reviewed_by=row["reviewed_by"], reviewed_at=row["reviewed_at"],
-            comment=row["review_comment"],
+            submitted_by=row["submitted_by"], submitted_at=row["submitted_at"], reviewed_by=row["reviewed_by"],
+            reviewed_at=row["reviewed_at"], comment=row["review_comment"],
         ),
         cancel_reason=row["cancel_reason"], materialised_until=row["materialised_until"], version=row["version"],
         created_at=row["created_at"], updated_at=row["updated_at"],
