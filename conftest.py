@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 
+import aio_pika
 import asyncpg
 import pytest
 from siar_devstack import fresh
+from siar_runtime.definitions import definitions
 
 # Every pooled connection released in a test (and in the services the e2e tests start) is checked
 # for session state it must not keep (siar_runtime.db).
@@ -29,9 +31,28 @@ def amqp_url():
         yield url
 
 
+async def _purge_queues(amqp_url: str) -> None:
+    """Empty the services' queues (and dead-letter queues) of this session's vhost: an event an
+    earlier test left there (a survey.opened the feedback tests emitted) is not the next test's."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        for queue in definitions()["queues"]:
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(queue["name"], passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                continue  # not declared yet in this session: nothing in it
+            await declared.purge()
+            await channel.close()
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
-async def clean_db(database_url):
-    """Empty every service table (keeping the migrations) before a test that needs a blank slate."""
+async def clean_db(database_url, amqp_url):
+    """Empty every service table (keeping the migrations) and every service queue before a test
+    that needs a blank slate."""
+    await _purge_queues(amqp_url)
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
         "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('scheduler', 'publisher', 'feedback', 'metrics')"
