@@ -45,11 +45,43 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-async def fetch_media(client: httpx.AsyncClient, media: MediaItem) -> Fetched:
+MAX_MEDIA_BYTES = 1024**3
+"""The largest media file Siar downloads to upload (1 GiB): it is held in memory while it goes to
+the platform, so a link to something far larger (a whole recording, a disk image) must not take
+the publisher down. Larger than any image limit and than X's 512 MB video limit; a longer
+YouTube or TikTok video is refused with this reason rather than half-sent."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[httpx.Response, bytes]:
+    """GET ``url``, reading at most ``limit`` bytes (the declared length is checked first)."""
+    async with client.stream("GET", url, follow_redirects=True) as response:
+        if response.status_code != 200:
+            return response, await response.aread()
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _TooLarge(int(declared))
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise _TooLarge(len(body))
+        return response, bytes(body)
+
+
+async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int = MAX_MEDIA_BYTES) -> Fetched:
     """The media's bytes from the library's media host (not the platform). A host that cannot be
-    reached or answers 5xx/429 is transient; any other refusal means the post cannot be made."""
+    reached or answers 5xx/429 is transient; any other refusal, or a file above ``limit`` bytes,
+    means the post cannot be made as it is."""
     try:
-        source = await client.get(media.url, follow_redirects=True)
+        source, data = await _download(client, media.url, limit)
+    except _TooLarge as exc:
+        raise PlatformError(ErrorClass.INVALID_CONTENT,
+                            f"the media at {media.url} is larger than Siar uploads ({limit // 1024**2:,} MB); "
+                            "link a smaller file", detail=f"at least {exc.args[0]:,} bytes") from exc
     except httpx.HTTPError as exc:
         raise PlatformError(ErrorClass.TRANSIENT,
                             f"could not download the media at {media.url}; Siar will try again",
@@ -63,7 +95,6 @@ async def fetch_media(client: httpx.AsyncClient, media: MediaItem) -> Fetched:
                                 detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
         raise PlatformError(ErrorClass.INVALID_CONTENT,
                             f"could not fetch the media at {media.url} (HTTP {status})", detail=detail)
-    data = source.content
     name = media.url.rsplit("/", 1)[-1].split("?", 1)[0] or "media"
     declared = (source.headers.get("content-type") or "").split(";")[0].strip().lower()
     content_type = (

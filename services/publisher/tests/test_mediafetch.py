@@ -1,0 +1,112 @@
+"""Fetching a post's media from the library's media host: what comes back, and what is refused
+(a real Starlette host served by uvicorn on a real port: in-process, httpx's ASGI transport would
+read a whole streamed body before answering, hiding whether the download stops early)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tracemalloc
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from siar_contracts import ErrorClass, MediaItem
+from siar_publisher.adapters import PlatformError
+from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+
+
+async def file(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name == "poster.png":
+        return Response(PNG, media_type="application/octet-stream")
+    if name == "busy.png":
+        return Response(b"later", status_code=503)
+    if name.startswith("stream-"):  # no Content-Length: the size shows only while reading
+        size = int(name.removeprefix("stream-").removesuffix(".mp4"))
+
+        async def chunks():
+            for _ in range(size // 65536):
+                yield b"\x00" * 65536
+
+        return StreamingResponse(chunks(), media_type="video/mp4")
+    if name.startswith("big-"):
+        return Response(b"\x00" * int(name.removeprefix("big-").removesuffix(".mp4")), media_type="video/mp4")
+    return Response(b"not here", status_code=404)
+
+
+@pytest.fixture(scope="module")
+async def host() -> AsyncIterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = Starlette(routes=[Route("/{name}", file)])
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()
+
+
+@pytest.fixture
+async def client(host):
+    async with httpx.AsyncClient(base_url=host) as c:
+        yield c
+
+
+def item(name: str) -> MediaItem:
+    return MediaItem(url=f"{name}", kind="image")
+
+
+async def test_the_file_comes_back_with_its_type_sniffed(client):
+    fetched = await fetch_media(client, item("poster.png"))
+    assert fetched.data == PNG and fetched.content_type == "image/png" and fetched.name == "poster.png"
+
+
+async def test_a_file_above_the_limit_is_refused_by_its_declared_length(client):
+    with pytest.raises(PlatformError) as caught:
+        await fetch_media(client, item("big-5000.mp4"), limit=4096)
+    assert caught.value.error_class is ErrorClass.INVALID_CONTENT
+    assert "larger than Siar uploads" in caught.value.reason and "5,000" in caught.value.detail
+
+
+async def test_a_file_above_the_limit_without_a_length_stops_being_read(client):
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlatformError) as caught:
+            await fetch_media(client, item("stream-268435456.mp4"), limit=64 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.error_class is ErrorClass.INVALID_CONTENT
+    # The download stopped soon after the limit instead of holding the whole 256 MiB.
+    assert peak < 4 * 1024**2, peak
+
+
+async def test_within_the_limit_is_read_whole(client):
+    fetched = await fetch_media(client, item("stream-131072.mp4"), limit=131072)
+    assert len(fetched.data) == 131072 and fetched.content_type == "video/mp4"
+    assert MAX_MEDIA_BYTES >= 512 * 1024**2  # X's video limit fits under the default
+
+
+async def test_refusals_of_the_media_host(client):
+    with pytest.raises(PlatformError) as missing:
+        await fetch_media(client, item("gone.png"))
+    assert missing.value.error_class is ErrorClass.INVALID_CONTENT and "HTTP 404" in missing.value.reason
+    with pytest.raises(PlatformError) as busy:
+        await fetch_media(client, item("busy.png"))
+    assert busy.value.error_class is ErrorClass.TRANSIENT
