@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+import sys
+from typing import Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,3 +40,25 @@ class ServiceSettings(BaseSettings):
                     raise ValueError(f"{name} holds the example password of .env.example (siar-dev-…): "
                                      f"set a real {variable} for production")
         return self
+
+
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+def load_settings(cls: type[Settings], service: str) -> Settings:
+    """The service's settings from the environment; if they are wrong, one JSON line on stderr
+    naming each variable and what is wrong with it, and exit status 2. Never pydantic's own
+    report: its summary of the input showed the end of the last variable read, a secret's tail
+    (SIAR_CREDENTIALS_KEY, SIAR_FEEDBACK_SECRET) in the container's log."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            field = error["loc"][0] if error["loc"] else None
+            problems.append(f"SIAR_{str(field).upper()}: {message}" if field else message)
+        line = {"level": "error", "service": service, "event": "settings are wrong; not starting",
+                "problems": problems}
+        print(json.dumps(line, ensure_ascii=False), file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

@@ -127,7 +127,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
 
 def main() -> None:
     from siar_runtime.serve import serve
+    from siar_runtime.settings import load_settings
 
-    settings = MetricsSettings()
+    settings = load_settings(MetricsSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     serve(create_app(settings), settings.http_host, settings.http_port)

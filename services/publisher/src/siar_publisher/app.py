@@ -122,7 +122,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
 
 def main() -> None:
     from siar_runtime.serve import serve
+    from siar_runtime.settings import load_settings
 
-    settings = PublisherSettings()
+    settings = load_settings(PublisherSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     serve(create_app(settings), settings.http_host, settings.http_port)
