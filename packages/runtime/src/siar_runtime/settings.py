@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     prefetch: int = Field(default=64, ge=1, description="Unacknowledged messages per consumer")
     outbox_batch: int = Field(default=500, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    inbox_keep_days: int = Field(default=30, ge=1, description="How long received event ids are kept "
+                                 "to recognise a redelivered event")
 
     @model_validator(mode="after")
     def _no_example_password_in_production(self) -> ServiceSettings:

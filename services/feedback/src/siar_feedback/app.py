@@ -14,6 +14,7 @@ from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
 from siar_runtime.http import create_service_app
+from siar_runtime.inbox import Pruner
 from siar_runtime.lifecycle import stop_all
 from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
@@ -72,6 +73,8 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         app.state.wake = wake
         app.state.refresher = refresher
         relay.start()
+        pruner = Pruner(db.pool, settings.inbox_keep_days)
+        pruner.start()
         runner.start()
         refresher.start()
         await consumer.start()
@@ -84,6 +87,7 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
                 ("due runner", runner.stop),
                 ("gauges", refresher.stop),
                 ("outbox relay", relay.stop),
+                ("inbox pruner", pruner.stop),
                 ("broker", bus.close),
                 ("database", db.close),
             ])

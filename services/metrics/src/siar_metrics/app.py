@@ -15,6 +15,7 @@ from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
 from siar_runtime.http import create_service_app
+from siar_runtime.inbox import Pruner
 from siar_runtime.lifecycle import stop_all
 from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
@@ -93,6 +94,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         app.state.bus = bus
         app.state.wake = wake
         relay.start()
+        pruner = Pruner(db.pool, settings.inbox_keep_days)
+        pruner.start()
         runner.start()
         upkeep.start()
         await consumer.start()
@@ -106,6 +109,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 ("due runner", runner.stop),
                 ("gauges", upkeep.stop),
                 ("outbox relay", relay.stop),
+                ("inbox pruner", pruner.stop),
                 ("broker", bus.close),
                 ("database", db.close),
             ])

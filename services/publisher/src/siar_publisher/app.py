@@ -13,6 +13,7 @@ from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
 from siar_runtime.http import create_service_app
+from siar_runtime.inbox import Pruner
 from siar_runtime.lifecycle import stop_all
 from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
@@ -90,6 +91,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         app.state.vault = vault
         app.state.wake = committed
         relay.start()
+        pruner = Pruner(db.pool, settings.inbox_keep_days)
+        pruner.start()
         runner.start()
         token_runner.start()
         await consumer.start()
@@ -105,6 +108,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 ("token refresh", token_runner.stop),
                 ("deliveries in flight", worker.drain),
                 ("outbox relay", relay.stop),
+                ("inbox pruner", pruner.stop),
                 ("http client", client.aclose),
                 ("broker", bus.close),
                 ("database", db.close),

@@ -15,6 +15,7 @@ from siar_runtime.consumer import Consumer
 from siar_runtime.db import Database
 from siar_runtime.due import DueRunner
 from siar_runtime.http import create_service_app
+from siar_runtime.inbox import Pruner
 from siar_runtime.lifecycle import stop_all
 from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
@@ -109,6 +110,8 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
 
         app.state.wake = wake
         relay.start()
+        pruner = Pruner(db.pool, settings.inbox_keep_days)
+        pruner.start()
         runner.start()
         extending = asyncio.create_task(series.keep_extending(extender), name="series-extend")
         watching = asyncio.create_task(
@@ -127,6 +130,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
                 ("series extender", partial(_cancel, extending)),
                 ("overdue watch", partial(_cancel, watching)),
                 ("outbox relay", relay.stop),
+                ("inbox pruner", pruner.stop),
                 ("broker", bus.close),
                 ("database", db.close),
             ])
