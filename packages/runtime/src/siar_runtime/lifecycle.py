@@ -12,11 +12,17 @@ from .logging import describe
 log = structlog.get_logger("siar.lifecycle")
 
 
-async def stop_all(steps: list[tuple[str, Callable[[], Awaitable[object]]]], timeout: float = 5.0) -> None:
-    for name, step in steps:
+Step = tuple[str, Callable[[], Awaitable[object]]] | tuple[str, Callable[[], Awaitable[object]], float]
+
+
+async def stop_all(steps: list[Step], timeout: float = 5.0) -> None:
+    """Each step in turn, each given ``timeout`` seconds unless it names its own (a step that
+    waits for work in flight — a platform call of up to its HTTP timeout — needs longer)."""
+    for name, step, *own in steps:
+        limit = own[0] if own else timeout
         try:
-            await asyncio.wait_for(step(), timeout)
+            await asyncio.wait_for(step(), limit)
         except TimeoutError:
-            log.warning("shutdown step timed out", step=name, timeout=timeout)
+            log.warning("shutdown step timed out", step=name, timeout=limit)
         except Exception as exc:  # keep stopping the rest
             log.warning("shutdown step failed", step=name, error=describe(exc))

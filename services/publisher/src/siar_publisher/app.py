@@ -106,7 +106,9 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 ("insights consumer", insights.stop),
                 ("due runner", runner.stop),
                 ("token refresh", token_runner.stop),
-                ("deliveries in flight", worker.drain),
+                # A call under way ends within the HTTP timeout; cancelled sooner, its outcome
+                # would be unknown and the post checked for before being sent again.
+                ("deliveries in flight", worker.drain, settings.http_timeout_seconds + 5),
                 ("outbox relay", relay.stop),
                 ("inbox pruner", pruner.stop),
                 ("http client", client.aclose),
