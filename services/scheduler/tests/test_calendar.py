@@ -219,6 +219,38 @@ async def test_export_as_csv_goes_back_in_and_as_icalendar_into_calendar_apps(pl
     assert (await planner.get("/v1/calendar/export.csv", params={"from": "2030-01-01T00:00:00Z"})).status_code == 422
 
 
+async def test_export_makes_formulas_inert_and_they_import_back_as_written(planner, accts):
+    """A cell a spreadsheet would run as a formula (=, +, -, @, …) is exported with an apostrophe
+    before it; the import takes exactly that apostrophe off again, so the plan goes round unchanged."""
+    month, _ = next_months()
+    label = f"{month[0]:04d}-{month[1]:02d}"
+    campaign = (await planner.post("/v1/campaigns", json={"name": "+Baca"})).json()
+    texts = ["@perpustakaan buka lagi hari Senin", "- daftar buku baru\n- jam buka", "=HYPERLINK(\"x\")",
+             "'=sudah dengan apostrof", "'halo"]
+    made = [await post_at(planner, accts, f"{label}-0{i + 1}T09:00:00", text=text,
+                          **({"campaign_id": campaign["campaign_id"], "title": "@judul"} if i == 0 else {}))
+            for i, text in enumerate(texts)]
+    exported = await planner.get("/v1/calendar/export.csv", params={"month": label})
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [r["post_id"] for r in rows] == [p["post_id"] for p in made]
+    assert [r["text"] for r in rows] == ["'@perpustakaan buka lagi hari Senin", "'- daftar buku baru\n- jam buka",
+                                          "'=HYPERLINK(\"x\")", "''=sudah dengan apostrof", "'halo"]
+    assert (rows[0]["campaign"], rows[0]["title"]) == ("'+Baca", "'@judul")
+    assert not any(cell[:1] and cell[:1] in "=+-@" for r in rows for cell in r.values())
+
+    # Back in as new posts (post_id cleared, as the docs say for a copy): the texts as written.
+    copy = io.StringIO()
+    writer = csv.DictWriter(copy, fieldnames=[c for c in rows[0] if c != "post_id"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    back = await planner.post("/v1/calendar/import", content=copy.getvalue().encode(),
+                              headers={"content-type": "text/csv"})
+    assert back.status_code == 201, back.text
+    copies = [(await planner.get(f"/v1/posts/{r['post_id']}")).json() for r in back.json()["rows"]]
+    assert [c["text"] for c in copies] == texts
+    assert (copies[0]["title"], copies[0]["campaign_id"]) == ("@judul", campaign["campaign_id"])
+
+
 async def test_calendar_endpoints_need_a_token(planner):
     response = await planner.get("/v1/calendar/month", headers={"Authorization": ""})
     assert response.status_code == 401

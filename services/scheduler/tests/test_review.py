@@ -223,6 +223,87 @@ async def test_campaign_hashtags_are_added_per_platform_and_follow_the_campaign(
     assert updated[-1]["data"]["campaign_hashtags"] == ["BacaBareng"]
 
 
+async def test_new_campaign_hashtags_send_approved_posts_and_series_back_to_review(reviewed, accts):
+    """New hashtags change what goes out: an approved post (or series) they reach is reviewed again,
+    the audit log says what changed, and whoever changed the campaign may not approve it."""
+    campaign = (await reviewed.post("/v1/campaigns", json={"name": "Baca", "hashtags": ["BacaBareng"]})).json()
+    cid = campaign["campaign_id"]
+    post = await create(reviewed, accts, text="Halo", campaign_id=cid)
+    pid = post["post_id"]
+    assert (await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer"))).status_code == 200
+    made = (await reviewed.post("/v1/series", json={
+        "text": "Klub baca", "targets": [accts["telegram"]], "start": f"{(datetime.now(UTC) + timedelta(days=1)).date()}T16:00:00",
+        "rrule": "FREQ=WEEKLY", "count": 2, "campaign_id": cid})).json()
+    sid = made["series_id"]
+    assert (await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer"))).json()["review"]["state"] == "approved"
+    # A post still in review stays in review, but is now the campaign changer's change too.
+    waiting = await create(reviewed, accts, text="Menunggu", campaign_id=cid)
+
+    changed = await reviewed.patch(f"/v1/campaigns/{cid}", json={"hashtags": ["PalembangBaca", "HariBuku"]},
+                                   headers=auth("reviewer2"))
+    assert changed.status_code == 200, changed.text
+    after = (await reviewed.get(f"/v1/posts/{pid}")).json()
+    assert after["review"]["state"] == "in_review"
+    assert after["targets"][0]["text"] == "Halo\n\n#PalembangBaca #HariBuku"
+    entries = (await reviewed.get("/v1/audit", params={"entity": "post", "entity_id": pid})).json()["entries"]
+    retag = entries[-1]
+    assert (retag["action"], retag["role"]) == ("post.updated", "reviewer")
+    assert retag["details"]["review_state"] == {"from": "approved", "to": "in_review"}
+    assert retag["details"]["target_texts"][accts["telegram"]] == {
+        "from": "Halo\n\n#BacaBareng", "to": "Halo\n\n#PalembangBaca #HariBuku"}
+    assert retag["details"]["campaign_hashtags"] == {"from": ["BacaBareng"], "to": ["PalembangBaca", "HariBuku"]}
+    own = await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer2"))
+    assert own.status_code == 403, own.text
+    assert (await reviewed.post(f"/v1/posts/{pid}/approve", headers=auth("reviewer"))).json()["review"]["state"] == "approved"
+    assert (await reviewed.post(f"/v1/posts/{waiting['post_id']}/approve", headers=auth("reviewer2"))).status_code == 403
+
+    # The series is reviewed as a whole: it goes back to review, its occurrences with it.
+    series = (await reviewed.get(f"/v1/series/{sid}")).json()
+    assert series["review"]["state"] == "in_review"
+    assert {o["status"] for o in series["occurrences"]} == {"in_review"}
+    occurrence = (await reviewed.get(f"/v1/posts/{series['occurrences'][0]['post_id']}")).json()
+    assert occurrence["targets"][0]["text"] == "Klub baca\n\n#PalembangBaca #HariBuku"
+    assert (await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer2"))).status_code == 403
+    assert (await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer"))).status_code == 200
+
+    # Only a change of what goes out re-opens review: renaming the campaign does not.
+    renamed = await reviewed.patch(f"/v1/campaigns/{cid}", json={"name": "Baca Bareng"})
+    assert renamed.status_code == 200
+    assert (await reviewed.get(f"/v1/posts/{pid}")).json()["review"]["state"] == "approved"
+
+
+async def test_campaign_hashtags_a_post_would_be_refused_with_are_refused_naming_the_posts(planner, accts, sql):
+    """Without review nothing changes state, but the new texts are checked as any edit: a
+    campaign change that would leave a post breaking its platform's rules or a blocking check is
+    refused whole (422, naming the posts) and nothing changes."""
+    campaign = (await planner.post("/v1/campaigns", json={"name": "Baca", "hashtags": ["BacaBareng"]})).json()
+    cid = campaign["campaign_id"]
+    post = await create(planner, accts, text="Halo", targets=[accts["telegram"]], campaign_id=cid)
+    assert post["review"]["state"] == "approved"
+
+    flagged = await planner.patch(f"/v1/campaigns/{cid}", json={"hashtags": ["Kapir"]})
+    assert flagged.status_code == 422, flagged.text
+    [named] = flagged.json()["posts"]
+    assert named["post_id"] == post["post_id"]
+    assert named["findings"][0]["field"] == "campaign_hashtags"
+    assert post["post_id"] in flagged.json()["detail"]
+
+    # The Mastodon instance now takes 10 characters: the post, with its tags, no longer fits.
+    long = await create(planner, accts, text="Pameran buku", targets=[accts["mastodon"]], campaign_id=cid)
+    await sql.execute("UPDATE accounts SET limits = '{\"max_characters\": 10}'::jsonb WHERE account_id = $1",
+                      accts["mastodon"])
+    refused = await planner.patch(f"/v1/campaigns/{cid}", json={"hashtags": ["HariBuku"]})
+    assert refused.status_code == 422, refused.text
+    assert [p["post_id"] for p in refused.json()["posts"]] == [long["post_id"]]
+    assert refused.json()["posts"][0]["violations"][0]["platform"] == "mastodon"
+    assert long["post_id"] in refused.json()["detail"]
+    # Nothing changed: neither the campaign nor any post.
+    assert (await planner.get(f"/v1/campaigns/{cid}")).json()["hashtags"] == ["BacaBareng"]
+    again = (await planner.get(f"/v1/posts/{post['post_id']}")).json()
+    assert again["targets"][0]["text"] == "Halo\n\n#BacaBareng"
+    assert again["review"]["state"] == "approved"
+
+
 async def test_the_post_due_event_carries_the_targets_own_text_and_the_campaign(planner, accts, tap):
     campaign = (await planner.post("/v1/campaigns", json={"name": "Baca", "hashtags": ["BacaBareng"]})).json()
     post = await create(planner, accts, text="Halo", campaign_id=campaign["campaign_id"], scheduled_at=later(0.3))

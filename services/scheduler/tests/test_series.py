@@ -177,6 +177,44 @@ async def test_series_review_approves_its_occurrences_and_new_ones_come_approved
     assert (await reviewed.patch(f"/v1/posts/{one}", json={"text": "Klub baca edisi khusus"})).json()["status"] == "in_review"
 
 
+async def test_moving_an_approved_series_or_event_onto_other_accounts_sends_it_back_to_review(reviewed, accts):
+    """Other accounts are other audiences: what a reviewer approved was for the accounts it named."""
+    made = (await reviewed.post("/v1/series", json={
+        "text": "Klub baca", "targets": [accts["telegram"]], "start": f"{local_day(1)}T16:00:00",
+        "rrule": "FREQ=WEEKLY", "count": 3})).json()
+    sid = made["series_id"]
+    approved = await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer"))
+    assert approved.json()["review"]["state"] == "approved"
+
+    moved = await reviewed.patch(f"/v1/series/{sid}", json={"targets": [accts["x"]]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["review"]["state"] == "in_review"
+    assert {o["status"] for o in moved.json()["occurrences"]} == {"in_review"}
+    first = (await reviewed.get(f"/v1/posts/{moved.json()['occurrences'][0]['post_id']}")).json()
+    assert [t["account_id"] for t in first["targets"] if t["status"] != "cancelled"] == [accts["x"]]
+    [entry] = [e for e in (await reviewed.get("/v1/audit", params={"entity": "series", "entity_id": sid})).json()["entries"]
+               if e["action"] == "series.updated"]
+    assert entry["details"]["targets"] == {"from": [accts["telegram"]], "to": [accts["x"]]}
+    assert entry["details"]["review_state"] == {"from": "approved", "to": "in_review"}
+    # Whoever moved it may not approve the move; another reviewer may.
+    back = await reviewed.patch(f"/v1/series/{sid}", json={"targets": [accts["telegram"]]}, headers=auth("reviewer2"))
+    assert back.json()["review"]["state"] == "in_review"
+    own = await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer2"))
+    assert own.status_code == 403, own.text
+    again = await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer"))
+    assert again.json()["review"]["state"] == "approved"
+
+    event = (await reviewed.post("/v1/events", json={
+        "title": "Lomba Mendongeng", "starts_at": f"{local_day(10)}T10:00:00", "targets": [accts["telegram"]],
+        "days_before": [3, 0]})).json()
+    assert (await reviewed.post(f"/v1/events/{event['series_id']}/approve", headers=auth("reviewer"))).status_code == 200
+    moved = await reviewed.patch(f"/v1/events/{event['series_id']}",
+                                 json={"targets": [accts["telegram"], accts["mastodon"]]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["review"]["state"] == "in_review"
+    assert {o["status"] for o in moved.json()["occurrences"]} == {"in_review"}
+
+
 async def test_an_event_countdown_moves_with_the_event_and_is_cancelled_with_it(planner, accts, tap):
     day = local_day(10)
     response = await planner.post("/v1/events", json={

@@ -27,19 +27,19 @@ from siar_scheduler import accounts as read_model
 from siar_scheduler.announcements import on_survey_opened
 from siar_scheduler.policy import Policy
 
-from .conftest import auth
+from .conftest import TOKENS, auth
 
 BASE = "http://127.0.0.1:8004/s/survei-pemustaka"
 
 
 def opened(*announce: SurveyAnnouncement, opens_at: datetime | None = None,
-           closes_at: datetime | None = None) -> tuple[CloudEvent, SurveyOpened]:
+           closes_at: datetime | None = None, created_by: str | None = None) -> tuple[CloudEvent, SurveyOpened]:
     survey_id = str(uuid.uuid4())
     data = SurveyOpened(
         survey_id=survey_id, slug="survei-pemustaka", title=LocalizedText(id="Survei Pemustaka", en="Patron survey"),
         opens_at=opens_at or datetime.now(UTC) - timedelta(seconds=1), closes_at=closes_at,
         links=[SurveyLink(channel="direct", url=BASE), SurveyLink(channel="poster", url=f"{BASE}?ch=poster")],
-        announce=list(announce),
+        announce=list(announce), created_by=created_by,
     )
     event = spec_for_model(SurveyOpened).envelope(data, source="/siar/feedback", correlation_id=str(uuid.uuid4()),
                                                   subject=f"survey/{survey_id}")
@@ -222,6 +222,25 @@ async def test_under_review_an_announcement_waits_for_a_reviewer(reviewed, accts
     approved = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
     assert approved.status_code == 200, approved.text
     assert approved.json()["review"]["state"] == "approved"
+
+
+async def test_whoever_created_the_survey_cannot_approve_its_announcement(reviewed, accts, sql, amqp_url):
+    """The survey's creator wrote the announcement text: they are the post's author (the feedback
+    service names them by their token's first characters), so another reviewer must approve it."""
+    author = TOKENS["reviewer"][:4] + "\u2026"  # as the feedback service names the reviewer's token
+    event, data = opened(entry("telegram", accts["telegram"]), created_by=author)
+    await publish(amqp_url, event)
+    [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
+    assert (post["review_state"], post["created_by"]) == ("in_review", author)
+    own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
+    assert own.status_code == 403, own.text
+    assert own.json()["type"].endswith("own-post")
+    other = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer2"))
+    assert other.status_code == 200, other.text
+    assert other.json()["review"]["state"] == "approved"
+    [created] = [e for e in (await reviewed.get("/v1/audit", params={"entity": "post", "entity_id": str(post["post_id"])}))
+                 .json()["entries"] if e["action"] == "post.created"]
+    assert (created["actor"], created["details"]["written_by"]) == ("siar", author)
 
 
 async def test_a_survey_closed_before_its_event_arrived_is_not_announced(clean_db, accts):

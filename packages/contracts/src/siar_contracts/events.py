@@ -284,6 +284,13 @@ class SurveyOpened(Payload):
     closes_at: datetime | None = None
     links: list[SurveyLink]
     announce: list[SurveyAnnouncement] = Field(default_factory=list)
+    created_by: str | None = Field(
+        default=None,
+        description="Who created the survey (and so wrote its announcement text), as the feedback service "
+                    "names an API token (its first characters, e.g. 'perp…'). The scheduler makes them the "
+                    "author of the announcement posts, so under review they cannot approve those themselves. "
+                    "Absent from events of older versions.",
+    )
 
 
 class SurveyClosed(Payload):

@@ -199,7 +199,13 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate)
     return updated
 
 
-def opened_event(survey: Survey, base_url: str) -> Any:
+async def opened_event_for(conn: asyncpg.Connection, survey: Survey, base_url: str) -> Any:
+    """survey.opened naming who created the survey (the author of its announcement text)."""
+    created_by = await conn.fetchval("SELECT created_by FROM surveys WHERE survey_id = $1", survey.survey_id)
+    return opened_event(survey, base_url, created_by=created_by)
+
+
+def opened_event(survey: Survey, base_url: str, *, created_by: str | None = None) -> Any:
     lang = survey.announce_language
     title = survey.title.get(lang)
     announce = []
@@ -223,6 +229,7 @@ def opened_event(survey: Survey, base_url: str) -> Any:
         closes_at=survey.closes_at,
         links=[SurveyLink(channel=ln.channel, url=ln.url) for ln in with_links(survey, base_url).links],
         announce=announce,
+        created_by=created_by,
     )
     return event(payload, survey.correlation_id, f"survey/{survey.survey_id}")
 
@@ -269,7 +276,7 @@ async def open_survey(
                                    opens_at=None if survey.opens_at else now)
             opened = await store.get_survey(conn, survey.survey_id)
             assert opened is not None
-            await write_events(conn, SCHEMA, [opened_event(opened, base_url)])
+            await write_events(conn, SCHEMA, [await opened_event_for(conn, opened, base_url)])
         updated = await store.get_survey(conn, survey.survey_id)
     assert updated is not None
     return updated
@@ -297,7 +304,7 @@ async def apply_dates(conn: asyncpg.Connection, limit: int, *, base_url: str) ->
     for survey_id in opened:
         survey = await store.get_survey(conn, survey_id)
         assert survey is not None
-        events.append(opened_event(survey, base_url))
+        events.append(await opened_event_for(conn, survey, base_url))
     closed = await store.claim_closings(conn, limit)
     for survey_id in closed:
         survey = await store.get_survey(conn, survey_id)

@@ -92,7 +92,7 @@ def router(auth, policy: Policy) -> APIRouter:
                summary="Change a campaign; new hashtags reach every post of it that has not gone out")
     async def update_campaign(campaign_id: UUID, body: CampaignUpdate, request: Request, actor: ActorDep,
                               db: Pool) -> CampaignOut:
-        out = await campaigns.update(db, campaign_id, body, actor=actor)
+        out = await campaigns.update(db, campaign_id, body, actor=actor, policy=policy)
         request.app.state.wake()
         return out
 

@@ -232,6 +232,8 @@ def run(
     if mode("flagged_words") != "off":
         texts = [("text", text)] + ([("title", title)] if title else [])
         texts += [(f"media[{i}].alt_text", m.alt_text) for i, m in enumerate(media) if m.alt_text]
+        if campaign_hashtags:  # added to what goes out (targets[].text), so checked as part of it
+            texts.append(("campaign_hashtags", " ".join("#" + t for t in campaign_hashtags)))
         found += _flagged_words(config, mode("flagged_words"), texts)
     if mode("alt_text") != "off":
         found += _alt_text(mode("alt_text"), media)

@@ -346,10 +346,11 @@ async def insert_new(conn: asyncpg.Connection, new: NewPost, actor: Actor, *, ac
 
 async def create_post(
     pool: asyncpg.Pool, req: PostCreate, *, actor: Actor, idempotency_key: str | None, policy: Policy,
-    audit_details: dict | None = None,
+    audit_details: dict | None = None, author: str | None = None,
 ) -> tuple[PostOut, bool]:
     """Returns the post and whether it was created now (False: an idempotent replay).
-    ``audit_details`` add to its audit entry (where a post the scheduler made came from)."""
+    ``audit_details`` add to its audit entry (where a post the scheduler made came from);
+    ``author``: who wrote a post the scheduler makes (its created_by, so they cannot approve it)."""
     scheduled_at = when(req.scheduled_at, req.timezone, policy.grace_seconds)
     async with pool.acquire() as conn:
         if idempotency_key:
@@ -360,7 +361,7 @@ async def create_post(
         camp = await campaign(conn, req.campaign_id)
         new = prepare(
             policy, text=req.text, media=req.media, title=req.title, scheduled_at=scheduled_at,
-            timezone=req.timezone, targets=targets, camp=camp, draft=req.draft, created_by=actor.id,
+            timezone=req.timezone, targets=targets, camp=camp, draft=req.draft, created_by=author or actor.id,
         )
         new.idempotency_key = idempotency_key
         try:

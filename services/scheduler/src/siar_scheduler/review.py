@@ -29,8 +29,17 @@ def wrong_state(what: str, state: str, wanted: str) -> Problem:
     )
 
 
+def same_person(actor: Actor, person: str) -> bool:
+    """Whether ``person`` (as a post or series records it) is the caller. The feedback service names
+    a token by its first characters only (``perp…``, a survey's creator): any token beginning so
+    counts as that person — when in doubt, another reviewer approves."""
+    if actor.id == person:
+        return True
+    return person.endswith("\u2026") and len(person) > 1 and actor.id.startswith(person)
+
+
 def own_work(actor: Actor, *people: str | None) -> None:
-    if actor.id in {p for p in people if p}:
+    if any(same_person(actor, p) for p in people if p):
         raise Problem(
             403,
             "Not allowed",

@@ -344,6 +344,9 @@ async def _apply_update(conn, row, values: dict, *, actor: Actor, policy: Policy
                  campaign_id=values["campaign_id"], tz=values["timezone"], draft=row["review_state"] == "draft")
     changes = {k: {"from": _plain(row[k]), "to": _plain(v)} for k, v in values.items() if row[k] != v}
     content = {"text", "media", "title", "campaign_id", "countdown"} & set(changes)
+    if set(values["targets"]) != set(row["targets"]):
+        # Other accounts are other audiences: what a reviewer approved was to go out on these.
+        content.add("targets")
     if content:
         values["edited_by"] = actor.id
         if row["review_state"] == "approved" and policy.review_required:

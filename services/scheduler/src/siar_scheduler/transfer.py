@@ -69,6 +69,30 @@ YES = {"yes", "ya", "y", "true", "1", "draft", "draf"}
 VIDEO = (".mp4", ".mov", ".m4v", ".webm")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+"""What makes a spreadsheet read a cell as a formula (as the metrics and feedback exports)."""
+
+
+def _formula(text: str) -> bool:
+    """Whether the export escapes ``text``: a formula start (after spaces), or an apostrophe
+    before something it escapes — so an apostrophe a post really begins with survives too."""
+    rest = text.lstrip(" ")
+    return bool(rest) and (rest[0] in FORMULA_STARTS or (text.startswith("'") and _formula(text[1:])))
+
+
+def safe_cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a leading
+    apostrophe (OWASP's advice, as ``safe_cell`` in the metrics and feedback exports)."""
+    return "'" + text if _formula(text) else text
+
+
+def unescape_cell(text: str) -> str:
+    """The exact inverse of :func:`safe_cell`, so an exported plan imports back as it was: the
+    apostrophe goes only where the export would have put it (``'@perpustakaan`` is read as
+    ``@perpustakaan``; a cell ``'halo`` stays as written)."""
+    return text[1:] if text.startswith("'") and _formula(text[1:]) else text
+
+
 def _problem(detail: str, **extra) -> Problem:
     return Problem(422, "Import refused", detail, type_=TYPE_BASE + "import", **extra)
 
@@ -115,7 +139,8 @@ def _records(reader) -> tuple[list[str], list[dict[str, str]], list[str]]:
         if not any(cell.strip() for cell in record):
             rows.append({})  # a blank line keeps its row number
             continue
-        rows.append({name: record[i].strip() for i, name in enumerate(names) if name and i < len(record)})
+        rows.append({name: unescape_cell(record[i].strip()) for i, name in enumerate(names)
+                     if name and i < len(record)})
     return [n for n in names if n], rows, notes
 
 
@@ -363,12 +388,12 @@ async def export_csv(conn: asyncpg.Connection, start: datetime, end: datetime, t
         for t in post.targets:
             a = known.get(t.account_id)
             refs.append(f"{a.platform}:{a.handle}" if a else t.account_id)
-        writer.writerow([
+        writer.writerow([safe_cell(cell) for cell in (
             f"{when:%Y-%m-%d}", f"{when:%H:%M}", zone_name, ";".join(refs), post.text, post.title or "",
             names.get(post.campaign_id, "") if post.campaign_id else "",
             "|".join(m.url for m in post.media), "|".join(m.alt_text or "" for m in post.media) if post.media else "",
             "yes" if post.review.state == "draft" else "", str(post.post_id), post.status, post.review.state,
-        ])
+        )])
     return out.getvalue()
 
 
