@@ -33,7 +33,9 @@ def test_the_raw_names_are_the_ones_platforms_md_lists():
     text = PLATFORMS_MD.read_text()
     # Names the table takes from elsewhere than platforms.md item 6 (each is explained in the table).
     elsewhere = {"comments", "shares", "post_media_view", "quotes_count", "media_count", "following_count", "tweet_count", "statuses_count",
-                 "followers_count", "page_daily_follows", "member_count", "engagement"}
+                 "followers_count", "page_daily_follows", "member_count", "engagement",
+                 # Facebook videos' /video_insights (developers.facebook.com/docs/video-api/guides/insights)
+                 "total_video_views", "total_video_views_unique", "total_video_reactions_by_type_total"}
     for tables in (POST, ACCOUNT):
         for platform, mapping in tables.items():
             for name in mapping:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from siar_contracts import ErrorClass
+from siar_metrics.vocabulary import normalise
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.facebook import FacebookAdapter
 from siar_publisher.transport import http_client
@@ -114,9 +115,26 @@ async def test_calls_limit(sandbox, fb):
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
-async def test_server_errors_are_transient(sandbox, fb, kind):
+async def test_server_errors_on_the_post_leave_the_outcome_unknown(sandbox, fb, kind):
+    # Facebook answers code 2 / HTTP 500 while the post may already be live (arsduo/koala#699):
+    # never re-sent blindly; the next attempt looks among the Page's posts first.
     await sandbox.faults("facebook", kind)
-    await refused(fb.publish(sandbox.client, account(), outgoing()), ErrorClass.TRANSIENT)
+    post = outgoing()
+    error = await refused(fb.publish(sandbox.client, account(), post), ErrorClass.OUTCOME_UNKNOWN)
+    assert f"HTTP {kind}" in (error.detail or "")
+    assert await fb.reconcile(sandbox.client, account(), post) is None  # not live: safe to send again
+    published = await fb.publish(sandbox.client, account(), post)
+    assert [p["id"] for p in await sandbox.posts("facebook")] == [published.platform_post_id]
+
+
+async def test_a_server_error_on_the_video_leaves_the_outcome_unknown(sandbox, fb):
+    await sandbox.faults("facebook", "500")
+    await refused(fb.publish(sandbox.client, account(), outgoing("Video", video())), ErrorClass.OUTCOME_UNKNOWN)
+
+
+async def test_a_server_error_on_an_unpublished_photo_is_transient(sandbox, fb):
+    await sandbox.faults("facebook", "503")  # the unpublished photo upload: nothing public yet
+    await refused(fb.publish(sandbox.client, account(), outgoing("Foto", image())), ErrorClass.TRANSIENT)
     assert await sandbox.posts("facebook") == []
 
 
@@ -145,9 +163,11 @@ async def test_token_permission_policy_and_target_errors(sandbox, fb):
     error = await refused(fb.publish(sandbox.client, account("noperm.x"), outgoing()), ErrorClass.PERMISSION_DENIED)
     assert "code 200" in (error.detail or "")
     await refused(fb.publish(sandbox.client, account("other.x", page="0123"), outgoing()), ErrorClass.TARGET_GONE)
+    # 368 is a temporary block (platforms.md): retried after a long wait, not a policy refusal.
     error = await refused(fb.publish(sandbox.client, account("other.x"), outgoing("SANDBOX_SPAM")),
-                          ErrorClass.POLICY_REJECTED)  # fmt: skip
-    assert "368" in (error.detail or "")
+                          ErrorClass.RATE_LIMITED)  # fmt: skip
+    assert "368" in (error.detail or "") and "temporarily blocked" in error.reason
+    assert close_to(error.retry_at, datetime.now(UTC) + timedelta(hours=1))
 
 
 async def test_reconcile_finds_a_post_whose_answer_was_lost(live, fb):
@@ -220,6 +240,23 @@ async def test_insights_of_a_video_count_its_comments(sandbox, fb):
     low = fb_sandbox.post_counts(published.platform_post_id, 12 * 3600)["comments"]
     assert low <= values["comments"] <= fb_sandbox.post_counts(published.platform_post_id, 12 * 3600 + 10)["comments"]
     assert "shares" not in values  # a video has no shares field
+
+
+async def test_insights_of_a_video_come_from_video_insights(sandbox, fb):
+    video_id = (await fb.publish(sandbox.client, account(), outgoing("Video ditonton", video()))).platform_post_id
+    await sandbox.advance(12 * 3600)
+    values = await fb.insights(sandbox.client, account(), video_id)
+    assert set(values) == {"total_video_views", "total_video_views_unique", "total_video_reactions_by_type_total",
+                           "comments"}  # fmt: skip
+    low = fb_sandbox.video_insights(video_id, 12 * 3600)
+    high = fb_sandbox.video_insights(video_id, 12 * 3600 + 10)
+    assert low["total_video_views_unique"] <= values["total_video_views_unique"] <= high["total_video_views_unique"]
+    assert low["total_video_views"] <= values["total_video_views"] <= high["total_video_views"]
+    assert values["total_video_views"] > 0 and values["total_video_reactions_by_type_total"] > 0
+    [read] = sandbox.ends(f"/{video_id}/video_insights", "GET")
+    assert read.status == 200 and sandbox.ends(f"/{video_id}/insights") == []
+    # The names are in the metrics service's vocabulary: the video's numbers count.
+    assert set(normalise("post", "facebook", values)) == {"views", "reach", "likes", "comments"}
 
 
 async def test_reconcile_cannot_tell_a_post_without_text(sandbox, fb):

@@ -10,7 +10,9 @@ import httpx
 import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters import ADAPTERS, Account
+from siar_publisher.adapters import linkedin as linkedin_adapter
 from siar_publisher.adapters.linkedin import LinkedInAdapter, little_text
+from siar_publisher.settings import PublisherSettings
 from siar_publisher.transport import http_client
 from siar_sandbox import linkedin as li_sandbox
 
@@ -161,9 +163,59 @@ async def test_daily_limit_waits_for_midnight_utc(sandbox, li):
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
-async def test_server_errors_are_transient(sandbox, li, kind):
+async def test_server_errors_on_the_post_leave_the_outcome_unknown(sandbox, li, kind):
+    # A 5xx answering POST /rest/posts may come while the post is live: never re-sent blindly,
+    # the next attempt looks among the author's posts first.
     await sandbox.faults("linkedin", kind)
-    await refused(li.publish(sandbox.client, account(), outgoing()), ErrorClass.TRANSIENT)
+    post = outgoing()
+    error = await refused(li.publish(sandbox.client, account(), post), ErrorClass.OUTCOME_UNKNOWN)
+    assert f"HTTP {kind}" in (error.detail or "")
+    assert await li.reconcile(sandbox.client, account(), post) is None  # not live: safe to send again
+    published = await li.publish(sandbox.client, account(), post)
+    assert [p["id"] for p in await sandbox.posts("linkedin")] == [published.platform_post_id]
+
+
+async def test_a_server_error_on_the_image_upload_is_transient(sandbox, li):
+    await sandbox.faults("linkedin", "503")  # initializeUpload: nothing public yet
+    await refused(li.publish(sandbox.client, account(), outgoing("Foto", image())), ErrorClass.TRANSIENT)
+    assert await sandbox.posts("linkedin") == []
+
+
+def versioned(version: str | None = None, author: str = PERSON) -> Account:
+    settings = {"author": author, **({"linkedin_version": version} if version else {})}
+    return Account(account_id="acc-li", platform="linkedin", handle="perpuskota", base_url=f"{SANDBOX}/linkedin",
+                   credentials={"access_token": TOKEN}, settings=settings)  # fmt: skip
+
+
+async def test_an_inactive_linkedin_version_is_a_configuration_error(sandbox, li):
+    # 426: the version Siar sends is retired; the post is fine, an operator must act.
+    error = await refused(li.publish(sandbox.client, versioned("2025"), outgoing()), ErrorClass.INTERNAL)
+    assert "no longer supports the API version" in error.reason and "LinkedIn-Version 2025" in error.reason
+    assert "SIAR_LINKEDIN_VERSION" in error.reason and "refused the post" not in error.reason
+    assert error.status == 426 and "NONEXISTENT_VERSION" in (error.detail or "")
+    error = await refused(li.verify(sandbox.client, versioned("2025", author=ORG)), ErrorClass.INTERNAL)
+    assert error.connect_reason and "SIAR_LINKEDIN_VERSION" in error.connect_reason
+
+
+async def test_the_linkedin_version_is_recent_and_an_operator_may_set_it(sandbox, li, monkeypatch):
+    assert linkedin_adapter.DEFAULT_VERSION >= "202611"
+    sent: list[str] = []
+
+    async def keep_version(request: httpx.Request) -> None:
+        if request.method == "POST" and request.url.path.endswith("/rest/posts"):
+            sent.append(request.headers["linkedin-version"])
+
+    sandbox.client.event_hooks = {**sandbox.client.event_hooks,
+                                  "request": [*sandbox.client.event_hooks["request"], keep_version]}  # fmt: skip
+    monkeypatch.delenv("SIAR_LINKEDIN_VERSION", raising=False)
+    await li.publish(sandbox.client, versioned(), outgoing("satu", target="t1"))
+    monkeypatch.setenv("SIAR_LINKEDIN_VERSION", "202612")
+    await li.publish(sandbox.client, versioned(), outgoing("dua", target="t2"))
+    await li.publish(sandbox.client, versioned("202609"), outgoing("tiga", target="t3"))  # the account's own
+    assert sent == [linkedin_adapter.DEFAULT_VERSION, "202612", "202609"]
+    assert PublisherSettings(linkedin_version="202612").linkedin_version == "202612"
+    with pytest.raises(ValueError):
+        PublisherSettings(linkedin_version="2026-12")
 
 
 async def test_duplicate_of_an_older_post_is_duplicate(sandbox, li):
@@ -171,8 +223,9 @@ async def test_duplicate_of_an_older_post_is_duplicate(sandbox, li):
     await sandbox.advance(-3600)
     later = outgoing("Sama persis", target="later", first_attempt_at=datetime.now(UTC) + timedelta(minutes=30))
     await sandbox.advance(3600)
+    # LinkedIn names the duplicate in errorDetails.inputErrors, with no top-level code.
     error = await refused(li.publish(sandbox.client, account(), later), ErrorClass.DUPLICATE)
-    assert "urn:li:share:" in (error.detail or "")
+    assert "urn:li:share:" in (error.detail or "") and "DUPLICATE_POST" in (error.detail or "")
 
 
 async def test_duplicate_of_our_own_lost_post_is_published(sandbox, li):

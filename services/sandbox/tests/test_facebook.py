@@ -161,3 +161,25 @@ async def test_a_video_has_comments_but_no_shares_field(client):
     error = graph_error(await client.get(f"/facebook/{video_id}", params={"access_token": TOKEN, "fields": "shares"}),
                         100)  # fmt: skip
     assert error["message"] == "(#100) Tried accessing nonexisting field (shares) on node type (Video)"
+
+
+async def test_a_video_has_video_insights_and_no_insights_edge(client):
+    video_id = (await client.post(f"/facebook/{PAGE}/videos", data={"access_token": TOKEN, "file_url": CLIP,
+                                                                     "description": "v"})).json()["id"]  # fmt: skip
+    await client.put("/_sandbox/clock", json={"advance_seconds": 6 * 3600})
+    error = graph_error(await client.get(f"/facebook/{video_id}/insights", params={
+        "access_token": TOKEN, "metric": "post_total_media_view_unique"}), 100)  # fmt: skip
+    assert error["message"] == "(#100) Tried accessing nonexisting field (insights) on node type (Video)"
+    r = await client.get(f"/facebook/{video_id}/video_insights", params={"access_token": TOKEN})
+    data = r.json()["data"]
+    assert [m["name"] for m in data] == list(facebook.VIDEO_METRICS)
+    views = data[0]
+    assert views["period"] == "lifetime" and views["id"] == f"{video_id}/video_insights/total_video_views/lifetime"
+    assert views["title"] == "Lifetime Total Video Views"
+    expected = facebook.video_insights(video_id, 6 * 3600)
+    assert abs(views["values"][0]["value"] - expected["total_video_views"]) <= 2
+    r = await client.get(f"/facebook/{video_id}/video_insights", params={"access_token": TOKEN,
+                                                                         "metric": "total_video_views_unique"})  # fmt: skip
+    assert [m["name"] for m in r.json()["data"]] == ["total_video_views_unique"]
+    graph_error(await client.get(f"/facebook/{video_id}/video_insights", params={
+        "access_token": TOKEN, "metric": "post_media_view"}), 100)  # fmt: skip

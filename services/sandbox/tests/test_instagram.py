@@ -214,6 +214,13 @@ async def test_insights_grow_with_the_clock(client):
     assert user.json()["followers_count"] == instagram.followers_count(IG, 1)
 
 
+async def test_insights_of_a_post_with_too_few_viewers(client):
+    media_id = (await publish(client, await create(client, image_url=PHOTO, caption="SANDBOX_FEW_VIEWERS"))).json()["id"]
+    r = await client.get(f"/instagram/{media_id}/insights", params={"access_token": TOKEN, "metric": "views,reach"})
+    error = graph_error(r, 10)
+    assert error["message"] == "(#10) Not enough viewers for the media to show insights"
+
+
 async def test_unknown_objects_and_paths(client):
     graph_error(await client.get("/instagram/0123/media", params={"access_token": TOKEN}), 100, 33)
     graph_error(await client.get("/instagram/foo/bar", params={"access_token": TOKEN}), 2500)

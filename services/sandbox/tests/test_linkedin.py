@@ -101,8 +101,16 @@ async def test_refused_posts(client):
 async def test_duplicates_within_a_day(client):
     first = await client.post("/linkedin/rest/posts", headers=HEADERS, json=post_body(commentary="Sama"))
     again = await client.post("/linkedin/rest/posts", headers=HEADERS, json=post_body(commentary="Sama"))
-    body = li_error(again, 422, "DUPLICATE_POST")
-    assert body["message"] == f"Content is a duplicate of {first.headers['x-restli-id']}"
+    # LinkedIn's shape: the code is in errorDetails.inputErrors, none at the top (Arisamiga/Linkedin-RSS#5).
+    body = li_error(again, 422)
+    assert body == {
+        "errorDetailType": "com.linkedin.common.error.BadRequest",
+        "message": "com.linkedin.content.common.exception.BadRequestResponseException: "
+                   f"Content is a duplicate of {first.headers['x-restli-id']}",
+        "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {},
+                                          "code": "DUPLICATE_POST"}]},
+        "status": 422,
+    }
     await client.put("/_sandbox/clock", json={"advance_seconds": 86401})
     assert (await client.post("/linkedin/rest/posts", headers=HEADERS, json=post_body(commentary="Sama"))).status_code == 201
 

@@ -25,6 +25,10 @@ POST: dict[str, dict[str, Metric | None]] = {
         "post_clicks": "clicks",
         "comments": "comments",
         "shares": "shares",
+        # a video (a bare id) has no /insights edge: /{video_id}/video_insights
+        "total_video_views": "views",
+        "total_video_views_unique": "reach",
+        "total_video_reactions_by_type_total": "likes",  # summed over reaction types by the adapter
     },
     "instagram": {  # /{media}/insights
         "views": "views",

@@ -31,6 +31,12 @@ class PublisherSettings(ServiceSettings):
     token_refresh_ahead_seconds: float = Field(
         default=600, gt=0, description="Refresh an expiring access token this long before it ends"
     )
+    linkedin_version: str = Field(
+        default="", pattern=r"^(\d{6}(\.\d{2})?)?$",
+        description="LinkedIn-Version (YYYYMM) sent to LinkedIn's Posts API; empty: the adapter's default. "
+        "LinkedIn retires each version about a year after its release (HTTP 426), so set a recent month. "
+        "The LinkedIn adapter reads the same variable, SIAR_LINKEDIN_VERSION",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> PublisherSettings:

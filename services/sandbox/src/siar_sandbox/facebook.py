@@ -15,7 +15,11 @@ Paths with or without the version prefix (``/v21.0/…``), Page tokens (they nev
 - ``GET /{page-id}/feed|posts|published_posts`` and ``GET /{page-id}/videos`` (newest first);
 - ``GET /{post-id}/insights?metric=post_total_media_view_unique,post_media_view,
   post_reactions_by_type_total,post_clicks`` (growing with the time since publication; the
-  deprecated ``post_impressions*`` metrics are refused);
+  deprecated ``post_impressions*`` metrics are refused); a video has no ``insights`` edge
+  (``(#100) Tried accessing nonexisting field (insights) on node type (Video)``) but
+  ``GET /{video-id}/video_insights[?metric=total_video_views,total_video_views_unique,
+  total_video_reactions_by_type_total]`` (period ``lifetime``, ids ``{video-id}/video_insights/
+  {name}/lifetime``; developers.facebook.com/docs/video-api/guides/insights);
 - a post's ``shares`` (``{"count"}``, absent while nobody shared it) and ``comments`` edge
   (``comments.limit(0).summary(true)`` -> ``{"data": [], "summary": {"order", "total_count",
   "can_comment"}}``), also growing with time; a video has ``comments`` but no ``shares`` field.
@@ -76,6 +80,16 @@ POST_METRICS = (
     "post_clicks",
 )
 DEPRECATED_METRICS = ("post_impressions", "post_impressions_unique", "post_impressions_paid")
+VIDEO_METRICS = (
+    "total_video_views",
+    "total_video_views_unique",
+    "total_video_reactions_by_type_total",
+)
+VIDEO_TITLES = {
+    "total_video_views": "Lifetime Total Video Views",
+    "total_video_views_unique": "Lifetime Unique Video Views",
+    "total_video_reactions_by_type_total": "Lifetime Reactions by type",
+}
 
 
 def page_id(name: str) -> str:
@@ -152,6 +166,21 @@ def post_insights(post_id: str, age_seconds: float) -> dict[str, Any]:
         "post_media_view": views,
         "post_reactions_by_type_total": {k: v for k, v in reactions.items() if v},
         "post_clicks": engagement.grown(post_id, "post_clicks", age_seconds, 0, 200),
+    }
+
+
+def video_insights(video_id: str, age_seconds: float) -> dict[str, Any]:
+    """Every video metric ``age_seconds`` after publication (what tests predict)."""
+    unique = engagement.grown(video_id, "total_video_views_unique", age_seconds, 50, 3_000)
+    views = unique * (120 + stable_number(f"{video_id}:total_video_views", 80)) // 100
+    reactions = {
+        "like": engagement.grown(video_id, "like", age_seconds, 5, 300),
+        "love": engagement.grown(video_id, "love", age_seconds, 0, 60),
+    }
+    return {
+        "total_video_views": views,
+        "total_video_views_unique": unique,
+        "total_video_reactions_by_type_total": {k: v for k, v in reactions.items() if v},
     }
 
 
@@ -533,13 +562,11 @@ async def insights(call: GraphCall, values: dict[str, str]) -> Response:
     state = _state(call)
     object_id = values["id"]
     post = state.posts.get(object_id)
-    published: float | None = None
-    if post is not None:
-        published = post.created
-    elif object_id in state.videos:
-        published = state.videos[object_id].created
-    else:
+    if post is None:
+        if object_id in state.videos:
+            raise nonexisting_field("insights", "Video")
         raise no_object(object_id)
+    published = post.created
     metrics = metric_list(call)
     for i, name in enumerate(metrics):
         if name not in POST_METRICS:
@@ -554,6 +581,25 @@ async def insights(call: GraphCall, values: dict[str, str]) -> Response:
     )
 
 
+async def video_insights_edge(call: GraphCall, values: dict[str, str]) -> Response:
+    state = _state(call)
+    video_id = values["id"]
+    video = state.videos.get(video_id)
+    if video is None:
+        if video_id in state.posts:
+            raise nonexisting_field("video_insights", "Post")
+        raise no_object(video_id)
+    metrics = metric_list(call) if call.arg("metric") else list(VIDEO_METRICS)
+    for i, name in enumerate(metrics):
+        if name not in VIDEO_METRICS:
+            raise invalid_parameter(f"(#100) The value must be a valid insights metric: metric[{i}]={name}")
+    now_values = video_insights(video_id, age(call.now, video.created))
+    body = insights_body(video_id, {m: now_values[m] for m in metrics}, titles=VIDEO_TITLES)
+    for entry in body["data"]:
+        entry["id"] = f"{video_id}/video_insights/{entry['name']}/lifetime"
+    return call.json(body)
+
+
 router = Router()
 router.add("GET", "/me", me)
 router.add("GET", "/debug_token", debug_token)
@@ -564,6 +610,7 @@ for _edge in ("feed", "posts", "published_posts"):
     router.add("GET", f"/{{page}}/{_edge}", page_posts)
 router.add("GET", "/{page}/videos", page_videos)
 router.add("GET", "/{id}/insights", insights)
+router.add("GET", "/{id}/video_insights", video_insights_edge)
 router.add("GET", "/{id}", node)
 
 routes = graph_routes(PLATFORM, router, FacebookState, _account_of, RATE)

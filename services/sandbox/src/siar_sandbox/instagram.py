@@ -14,7 +14,9 @@ Facebook Login), with or without a version prefix:
 - ``GET /{ig-user-id}/media``, ``GET /{media-id}`` (``permalink``, ``caption``, ``timestamp``);
 - ``GET /{ig-user-id}/content_publishing_limit`` (100 per rolling 24 h unless the control API
   sets the ``publishing`` limit), ``GET /{media-id}/insights`` (views, reach, saved, likes,
-  comments, shares, total_interactions, growing with the time since publication);
+  comments, shares, total_interactions, growing with the time since publication; a post whose
+  caption contains ``SANDBOX_FEW_VIEWERS`` answers ``(#10) Not enough viewers for the media to
+  show insights``, as Instagram does for a post few people saw, platforms.md);
 - ``GET /refresh_access_token?grant_type=ig_refresh_token``, ``GET /debug_token``.
 
 Errors (shape and codes: graph.py; codes from platforms.md and gitroomhq/postiz-app's Instagram
@@ -71,6 +73,7 @@ CAPTION_LIMIT = 2_200
 HASHTAG_LIMIT = 30
 CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
 SPAM_MARKER = "SANDBOX_SPAM"
+FEW_VIEWERS_MARKER = "SANDBOX_FEW_VIEWERS"
 SCOPES = ("instagram_business_basic", "instagram_business_content_publish",
           "instagram_business_manage_insights")  # fmt: skip
 RATE = RateLimitShape(4, "(#4) Application request limit reached", "instagram")
@@ -483,6 +486,8 @@ async def insights(call: GraphCall, values: dict[str, str]) -> Response:
         owner = _account(call, values["id"])
         return await _user_insights(call, owner)
     metrics = metric_list(call)
+    if FEW_VIEWERS_MARKER in media.caption:
+        raise GraphError(10, "(#10) Not enough viewers for the media to show insights")
     for i, name in enumerate(metrics):
         if name not in MEDIA_METRICS:
             hint = " (deprecated; use views)" if name in DEPRECATED_METRICS else ""

@@ -28,8 +28,11 @@ EXPIRED_ACCESS_TOKEN, 65602); one starting with
 member (``library.secret`` -> ``urn:li:person:…`` from :func:`person_id`). Any organization
 may be posted as, except ids starting with ``0`` (404).
 
-Errors: 422 DUPLICATE_POST ("Content is a duplicate of urn:li:share:…") for the same commentary
-and content by the same author within 24 hours (the window is unconfirmed); 422 for commentary
+Errors: 422 DUPLICATE_POST for the same commentary and content by the same author within 24 hours
+(the window is unconfirmed), in LinkedIn's shape with no top-level ``code`` (Arisamiga/Linkedin-RSS#5):
+``{"errorDetailType": "com.linkedin.common.error.BadRequest", "message": "…: Content is a duplicate
+of urn:li:share:…", "errorDetails": {"inputErrors": [{"description", "input", "code":
+"DUPLICATE_POST"}]}, "status": 422}``; 422 for commentary
 over 3,000 characters; 429 with no rate-limit headers for an injected 429 and for the
 ``calls`` limit, "… DAY limit …" for the daily ``posts`` limit per author (windows aligned to
 midnight UTC, as LinkedIn resets)."""
@@ -176,15 +179,26 @@ class LinkedInState:
 
 
 class LinkedInError(Exception):
+    """An error answer: ``{status, serviceErrorCode?, code?, message}``, or with ``input_errors``
+    the validation shape ``{errorDetailType, message, errorDetails: {inputErrors}, status}``."""
+
     def __init__(self, status: int, message: str, code: str | None = None,
-                 service_code: int | None = None) -> None:  # fmt: skip
+                 service_code: int | None = None, *, input_errors: list[dict[str, Any]] | None = None,
+                 detail_type: str = "com.linkedin.common.error.BadRequest") -> None:  # fmt: skip
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.service_code = service_code
+        self.input_errors = input_errors
+        self.detail_type = detail_type
 
     def response(self, headers: dict[str, str] | None = None) -> Response:
+        if self.input_errors is not None:
+            shaped = {"errorDetailType": self.detail_type, "message": self.message,
+                      "errorDetails": {"inputErrors": self.input_errors}, "status": self.status}  # fmt: skip
+            return Response(json_bytes(shaped), status_code=self.status, headers=headers,
+                            media_type="application/json")  # fmt: skip
         body: dict[str, Any] = {"status": self.status}
         if self.service_code is not None:
             body["serviceErrorCode"] = self.service_code
@@ -569,7 +583,11 @@ async def posts(call: Call) -> Response:
         if call.now - earlier.created > DUPLICATE_WINDOW:
             break
         if earlier.content_key() == candidate.content_key():
-            raise LinkedInError(422, f"Content is a duplicate of {urn}", "DUPLICATE_POST")
+            raise LinkedInError(
+                422, "com.linkedin.content.common.exception.BadRequestResponseException: "
+                f"Content is a duplicate of {urn}",
+                input_errors=[{"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}],
+            )  # fmt: skip
     daily = call.store.limit_for(PLATFORM, "posts")
     if daily is not None and lifecycle == "PUBLISHED":
         key = (PLATFORM, "posts", author)

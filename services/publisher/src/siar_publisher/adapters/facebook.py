@@ -7,9 +7,15 @@ description}`` whose ``status.video_status`` is polled; ``fields=id,permalink_ur
 gives the URL; no idempotency key (506 only catches an identical consecutive post), so a post
 whose answer was lost is looked for among the Page's recent posts; Page tokens do not expire.
 Post insights ``post_total_media_view_unique, post_media_view, post_reactions_by_type_total,
-post_clicks`` (the ``*_impressions*`` metrics are deprecated); comments and shares are not insights
-but fields of the post: ``comments.limit(0).summary(true)`` (``summary.total_count``) and
-``shares`` (``{"count"}``, absent while nobody shared the post; a video has no such field)."""
+post_clicks`` (the ``*_impressions*`` metrics are deprecated); a video (a bare id) has no
+``insights`` edge (``(#100) Tried accessing nonexisting field (insights)``) but ``/{video-id}/
+video_insights`` (``total_video_views, total_video_views_unique,
+total_video_reactions_by_type_total``: developers.facebook.com/docs/video-api/guides/insights);
+comments and shares are not insights but fields of the post: ``comments.limit(0).summary(true)``
+(``summary.total_count``) and ``shares`` (``{"count"}``, absent while nobody shared the post; a
+video has no such field). A server error (5xx, code 1/2) answering ``/feed`` or ``/videos`` may
+come while the post is live (arsduo/koala#699): the outcome is unknown and the next attempt
+looks among the Page's posts first."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from .containers import credentials_expiry
 from .graph import cannot_tell, find_by_text, insight_values, poll, request
 
 POST_METRICS = "post_total_media_view_unique,post_media_view,post_reactions_by_type_total,post_clicks"
+VIDEO_METRICS = "total_video_views,total_video_views_unique,total_video_reactions_by_type_total"
 COMMENTS_FIELD = "comments.limit(0).summary(true)"
 
 
@@ -159,12 +166,13 @@ class FacebookAdapter:
 
     async def insights(self, client: httpx.AsyncClient, account: Account, platform_post_id: str) -> dict[str, int | float]:
         """The post's insights, plus ``comments`` and ``shares`` read from the post itself. A
-        feed post's id is ``{page-id}_{post-id}``; a video's is a bare id, and a video has
-        comments but no ``shares`` field (asking for it is an error)."""
-        body = await self._call(client, account, "GET", platform_post_id, "insights",
-                                params={"metric": POST_METRICS})  # fmt: skip
-        values = insight_values(body)
+        feed post's id is ``{page-id}_{post-id}``; a video's is a bare id, whose metrics are its
+        ``video_insights`` (it has no ``insights`` edge), and a video has comments but no
+        ``shares`` field (asking for it is an error)."""
         is_post = "_" in platform_post_id
+        edge, metrics = ("insights", POST_METRICS) if is_post else ("video_insights", VIDEO_METRICS)
+        body = await self._call(client, account, "GET", platform_post_id, edge, params={"metric": metrics})
+        values = insight_values(body)
         fields = f"shares,{COMMENTS_FIELD}" if is_post else COMMENTS_FIELD
         post = await self._call(client, account, "GET", platform_post_id, params={"fields": fields})
         summary = (post.get("comments") or {}).get("summary") if isinstance(post.get("comments"), dict) else None

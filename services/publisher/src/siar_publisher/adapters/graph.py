@@ -7,7 +7,9 @@ limits, whose end is ``estimated_time_to_regain_access`` (minutes) in X-Business
 9 / 2207042 is Instagram's daily publishing maximum; 190 is an access token that no longer
 works (subcode 463: expired, which a refresh may cure; 458/459/460/464/467/492: revoked);
 10 and 200-299 are missing permissions; 100 with subcode 33 is an object that does not exist;
-506 is a duplicate; 368 and Instagram's 2207051 (suspected spam, with code 4) are policy blocks;
+506 is a duplicate; 368 (subcode 1390008) is a temporary block, retried after an hour;
+Instagram's 2207051 (suspected spam, with code 4) is a policy block; ``(#10) Not enough viewers``
+on insights is no data yet, not a missing permission;
 Instagram's 2207001 (server error) and 2207003/2207052 (media download) are worth retrying
 (developers.facebook.com/documentation/instagram-platform/instagram-graph-api/reference/error-codes). Containers (Instagram, Threads) go IN_PROGRESS -> FINISHED |
 ERROR | EXPIRED (unpublished for 24 h) | PUBLISHED."""
@@ -35,11 +37,14 @@ PERMISSION_CODES = frozenset({10}) | frozenset(range(200, 300))
 # 2207001 is "Instagram server error. Try again." in Meta's error-code table (postiz reads it as
 # spam); spam is 2207051, which comes with code 4 and so must be told from a rate limit first.
 RETRY_SUBCODES = frozenset({2207001, 2207003, 2207008, 2207020, 2207027, 2207032, 2207052, 2207053})
-POLICY_SUBCODES = frozenset({2207051, 1390008, 1346003, 1404102})
+POLICY_SUBCODES = frozenset({2207051, 1346003, 1404102})
+TEMPORARY_BLOCK_CODE, TEMPORARY_BLOCK_SUBCODE = 368, 1390008  # "temporarily blocked" (platforms.md)
 RESTRICTED_SUBCODES = frozenset({2207050})  # the account is inactive, checkpointed or restricted
 DEFAULT_RATE_WAIT = timedelta(seconds=60)
 EXHAUSTED_APP_WAIT = timedelta(minutes=10)  # X-App-Usage at 100 % and no time given
 QUOTA_WAIT = timedelta(hours=1)  # a rolling 24-hour quota frees a slot as old posts age out
+BLOCK_WAIT = timedelta(hours=1)  # Graph gives no end to a temporary block (368)
+NOT_ENOUGH_VIEWERS = "not enough viewers"  # Instagram insights of a post few people saw (#10)
 RECONCILE_SLACK = timedelta(minutes=10)  # platform clocks and our first attempt differ a little
 _VERSION_TAIL = re.compile(r"/v\d+\.\d+/?$")
 _SUBCODE_IN_TEXT = re.compile(r"\b(2207\d{3})\b")
@@ -96,9 +101,25 @@ def usage_wait(headers: httpx.Headers) -> datetime | None:
     return None
 
 
-def graph_error(response: httpx.Response, name: str, *, can_refresh: bool = False) -> PlatformError:
+def maybe_published(name: str, detail: str, status: int | None) -> PlatformError:
+    """A server error (5xx, Graph code 1/2) in answer to a call that makes something public:
+    Facebook does answer so while the post is already live (arsduo/koala#699), so the next attempt
+    looks for it on the platform (reconcile) before sending it again."""
+    return PlatformError(ErrorClass.OUTCOME_UNKNOWN,
+                         f"{name} reported a temporary problem and may have published the post anyway; "
+                         "Siar checks before sending it again", detail=detail, status=status)  # fmt: skip
+
+
+def not_enough_viewers(error: PlatformError) -> bool:
+    """Instagram's ``(#10) Not enough viewers for the media to show insights``: no data yet."""
+    return NOT_ENOUGH_VIEWERS in (error.detail or "").lower()
+
+
+def graph_error(response: httpx.Response, name: str, *, can_refresh: bool = False,
+                creates: bool = False) -> PlatformError:  # fmt: skip
     """A Graph API failure, classified per the taxonomy; ``name`` is the platform's display
-    name; ``can_refresh``: a 190 without a subcode is treated as expired (refreshable)."""
+    name; ``can_refresh``: a 190 without a subcode is treated as expired (refreshable);
+    ``creates``: the call makes something public, so a server error leaves the outcome unknown."""
     status = response.status_code
     try:
         error = response.json().get("error")
@@ -106,6 +127,8 @@ def graph_error(response: httpx.Response, name: str, *, can_refresh: bool = Fals
         error = None
     if not isinstance(error, dict):
         detail = f"HTTP {status}: {response.text[:300]}"
+        if status >= 500 and creates:
+            return maybe_published(name, detail, status)
         if status >= 500 or status in (408, 429):
             return PlatformError(ErrorClass.TRANSIENT, f"{name} had a problem; Siar will try again",
                                  detail=detail, status=status)
@@ -126,7 +149,12 @@ def graph_error(response: httpx.Response, name: str, *, can_refresh: bool = Fals
         return PlatformError(klass, reason, detail=detail, retry_at=retry_at, status=status)
 
     now = datetime.now(UTC)
-    if code == 368 or subcode in POLICY_SUBCODES:
+    if code == TEMPORARY_BLOCK_CODE or subcode == TEMPORARY_BLOCK_SUBCODE:
+        return fail(ErrorClass.RATE_LIMITED,
+                    f"{name} has temporarily blocked this account from posting ({said}); "
+                    "Siar will try again in an hour",
+                    usage_wait(response.headers) or now + BLOCK_WAIT)
+    if subcode in POLICY_SUBCODES:
         return fail(ErrorClass.POLICY_REJECTED, f"{name} blocked the post under its policies: {said}")
     if subcode in RESTRICTED_SUBCODES:
         return fail(ErrorClass.PERMISSION_DENIED, f"{name} has restricted this account: sign in to the {name} app, "
@@ -141,12 +169,18 @@ def graph_error(response: httpx.Response, name: str, *, can_refresh: bool = Fals
                     "Siar will post it when the limit allows",
                     usage_wait(response.headers) or now + QUOTA_WAIT)
     if code in (1, 2) or (status >= 500 and code not in PERMISSION_CODES):
+        if creates:
+            return maybe_published(name, detail, status)
         return fail(ErrorClass.TRANSIENT, f"{name} had a temporary problem; Siar will try again")
     if code in (190, 102):
         if subcode == 463 or (subcode is None and can_refresh):
             return fail(ErrorClass.AUTH_EXPIRED, f"the {name} access token has expired; Siar will renew it")
         return fail(ErrorClass.AUTH_REVOKED,
                     f"{name} no longer accepts this account's access token; connect the account again")
+    if code == 10 and NOT_ENOUGH_VIEWERS in message.lower():
+        # Insights of a post too few people have seen (normal for a small account): no data yet,
+        # never a missing permission. Insights readers treat it as no readings (not_enough_viewers).
+        return fail(ErrorClass.TRANSIENT, f"{name} shows no insights for this post until more people have seen it")
     if code in PERMISSION_CODES:
         return fail(ErrorClass.PERMISSION_DENIED,
                     f"{name} refused: Siar is missing the permission to publish for this account "
@@ -159,6 +193,8 @@ def graph_error(response: httpx.Response, name: str, *, can_refresh: bool = Fals
     if subcode in RETRY_SUBCODES:
         return fail(ErrorClass.TRANSIENT, f"{name} could not take the media yet ({said}); Siar will try again")
     if error.get("is_transient") is True:
+        if creates:
+            return maybe_published(name, detail, status)
         return fail(ErrorClass.TRANSIENT, f"{name} had a temporary problem; Siar will try again")
     return fail(ErrorClass.INVALID_CONTENT, f"{name} refused the post: {said}")
 
@@ -177,8 +213,8 @@ async def request(
     creates: bool = False,
 ) -> dict[str, Any]:
     """One Graph call, its JSON answer, or the classified PlatformError. ``creates``: a call that
-    makes something public (a timeout then leaves the outcome unknown); other calls whose answer
-    is lost are simply retried."""
+    makes something public (a timeout or a server error then leaves the outcome unknown, and the
+    next attempt reconciles first); other calls whose answer is lost are simply retried."""
     headers = {"Authorization": f"Bearer {token}"}
     try:
         response = await client.request(method, url, params=params, data=data, json=json_body,
@@ -190,7 +226,7 @@ async def request(
                                   detail=error.detail)
         raise error from exc
     if not 200 <= response.status_code < 300:
-        raise graph_error(response, name, can_refresh=can_refresh)
+        raise graph_error(response, name, can_refresh=can_refresh, creates=creates)
     try:
         body = response.json()
     except ValueError:

@@ -9,7 +9,9 @@ graph.facebook.com (Facebook Login), the account's base URL with its version
 /{media}?fields=permalink``; 100 API posts per rolling 24 h (``content_publishing_limit``);
 Instagram Login tokens last 60 days and are renewed with ``GET /refresh_access_token?
 grant_type=ig_refresh_token``. Media rules (JPEG only, 2-10 carousel items, caption length)
-are checked by siar_platforms before anything is sent."""
+are checked by siar_platforms before anything is sent. Insights of a post few people saw answer
+``(#10) Not enough viewers`` (normal for a small account): no readings yet, ``{}``, never a
+missing permission."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from typing import Any
 
 import httpx
 
-from .base import Account, Outgoing, Verified
+from .base import Account, Outgoing, PlatformError, Verified
 from .containers import ContainerAdapter, kind_of
+from .graph import not_enough_viewers
 
 STATUS_CODES = ("IN_PROGRESS", "FINISHED", "ERROR", "EXPIRED", "PUBLISHED")
 
@@ -88,6 +91,16 @@ class InstagramAdapter(ContainerAdapter):
             handle=str(user.get("username") or owner), display_name=user.get("name"), limits=limits,
             token_expires_at=await self.token_expiry(client, account),
         )  # fmt: skip
+
+    async def insights(self, client: httpx.AsyncClient, account: Account, platform_post_id: str) -> dict[str, int | float]:
+        """The post's insights; ``{}`` (no readings yet, as for any post without numbers) while
+        Instagram says there are not enough viewers to show them."""
+        try:
+            return await super().insights(client, account, platform_post_id)
+        except PlatformError as exc:
+            if not_enough_viewers(exc):
+                return {}
+            raise
 
     async def audience(self, client: httpx.AsyncClient, account: Account) -> dict[str, int]:
         body = await self._call(client, account, "GET", self._owner(account),

@@ -8,18 +8,26 @@ commentary, visibility, distribution, lifecycleState, isReshareDisabledByAuthor}
 body; the URL ``https://www.linkedin.com/feed/update/{urn}``; commentary in the "little text"
 format (``\\ | { } @ [ ] ( ) < > # * _ ~`` escaped outside hashtags and URLs:
 learn.microsoft.com/linkedin/marketing/community-management/shares/little-text-format); 401
-``REVOKED_ACCESS_TOKEN`` (65601); 422 ``DUPLICATE_POST`` naming the earlier post's URN; 429 with
+``REVOKED_ACCESS_TOKEN`` (65601); 422 ``DUPLICATE_POST`` naming the earlier post's URN, as
+``{"errorDetailType", "message": "…Content is a duplicate of urn:li:share:…", "errorDetails":
+{"inputErrors": [{"code": "DUPLICATE_POST", …}]}, "status": 422}`` with no top-level ``code``
+(Arisamiga/Linkedin-RSS#5); 426 when the ``LinkedIn-Version`` is no longer (or not) active
+(LinkedIn supports each monthly version for about a year); a 5xx answering ``POST /rest/posts``
+leaves the outcome unknown (the post may be live), so the next attempt reconciles first; 429 with
 no rate-limit headers, daily limits resetting at midnight UTC; access tokens last 60 days, and
 only partners' programmatic refresh tokens renew them (``POST /oauth/v2/accessToken
 grant_type=refresh_token`` on www.linkedin.com). Metrics: ``organizationalEntityShareStatistics``
 (organization posts only) and ``networkSizes`` (an organization's followers).
 
 Settings: ``author`` (``urn:li:person:…`` or ``urn:li:organization:…``), optional
-``linkedin_version`` and ``oauth_base_url``. Credentials: ``access_token``; for renewal
+``linkedin_version`` (this account only) and ``oauth_base_url``. The operator sets the version
+for every account with ``SIAR_LINKEDIN_VERSION`` (``YYYYMM``; :mod:`siar_publisher.settings`),
+else :data:`DEFAULT_VERSION`. Credentials: ``access_token``; for renewal
 ``refresh_token``, ``client_id`` and ``client_secret``; optional ``expires_at``."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +49,8 @@ from .base import (
 from .containers import credentials_expiry
 from .graph import RECONCILE_SLACK, cannot_tell, poll
 
-DEFAULT_VERSION = "202510"
+DEFAULT_VERSION = "202611"  # LinkedIn sunsets a monthly version about a year after its release
+VERSION_VARIABLE = "SIAR_LINKEDIN_VERSION"  # PublisherSettings.linkedin_version
 OAUTH_HOST = "https://www.linkedin.com"
 _ORG = re.compile(r"^urn:li:organization:(\d+)$")
 _PERSON = re.compile(r"^urn:li:person:(.+)$")
@@ -67,6 +76,21 @@ def post_url(urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{urn}"
 
 
+def api_version(account: Account) -> str:
+    """The ``LinkedIn-Version`` to send: the account's own setting, else the operator's
+    ``SIAR_LINKEDIN_VERSION``, else :data:`DEFAULT_VERSION`."""
+    return str(account.settings.get("linkedin_version") or os.environ.get(VERSION_VARIABLE, "").strip()
+               or DEFAULT_VERSION)  # fmt: skip
+
+
+def _input_error_codes(body: dict[str, Any]) -> list[str]:
+    """``errorDetails.inputErrors[*].code``: where LinkedIn names a validation failure such as
+    ``DUPLICATE_POST`` (the body then has no top-level ``code``)."""
+    details = body.get("errorDetails")
+    errors = details.get("inputErrors") if isinstance(details, dict) else None
+    return [str(e["code"]) for e in errors or [] if isinstance(e, dict) and e.get("code")]
+
+
 def _next_midnight_utc() -> datetime:
     now = datetime.now(UTC)
     return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1, minutes=1)
@@ -85,7 +109,7 @@ class LinkedInAdapter:
     def _headers(self, account: Account, **extra: str) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {account.credentials['access_token']}",
-            "LinkedIn-Version": str(account.settings.get("linkedin_version") or DEFAULT_VERSION),
+            "LinkedIn-Version": api_version(account),
             "X-Restli-Protocol-Version": "2.0.0",
             **extra,
         }
@@ -107,7 +131,9 @@ class LinkedInAdapter:
     def _author(self, account: Account) -> str:
         return str(account.settings["author"])
 
-    def _error(self, response: httpx.Response) -> PlatformError:
+    def _error(self, response: httpx.Response, *, creates: bool = False) -> PlatformError:
+        """A LinkedIn failure, classified; ``creates``: the call makes a post public, so a server
+        error leaves the outcome unknown."""
         status = response.status_code
         try:
             body = response.json()
@@ -116,9 +142,11 @@ class LinkedInAdapter:
         if not isinstance(body, dict):
             body = {}
         code = str(body.get("code") or "")
+        inputs = _input_error_codes(body)
         service = body.get("serviceErrorCode")
         message = str(body.get("message") or response.text[:300])
-        detail = f"HTTP {status}: {code or '-'}" + (f" ({service})" if service is not None else "") + f": {message}"
+        codes = ", ".join(([code] if code else []) + inputs) or "-"
+        detail = f"HTTP {status}: {codes}" + (f" ({service})" if service is not None else "") + f": {message}"
 
         def fail(klass: ErrorClass, reason: str, at: datetime | None = None) -> PlatformError:
             return PlatformError(klass, reason, detail=detail, retry_at=at, status=status)
@@ -133,8 +161,15 @@ class LinkedInAdapter:
                         "LinkedIn refused: this token may not post for this author (missing permission or role)")
         if status == 404:
             return fail(ErrorClass.TARGET_GONE, "LinkedIn cannot find this member, organization or post")
-        if status == 422 and code == "DUPLICATE_POST":
+        if status == 422 and ("DUPLICATE_POST" in inputs or "Content is a duplicate of" in message):
             return fail(ErrorClass.DUPLICATE, f"LinkedIn refused the post as a duplicate: {message}")
+        if status == 426:
+            version = response.request.headers.get("linkedin-version") or "?"
+            reason = (f"LinkedIn no longer supports the API version Siar sends (LinkedIn-Version {version}); "
+                      f"this is a Siar configuration problem, not the post's: an operator must set "
+                      f"{VERSION_VARIABLE} to a recent month (YYYYMM, e.g. {DEFAULT_VERSION}) and restart the "
+                      "publisher, or remove an outdated linkedin_version from the account's settings")  # fmt: skip
+            return PlatformError(ErrorClass.INTERNAL, reason, detail=detail, status=status, connect_reason=reason)
         if status == 429:
             if "DAY" in message:
                 return fail(ErrorClass.QUOTA_EXHAUSTED,
@@ -143,6 +178,9 @@ class LinkedInAdapter:
             return fail(ErrorClass.RATE_LIMITED, "LinkedIn asked Siar to slow down; the post goes out shortly",
                         retry_after(response.headers) or datetime.now(UTC) + timedelta(seconds=60))
         if status >= 500:
+            if creates:
+                return fail(ErrorClass.OUTCOME_UNKNOWN, "LinkedIn reported a problem and may have published the "
+                            "post anyway; Siar checks before sending it again")
             return fail(ErrorClass.TRANSIENT, "LinkedIn had a problem; Siar will try again")
         return fail(ErrorClass.INVALID_CONTENT, f"LinkedIn refused the post: {message}")
 
@@ -157,7 +195,7 @@ class LinkedInAdapter:
                                       detail=error.detail)
             raise error from exc
         if not 200 <= response.status_code < 300:
-            raise self._error(response)
+            raise self._error(response, creates=creates)
         return response
 
     async def _get(self, client: httpx.AsyncClient, account: Account, path: str, **headers: str) -> dict[str, Any]:
@@ -287,6 +325,7 @@ class LinkedInAdapter:
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
         media = list(post.media)
         if any(m.kind == "video" for m in media):
+            # siar_platforms' rules refuse it when the post is scheduled; this guards older posts.
             raise PlatformError(ErrorClass.INVALID_CONTENT,
                                 "Siar does not send videos to LinkedIn yet; post the images or a link instead")
         images = [(await self._upload_image(client, account, m), m.alt_text) for m in media]
