@@ -8,7 +8,12 @@ Retry policy by error class (shared/platforms.md, cross-platform taxonomy):
   platform, or rely on its idempotency key); outcome_unknown from reconcile is final and says so;
 - auth_revoked / permission_denied: the account needs reconnecting, and its pending targets fail
   with that reason;
-- everything else is permanent and fails at once."""
+- everything else is permanent and fails at once.
+
+Two things are not failures: an attempt's lease is renewed while its platform calls run (a video
+upload may take minutes), and an adapter that finds the platform still processing what it sent
+(:class:`StillProcessing`: an Instagram Reel's container) has the delivery look again later
+without counting an attempt, until the time the adapter gives (24 hours by default)."""
 
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ from siar_runtime.outbox import write_events
 
 from . import ratelimits, store
 from .adapters import ADAPTERS, Account, Outgoing, PlatformError, Published
+from .adapters.base import StillProcessing
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
 from .vault import Vault
@@ -95,6 +101,18 @@ def failed_event(row, error_class: ErrorClass, reason: str, detail: str | None, 
     )
 
 
+PROCESSING_WAIT = timedelta(hours=24)
+"""How long a delivery waits for a platform's processing when the adapter does not say."""
+
+
+def processing_reason(platform: str, give_up_at: datetime) -> str:
+    """What a delivery that gave up waiting for the platform's processing tells the librarian."""
+    return (f"gave up: {platform_name(platform)} was still processing the media at "
+            f"{give_up_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, the longest Siar waits (the platform drops an "
+            "unpublished upload then); "
+            "check the video (length, format) and schedule the post again")
+
+
 UNMARKED_PLATFORMS = sorted(p for p, a in ADAPTERS.items() if getattr(a, "idempotent_publish", False))
 """Platforms whose publish is idempotent (a retry cannot post twice), so no call mark is written."""
 
@@ -115,6 +133,21 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     """Full jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     return random.uniform(min(base / 2, ceiling), ceiling)
+
+
+@dataclass
+class _Lease:
+    """An attempt's lease, renewed in the background while its platform calls run."""
+
+    task: asyncio.Task[None] | None = None
+    calling: bool = True  # the attempt is in its platform calls (not yet recording the outcome)
+    renewing: bool = False  # a renewal is being written (it ends by itself: never cut a query short)
+    lost: bool = False  # another worker took the delivery over
+
+    def stop(self) -> None:
+        self.calling = False
+        if self.task is not None and not self.renewing:
+            self.task.cancel()
 
 
 @dataclass
@@ -221,6 +254,43 @@ class DeliveryWorker:
         await self._commit(lambda conn: store.save_progress(conn, row["target_id"], row["attempts"], values),
                            wake=False)
 
+    def _keep_lease(self, row) -> _Lease:
+        """Renew this attempt's lease every third of it until ``stop()``, fenced by the attempt
+        number as its outcome will be. A delivery taken over meanwhile (its lease ran out while
+        the database was away, say) is left to its new owner: the renewals stop, and so do this
+        attempt's platform calls, whose outcome could no longer be recorded and which could
+        otherwise send the same upload alongside the new owner."""
+        lease = _Lease()
+        attempt = asyncio.current_task()
+        lease.task = asyncio.create_task(self._renew_lease(row, lease, attempt))
+        self._tasks.add(lease.task)
+        lease.task.add_done_callback(self._tasks.discard)
+        return lease
+
+    async def _renew_lease(self, row, lease: _Lease, attempt: asyncio.Task | None) -> None:
+        seconds = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(seconds / 3)
+            lease.renewing = True
+            try:
+                async with self.db.pool.acquire() as conn:
+                    kept = await store.renew_lease(conn, row["target_id"], row["attempts"], seconds)
+            except Exception as exc:  # the database is away: two thirds of the lease are left
+                log.warning("could not renew a delivery's lease; trying again", error=f"{type(exc).__name__}: {exc}")
+                kept = True
+            finally:
+                lease.renewing = False
+            if not lease.calling:
+                return  # the attempt ended meanwhile
+            if kept:
+                continue
+            lease.lost = True
+            self.metrics.leases_lost.labels(row["platform"]).inc()
+            log.warning("lease lost: another worker took this delivery over; this attempt stops")
+            if lease.calling and attempt is not None:
+                attempt.cancel()
+            return
+
     async def _attempt_guarded(self, row) -> None:
         try:
             await self.attempt(row)
@@ -263,35 +333,55 @@ class DeliveryWorker:
             await self._fail(row, ErrorClass.INVALID_CONTENT, "; ".join(v.message for v in violations), None)
             return
         started = time.perf_counter()
+        published: Published | None = None
+        unknown: PlatformError | None = None  # reconcile could not tell: final
+        failure: PlatformError | None = None
+        outcome = ""  # the attempts metric's outcome for a failure
+        lease = self._keep_lease(row)
         try:
-            published: Published | None = None
             if row["recovering"]:
                 try:
                     published = await adapter.reconcile(self.client, account, post)
                 except PlatformError as exc:
-                    if exc.error_class == ErrorClass.OUTCOME_UNKNOWN:
-                        await self._fail(row, exc.error_class, exc.reason, exc.detail)
-                        return
-                    raise
+                    if exc.error_class != ErrorClass.OUTCOME_UNKNOWN:
+                        raise
+                    unknown = exc
                 if published is not None:
                     log.info("reconciled: the post was already live", platform_post_id=published.platform_post_id)
-            if published is None:
+            if published is None and unknown is None:
                 if not getattr(adapter, "idempotent_publish", False):
                     if not await self._commit(lambda conn: store.mark_call_started(conn, row["target_id"], row["attempts"]),
                                               wake=False):
                         return  # the lease was taken over: another worker owns this delivery now
                 published = await adapter.publish(self.client, account, post)
         except PlatformError as exc:
-            self.metrics.attempts.labels(platform, exc.error_class.value).inc()
-            await self._handle_error(row, exc)
-            return
+            failure, outcome = exc, exc.error_class.value
+        except asyncio.CancelledError:
+            if not lease.lost:
+                raise  # shutting down
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            return  # another worker owns this delivery now (see _keep_lease)
         except Exception as exc:  # a bug in an adapter: retried like a transient fault, then failed
             log.exception("adapter raised an unexpected error")
-            self.metrics.attempts.labels(platform, ErrorClass.INTERNAL.value).inc()
-            await self._handle_error(row, PlatformError(
-                ErrorClass.TRANSIENT, "an unexpected error inside Siar; it will try again",
-                detail=f"{type(exc).__name__}: {exc}"))
+            failure = PlatformError(ErrorClass.TRANSIENT, "an unexpected error inside Siar; it will try again",
+                                    detail=f"{type(exc).__name__}: {exc}")
+            outcome = ErrorClass.INTERNAL.value
+        finally:
+            lease.stop()
+        if unknown is not None:
+            await self._fail(row, unknown.error_class, unknown.reason, unknown.detail)
             return
+        if isinstance(failure, StillProcessing):
+            self.metrics.processing_waits.labels(platform).inc()
+            await self._still_processing(row, failure)
+            return
+        if failure is not None:
+            self.metrics.attempts.labels(platform, outcome).inc()
+            await self._handle_error(row, failure)
+            return
+        assert published is not None
         self.metrics.attempts.labels(platform, "published").inc()
         self.metrics.call_seconds.labels(platform).observe(time.perf_counter() - started)
         await self._published(row, published)
@@ -373,6 +463,40 @@ class DeliveryWorker:
         if not await self._commit(write):
             return
         log.info("delivery will be retried", error_class=exc.error_class.value, at=at.isoformat(), detail=exc.detail)
+
+    async def _still_processing(self, row, exc: StillProcessing) -> None:
+        """The platform is still processing what the attempt sent (kept in the progress): look
+        again at the time the adapter gave, without counting the attempt, until its deadline."""
+        now = datetime.now(UTC)
+        give_up_at = exc.give_up_at or (row["first_attempt_at"] or now) + PROCESSING_WAIT
+        if now >= give_up_at:
+            await self._fail(row, exc.error_class, processing_reason(row["platform"], give_up_at), exc.detail)
+            return
+        at = min(exc.retry_at or now + timedelta(seconds=60), give_up_at)
+
+        async def write(conn) -> bool:
+            state = await store.wait_for_platform(
+                conn, row["target_id"], row["attempts"], account_id=row["account_id"], claimed_at=row["updated_at"],
+                next_attempt_at=at, error_class=exc.error_class.value, reason=exc.reason, detail=exc.detail)
+            if state is None:
+                log.warning("outcome not recorded: another worker took this delivery over after its lease expired")
+                return False
+            if state == "cancelled":
+                log.info("delivery cancelled while the platform was processing it; not looked at again")
+                return False
+            await write_events(conn, SCHEMA, [event(
+                PostRetrying(
+                    post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
+                    platform=row["platform"], error_class=exc.error_class, reason=exc.reason,
+                    attempt=row["attempts"], next_attempt_at=at,
+                ),
+                row["correlation_id"],
+                f"target/{row['target_id']}",
+            )])
+            return True
+
+        if await self._commit(write):
+            log.info("the platform is still processing; looking again later", at=at.isoformat(), detail=exc.detail)
 
     async def _handle_error(self, row, exc: PlatformError) -> None:
         s = self.settings

@@ -40,6 +40,19 @@ class PublisherMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
             registry=r,
         )
+        self.processing_waits = Counter(
+            "siar_publisher_processing_waits_total",
+            "Attempts that found the platform still processing a post's media (not counted as attempts: "
+            "the delivery looks again later)",
+            ["platform"],
+            registry=r,
+        )
+        self.leases_lost = Counter(
+            "siar_publisher_leases_lost_total",
+            "Attempts stopped because another worker took their delivery over (the lease could not be renewed)",
+            ["platform"],
+            registry=r,
+        )
         self.rate_deferrals = Counter(
             "siar_publisher_rate_deferrals_total",
             "Deliveries held back because their account reached its configured publishing rate",

@@ -176,6 +176,46 @@ async def finish(
     )
 
 
+async def renew_lease(conn: asyncpg.Connection, target_id: str, attempt: int, lease_seconds: float) -> bool:
+    """Extend the lease of an attempt under way, fenced like :func:`finish`: False when another
+    worker took the delivery over (its lease is then left alone)."""
+    status = await conn.execute(
+        "UPDATE deliveries SET lease_until = clock_timestamp() + make_interval(secs => $3)"
+        " WHERE target_id = $1 AND attempts = $2 AND state = 'in_flight'",
+        target_id, attempt, lease_seconds,
+    )
+    return status.endswith(" 1")
+
+
+async def wait_for_platform(
+    conn: asyncpg.Connection, target_id: str, attempt: int, *, account_id: str, claimed_at: datetime,
+    next_attempt_at: datetime, error_class: str, reason: str, detail: str | None,
+) -> str | None:
+    """An attempt that found the platform still processing what it sent: the delivery looks again
+    at ``next_attempt_at`` and the attempt is not counted (nor its send in the account's rate log:
+    the newest send logged since ``claimed_at`` is given back). Fenced like :func:`finish`; returns
+    the state recorded ('cancelled' when the target was cancelled meanwhile) or None."""
+    state = await conn.fetchval(
+        """
+        UPDATE deliveries d
+        SET state = CASE WHEN c.reason IS NULL THEN 'pending' ELSE 'cancelled' END,
+            reason = coalesce(c.reason, $5), error_class = $4, detail = $6, attempts = d.attempts - 1,
+            next_attempt_at = $3, recovering = false, lease_until = NULL, updated_at = clock_timestamp()
+        FROM (SELECT 1) one LEFT JOIN cancellations c ON c.target_id = $1
+        WHERE d.target_id = $1 AND d.attempts = $2 AND d.state = 'in_flight'
+        RETURNING d.state
+        """,
+        target_id, attempt, next_attempt_at, error_class, reason, detail,
+    )
+    if state is not None:
+        await conn.execute(
+            "DELETE FROM account_sends WHERE ctid = (SELECT ctid FROM account_sends"
+            " WHERE account_id = $1 AND sent_at >= $2 ORDER BY sent_at DESC LIMIT 1)",
+            account_id, claimed_at,
+        )
+    return state
+
+
 async def finish_published_many(
     conn: asyncpg.Connection, outcomes: list[tuple[str, int, str, str | None]]
 ) -> set[str]:

@@ -100,6 +100,18 @@ class PlatformError(Exception):
         self.connect_reason = connect_reason
 
 
+class StillProcessing(PlatformError):
+    """Not a failure: the platform is still processing what this attempt sent (an Instagram or
+    Threads container), kept in the delivery's progress. The delivery looks again at ``retry_at``
+    without counting an attempt, until ``give_up_at`` (None: 24 hours after its first attempt);
+    a caller that does not know this class sees a transient error."""
+
+    def __init__(self, reason: str, *, retry_at: datetime, give_up_at: datetime | None = None,
+                 detail: str | None = None) -> None:  # fmt: skip
+        super().__init__(ErrorClass.TRANSIENT, reason, detail=detail, retry_at=retry_at)
+        self.give_up_at = give_up_at
+
+
 class Adapter(Protocol):
     platform: str
     required_credentials: tuple[str, ...]
@@ -149,6 +161,14 @@ def retry_after(headers: httpx.Headers, body_seconds: float | None = None) -> da
     return None
 
 
+def exception_detail(exc: BaseException) -> str:
+    """``exc`` as a delivery detail: its type and message, with any credential a quoted URL
+    carried (a bot token in the path, an access_token in the query) masked."""
+    from ..redact import redact_text
+
+    return redact_text(f"{type(exc).__name__}: {exc}")
+
+
 def transport_error(exc: httpx.HTTPError, platform: str) -> PlatformError:
     """A failure below HTTP. Whether the platform acted on the request decides the class."""
     sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteTimeout)
@@ -156,10 +176,10 @@ def transport_error(exc: httpx.HTTPError, platform: str) -> PlatformError:
         return PlatformError(
             ErrorClass.OUTCOME_UNKNOWN,
             f"{platform} did not answer in time after receiving the post; Siar checks before sending again",
-            detail=f"{type(exc).__name__}: {exc}",
+            detail=exception_detail(exc),
         )
     return PlatformError(
         ErrorClass.TRANSIENT,
         f"could not reach {platform}; Siar will try again",
-        detail=f"{type(exc).__name__}: {exc}",
+        detail=exception_detail(exc),
     )

@@ -10,9 +10,10 @@ One post per target, ever:
 - without a kept container, the account's recent posts are searched for the same text since the
   first attempt.
 
-Processing is waited for ``processing_wait_seconds`` within one attempt (the delivery lease is
-45 s); a container still IN_PROGRESS then ends the attempt as transient, and the next one waits
-on the same container."""
+Processing is waited for ``processing_wait_seconds`` within one attempt; a container still
+IN_PROGRESS then ends the attempt with :class:`StillProcessing`: the delivery looks again later
+without counting an attempt (a Reel may take many minutes), on the same container, until 24 hours
+after the container was made (when the platform lets an unpublished container expire)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 from siar_contracts import ErrorClass, MediaItem
 
-from .base import Account, Outgoing, PlatformError, Published, Refreshed, Verified
+from .base import Account, Outgoing, PlatformError, Published, Refreshed, StillProcessing, Verified
 from .graph import (
     Progress,
     cannot_tell,
@@ -51,6 +52,10 @@ class ContainerAdapter:
     insight_metrics: str
     processing_wait_seconds = 20.0
     poll_first_delay = 0.5
+    # After the wait of an attempt, look again in half the container's age, within these bounds.
+    recheck_min_seconds = 30.0
+    recheck_max_seconds = 600.0
+    container_lifetime = timedelta(hours=24)  # an unpublished container EXPIRES after this
 
     def __init__(self) -> None:
         self.progress = Progress()
@@ -105,10 +110,11 @@ class ContainerAdapter:
                                 detail=str(body)[:300])
         return str(body["id"])
 
-    async def _wait(self, client: httpx.AsyncClient, account: Account, containers: list[str],
-                    deadline: float) -> str:  # fmt: skip
+    async def _wait(self, client: httpx.AsyncClient, account: Account, post: Outgoing, containers: list[str],
+                    deadline: float, made_at: datetime | None) -> str:  # fmt: skip
         """Wait until every container is FINISHED (or one is PUBLISHED, returned at once), until
-        ``deadline`` (the event loop's clock) at the latest."""
+        ``deadline`` (the event loop's clock) at the latest; then :class:`StillProcessing`, with
+        the containers' life (from ``made_at``) as the time to give up."""
         pending = list(containers)
         published: list[str] = []
 
@@ -131,12 +137,24 @@ class ContainerAdapter:
         if published:
             return "PUBLISHED"
         if not done:
-            raise PlatformError(
-                ErrorClass.TRANSIENT,
-                f"{self.name} is still processing the media; Siar will check again shortly",
-                detail=f"containers still IN_PROGRESS after {self.processing_wait_seconds:g} s: {', '.join(pending)}",
-            )
+            raise self._still_processing(post, pending, made_at)
         return "FINISHED"
+
+    def _still_processing(self, post: Outgoing, pending: list[str], made_at: datetime | None) -> StillProcessing:
+        now = datetime.now(UTC)
+        # Without the time the container was made, the delivery bounds the wait by its own.
+        give_up_at = made_at + self.container_lifetime if made_at else None
+        age = max(0.0, (now - made_at).total_seconds()) if made_at else 0.0
+        delay = min(self.recheck_max_seconds, max(self.recheck_min_seconds, age / 2))
+        retry_at = now + timedelta(seconds=delay)
+        if give_up_at is not None:
+            retry_at = min(retry_at, give_up_at)
+        what = "video" if any(m.kind == "video" for m in post.media) else "media"
+        return StillProcessing(
+            f"{self.name} is still processing the {what}; Siar checks again at {retry_at:%H:%M} UTC",
+            retry_at=retry_at, give_up_at=give_up_at,
+            detail=f"containers still IN_PROGRESS {age:.0f} s after they were made: {', '.join(pending)}",
+        )
 
     async def _kept_status(self, client: httpx.AsyncClient, account: Account, container: str) -> str:
         try:
@@ -154,6 +172,7 @@ class ContainerAdapter:
         deadline = asyncio.get_running_loop().time() + self.processing_wait_seconds
         kept = self.progress.load(account, post)
         container = kept.get("container")
+        made_at = _moment(kept.get("container_made_at"))
         if container:
             status = await self._kept_status(client, account, container)
             if status == "PUBLISHED":
@@ -166,16 +185,19 @@ class ContainerAdapter:
                 container = await self._create(client, account, items[0])
             else:
                 children = kept.get("children")
+                children_made_at = _moment(kept.get("children_made_at"))
                 if not (isinstance(children, list) and len(children) == len(items) and all(
                         [await self._kept_status(client, account, c) in ("IN_PROGRESS", "FINISHED")
                          for c in children])):  # fmt: skip
+                    children_made_at = datetime.now(UTC)
                     children = [await self._create(client, account, params) for params in items]
-                    await self.progress.save(account, post, children=children)
-                await self._wait(client, account, children, deadline)
+                    await self.progress.save(account, post, children=children,
+                                             children_made_at=children_made_at.isoformat())  # fmt: skip
+                await self._wait(client, account, post, children, deadline, children_made_at)
                 container = await self._create(client, account, {**parent, "children": ",".join(children)})
-            await self.progress.save(account, post, container=container,
-                                     container_made_at=datetime.now(UTC).isoformat())
-        if await self._wait(client, account, [container], deadline) == "PUBLISHED":
+            made_at = datetime.now(UTC)
+            await self.progress.save(account, post, container=container, container_made_at=made_at.isoformat())
+        if await self._wait(client, account, post, [container], deadline, made_at) == "PUBLISHED":
             return await self._found_published(client, account, post, container)
         body = await self._call(client, account, "POST", self._owner(account), self.publish_edge,
                                 data={"creation_id": container}, creates=True)  # fmt: skip
@@ -286,6 +308,17 @@ def credentials_expiry(credentials: dict[str, Any]) -> datetime | None:
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time kept in the progress (ISO 8601), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def kind_of(media: MediaItem) -> str:
