@@ -15,6 +15,7 @@ from . import store
 from .adapters import ADAPTERS, Account, Adapter, PlatformError, Verified
 from .delivery import SCHEMA, event, platform_name
 from .ratelimits import rate_for
+from .redact import credential_values, redact, redact_text
 from .schemas import AccountCreate, AccountOut
 from .vault import Vault
 
@@ -108,9 +109,13 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
         try:
             verified = await adapter.verify(client, candidate)
         except PlatformError as exc:
-            raise Problem(422, "Could not connect the account", connect_reason(exc, adapter, candidate),
+            # Never the credentials back in the answer (and the logs of whatever relays it): the
+            # platform's words may quote a call's URL (Telegram's has the bot token) or echo one.
+            secrets = credential_values(req.credentials)
+            raise Problem(422, "Could not connect the account",
+                          redact_text(connect_reason(exc, adapter, candidate), secrets),
                           type_=TYPE_BASE + "account-verification", error_class=exc.error_class.value,
-                          platform_detail=exc.detail) from exc
+                          platform_detail=redact(exc.detail, secrets)) from exc
     elif req.handle:
         verified = Verified(handle=req.handle)
     else:

@@ -21,6 +21,7 @@ from .accounts import gives_insights
 from .adapters import ADAPTERS, Account, PlatformError
 from .delivery import SCHEMA, event, failed_event
 from .metrics import PublisherMetrics
+from .redact import credential_values, redact, redact_text
 from .vault import Vault
 
 log = structlog.get_logger("siar.publisher.tokens")
@@ -102,8 +103,11 @@ class TokenRefresher:
         try:
             refreshed = await refresh(self.client, account)
         except PlatformError as exc:
+            # The platform's words may quote the refresh call's URL or echo a token back.
+            secrets = credential_values(account.credentials)
             if exc.error_class in (ErrorClass.AUTH_REVOKED, ErrorClass.PERMISSION_DENIED, ErrorClass.AUTH_EXPIRED):
-                await self._needs_reconnect(conn, row, f"the token could not be renewed: {exc.reason}")
+                await self._needs_reconnect(conn, row, redact_text(f"the token could not be renewed: {exc.reason}",
+                                                                   secrets))
             else:
                 # Try again shortly; the token is still valid for a while.
                 await conn.execute(
@@ -111,7 +115,8 @@ class TokenRefresher:
                     " WHERE account_id = $1",
                     row["account_id"],
                 )
-                log.warning("token refresh failed; will retry", account_id=row["account_id"], detail=exc.detail)
+                log.warning("token refresh failed; will retry", account_id=row["account_id"],
+                            detail=redact(exc.detail, secrets))
             self.metrics.token_refreshes.labels(row["platform"], "failed").inc()
             return
         updated = await conn.fetchrow(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import aiohttp
 import httpx
 
+from .redact import redact_text, redact_url, url_secrets
+
 # aiohttp exception → httpx exception, most specific first (the first isinstance match wins).
 _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     # Before the request left: the connection could not be made or no pooled one freed up.
@@ -43,13 +45,29 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] 
 _UNSENT = ("Can not write request body", "Failed to send bytes into the underlying connection")
 
 
-def _mapped(exc: BaseException) -> httpx.TransportError:
+def _described(exc: BaseException, request: httpx.Request | None) -> str:
+    """What the mapped exception says: aiohttp's exception type, the method and the URL without
+    its credentials, and aiohttp's own words unless they quote the URL. The adapters copy this
+    into delivery details, events and logs; the URL may carry a credential (Telegram's bot token
+    in the path, the Graph APIs' access_token in the query), which must not go with it."""
+    said = str(exc)
+    if isinstance(exc, aiohttp.ClientResponseError):  # its str() ends with url='…'
+        said = f"{exc.status}, message={exc.message!r}"
+    text = type(exc).__name__
+    if request is not None:
+        text += f" on {request.method} {redact_url(str(request.url))}"
+    if said and "://" not in said:
+        text += f": {said}"
+    return redact_text(text, url_secrets(str(request.url)) if request is not None else ())
+
+
+def _mapped(exc: BaseException, request: httpx.Request | None = None) -> httpx.TransportError:
     if isinstance(exc, aiohttp.ClientConnectionError) and any(words in str(exc) for words in _UNSENT):
-        return httpx.WriteError(f"{type(exc).__name__}: {exc}")
+        return httpx.WriteError(_described(exc, request))
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            return target(f"{type(exc).__name__}: {exc}")
-    raise TypeError(f"not an aiohttp failure: {exc!r}") from exc  # the callers catch only the table's types
+            return target(_described(exc, request))
+    raise TypeError(f"not an aiohttp failure: {type(exc).__name__}") from None  # the callers catch only the table's types
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -114,7 +132,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                 "reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _mapped(exc) from exc
+            failure = _mapped(exc, request)
+        # Raised outside the except block: aiohttp's exception, whose message quotes the whole URL
+        # (credentials and all), is then neither the cause nor the context of this one, so no
+        # traceback that is logged carries it.
+        raise failure
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 from siar_contracts import ErrorClass, MediaItem
 
-from .base import PlatformError, retry_after
+from ..redact import redact_url
+from .base import PlatformError, exception_detail, retry_after
 
 _EXTENSION_TYPES = {
     "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
@@ -76,25 +77,26 @@ async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int
     """The media's bytes from the library's media host (not the platform). A host that cannot be
     reached or answers 5xx/429 is transient; any other refusal, or a file above ``limit`` bytes,
     means the post cannot be made as it is."""
+    where = redact_url(media.url)  # for the reasons: a signed URL's signature stays out of them
     try:
         source, data = await _download(client, media.url, limit)
     except _TooLarge as exc:
         raise PlatformError(ErrorClass.INVALID_CONTENT,
-                            f"the media at {media.url} is larger than Siar uploads ({limit // 1024**2:,} MB); "
+                            f"the media at {where} is larger than Siar uploads ({limit // 1024**2:,} MB); "
                             "link a smaller file", detail=f"at least {exc.args[0]:,} bytes") from exc
     except httpx.HTTPError as exc:
         raise PlatformError(ErrorClass.TRANSIENT,
-                            f"could not download the media at {media.url}; Siar will try again",
-                            detail=f"{type(exc).__name__}: {exc}") from exc
+                            f"could not download the media at {where}; Siar will try again",
+                            detail=exception_detail(exc)) from exc
     status = source.status_code
     if status != 200:
-        detail = f"HTTP {status} from {media.url}"
+        detail = f"HTTP {status} from {where}"
         if status in (408, 425, 429) or status >= 500:
             raise PlatformError(ErrorClass.TRANSIENT,
-                                f"the server holding the media at {media.url} had a problem; Siar will try again",
+                                f"the server holding the media at {where} had a problem; Siar will try again",
                                 detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
         raise PlatformError(ErrorClass.INVALID_CONTENT,
-                            f"could not fetch the media at {media.url} (HTTP {status})", detail=detail)
+                            f"could not fetch the media at {where} (HTTP {status})", detail=detail)
     name = media.url.rsplit("/", 1)[-1].split("?", 1)[0] or "media"
     declared = (source.headers.get("content-type") or "").split(";")[0].strip().lower()
     content_type = (
