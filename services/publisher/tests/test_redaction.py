@@ -266,3 +266,17 @@ async def test_a_failed_token_refresh_logs_no_token(server, clean_db):
     assert len(failed) == 1
     assert_clean(failed[0])
     assert "RemoteProtocolError" in failed[0]["detail"] and "access_token=***" in failed[0]["detail"]
+
+
+async def test_a_post_refused_by_a_page_quoting_the_request_keeps_the_token_out(server):
+    # Telegram's adapter copies a non-JSON error body into the delivery's detail; a proxy's page
+    # that repeats the request line would have carried the bot token into deliveries.detail,
+    # post.failed and the log. Every PlatformError is redacted as it is made.
+    from siar_publisher.adapters import Outgoing
+
+    echoing = await server(echoes)
+    async with http_client(timeout_seconds=2) as client:
+        with pytest.raises(PlatformError) as caught:
+            await ADAPTERS["telegram"].publish(client, telegram(echoing), Outgoing(target_id="t", text="Halo"))
+    assert "bot***" in f"{caught.value.reason} {caught.value.detail}"
+    assert_error_clean(caught.value)

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import httpx
 from siar_contracts import ErrorClass, MediaItem
 
+from ..redact import redact, redact_text
+
 
 @dataclass(frozen=True)
 class Account:
@@ -91,10 +93,13 @@ class PlatformError(Exception):
         status: int | None = None,
         connect_reason: str | None = None,
     ) -> None:
+        # Every error passes here: whatever an adapter quoted (an error page repeating the request
+        # line, a URL with a bot token or an access_token) leaves without its credentials.
+        reason = redact_text(reason)
         super().__init__(reason)
         self.error_class = error_class
         self.reason = reason
-        self.detail = detail
+        self.detail = redact(detail)
         self.retry_at = retry_at
         self.status = status
         self.connect_reason = connect_reason
