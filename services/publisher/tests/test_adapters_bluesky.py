@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from siar_contracts import ErrorClass
+from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.bluesky import (
     BlueskyAdapter,
@@ -21,6 +21,7 @@ from siar_publisher.adapters.bluesky import (
 from siar_publisher.transport import http_client
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
+    HOST,
     SANDBOX,
     close_to,
     image,
@@ -175,6 +176,22 @@ async def test_publishes_images_and_a_video(sandbox):
     assert embed["$type"] == "app.bsky.embed.video" and embed["video"]["mimeType"] == "video/mp4"
     assert embed["alt"] == "Cuplikan acara"
     assert len(sandbox.to("uploadBlob")) == 3
+
+
+async def test_an_image_over_the_blob_limit_is_refused_before_uploading(sandbox):
+    # Its size was not given with the post, so only the download tells: 2,000,001 bytes is over
+    # app.bsky.embed.images' 2,000,000 (the PDS would keep the blob and refuse the record).
+    acc = await connected(sandbox)
+    big = MediaItem(url=f"{HOST}/2000001.bin", kind="image", mime_type="image/png")
+    error = await refused(bsky.publish(sandbox.client, acc, outgoing("Poster besar", big)), ErrorClass.INVALID_CONTENT)
+    assert "up to 2,000,000 bytes" in error.reason and big.url in error.reason
+    assert sandbox.to("uploadBlob") == [] and sandbox.to("createRecord") == []
+    # Far over: the download itself stops at the limit.
+    huge = MediaItem(url=f"{HOST}/50000000.bin", kind="image", mime_type="image/png")
+    error = await refused(bsky.publish(sandbox.client, acc, outgoing("Poster raksasa", huge)), ErrorClass.INVALID_CONTENT)
+    assert "up to 2,000,000 bytes" in error.reason and sandbox.to("uploadBlob") == []
+    exactly = MediaItem(url=f"{HOST}/2000000.mp4", kind="video")  # a video may be far larger
+    await bsky.publish(sandbox.client, acc, outgoing("Video", exactly, target="t-2"))
 
 
 async def test_a_retry_reuses_the_record_key(sandbox):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
@@ -142,8 +143,11 @@ async def test_pull_from_url(sandbox, tt):
     [recorded] = await sandbox.posts("tiktok")
     assert recorded["id"] == published.platform_post_id and recorded["media"][0]["source"] == "PULL_FROM_URL"
     assert sandbox.to("/upload/video/") == [] and sandbox.to("/_sandbox/media/") == []  # TikTok fetched it
-    error = await refused(tt.publish(sandbox.client, acc, clip_post(big_video(MIB))), ErrorClass.PERMISSION_DENIED)
-    assert "url_ownership_unverified" in (error.detail or "")
+    # A media host whose domain is not verified with TikTok: the operator's to fix, and this
+    # post's alone - not a reason to disconnect the account and fail its other posts.
+    error = await refused(tt.publish(sandbox.client, acc, clip_post(big_video(MIB))), ErrorClass.INVALID_CONTENT)
+    assert "url_ownership_unverified" in (error.detail or "") and error.status == 403
+    assert "verify the media host's domain in TikTok's developer portal" in error.reason
 
 
 async def test_processing_failure(sandbox, tt):
@@ -203,6 +207,32 @@ async def test_permission_problems(sandbox, tt):
 async def test_policy_rejection(sandbox, tt):
     error = await refused(tt.publish(sandbox.client, account("banned.act"), clip_post()), ErrorClass.POLICY_REJECTED)
     assert "spam_risk_user_banned_from_posting" in error.reason
+
+
+def test_any_other_403_fails_the_post_alone(tt):
+    """Token and scope problems are TikTok's 401s; a 403 with another code is TikTok refusing
+    this post, with its own words (never a reason to disconnect the account)."""
+    body = {"data": {}, "error": {"code": "video_violates_policy", "message": "The video cannot be posted.",
+                                  "log_id": "202612050000"}}  # fmt: skip
+    response = httpx.Response(403, json=body, request=httpx.Request("POST", f"{SANDBOX}/tiktok/v2/post/publish/video/init/"))
+    error = tt._error(response, body["error"])
+    assert error.error_class == ErrorClass.POLICY_REJECTED and error.status == 403
+    assert "The video cannot be posted." in error.reason and "video_violates_policy" in error.reason
+
+
+async def test_rate_limited_refresh_is_not_a_revoked_token(sandbox, tt):
+    await sandbox.faults("tiktok", "429", calls="reads", retry_after_seconds=25)
+    error = await refused(tt.refresh(sandbox.client, account()), ErrorClass.RATE_LIMITED)
+    assert error.status == 429 and close_to(error.retry_at, datetime.now(UTC) + timedelta(seconds=25))
+    assert (await tt.refresh(sandbox.client, account())).credentials["refresh_token"] != REFRESH  # still good
+
+
+def test_status_polling_stays_well_inside_the_status_limit():
+    """status/fetch is limited to 30 a minute per token, shared by the account's deliveries:
+    the registered adapter polls every 10 s or more, within the same two-minute wait."""
+    adapter = ADAPTERS["tiktok"]
+    assert adapter.poll_seconds >= 10 and adapter.publish_wait_seconds == 120
+    assert 60 / adapter.poll_seconds <= 6
 
 
 async def test_init_rate_limit(sandbox, tt):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
@@ -189,6 +190,19 @@ async def test_daily_cap_is_quota_exhausted(sandbox, x):
     assert error.retry_at == datetime.fromtimestamp(int(capped.headers["x-user-limit-24hour-reset"]), UTC)
 
 
+async def test_app_wide_daily_cap_waits_for_its_reset(sandbox, x):
+    await sandbox.limit("x", "app_24h", 1, 86_400)
+    await x.publish(sandbox.client, account(), outgoing("satu"))
+    # Another account of the same app: X's app-wide cap, not this account's own.
+    error = await refused(x.publish(sandbox.client, account("lain.tok", handle="lain"), outgoing("dua")),
+                          ErrorClass.QUOTA_EXHAUSTED)  # fmt: skip
+    capped = sandbox.to("/2/tweets", "POST")[-1]
+    assert capped.headers["x-app-limit-24hour-remaining"] == "0"
+    assert error.retry_at == datetime.fromtimestamp(int(capped.headers["x-app-limit-24hour-reset"]), UTC)
+    assert error.retry_at != datetime.fromtimestamp(int(capped.headers["x-rate-limit-reset"]), UTC)
+    assert "app" in error.reason and error.status == 429
+
+
 @pytest.mark.parametrize("code", ["500", "502", "503", "504"])
 async def test_server_errors_are_transient(sandbox, x, code):
     await sandbox.faults("x", code)
@@ -221,6 +235,30 @@ async def test_token_without_write_scope(sandbox, x):
     error = await refused(x.publish(sandbox.client, account("readonly.tok"), outgoing()),
                           ErrorClass.PERMISSION_DENIED)  # fmt: skip
     assert error.status == 403
+
+
+def _forbidden(detail: str, **extra) -> httpx.Response:
+    body = {"title": "Forbidden", "type": "about:blank", "status": 403, "detail": detail, **extra}
+    return httpx.Response(403, json=body, request=httpx.Request("POST", f"{SANDBOX}/x/2/tweets"))
+
+
+@pytest.mark.parametrize("detail, klass", [
+    ("You attempted to reply to a Tweet that is deleted or not visible to you.", ErrorClass.INVALID_CONTENT),
+    ("This request looks like it might be automated. To protect our users from spam and other malicious "
+     "activity, we can't complete this action right now.", ErrorClass.POLICY_REJECTED),
+    ("You are not permitted to perform this action.", ErrorClass.PERMISSION_DENIED),
+])  # fmt: skip
+def test_a_403_about_the_post_fails_that_post_alone(x, detail, klass):
+    """X's wording decides: only a token or app without the right to post is the account's
+    problem (PERMISSION_DENIED disconnects it and fails all its posts); a post X forbids fails alone."""
+    error = x._error(_forbidden(detail))
+    assert error.error_class == klass and error.status == 403
+    if klass != ErrorClass.PERMISSION_DENIED:
+        assert detail in error.reason
+    client_forbidden = x._error(_forbidden("When authenticating requests ...", title="Client Forbidden",
+                                           type="https://api.twitter.com/2/problems/client-forbidden",
+                                           reason="client-not-enrolled"))  # fmt: skip
+    assert client_forbidden.error_class == ErrorClass.PERMISSION_DENIED
 
 
 async def test_duplicate_text_is_a_duplicate(sandbox, x):
@@ -278,6 +316,22 @@ async def test_answer_lost_after_commit_then_reconcile(live, x):
     [recorded] = await live.posts("x")  # it WAS posted
     found = await x.reconcile(live.client, acc, post)
     assert found is not None and found.platform_post_id == recorded["id"]
+    assert len(await live.posts("x")) == 1
+
+
+async def test_a_timeline_the_app_may_not_read_leaves_the_outcome_unknown(live, x):
+    # An app on X's Free tier may post but not read timelines (403 client-not-enrolled): a tweet
+    # whose answer was lost cannot be looked for - that is not a reason to disconnect the account.
+    acc = account("freetier.x-access", base=live.base, handle="freetier")
+    post = outgoing("Terkirim, jawabannya hilang, linimasa tertutup")
+    await live.faults("x", "timeout_after_commit", timeout_seconds=2)
+    async with http_client(timeout_seconds=0.5) as impatient:
+        await refused(x.publish(impatient, acc, post), ErrorClass.OUTCOME_UNKNOWN)
+    error = await refused(x.reconcile(live.client, acc, post), ErrorClass.OUTCOME_UNKNOWN)
+    assert error.status == 403 and "client-not-enrolled" not in error.reason and "timeline" in error.reason
+    # The same delivery sending again meets the duplicate; looking for it is refused the same way.
+    progress = {"x_sent": True}
+    await refused(x.publish(live.client, acc, outgoing(post.text, progress=progress)), ErrorClass.OUTCOME_UNKNOWN)
     assert len(await live.posts("x")) == 1
 
 

@@ -314,3 +314,21 @@ async def test_insights_requests_wait_in_a_queue_of_their_own_and_never_hold_a_p
         for name in (queue_name("publisher"), queue_name(INSIGHTS_QUEUE)):
             await (await channel.get_queue(name)).purge()
         await connection.close()
+
+
+async def test_a_rate_limit_on_an_x_read_delays_the_reading_but_never_pauses_posting(db, reader, sandbox):
+    """X limits each endpoint on its own: a 429 on GET /2/tweets/:id says nothing about
+    POST /2/tweets. The reading waits for X's reset; the account keeps posting."""
+    x_account = Account(account_id="acc-x", platform="x", handle="perpuskota", base_url=f"{SANDBOX}/x",
+                        credentials={"access_token": "perpuskota.x-access"})
+    account_id = await connect_account(db, x_account)
+    await sandbox.control("PUT", "/faults", {"platform": "x", "calls": "reads", "sequence": ["429"],
+                                             "retry_after_seconds": 40})
+    await handle(db, reader, request(account_id, platform="x", kind="post", platform_post_id="1",
+                                     target_id="t9", post_id="p9"))
+    [failed] = await answers(db)
+    assert failed.data["error_class"] == "rate_limited"
+    retry_at = datetime.fromisoformat(failed.data["retry_at"])
+    assert timedelta(seconds=30) < retry_at - datetime.now(UTC) <= timedelta(seconds=41)
+    async with db.pool.acquire() as conn:
+        assert (await store.get_account(conn, account_id))["paused_until"] is None

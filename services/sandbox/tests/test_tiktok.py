@@ -195,3 +195,13 @@ async def test_faults(client):
     assert r.status_code == 500 and code(r) == "internal_error"
     r = await init(client, 10)
     assert r.status_code == 429 and code(r) == "rate_limit_exceeded" and r.headers["retry-after"] == "9"
+
+
+async def test_read_faults_reach_the_token_endpoint(client):
+    form = {"client_key": "k", "client_secret": "s", "grant_type": "refresh_token", "refresh_token": "perpuskota.rft"}
+    await client.put("/_sandbox/faults", json={"platform": "tiktok", "sequence": ["429"], "calls": "reads",
+                                               "retry_after_seconds": 12})  # fmt: skip
+    r = await client.post("/tiktok/v2/oauth/token/", data=form)
+    assert r.status_code == 429 and r.json()["error"] == "rate_limit_exceeded" and r.headers["retry-after"] == "12"
+    r = await client.post("/tiktok/v2/oauth/token/", data=form)  # the refresh token was not spent
+    assert r.status_code == 200 and r.json()["access_token"].startswith("perpuskota.act.")

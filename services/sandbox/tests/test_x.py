@@ -241,3 +241,29 @@ async def test_interrupt_drops_a_real_connection(live_server):
         with pytest.raises(httpx.RemoteProtocolError):
             await tweet(client, "putus")
         assert (await tweet(client, "lagi")).status_code == 201
+
+
+async def test_app_wide_daily_cap_is_shared_by_every_user(client):
+    await client.put("/_sandbox/limits", json={"platform": "x", "scope": "app_24h", "limit": 2, "window_seconds": 86400})
+    r = await tweet(client, "satu")
+    assert r.status_code == 201 and r.headers["x-app-limit-24hour-remaining"] == "1"
+    assert r.headers["x-app-limit-24hour-limit"] == "2" and "x-user-limit-24hour-remaining" not in r.headers
+    other = {"Authorization": "Bearer lain.x-token"}
+    assert (await tweet(client, "dua", headers=other)).headers["x-app-limit-24hour-remaining"] == "0"
+    r = await tweet(client, "tiga", headers=other)
+    assert r.status_code == 429 and r.json()["errors"][0]["code"] == 88
+    assert r.headers["x-app-limit-24hour-remaining"] == "0"
+    assert int(r.headers["x-app-limit-24hour-reset"]) > datetime.now(UTC).timestamp()
+    assert (await tweet(client, "empat")).status_code == 429  # every user of the app
+    assert (await client.get("/_sandbox/posts", params={"platform": "x"})).json()["count"] == 2
+
+
+async def test_free_tier_app_may_post_but_not_read(client):
+    free = {"Authorization": "Bearer freetier.x-token"}
+    r = await tweet(client, "boleh", headers=free)
+    assert r.status_code == 201
+    me = (await client.get("/x/2/users/me", headers=free)).json()["data"]
+    for path in (f"/x/2/users/{me['id']}/tweets", f"/x/2/tweets/{r.json()['data']['id']}"):
+        denied = await client.get(path, headers=free)
+        assert denied.status_code == 403, path
+        assert denied.json()["reason"] == "client-not-enrolled" and denied.json()["title"] == "Client Forbidden"

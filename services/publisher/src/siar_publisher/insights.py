@@ -11,8 +11,11 @@ and numbers (nested values summed under the metric's name), and raising
 The answer is insights.collected or insights.failed (with ``retry_at`` when the platform said
 when), written with the inbox record in one transaction: a redelivered request may read the
 platform again (a harmless read) but is answered once. An account the platform is rate-limiting
-(``paused_until``) is not called at all; a rate limit met here pauses the account for its posts
-too, since platforms count every call of a token."""
+(``paused_until``) is not called at all. A rate limit met here delays this reading (``retry_at``);
+it pauses the account for its posts too where the platform counts every call of a token or app
+against one budget (Graph's app and Page usage, Mastodon's per-token limit, YouTube's project
+quota), but not where each endpoint has a limit of its own (X, TikTok: adapters that say
+``separate_read_limits``), since there a 429 on a read says nothing about posting."""
 
 from __future__ import annotations
 
@@ -112,6 +115,11 @@ class InsightsReader:
         )
 
 
+def reads_limited_apart(platform: str) -> bool:
+    """Whether the platform limits its read endpoints apart from posting (see the module doc)."""
+    return bool(getattr(ADAPTERS.get(platform), "separate_read_limits", False))
+
+
 def _ids(request: InsightsRequested) -> dict:
     return {
         "request_id": request.request_id, "kind": request.kind, "account_id": request.account_id,
@@ -128,7 +136,8 @@ async def on_insights_requested(event_: CloudEvent, data: InsightsRequested, poo
         if not await first_delivery(conn, event_):
             return
         if isinstance(answer, InsightsFailed) and answer.error_class in (
-                ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and answer.retry_at is not None:
+                ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and answer.retry_at is not None \
+                and not reads_limited_apart(data.platform):
             await store.pause_account(conn, data.account_id, answer.retry_at,
                                       held_reason(data.platform, answer.error_class, answer.retry_at))
         await write_events(conn, SCHEMA, [event(answer, event_.correlationid, event_.subject or f"account/{data.account_id}")])

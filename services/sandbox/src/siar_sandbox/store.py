@@ -356,7 +356,7 @@ class Store:
         "instagram": ("publishing", "calls"),
         "threads": ("publishing", "calls"),
         "linkedin": ("posts", "calls"),
-        "x": ("user", "user_24h"),  # POST /2/tweets per 15-min window; the 24-hour user cap
+        "x": ("user", "user_24h", "app_24h"),  # POST /2/tweets per 15-min window; 24-hour user and app caps
         "youtube": ("quota", "uploads"),  # videos.insert calls a day; uploads per channel a day
         "tiktok": ("token", "posts"),  # calls per token a minute; direct posts per user a day
         "bluesky": ("account", "session"),  # writes per DID; createSession per account

@@ -24,7 +24,9 @@ byte the post is ``PROCESSING_UPLOAD`` for ``media_processing_seconds`` and then
 sandbox's own sample URLs (others: 403 ``url_ownership_unverified``). More than 5 posts still in
 progress: 403 ``spam_risk_too_many_pending_share``; the ``posts`` limit (control API) caps posts
 per user (403 ``spam_risk_too_many_posts``); the ``token`` limit counts init calls per token (429
-``rate_limit_exceeded``). Video and user counts grow with time."""
+``rate_limit_exceeded``). Video and user counts grow with time. Faults configured for reads
+(``"calls": "reads"|"all"``) apply to the token endpoint too (a 429 there is
+``{"error": "rate_limit_exceeded"}`` with ``Retry-After``)."""
 
 from __future__ import annotations
 
@@ -585,14 +587,22 @@ async def oauth_token(request: Request) -> Response:
     store = sandbox.store
     state = state_of(sandbox)
 
-    def error(name: str, description: str, status: int = 400) -> Response:
+    def error(name: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> Response:
         return Response(json_bytes({"error": name, "error_description": description, "log_id": log_id()}),
-                        status_code=status, media_type=JSON)  # fmt: skip
+                        status_code=status, headers=headers, media_type=JSON)  # fmt: skip
 
     try:
         form = await request.form()
     except HTTPException:
         return error("invalid_request", "The request body could not be parsed.")
+    # Faults configured for reads ("calls": "reads" or "all") reach the token endpoint too.
+    fault = await decide(sandbox, PLATFORM, identity(str(form.get("refresh_token") or "")) or None, read=True)
+    if fault.kind == "429":
+        return error("rate_limit_exceeded", "API rate limit was exceeded, please try again later.", 429,
+                     {"Retry-After": str(fault.retry_after)})  # fmt: skip
+    injected = _fault_response(fault)
+    if injected is not None:
+        return injected
     if form.get("grant_type") != "refresh_token":
         return error("unsupported_grant_type", "The grant_type is not supported.")
     key, secret = str(form.get("client_key") or ""), str(form.get("client_secret") or "")

@@ -9,12 +9,15 @@ Tokens: any bearer token is an OAuth 2.0 user token of the account named by its 
 first ``.`` (``library.abc`` -> ``@library``); it lives 2 hours from when it is first seen or
 issued. A token starting with ``revoked``, revoked or expired through the control API gets 401;
 one starting with ``readonly`` lacks ``tweet.write`` (403 on writes); an account whose name starts
-with ``premium`` has X Premium (25,000 characters). Refresh tokens rotate: each one works once.
+with ``premium`` has X Premium (25,000 characters); one starting with ``freetier`` belongs to an
+app on X's Free tier, which may post but not read timelines or tweets (403 "Client Forbidden",
+``client-not-enrolled``). Refresh tokens rotate: each one works once.
 
 Wire formats: problem JSON (``title``, ``type``, ``detail``, ``status``) for 401/403/400,
 ``{"errors":[{"code":88,"message":"Rate limit exceeded"}]}`` for 429, ``x-rate-limit-limit /
--remaining / -reset`` (epoch seconds) on every answer and ``x-user-limit-24hour-*`` when the
-24-hour posting cap is hit; a duplicate text is 403 "You are not allowed to create a Tweet with
+-remaining / -reset`` (epoch seconds) on every answer; ``x-user-limit-24hour-*`` and
+``x-app-limit-24hour-*`` on POST /2/tweets when the user's (``user_24h``) or the whole app's
+(``app_24h``) 24-hour posting cap is configured, a 429 once either is used up; a duplicate text is 403 "You are not allowed to create a Tweet with
 duplicate content." A tweet's ``text`` comes back with its links replaced by ``t.co`` links and
 ``&``, ``<``, ``>`` escaped, with ``entities.urls`` mapping them back, as X answers.
 
@@ -77,7 +80,11 @@ MEDIA_KEY_PREFIX = {"tweet_image": "3", "tweet_gif": "16", "tweet_video": "7", "
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 
+APP_CAP_KEY = (PLATFORM, "app_24h", "app")  # one app: every sandbox token belongs to it
+FREE_TIER = "freetier"
+
 log = structlog.get_logger("siar_sandbox.x")
+
 
 
 # --------------------------------------------------------------------------- state
@@ -410,10 +417,25 @@ def _not_found(kind: str, value: str, parameter: str = "id") -> dict[str, Any]:
     }
 
 
+def _client_forbidden(ctx: Api) -> Response:
+    """What X answers an app whose access level does not include the endpoint (the Free tier
+    may post, delete and read /2/users/me, nothing else)."""
+    return ctx.problem(
+        403, "Client Forbidden",
+        "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a "
+        "Twitter developer App that is attached to a Project. You can create a project via the developer portal.",
+        "https://api.twitter.com/2/problems/client-forbidden",
+        registration_url="https://developer.twitter.com/en/docs/projects/overview",
+        required_enrollment="Appropriate Level of API Access", reason="client-not-enrolled",
+    )  # fmt: skip
+
+
 @api()
 async def user_tweets(ctx: Api) -> Response:
     """Newest first; ``max_results`` 5-100, ``start_time``/``end_time``, ``since_id``,
     ``until_id``, ``pagination_token``; deleted tweets are left out."""
+    if ctx.token.startswith(FREE_TIER):
+        return _client_forbidden(ctx)
     user_id = ctx.request.path_params["id"]
     user = ctx.state.users_by_id.get(user_id)
     if user is None:
@@ -467,6 +489,8 @@ async def user_tweets(ctx: Api) -> Response:
 
 @api()
 async def show_tweet(ctx: Api) -> Response:
+    if ctx.token.startswith(FREE_TIER):
+        return _client_forbidden(ctx)
     fault = await decide(ctx.sandbox, PLATFORM, ctx.user.username, read=True)
     injected = _fault_response(ctx, fault)
     if injected is not None:
@@ -512,6 +536,18 @@ async def create_tweet(ctx: Api) -> Response:
         }
         ctx.headers.update(cap_headers)
         if used >= cap.limit:
+            ctx.sandbox.metrics.rate_limited.labels(PLATFORM).inc()
+            return _too_many(ctx.headers)
+    # The 24-hour cap of the whole app (x-app-limit-24hour-*), shared by every user it posts for.
+    app_cap = ctx.store.limit_for(PLATFORM, "app_24h")
+    if app_cap is not None:
+        used, reset_at = ctx.store.windows.count(APP_CAP_KEY, app_cap, ctx.now)
+        ctx.headers.update({
+            "x-app-limit-24hour-limit": str(app_cap.limit),
+            "x-app-limit-24hour-remaining": str(max(0, app_cap.limit - used)),
+            "x-app-limit-24hour-reset": str(int(math.ceil(reset_at))),
+        })  # fmt: skip
+        if used >= app_cap.limit:
             ctx.sandbox.metrics.rate_limited.labels(PLATFORM).inc()
             return _too_many(ctx.headers)
     fault = await decide(ctx.sandbox, PLATFORM, ctx.user.username)
@@ -566,6 +602,9 @@ async def create_tweet(ctx: Api) -> Response:
     if cap is not None:
         used, _ = ctx.store.windows.hit(cap_key, cap, ctx.now)
         ctx.headers["x-user-limit-24hour-remaining"] = str(max(0, cap.limit - used))
+    if app_cap is not None:
+        used, _ = ctx.store.windows.hit(APP_CAP_KEY, app_cap, ctx.now)
+        ctx.headers["x-app-limit-24hour-remaining"] = str(max(0, app_cap.limit - used))
     tweet_id = ctx.state.next_id(ctx.now)
     shown, urls = _shorten(text, tweet_id)
     for item in attached:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 from siar_contracts import ErrorClass
-from siar_platforms import extract_hashtags, extract_urls
+from siar_platforms import extract_hashtags, extract_urls, rules_for
 
 from .base import (
     Account,
@@ -33,7 +33,7 @@ from .base import (
     retry_after,
     transport_error,
 )
-from .mediafetch import fetch_media
+from .mediafetch import Fetched, fetch_media
 
 DEFAULT_BASE = "https://bsky.social"
 POST = "app.bsky.feed.post"
@@ -247,7 +247,7 @@ class BlueskyAdapter:
             return None
         blobs = []
         for media in post.media:
-            fetched = await fetch_media(client, media)
+            fetched = await self._fetch(client, account, media)
             response = await self._send(client, account, "com.atproto.repo.uploadBlob", "POST", token=token,
                                         content=fetched.data, headers={"Content-Type": fetched.content_type})  # fmt: skip
             blobs.append((media, self._ok(response)["blob"]))
@@ -259,6 +259,27 @@ class BlueskyAdapter:
             return embed
         return {"$type": "app.bsky.embed.images",
                 "images": [{"image": blob, "alt": media.alt_text or ""} for media, blob in blobs]}  # fmt: skip
+
+    async def _fetch(self, client: httpx.AsyncClient, account: Account, media) -> Fetched:
+        """The file, refused before any upload when it is over the embed's limit (images
+        2,000,000 bytes, a video 300,000,000: app.bsky.embed.images / embed.video); its size was
+        perhaps not known when the post was checked, and the PDS would keep the blob only for
+        the record to be refused."""
+        rules = rules_for(self.platform, account.limits or None)
+        video = media.kind == "video"
+        limit = (rules.max_video_bytes if video else rules.max_image_bytes) or 0
+        what = "a video" if video else "images"
+        too_big = (f"Bluesky takes {what} of up to {limit:,} bytes; the file at {media.url} is larger: "
+                   "link a smaller one")  # fmt: skip
+        try:
+            fetched = await fetch_media(client, media, limit=limit) if limit else await fetch_media(client, media)
+        except PlatformError as exc:
+            if limit and exc.error_class == ErrorClass.INVALID_CONTENT and (exc.detail or "").startswith("at least"):
+                raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=exc.detail) from exc
+            raise
+        if limit and len(fetched.data) > limit:
+            raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=f"{len(fetched.data):,} bytes")
+        return fetched
 
     async def _get_record(self, client: httpx.AsyncClient, account: Account, did: str, rkey: str) -> dict[str, Any] | None:
         response = await self._send(client, account, "com.atproto.repo.getRecord",

@@ -1,7 +1,18 @@
 """Mastodon: POST /api/v1/statuses with an Idempotency-Key; media through /api/v2/media.
 
 Facts from shared/platforms.md (Mastodon): Bearer tokens that never expire; 422 validation
-errors; 429 with X-RateLimit-* headers; Idempotency-Key honoured for one hour."""
+errors; 429 with X-RateLimit-* headers; Idempotency-Key honoured for one hour.
+
+What a delivery keeps between attempts (``progress``):
+
+- ``mastodon_media``: the attachment id of each uploaded file, so a later attempt goes on
+  polling the same upload (a video still being processed) instead of uploading it again;
+- ``mastodon_statuses``: when the POST /statuses calls whose answer did not say "not created"
+  were made (``first`` and ``last``, epoch seconds). Mastodon writes the key when the status is
+  created, for one hour, and does not extend it when a later call with the same key gets the
+  status back: the key is certain to be alive only within the hour after the earliest such call.
+  Outside it, a resend could post twice, so Siar reports the outcome as unknown instead. A call
+  answered with an error that shows nothing was created (4xx) is forgotten."""
 
 from __future__ import annotations
 
@@ -22,6 +33,13 @@ from .base import (
 )
 
 IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Mastodon keeps keys for 1 h; leave a margin
+SETTLE_SECONDS = 10.0
+"""After a POST /statuses whose answer was lost or a gateway error (502/504), how long to leave the
+server before sending again: Mastodon writes the Idempotency-Key only once the status is created
+and processed, so a resend while the first request is still running would not find it."""
+PROCESSING_WAIT_SECONDS = 20.0  # polling an upload within one attempt; well inside the lease
+MEDIA_KEY = "mastodon_media"
+SENT_KEY = "mastodon_statuses"
 
 
 class MastodonAdapter:
@@ -29,6 +47,11 @@ class MastodonAdapter:
     required_credentials = ("access_token",)
     required_settings: tuple[str, ...] = ()
     idempotent_publish = True  # Idempotency-Key: sending again returns the status already created
+
+    def __init__(self, *, settle_seconds: float = SETTLE_SECONDS,
+                 processing_wait_seconds: float = PROCESSING_WAIT_SECONDS) -> None:  # fmt: skip
+        self.settle_seconds = settle_seconds
+        self.processing_wait_seconds = processing_wait_seconds
 
     def _headers(self, account: Account, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {account.credentials['access_token']}", **extra}
@@ -116,7 +139,19 @@ class MastodonAdapter:
         raise PlatformError(ErrorClass.INVALID_CONTENT,
                             f"could not fetch the media at {media.url} (HTTP {status})", detail=detail)
 
-    async def _upload(self, client: httpx.AsyncClient, account: Account, media) -> str:
+    async def _attachment(self, client: httpx.AsyncClient, account: Account, media_id: str) -> dict | None:
+        """An upload kept by an earlier attempt: its attachment (``url`` None while processing),
+        or None when Mastodon no longer has it unattached (removed, or attached to a status)."""
+        poll = await client.get(self._url(account, f"/api/v1/media/{media_id}"), headers=self._headers(account))
+        if poll.status_code == 200:
+            return poll.json()
+        if poll.status_code == 206:
+            return {"id": media_id, "url": None}
+        if poll.status_code == 404:
+            return None
+        raise self._error(poll)
+
+    async def _upload(self, client: httpx.AsyncClient, account: Account, media) -> dict:
         source = await self._fetch(client, media)
         content_type = media.mime_type or source.headers.get("content-type", "application/octet-stream")
         files = {"file": (media.url.rsplit("/", 1)[-1] or "media", source.content, content_type)}
@@ -125,24 +160,47 @@ class MastodonAdapter:
                                      files=files, data=data)
         if response.status_code not in (200, 202):
             raise self._error(response)
-        attachment = response.json()
-        # 202: still processing; poll until ready (206 while processing, 200 when done).
-        deadline = asyncio.get_running_loop().time() + 20  # well inside the delivery lease
-        while attachment.get("url") is None:
-            if asyncio.get_running_loop().time() > deadline:
-                raise PlatformError(ErrorClass.TRANSIENT, "Mastodon is still processing the media; Siar will try again")
-            await asyncio.sleep(0.5)
-            poll = await client.get(self._url(account, f"/api/v1/media/{attachment['id']}"),
-                                    headers=self._headers(account))
-            if poll.status_code == 200:
-                attachment = poll.json()
-            elif poll.status_code != 206:
-                raise self._error(poll)
-        return attachment["id"]
+        return response.json()
+
+    async def _media_ids(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> list[str]:
+        """Each attachment uploaded (or the upload an earlier attempt kept) and processed."""
+        kept: dict[str, str] = dict(post.progress.get(MEDIA_KEY) or {})
+        ids: list[str] = []
+        for n, media in enumerate(post.media):
+            key = f"{n}:{media.url}"
+            attachment = await self._attachment(client, account, kept[key]) if kept.get(key) else None
+            if attachment is None:
+                attachment = await self._upload(client, account, media)
+                kept[key] = str(attachment["id"])
+                await post.save(**{MEDIA_KEY: dict(kept)})
+            # 202: still processing; poll until ready (206 while processing, 200 when done).
+            deadline = asyncio.get_running_loop().time() + self.processing_wait_seconds
+            while attachment.get("url") is None:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise PlatformError(ErrorClass.TRANSIENT, "Mastodon is still processing the media; Siar will "
+                                        "check on the same upload again", detail=f"media {attachment['id']}")  # fmt: skip
+                await asyncio.sleep(0.5)
+                attachment = await self._attachment(client, account, str(attachment["id"]))
+                if attachment is None:
+                    raise PlatformError(ErrorClass.TRANSIENT, "Mastodon no longer has the uploaded media; Siar "
+                                        "will upload it again", detail=f"media {kept[key]}: 404")  # fmt: skip
+            ids.append(str(attachment["id"]))
+        return ids
+
+    def _sent(self, post: Outgoing) -> dict | None:
+        """The kept POST /statuses calls of unknown outcome (``first``, ``last``), if any."""
+        kept = post.progress.get(SENT_KEY)
+        if isinstance(kept, dict) and isinstance(kept.get("first"), int | float):
+            return kept
+        if post.checkpoint is None and post.first_attempt_at is not None:
+            # A caller that keeps nothing between attempts: all Siar knows is when it began.
+            began = post.first_attempt_at.timestamp()
+            return {"first": began, "last": began}
+        return None
 
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
         try:
-            media_ids = [await self._upload(client, account, m) for m in post.media]
+            media_ids = await self._media_ids(client, account, post)
         except httpx.HTTPError as exc:
             error = transport_error(exc, "Mastodon")
             if error.error_class == ErrorClass.OUTCOME_UNKNOWN:
@@ -157,6 +215,17 @@ class MastodonAdapter:
             body["media_ids"] = media_ids
         if account.settings.get("language"):
             body["language"] = account.settings["language"]
+        earlier = post.progress.get(SENT_KEY) if post.checkpoint is not None else None
+        earlier = earlier if isinstance(earlier, dict) and earlier.get("first") is not None else None
+        now = datetime.now(UTC).timestamp()
+        if earlier is not None:
+            if now - float(earlier["first"]) >= IDEMPOTENCY_WINDOW.total_seconds():
+                raise self._too_late()
+            wait = float(earlier.get("last") or earlier["first"]) + self.settle_seconds - now
+            if wait > 0:  # the call whose answer was lost may still be running: let it finish
+                await asyncio.sleep(min(wait, self.settle_seconds))
+                now = datetime.now(UTC).timestamp()
+        await post.save(**{SENT_KEY: {"first": earlier["first"] if earlier else now, "last": now}})
         try:
             response = await client.post(
                 self._url(account, "/api/v1/statuses"),
@@ -164,22 +233,43 @@ class MastodonAdapter:
                 json=body,
             )
         except httpx.HTTPError as exc:
-            raise transport_error(exc, "Mastodon") from exc
-        if response.status_code != 200:
-            raise self._error(response)
-        status = response.json()
-        return Published(platform_post_id=str(status["id"]), url=status.get("url"))
+            error = transport_error(exc, "Mastodon")
+            if error.error_class != ErrorClass.OUTCOME_UNKNOWN:  # never sent: nothing to remember
+                await post.save(**{SENT_KEY: earlier})
+            raise error from exc
+        if response.status_code == 200:
+            status = response.json()
+            return Published(platform_post_id=str(status["id"]), url=status.get("url"))
+        if response.status_code in (502, 504):
+            # The proxy gave up waiting; Mastodon may still be creating the status.
+            raise PlatformError(
+                ErrorClass.OUTCOME_UNKNOWN,
+                "Mastodon's server did not answer in time (the status may have been created); Siar waits, "
+                "then checks with the same Idempotency-Key before anything is sent again",
+                detail=f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code,
+                retry_at=datetime.now(UTC) + timedelta(seconds=self.settle_seconds),
+            )  # fmt: skip
+        if response.status_code < 500:  # refused before anything was created
+            await post.save(**{SENT_KEY: earlier})
+        raise self._error(response)
 
-    async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
-        # Within the idempotency window, sending again with the same key IS the check: Mastodon
-        # answers with the status it already created instead of creating a second one.
-        if post.first_attempt_at is None or datetime.now(UTC) - post.first_attempt_at < IDEMPOTENCY_WINDOW:
-            return None
-        raise PlatformError(
+    @staticmethod
+    def _too_late() -> PlatformError:
+        return PlatformError(
             ErrorClass.OUTCOME_UNKNOWN,
             "Mastodon may have received this post over an hour ago and can no longer confirm it; "
             "check the account before sending it again",
         )
+
+    async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
+        # Within the idempotency window, sending again with the same key IS the check: Mastodon
+        # answers with the status it already created instead of creating a second one. The
+        # window runs from the earliest POST /statuses whose outcome is unknown (not from the
+        # delivery's first attempt, which may be hours earlier: a rate-limit wait, a failed upload).
+        sent = self._sent(post)
+        if sent is None or datetime.now(UTC).timestamp() - float(sent["first"]) < IDEMPOTENCY_WINDOW.total_seconds():
+            return None
+        raise self._too_late()
 
     # --- insights (for the metrics service; shared/platforms.md item 6)
 

@@ -4,14 +4,21 @@ sendMediaGroup.
 Facts from shared/platforms.md (Telegram): errors are ``{"ok":false,"error_code","description",
 "parameters":{"retry_after"}}``; 401 is a bad token; "bot is not a member" (403) and "chat not
 found" (400) are permanent; the Bot API cannot read a channel's history, so a send whose answer
-was lost cannot be checked — Siar then reports it rather than risk posting twice."""
+was lost cannot be checked — Siar then reports it rather than risk posting twice.
+
+Media is downloaded from the library's media host and uploaded (multipart/form-data), not passed
+as a URL: by URL Telegram takes only photos up to 5 MB and other files up to 20 MB, and its
+servers must reach the URL (a library's internal media host answers them "failed to get HTTP
+URL content"). Uploads may be photos up to 10 MB and other files up to 50 MB (Bot API)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
-from siar_contracts import ErrorClass
+from siar_contracts import ErrorClass, MediaItem
 
 from .base import (
     Account,
@@ -22,8 +29,11 @@ from .base import (
     retry_after,
     transport_error,
 )
+from .mediafetch import Fetched, fetch_media
 
 CAPTION_LIMIT = 1024
+PHOTO_UPLOAD_BYTES = 10_000_000  # Bot API upload limits (platforms.md Telegram §3)
+FILE_UPLOAD_BYTES = 50_000_000
 
 
 class TelegramAdapter:
@@ -72,9 +82,15 @@ class TelegramAdapter:
         return PlatformError(ErrorClass.INVALID_CONTENT, f"Telegram refused the post: {description}",
                              detail=detail, status=code)
 
-    async def _call(self, client: httpx.AsyncClient, account: Account, method: str, body: dict) -> object:
+    async def _call(self, client: httpx.AsyncClient, account: Account, method: str, body: dict,
+                    files: dict[str, tuple[str, bytes, str]] | None = None) -> object:  # fmt: skip
+        """One Bot API call: JSON, or multipart/form-data when it carries ``files``."""
         try:
-            response = await client.post(self._url(account, method), json=body)
+            if files:
+                form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+                response = await client.post(self._url(account, method), data=form, files=files)
+            else:
+                response = await client.post(self._url(account, method), json=body)
         except httpx.HTTPError as exc:
             raise transport_error(exc, "Telegram") from exc
         try:
@@ -123,16 +139,17 @@ class TelegramAdapter:
             # A GIF through sendPhoto would arrive as a still; sendAnimation keeps it moving.
             method, field = {"video": ("sendVideo", "video"), "gif": ("sendAnimation", "animation")}.get(
                 item.kind, ("sendPhoto", "photo"))
-            result = await self._call(
-                client, account, method, {"chat_id": chat_id, field: item.url, "caption": post.text}
-            )
+            fetched = await _download(client, item)
+            result = await self._call(client, account, method, {"chat_id": chat_id, "caption": post.text},
+                                      {field: _part(fetched)})  # fmt: skip
         else:
-            group = [
-                {"type": "video" if m.kind == "video" else "photo", "media": m.url}
-                for m in media
-            ]
+            group: list[dict[str, Any]] = []
+            files: dict[str, tuple[str, bytes, str]] = {}
+            for n, item in enumerate(media):
+                files[f"file{n}"] = _part(await _download(client, item))
+                group.append({"type": "video" if item.kind == "video" else "photo", "media": f"attach://file{n}"})
             group[0]["caption"] = post.text
-            result = await self._call(client, account, "sendMediaGroup", {"chat_id": chat_id, "media": group})
+            result = await self._call(client, account, "sendMediaGroup", {"chat_id": chat_id, "media": group}, files)
         message = result[0] if isinstance(result, list) else result
         assert isinstance(message, dict)
         return Published(platform_post_id=str(message["message_id"]), url=_message_url(message))
@@ -168,6 +185,28 @@ class TelegramAdapter:
             raise PlatformError(ErrorClass.TRANSIENT, "Telegram answered getChatMemberCount without a number",
                                 detail=repr(count)[:200])
         return {"member_count": count}
+
+
+async def _download(client: httpx.AsyncClient, media: MediaItem) -> Fetched:
+    """The file from the library's media host, refused before anything is sent when it is over
+    what a bot may upload (a photo 10 MB, a video, animation or document 50 MB)."""
+    photo = media.kind not in ("video", "gif")
+    limit = PHOTO_UPLOAD_BYTES if photo else FILE_UPLOAD_BYTES
+    too_big = (f"Telegram takes {'photos' if photo else 'videos and animations'} of up to {limit // 1_000_000} MB "
+               f"from Siar; the file at {media.url} is larger: link a smaller one")  # fmt: skip
+    try:
+        fetched = await fetch_media(client, media, limit=limit)
+    except PlatformError as exc:
+        if exc.error_class == ErrorClass.INVALID_CONTENT and (exc.detail or "").startswith("at least"):
+            raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=exc.detail) from exc
+        raise
+    if len(fetched.data) > limit:
+        raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=f"{len(fetched.data):,} bytes")
+    return fetched
+
+
+def _part(fetched: Fetched) -> tuple[str, bytes, str]:
+    return (fetched.name, fetched.data, fetched.content_type)
 
 
 def _cannot_post(chat_type: str, member: dict, bot: str, handle: str) -> str | None:

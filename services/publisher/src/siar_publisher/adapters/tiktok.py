@@ -30,6 +30,9 @@ MIN_CHUNK, MAX_CHUNK = 5 * MIB, 64 * MIB
 UPLOAD_URL_SECONDS = 3_600
 LIST_PAGES = 5  # reconcile reads at most 100 videos
 FINAL = ("PUBLISH_COMPLETE", "FAILED")
+# The status fetch is limited to 30 a minute per token (platforms.md TikTok §4), shared by every
+# delivery of the account: one poll every 10 s is 6 a minute for each video being published.
+STATUS_POLL_SECONDS = 10.0
 _CONTENT_FAILURES = {"file_format_check_failed", "duration_check_failed", "frame_rate_check_failed",
                      "picture_size_check_failed", "publish_cancelled"}  # fmt: skip
 _RETRYABLE_FAILURES = {"internal", "video_pull_failed", "photo_pull_failed"}
@@ -49,8 +52,12 @@ class TikTokAdapter:
     required_credentials = ("access_token", "refresh_token", "client_key", "client_secret")
     required_settings: tuple[str, ...] = ()
 
+    # TikTok limits each endpoint on its own (init 6/min, status 30/min, user and video
+    # endpoints 600/min per token): a 429 while reading a video's counts leaves posting alone.
+    separate_read_limits = True
+
     def __init__(self, *, chunk_bytes: int = 10 * MIB, publish_wait_seconds: float = 120.0,
-                 poll_seconds: float = 3.0, max_resumes: int = 3) -> None:  # fmt: skip
+                 poll_seconds: float = STATUS_POLL_SECONDS, max_resumes: int = 3) -> None:  # fmt: skip
         self.chunk_bytes = chunk_bytes
         self.publish_wait_seconds = publish_wait_seconds
         self.poll_seconds = poll_seconds
@@ -102,8 +109,12 @@ class TikTokAdapter:
                                  "account's privacy to SELF_ONLY or complete TikTok's audit", detail=detail,
                                  status=status)  # fmt: skip
         if code == "url_ownership_unverified":
-            return PlatformError(ErrorClass.PERMISSION_DENIED, "TikTok will not fetch the video from this address: "
-                                 "its domain is not verified for Siar's TikTok app", detail=detail, status=status)  # fmt: skip
+            # The operator's to fix, for the media host and not this account: the post fails
+            # alone (the account stays connected and its other posts go on).
+            return PlatformError(ErrorClass.INVALID_CONTENT, "TikTok will not fetch the video from the library's "
+                                 "media host: verify the media host's domain in TikTok's developer portal (URL "
+                                 "properties of Siar's TikTok app), or post with the FILE_UPLOAD source",
+                                 detail=detail, status=status)  # fmt: skip
         if code == "rate_limit_exceeded" or status == 429:
             return PlatformError(ErrorClass.RATE_LIMITED, "TikTok asked Siar to slow down; the post goes out shortly",
                                  detail=detail, status=status,
@@ -126,7 +137,9 @@ class TikTokAdapter:
             return PlatformError(ErrorClass.AUTH_EXPIRED, "TikTok did not accept the access token; Siar renews it "
                                  "and tries again", detail=detail, status=status)  # fmt: skip
         if status == 403:
-            return PlatformError(ErrorClass.PERMISSION_DENIED, f"TikTok refused: {message}", detail=detail, status=status)
+            # Scope and token problems are 401s above; a 403 is TikTok refusing this post.
+            return PlatformError(ErrorClass.POLICY_REJECTED, f"TikTok refused the post: {message}"
+                                 + (f" ({code})" if code else ""), detail=detail, status=status)  # fmt: skip
         return PlatformError(ErrorClass.INVALID_CONTENT, f"TikTok refused the post: {message}", detail=detail,
                              status=status)  # fmt: skip
 
@@ -169,6 +182,11 @@ class TikTokAdapter:
             if response.status_code >= 500:
                 raise PlatformError(ErrorClass.TRANSIENT, "TikTok could not renew the token now; Siar will try again",
                                     detail=detail, status=response.status_code)  # fmt: skip
+            if response.status_code == 429 or error == "rate_limit_exceeded":
+                # Asked to slow down: the refresh token is still good.
+                raise PlatformError(ErrorClass.RATE_LIMITED, "TikTok asked Siar to slow down while renewing the "
+                                    "token; Siar tries again shortly", detail=detail, status=response.status_code,
+                                    retry_at=retry_after(response.headers) or datetime.now(UTC) + timedelta(minutes=1))  # fmt: skip
             raise PlatformError(ErrorClass.AUTH_REVOKED, "TikTok no longer accepts Siar's refresh token; connect the "
                                 "account again", detail=detail, status=response.status_code)  # fmt: skip
         expires_at = in_seconds(body.get("expires_in", 7200))

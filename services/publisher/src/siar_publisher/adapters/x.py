@@ -4,7 +4,8 @@ finalize, then STATUS until ``processing_info`` says succeeded) and alt text thr
 
 Facts from shared/platforms.md (X): OAuth 2.0 user tokens live 2 hours and are renewed with a
 refresh token (``offline.access``), which X rotates; ``x-rate-limit-*`` headers with the reset in
-epoch seconds, ``x-user-limit-24hour-*`` when the daily posting cap is hit; a 429 body
+epoch seconds, ``x-user-limit-24hour-*`` / ``x-app-limit-24hour-*`` when the account's or the
+app's daily posting cap is hit; a 429 body
 ``{"errors":[{"code":88}]}``; 403 problem JSON for duplicates; no idempotency key, so a post whose
 answer was lost is looked for on the account's timeline (matched by its text) before any retry."""
 
@@ -48,6 +49,21 @@ def canonical(text: str) -> str:
     return _SPACE_RE.sub(" ", text).strip().rstrip("/")
 
 
+# 403s that are about the token or the app, not the post: a token or app without write access
+# ("You are not permitted to perform this action", code 261 "cannot perform write actions"), an
+# app whose access level does not include the endpoint (problem type client-forbidden, reason
+# client-not-enrolled), a suspended account.
+_AUTH_WORDS = ("not permitted to perform this action", "cannot perform write actions", "scope", "oauth",
+               "suspended", "access level", "developer app")  # fmt: skip
+_AUTH_TYPES = ("client-forbidden", "unsupported-authentication", "not-authorized-for-resource")
+_POLICY_RE = re.compile(r"automated|spam|policy|rules")
+
+
+def _authorisation_problem(body: dict[str, Any], lowered: str) -> bool:
+    kind = f"{body.get('type') or ''} {body.get('reason') or ''}".lower()
+    return any(t in kind for t in _AUTH_TYPES) or "client-not-enrolled" in kind or any(w in lowered for w in _AUTH_WORDS)
+
+
 def expanded_text(tweet: dict[str, Any]) -> str:
     """A timeline tweet's text with its t.co links replaced by the links they stand for."""
     text = str(tweet.get("text", ""))
@@ -62,6 +78,9 @@ class XAdapter:
     platform = "x"
     required_credentials = ("access_token",)
     required_settings: tuple[str, ...] = ()
+    # X limits each endpoint on its own ("Each endpoint has its own limit", docs.x.com
+    # fundamentals/rate-limits): a 429 while reading a tweet's metrics says nothing about posting.
+    separate_read_limits = True
 
     def __init__(self, *, chunk_bytes: int = 4 * MIB, processing_wait_seconds: float = 300.0,
                  min_poll_seconds: float = 1.0) -> None:  # fmt: skip
@@ -111,6 +130,15 @@ class XAdapter:
                     "this X account has used its 24-hour posting limit; the post goes out when it resets",
                     detail=detail, retry_at=reset or datetime.now(UTC) + timedelta(hours=24), status=status,
                 )  # fmt: skip
+            if headers.get("x-app-limit-24hour-remaining") == "0":
+                # Siar's X app as a whole (every account it posts for) has used its 24-hour cap.
+                reset = parse_time(headers.get("x-app-limit-24hour-reset"))
+                return PlatformError(
+                    ErrorClass.QUOTA_EXHAUSTED,
+                    "Siar's X app has used its 24-hour posting limit (shared by every account it posts "
+                    "for); the post goes out when it resets",
+                    detail=detail, retry_at=reset or datetime.now(UTC) + timedelta(hours=24), status=status,
+                )  # fmt: skip
             return PlatformError(
                 ErrorClass.RATE_LIMITED, "X asked Siar to slow down; the post goes out when the limit resets",
                 detail=detail, retry_at=retry_after(headers) or datetime.now(UTC) + timedelta(minutes=15),
@@ -129,9 +157,14 @@ class XAdapter:
             if "too long" in lowered:
                 return PlatformError(ErrorClass.INVALID_CONTENT, "X refused the post: the text is too long",
                                      detail=detail, status=status)  # fmt: skip
-            return PlatformError(ErrorClass.PERMISSION_DENIED,
-                                 "X refused: this account or Siar's X app may not post (missing tweet.write "
-                                 "permission, or the account is restricted)", detail=detail, status=status)  # fmt: skip
+            if _authorisation_problem(body, lowered):
+                return PlatformError(ErrorClass.PERMISSION_DENIED,
+                                     "X refused: this account or Siar's X app may not post (missing tweet.write "
+                                     "permission, or the account is restricted)", detail=detail, status=status)  # fmt: skip
+            # Anything else X forbids is about this post (a reply to a hidden post, a policy
+            # refusal): it fails alone, with X's words, and the account stays connected.
+            klass = ErrorClass.POLICY_REJECTED if _POLICY_RE.search(lowered) else ErrorClass.INVALID_CONTENT
+            return PlatformError(klass, f"X refused the post: {message}", detail=detail, status=status)
         if status == 404:
             return PlatformError(ErrorClass.TARGET_GONE, "X cannot find it (deleted or never there)",
                                  detail=detail, status=status)  # fmt: skip
@@ -307,7 +340,22 @@ class XAdapter:
         return Published(platform_post_id=tweet_id, url=f"https://x.com/{self._username(account)}/status/{tweet_id}")
 
     async def _find(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
-        """The post on the account's timeline, matched by its text, since this delivery began."""
+        """The post on the account's timeline, matched by its text, since this delivery began. A
+        timeline X will not show (an app tier without read access answers 403) leaves the outcome
+        unknown: it says nothing about the account's right to post."""
+        try:
+            return await self._search(client, account, post)
+        except PlatformError as exc:
+            if exc.status != 403 and exc.error_class != ErrorClass.PERMISSION_DENIED:
+                raise
+            raise PlatformError(
+                ErrorClass.OUTCOME_UNKNOWN,
+                "X may have posted this, and it will not show Siar the account's timeline to check (the "
+                "X app's access level does not include reading it); look at the account before sending "
+                "it again", detail=exc.detail, status=exc.status,
+            ) from exc  # fmt: skip
+
+    async def _search(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
         me = await self._me(client, account)
         params: dict[str, Any] = {"max_results": 100, "tweet.fields": "created_at,entities,attachments"}
         if post.first_attempt_at is not None:
