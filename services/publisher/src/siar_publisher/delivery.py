@@ -338,14 +338,17 @@ class DeliveryWorker:
         failure: PlatformError | None = None
         outcome = ""  # the attempts metric's outcome for a failure
         lease = self._keep_lease(row)
+        checking = False  # the failure, if any, came from looking for an earlier attempt's post
         try:
             if row["recovering"]:
+                checking = True
                 try:
                     published = await adapter.reconcile(self.client, account, post)
                 except PlatformError as exc:
                     if exc.error_class != ErrorClass.OUTCOME_UNKNOWN:
                         raise
                     unknown = exc
+                checking = False
                 if published is not None:
                     log.info("reconciled: the post was already live", platform_post_id=published.platform_post_id)
             if published is None and unknown is None:
@@ -379,7 +382,9 @@ class DeliveryWorker:
             return
         if failure is not None:
             self.metrics.attempts.labels(platform, outcome).inc()
-            await self._handle_error(row, failure)
+            # A check that failed (a 429 on the timeline read, say) checked nothing: the next
+            # attempt must look again before sending, or it could post a second time.
+            await self._handle_error(row, failure, recovering=checking)
             return
         assert published is not None
         self.metrics.attempts.labels(platform, "published").inc()
@@ -498,21 +503,25 @@ class DeliveryWorker:
         if await self._commit(write):
             log.info("the platform is still processing; looking again later", at=at.isoformat(), detail=exc.detail)
 
-    async def _handle_error(self, row, exc: PlatformError) -> None:
+    async def _handle_error(self, row, exc: PlatformError, *, recovering: bool = False) -> None:
+        """``recovering``: the attempt failed while checking for an earlier one's post, so every
+        retry stays recovering (checks again before sending)."""
         s = self.settings
         klass = exc.error_class
         now = datetime.now(UTC)
         exhausted = row["attempts"] >= s.max_attempts
         if klass in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and not exhausted:
             self.metrics.rate_limit_pauses.labels(row["platform"]).inc()
-            await self._retry(row, exc, exc.retry_at or now + timedelta(seconds=60))
+            await self._retry(row, exc, exc.retry_at or now + timedelta(seconds=60), recovering=recovering)
         elif klass == ErrorClass.OUTCOME_UNKNOWN and not exhausted:
-            await self._retry(row, exc, now + timedelta(seconds=backoff(1, s.backoff_base_seconds, s.backoff_max_seconds)),
-                              recovering=True)
+            # An adapter may say when looking again makes sense (Mastodon: once the lost call
+            # could have been post-processed); otherwise soon.
+            at = exc.retry_at or now + timedelta(seconds=backoff(1, s.backoff_base_seconds, s.backoff_max_seconds))
+            await self._retry(row, exc, at, recovering=True)
         elif klass == ErrorClass.AUTH_EXPIRED and row["error_class"] != ErrorClass.AUTH_EXPIRED.value:
             # Refresh the token once and try again at once; expired again means a person is needed.
             if self.refresh_now is not None and await self.refresh_now(row["account_id"]):
-                await self._retry(row, exc, now)
+                await self._retry(row, exc, now, recovering=recovering)
             else:
                 await self._needs_reconnect(row, PlatformError(
                     ErrorClass.AUTH_REVOKED, "the access token expired and could not be renewed; connect the account again",
@@ -523,7 +532,7 @@ class DeliveryWorker:
                 detail=exc.detail))
         elif klass == ErrorClass.TRANSIENT and not exhausted:
             delay = backoff(row["attempts"], s.backoff_base_seconds, s.backoff_max_seconds)
-            await self._retry(row, exc, now + timedelta(seconds=delay))
+            await self._retry(row, exc, now + timedelta(seconds=delay), recovering=recovering)
         elif klass in (ErrorClass.AUTH_REVOKED, ErrorClass.PERMISSION_DENIED):
             await self._needs_reconnect(row, exc)
         else:

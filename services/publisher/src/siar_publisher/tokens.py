@@ -109,11 +109,12 @@ class TokenRefresher:
                 await self._needs_reconnect(conn, row, redact_text(f"the token could not be renewed: {exc.reason}",
                                                                    secrets))
             else:
-                # Try again shortly; the token is still valid for a while.
+                # Try again shortly (or when a rate-limited platform said); the token is still
+                # valid for a while.
                 await conn.execute(
-                    "UPDATE accounts SET refresh_lease_until = clock_timestamp() + interval '1 minute'"
-                    " WHERE account_id = $1",
-                    row["account_id"],
+                    "UPDATE accounts SET refresh_lease_until = greatest(clock_timestamp() + interval '1 minute',"
+                    " coalesce($2::timestamptz, '-infinity')) WHERE account_id = $1",
+                    row["account_id"], exc.retry_at,
                 )
                 log.warning("token refresh failed; will retry", account_id=row["account_id"],
                             detail=redact(exc.detail, secrets))
