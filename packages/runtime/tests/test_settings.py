@@ -17,3 +17,15 @@ def test_the_example_passwords_are_refused_in_production_only(field, url, variab
         ServiceSettings(environment="production", **{field: url})
     assert getattr(ServiceSettings(environment="development", **{field: url}), field) == url
     ServiceSettings(environment="production", **{field: url.replace("siar-dev-", "k7")})
+
+
+def test_production_refuses_development_and_short_api_tokens():
+    from siar_runtime.auth import check_production_tokens
+
+    with pytest.raises(ValueError, match="development token"):
+        check_production_tokens({"siar-dev-token": "admin"})
+    # An actor id shows a token's first 4 characters and 32 bits of its hash to every role: the
+    # rest of a short token could be found by trying.
+    with pytest.raises(ValueError, match=r"at least 24 characters.*perp…"):
+        check_production_tokens({"perpus-2026": "admin", "e" * 48: "editor"})
+    check_production_tokens({"e" * 48: "editor", "r" * 24: "reviewer"})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from contextlib import asynccontextmanager
 
 import aio_pika
 import httpx
@@ -53,16 +55,24 @@ def survey_body(**overrides) -> dict:
 
 
 def settings_for(database_url: str, amqp_url: str, **extra) -> FeedbackSettings:
+    """Test settings; a form may be sent at once (test_page checks the minimum time itself)."""
     return FeedbackSettings(
         database_url=database_url, amqp_url=amqp_url, api_tokens=f"{TOKEN}:admin", environment="test",
-        survey_base_url="https://perpus.example.id", outbox_poll_seconds=0.2, sweep_seconds=0.5, **extra,
+        survey_base_url="https://perpus.example.id", outbox_poll_seconds=0.2, sweep_seconds=0.5,
+        **{"survey_form_min_seconds": 0} | extra,
     )
+
+
+@asynccontextmanager
+async def running(database_url: str, amqp_url: str, **extra):
+    app = create_app(settings_for(database_url, amqp_url, **extra))
+    async with app.router.lifespan_context(app):
+        yield app
 
 
 @pytest.fixture
 async def app(clean_db, amqp_url):
-    app = create_app(settings_for(clean_db, amqp_url))
-    async with app.router.lifespan_context(app):
+    async with running(clean_db, amqp_url) as app:
         yield app
 
 
@@ -94,6 +104,17 @@ async def open_survey(client: httpx.AsyncClient, **overrides) -> dict:
 def form(**answers) -> dict:
     """A page submission: q_<key> fields, lists for several values."""
     return {f"q_{key}": value for key, value in answers.items()}
+
+
+async def form_token(patron: httpx.AsyncClient, path: str, **kwargs) -> str:
+    """The form token of the page at ``path``, as a browser gets it: by opening the page."""
+    page = await patron.get(path, **kwargs)
+    return re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)
+
+
+async def send_form(patron: httpx.AsyncClient, path: str, data: dict, **kwargs) -> httpx.Response:
+    """What a browser does: open the page at ``path``, then send its form with the page's token."""
+    return await patron.post(path, data=data | {"form_token": await form_token(patron, path)}, **kwargs)
 
 
 class EventTap:

@@ -19,7 +19,7 @@ from siar_contracts import (
 )
 from siar_runtime.deadletters import peek, replay
 
-from .conftest import form, open_survey, survey_body, wait_until
+from .conftest import form, open_survey, send_form, survey_body, wait_until
 
 
 def of(tap, name: str, survey_id: str) -> list[dict]:
@@ -49,6 +49,8 @@ async def test_opening_announces_the_links_and_where_to_post_them(client, tap):
     assert telegram.url.endswith("?ch=telegram")
     assert telegram.text == "Isi survei layanan anak kami!\n\nhttps://perpus.example.id/s/survei-buku-anak?ch=telegram"
     assert (mastodon.channel, mastodon.url) == ("poster", "https://perpus.example.id/s/survei-buku-anak?ch=poster")
+    # Who created the survey (and wrote its text) is named, so they cannot approve its posts themselves.
+    assert data.created_by == "feed…"
     # Opening again changes nothing and announces nothing.
     await client.post(f"/v1/surveys/{survey['survey_id']}/open")
     assert len(of(tap, "survey.opened", survey["survey_id"])) == 1
@@ -60,7 +62,7 @@ async def test_responses_are_announced_without_anything_identifying(client, patr
          "text": {"id": "E-mail jika ingin kami hubungi", "en": "E-mail if you want a reply"}},
     ]
     survey = await open_survey(client, questions=questions)
-    page = await patron.post(f"/s/{survey['slug']}?ch=instagram", data=form(
+    page = await send_form(patron, f"/s/{survey['slug']}?ch=instagram", form(
         kepuasan="5", rekomendasi="10", kegiatan=["dongeng"], saran="Mantap", email="pemustaka@example.id"))
     assert page.status_code == 303
     api = await client.post(f"/v1/surveys/{survey['survey_id']}/responses",
@@ -105,6 +107,7 @@ async def test_opening_and_closing_dates_take_effect_on_their_own(client, patron
     assert (await patron.get(f"/s/{created['slug']}")).status_code == 200  # "not open yet"
     [opened] = await wait_until(lambda: of(tap, "survey.opened", created["survey_id"]), timeout=10)
     assert datetime.fromisoformat(opened["time"]) >= now + timedelta(seconds=1)
+    assert opened["data"]["created_by"] == "feed…"  # opened by its date: still named
     [closed] = await wait_until(lambda: of(tap, "survey.closed", created["survey_id"]), timeout=10)
     assert closed["data"]["reason"] == "closing_date_reached"
     final = (await client.get(f"/v1/surveys/{created['survey_id']}")).json()

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
+import asyncpg
 import httpx
+from siar_feedback import store
 from siar_feedback.app import create_app
+from siar_feedback.results import CSV_HEADER
 
-from .conftest import BASE, TOKEN, form, open_survey, settings_for
+from .conftest import BASE, TOKEN, form, open_survey, send_form, settings_for
 
 
 async def answer(client, survey, channel, kepuasan, rekomendasi, **more):
@@ -71,7 +75,7 @@ async def test_results_per_question_and_channel(client, patron):
     await answer(client, survey, "instagram", 5, 9, koleksi="anak", kegiatan=["dongeng"])
     await answer(client, survey, "telegram", 4, 8, koleksi="anak", saran="Perpanjang jam buka")
     await answer(client, survey, "poster", 3, 6)
-    page = await patron.post(f"/s/{survey['slug']}?ch=poster", data=form(kepuasan="1", rekomendasi="0", saran="AC rusak"))
+    page = await send_form(patron, f"/s/{survey['slug']}?ch=poster", form(kepuasan="1", rekomendasi="0", saran="AC rusak"))
     assert page.status_code == 303
 
     results = (await client.get(f"/v1/surveys/{survey['slug']}/results")).json()
@@ -115,12 +119,46 @@ async def test_free_text_answers_as_csv_safe_for_spreadsheets(client):
     assert (await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv", params={"question": "nope"})).status_code == 404
 
 
+async def test_a_large_csv_export_streams_every_row_through_a_cursor(client, clean_db):
+    survey = await open_survey(client)
+    many = 3 * store.EXPORT_PREFETCH + 7  # several cursor fetches, and CSV chunks of 64 kB
+    conn = await asyncpg.connect(clean_db)
+    try:
+        await conn.execute(
+            """
+            WITH r AS (
+                INSERT INTO feedback.responses (response_id, survey_id, channel, source, submitted_at)
+                SELECT gen_random_uuid(), $1, 'poster', 'api', now() + i * interval '1 second'
+                FROM generate_series(1, $2) AS i
+                RETURNING response_id, survey_id, submitted_at
+            )
+            INSERT INTO feedback.answers (response_id, survey_id, question_key, text)
+            SELECT response_id, survey_id, 'saran',
+                   CASE WHEN n % 100 = 0 THEN '=1+' || n ELSE 'jawaban ' || n || ' ' || repeat('x', 100) END
+            FROM (SELECT *, row_number() OVER (ORDER BY submitted_at) AS n FROM r) AS numbered
+            """,
+            uuid.UUID(survey["survey_id"]), many,
+        )
+    finally:
+        await conn.close()
+    response = await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv")
+    assert response.status_code == 200
+    assert "content-length" not in response.headers  # streamed as it is read, not built whole
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == list(CSV_HEADER)
+    assert len(rows) == many + 1
+    assert [r[5] for r in rows[1:]] == [
+        f"'=1+{n}" if n % 100 == 0 else f"jawaban {n} {'x' * 100}" for n in range(1, many + 1)
+    ]
+
+
 async def test_metrics_count_responses_by_channel_and_show_nps_for_open_surveys(app, client, patron):
     survey = await open_survey(client, slug="survei-metrik")
     await answer(client, survey, "instagram", 5, 10)
     await answer(client, survey, "instagram", 4, 3)
-    await patron.post(f"/s/{survey['slug']}?ch=poster", data=form(kepuasan="5", rekomendasi="9"))
-    await patron.post(f"/s/{survey['slug']}?ch=made-up", data=form(kepuasan="5", rekomendasi="7"))
+    await send_form(patron, f"/s/{survey['slug']}?ch=poster", form(kepuasan="5", rekomendasi="9"))
+    await send_form(patron, f"/s/{survey['slug']}?ch=made-up", form(kepuasan="5", rekomendasi="7"))
     await app.state.refresher.metrics.refresh(app.state.db.pool)
     metrics = (await client.get("/metrics")).text
     assert 'siar_feedback_responses_total{channel="instagram",source="api"} 2.0' in metrics

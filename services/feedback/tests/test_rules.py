@@ -1,5 +1,5 @@
 """The rule book without a database: answers, results maths, CSV cells, the patron's language,
-the patron cookie."""
+the patron cookie, the client address behind proxies."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 from siar_feedback import answers, results
+from siar_feedback.clients import client_address, parse_networks
 from siar_feedback.i18n import negotiate
 from siar_feedback.patrons import cookie_token, new_cookie, patron_hash
 from siar_feedback.schemas import Localized, QuestionIn, Survey, SurveyCreate
+from siar_feedback.settings import FeedbackSettings
 
 from .conftest import survey_body
 
@@ -152,3 +155,40 @@ def test_a_question_definition_must_be_consistent():
         QuestionIn(key="a", kind="rating", text={"id": "?"}, options=[{"key": "x", "label": {"id": "x"}}] * 2)
     with pytest.raises(ValueError, match="identifying"):
         QuestionIn(key="a", kind="nps", text={"id": "?"}, identifying=True)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "proxies", "client"),
+    [
+        ("198.51.100.7", ["203.0.113.1"], "", "198.51.100.7"),  # no proxy trusted: the peer
+        ("10.0.0.2", ["203.0.113.1"], "", "10.0.0.2"),
+        ("10.0.0.2", ["203.0.113.1"], "10.0.0.0/8", "203.0.113.1"),
+        ("198.51.100.7", ["203.0.113.1"], "10.0.0.0/8", "198.51.100.7"),  # not from the proxy
+        ("10.0.0.2", ["1.2.3.4, 203.0.113.1, 10.0.0.9"], "10.0.0.0/8", "203.0.113.1"),  # a written-in 1.2.3.4
+        ("10.0.0.2", ["1.2.3.4", "203.0.113.1:5123"], "10.0.0.0/8", "203.0.113.1"),  # two headers, a port
+        ("10.0.0.2", ["junk, 203.0.113.1"], "10.0.0.0/8", "203.0.113.1"),
+        ("10.0.0.2", ["203.0.113.1, junk"], "10.0.0.0/8", "10.0.0.2"),  # the proxy passed junk: stop
+        ("10.0.0.2", [], "10.0.0.0/8", "10.0.0.2"),
+        ("2001:db8:1:2:3:4:5:6", [], "", "2001:db8:1:2::/64"),  # an IPv6 client by its /64
+        ("::ffff:10.0.0.2", ["[2001:db8::1]:443"], "10.0.0.0/8", "2001:db8::/64"),
+    ],
+)
+def test_the_client_is_the_rightmost_address_no_trusted_proxy_added(peer, forwarded, proxies, client):
+    assert client_address(peer, forwarded, parse_networks(proxies)) == client
+
+
+def test_trusted_proxies_that_are_not_addresses_are_refused_at_start():
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        FeedbackSettings(survey_trusted_proxies="10.0.0.0/8, nginx")
+    assert len(FeedbackSettings(survey_trusted_proxies="10.0.0.0/8 192.0.2.7, ::1").trusted_proxies) == 3
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8004", "https://localhost", "https://[::1]:8443",
+                                     "http://survei.perpustakaan.example.id"])
+def test_production_wants_a_public_https_address_for_the_survey_links(address):
+    # The default (127.0.0.1) went out in the survey announcements on the library's real accounts.
+    real = {"api_tokens": "t" * 48 + ":admin", "feedback_secret": "s" * 64, "environment": "production"}
+    with pytest.raises(ValueError, match="SIAR_SURVEY_BASE_URL"):
+        FeedbackSettings(**real, survey_base_url=address)
+    assert FeedbackSettings(**real, survey_base_url="https://survei.perpustakaan.example.id").base_url
+    assert FeedbackSettings(survey_base_url=address).base_url  # development: any address

@@ -38,6 +38,23 @@ def parse_tokens(spec: str) -> dict[str, str]:
     return tokens
 
 
+PRODUCTION_TOKEN_LENGTH = 24
+"""The shortest API token production accepts. An actor's id in the audit log, readable by every
+role, is a token's first four characters and eight hex digits of its SHA-256: from a short token
+the rest could be found by trying; from 20 unknown random characters it cannot."""
+
+
+def check_production_tokens(tokens: dict[str, str]) -> None:
+    """Raises ValueError for a token production must not run with: the development token (or any
+    ``siar-dev-`` one of .env.example) or one shorter than :data:`PRODUCTION_TOKEN_LENGTH`."""
+    if any(token.startswith("siar-dev-") for token in tokens):
+        raise ValueError("SIAR_API_TOKENS still holds the development token; set real tokens")
+    short = [token[:4] + "…" for token in tokens if len(token) < PRODUCTION_TOKEN_LENGTH]
+    if short:
+        raise ValueError(f"SIAR_API_TOKENS: a token must be at least {PRODUCTION_TOKEN_LENGTH} characters in production "
+                         f"({', '.join(short)} is shorter); make one with openssl rand -hex 24")
+
+
 # Declares the scheme in every OpenAPI document (``components.securitySchemes``, and ``security``
 # on each operation that needs a token), so clients and tools know how to authenticate; the
 # check itself stays below, to answer with problem details rather than FastAPI's plain 403.

@@ -1,10 +1,12 @@
 """The feedback service's HTTP API (OpenAPI at /docs and /openapi.json). A survey is named in a
 path by its id or its slug."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -174,10 +176,18 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         if question is not None and found.question(question) is None:
             raise Problem(404, "Not found", f"survey {found.slug!r} has no question {question!r}",
                           type_=TYPE_BASE + "not-found")
-        async with db.acquire() as conn:
-            rows = await store.text_answers(conn, found.survey_id, question)
-        return Response(
-            results.text_answers_csv(found, rows, lang),
+
+        async def rows() -> AsyncIterator[str]:
+            # One connection and a read-only transaction for as long as the download runs; a
+            # cursor reads a few hundred rows at a time, so memory stays the same however many.
+            async with db.acquire() as conn, conn.transaction(readonly=True):
+                async for chunk in results.stream_text_answers_csv(
+                    found, store.text_answers(conn, found.survey_id, question), lang,
+                ):
+                    yield chunk
+
+        return StreamingResponse(
+            rows(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{found.slug}-answers.csv"'},
         )

@@ -3,6 +3,7 @@ the gauges and HTTP (API and public pages) in one process."""
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -114,4 +115,8 @@ def main() -> None:
 
     settings = load_settings(FeedbackSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
+    # The survey page reads X-Forwarded-For itself, from SIAR_SURVEY_TRUSTED_PROXIES only
+    # (clients.py). uvicorn would read it first, trusting 127.0.0.1 and ::1 by default, and put
+    # whatever a local proxy passed on in the client's place: here it trusts no one.
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     serve(create_app(settings), settings.http_host, settings.http_port)

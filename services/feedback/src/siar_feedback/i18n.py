@@ -40,6 +40,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed_body": "Terima kasih atas minat Anda. Survei ini tidak menerima jawaban lagi.",
         "busy": "Saat ini terlalu banyak jawaban masuk. Jawaban Anda belum terkirim; "
         "tunggu sebentar lalu tekan Kirim lagi.",
+        "form_invalid": "Formulir ini tidak dapat kami periksa, jadi jawaban Anda belum terkirim. "
+        "Periksa jawaban Anda lalu tekan Kirim lagi.",
+        "form_expired": "Halaman ini sudah terlalu lama terbuka, jadi jawaban Anda belum terkirim. "
+        "Periksa jawaban Anda lalu tekan Kirim lagi.",
+        "form_too_fast": "Jawaban dikirim terlalu cepat setelah halaman dibuka, jadi belum tersimpan. "
+        "Periksa jawaban Anda lalu tekan Kirim lagi.",
         "closes": "Survei ditutup pada {when}.",
         "switch": "English",
         "too_large_title": "Jawaban terlalu panjang",
@@ -84,6 +90,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed_body": "Thank you for your interest. This survey takes no more answers.",
         "busy": "Too many answers are arriving right now. Yours has not been sent yet; "
         "wait a moment and press Send again.",
+        "form_invalid": "We could not verify this form, so your answers have not been sent yet. "
+        "Please check them and press Send again.",
+        "form_expired": "This page was open for a long time, so your answers have not been sent yet. "
+        "Please check them and press Send again.",
+        "form_too_fast": "The answers were sent very quickly after the page opened, so they have not been saved "
+        "yet. Please check them and press Send again.",
         "closes": "The survey closes on {when}.",
         "switch": "Bahasa Indonesia",
         "too_large_title": "Answers too long",

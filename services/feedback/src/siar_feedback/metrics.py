@@ -33,7 +33,9 @@ class FeedbackMetrics:
         )
         self.refused = Counter(
             "siar_feedback_responses_refused_total",
-            "Survey responses not stored, by reason (honeypot, rate_limited, duplicate, not_open, invalid)",
+            "Survey responses not stored, by reason (honeypot, rate_limited, duplicate, not_open, invalid; on the "
+            "page also form_token: no valid form token, too_fast: sent within seconds of the page, resubmitted: "
+            "the same form again)",
             ["reason", "source"],
             registry=r,
         )

@@ -1,6 +1,12 @@
 """The public survey page: server-rendered HTML that works without JavaScript, in the patron's
 language, with errors next to each question and every answer the patron gave kept.
 
+A POST is stored only with the form token the page's GET put in the form (tokens.py): a script
+must load the page for each response and wait, another site cannot post the form for a patron
+(it cannot read the token; browsers that say a POST is cross-site are refused too), and the same
+form sent twice stores one response. A POST without a valid token gets the form back, answers
+kept, with a message and a new token. Each client address has its own rate limit (clients.py).
+
 Jinja2 escapes every value (autoescape on for every template), so a patron's text is shown as
 text and never becomes markup; the Content-Security-Policy allows no script at all."""
 
@@ -19,13 +25,15 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from . import answers, channels, i18n, responses, store
+from . import answers, channels, clients, i18n, responses, store, tokens
 from .answers import SCALES
 from .patrons import COOKIE, COOKIE_MAX_AGE, cookie_token, new_cookie, patron_hash
 from .schemas import SLUG, TEXT_MAX, Localized, QuestionIn, Survey
 from .settings import FeedbackSettings
 
 HONEYPOT = "homepage"
+CROSS_SITE = frozenset({"cross-site", "same-site"})
+"""Sec-Fetch-Site values the page's own form never sends (it posts to its own origin)."""
 FORM_TYPE = "application/x-www-form-urlencoded"
 """What the page's own form sends (it has no file inputs); anything else is refused (415)."""
 MAX_FORM_BYTES = 256 * 1024
@@ -204,6 +212,16 @@ def _form_values(survey: Survey, form: FormData | None) -> dict[str, list[str]]:
 def router(settings: FeedbackSettings) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
     secret = settings.feedback_secret
+    form_key = tokens.key(secret)
+    proxies = settings.trusted_proxies
+
+    def new_token(survey: Survey) -> str:
+        return tokens.issue(form_key, survey.survey_id)
+
+    def client_of(request: Request) -> bytes:
+        peer = request.client.host if request.client else None
+        address = clients.client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
+        return clients.client_hash(secret, address)
 
     def pool(request: Request) -> asyncpg.Pool:
         return request.app.state.db.pool
@@ -226,8 +244,9 @@ def router(settings: FeedbackSettings) -> APIRouter:
         return None
 
     def form(
-        page: PageContext, survey: Survey, *, status: int = 200, values: dict[str, list[str]] | None = None,
-        errors: dict[str, str] | None = None, busy: bool = False,
+        page: PageContext, survey: Survey, *, token: str, status: int = 200,
+        values: dict[str, list[str]] | None = None, errors: dict[str, str] | None = None, busy: bool = False,
+        notice: str | None = None,
     ) -> HTMLResponse:
         values, errors = values or {}, errors or {}
         closes = (
@@ -241,6 +260,9 @@ def router(settings: FeedbackSettings) -> APIRouter:
             questions=[_view(q, page.lang, values.get(q.key, []), errors.get(q.key)) for q in survey.questions],
             errors=errors,
             busy=busy,
+            notice=notice,
+            token_field=tokens.FIELD,
+            token=token,
             action=f"/s/{survey.slug}" + page.query(),
             closes=closes,
         )
@@ -262,7 +284,7 @@ def router(settings: FeedbackSettings) -> APIRouter:
         if (closed := unavailable(page, survey)) is not None:
             return closed
         if not survey.one_response_per_patron:
-            return form(page, survey)
+            return form(page, survey, token=new_token(survey))
         token = cookie_token(secret, request.cookies.get(COOKIE))
         if token is not None:
             async with pool(request).acquire() as conn:
@@ -270,8 +292,8 @@ def router(settings: FeedbackSettings) -> APIRouter:
             if answered:
                 t = i18n.words(page.lang)
                 return page.notice(200, t["already_title"], t["already_body"])
-            return form(page, survey)
-        return remember(form(page, survey), new_cookie(secret))
+            return form(page, survey, token=new_token(survey))
+        return remember(form(page, survey, token=new_token(survey)), new_cookie(secret))
 
     @pages.post("/s/{slug}")
     async def submit(slug: str, request: Request) -> Response:
@@ -293,10 +315,24 @@ def router(settings: FeedbackSettings) -> APIRouter:
             metrics.refuse("honeypot", "page")
             return thanks  # a bot learns nothing; nothing is stored
         values = _form_values(survey, data)
+        check, token = tokens.read(
+            form_key, survey.survey_id, data.get(tokens.FIELD),
+            min_age=settings.survey_form_min_seconds, max_age=settings.survey_form_max_age_seconds,
+        )
+        cross_site = request.headers.get("sec-fetch-site", "").lower() in CROSS_SITE
+        if token is None or check is tokens.Check.EXPIRED or cross_site:
+            metrics.refuse("form_token", "page")
+            notice = "form_expired" if check is tokens.Check.EXPIRED and not cross_site else "form_invalid"
+            return form(page, survey, status=403, values=values, token=new_token(survey), notice=notice)
         found, errors = answers.check(survey.questions, values, strict=False)
         if errors:
             metrics.refuse("invalid", "page")
-            return form(page, survey, status=422, values=values, errors=errors)
+            corrected = tokens.reissue(form_key, survey.survey_id, token, settings.survey_form_min_seconds)
+            return form(page, survey, status=422, values=values, errors=errors, token=corrected)
+        if check is tokens.Check.TOO_FAST:
+            # The same token again: its clock keeps running, so the patron's next press is taken.
+            metrics.refuse("too_fast", "page")
+            return form(page, survey, status=403, values=values, token=token.value, notice="form_too_fast")
         cookie = None
         key = None
         if survey.one_response_per_patron:
@@ -306,15 +342,18 @@ def router(settings: FeedbackSettings) -> APIRouter:
                 key = cookie_token(secret, cookie)
         result = await responses.submit(pool(request), survey, responses.Submission(
             channel=page.channel, source="page", answers=found, patron_key=key, language=page.lang,
-        ), secret=secret)
+            client=client_of(request), form_nonce=token.nonce,
+        ), secret=secret, client_limit=settings.survey_client_limit_per_minute)
         metrics.observe(result)
         if result.outcome is responses.Outcome.ACCEPTED:
             request.app.state.wake()
             return remember(thanks, cookie)
+        if result.outcome is responses.Outcome.RESUBMITTED:
+            return remember(thanks, cookie)  # the first press was taken; this one stores nothing
         if result.outcome is responses.Outcome.DUPLICATE:
             return page.notice(409, t["already_title"], t["already_body"])
         if result.outcome is responses.Outcome.RATE_LIMITED:
-            busy = form(page, survey, status=429, values=values, busy=True)
+            busy = form(page, survey, status=429, values=values, busy=True, token=token.value)
             busy.headers["Retry-After"] = "60"
             return remember(busy, cookie)
         return page.notice(410, t["closed_title"], t["closed_body"])

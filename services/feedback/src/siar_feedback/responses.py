@@ -1,6 +1,7 @@
 """Accepting a patron's response, whichever way it came (the page, the API, an event): the survey
-must be open, the page's per-survey rate limit holds, one response per patron where the survey
-asks for it, and the response and its feedback.response.received event commit together."""
+must be open, the page's rate limits hold (per client, then per survey as a safety net), a page
+form token brings one response however often it is sent, one response per patron where the
+survey asks for it, and the response and its feedback.response.received event commit together."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     NOT_OPEN = "not_open"
     RATE_LIMITED = "rate_limited"
+    RESUBMITTED = "resubmitted"
+    """The page form with this token already brought a response (a double click, a resent POST)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Submission:
     language: str | None = None
     submitted_at: datetime | None = None
     correlation_id: str | None = None
+    client: bytes | None = None
+    """The page's client (clients.client_hash), for its per-client rate limit."""
+    form_nonce: bytes | None = None
+    """The nonce of the page's form token (tokens.FormToken)."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,26 @@ def accepting(survey: Survey, now: datetime | None = None) -> bool:
     return survey.status == "open" and (survey.closes_at is None or now < survey.closes_at)
 
 
-async def record(conn: asyncpg.Connection, survey: Survey, sub: Submission, *, secret: str) -> Result:
-    """Store one response inside the caller's transaction (an event handler adds its inbox row)."""
+async def record(
+    conn: asyncpg.Connection, survey: Survey, sub: Submission, *, secret: str, client_limit: int | None = None,
+) -> Result:
+    """Store one response inside the caller's transaction (an event handler adds its inbox row).
+
+    A page response counts first against its client's limit (``client_limit`` a minute), and
+    only when that holds against the survey's ``rate_limit_per_minute`` (all clients together, a
+    high safety net): a client over its own limit uses up nothing of the others'."""
     state = await store.lock_for_response(conn, survey.survey_id)
     now = datetime.now(UTC)
     if state is None or state["status"] != "open" or (state["closes_at"] and now >= state["closes_at"]):
         return Result(Outcome.NOT_OPEN, sub)
-    if sub.source == "page" and await store.rate_hit(conn, survey.survey_id) > state["rate_limit_per_minute"]:
-        return Result(Outcome.RATE_LIMITED, sub)
+    if sub.source == "page":
+        if (client_limit is not None and sub.client is not None
+                and await store.client_rate_hit(conn, survey.survey_id, sub.client) > client_limit):
+            return Result(Outcome.RATE_LIMITED, sub)
+        if await store.rate_hit(conn, survey.survey_id) > state["rate_limit_per_minute"]:
+            return Result(Outcome.RATE_LIMITED, sub)
+    if sub.form_nonce is not None and not await store.use_form_token(conn, survey.survey_id, sub.form_nonce):
+        return Result(Outcome.RESUBMITTED, sub)
     key_hash = (
         patron_hash(secret, survey.survey_id, sub.patron_key)
         if state["one_response_per_patron"] and sub.patron_key else None
@@ -94,6 +113,8 @@ async def record(conn: asyncpg.Connection, survey: Survey, sub: Submission, *, s
     ))
 
 
-async def submit(pool: asyncpg.Pool, survey: Survey, sub: Submission, *, secret: str) -> Result:
+async def submit(
+    pool: asyncpg.Pool, survey: Survey, sub: Submission, *, secret: str, client_limit: int | None = None,
+) -> Result:
     async with pool.acquire() as conn, conn.transaction():
-        return await record(conn, survey, sub, secret=secret)
+        return await record(conn, survey, sub, secret=secret, client_limit=client_limit)

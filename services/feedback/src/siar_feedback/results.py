@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
 import asyncpg
 
@@ -135,6 +135,17 @@ def safe_cell(value: object) -> str:
 CSV_HEADER = ("response_id", "submitted_at", "channel", "question_key", "question", "answer")
 
 
+def _csv_cells(texts: Mapping[str, str], r: Mapping) -> list[str]:
+    return [
+        safe_cell(r["response_id"]),
+        safe_cell(r["submitted_at"].isoformat()),
+        safe_cell(r["channel"]),
+        safe_cell(r["question_key"]),
+        safe_cell(texts.get(r["question_key"], "")),
+        safe_cell(r["text"]),
+    ]
+
+
 def text_answers_csv(survey: Survey, rows: Iterable[Mapping], lang: str = "id") -> str:
     """Free-text answers, one per row; UTF-8 with a byte-order mark so spreadsheets read it right."""
     texts = {q.key: q.text.get(lang) for q in survey.questions}
@@ -142,12 +153,23 @@ def text_answers_csv(survey: Survey, rows: Iterable[Mapping], lang: str = "id") 
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for r in rows:
-        writer.writerow([
-            safe_cell(r["response_id"]),
-            safe_cell(r["submitted_at"].isoformat()),
-            safe_cell(r["channel"]),
-            safe_cell(r["question_key"]),
-            safe_cell(texts.get(r["question_key"], "")),
-            safe_cell(r["text"]),
-        ])
+        writer.writerow(_csv_cells(texts, r))
     return "\ufeff" + out.getvalue()
+
+
+async def stream_text_answers_csv(
+    survey: Survey, rows: AsyncIterable[Mapping], lang: str = "id", *, chunk_chars: int = 64 * 1024,
+) -> AsyncIterator[str]:
+    """The same CSV as text_answers_csv, in pieces of about ``chunk_chars`` as the rows arrive."""
+    texts = {q.key: q.text.get(lang) for q in survey.questions}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    out.write("\ufeff")
+    writer.writerow(CSV_HEADER)
+    async for r in rows:
+        writer.writerow(_csv_cells(texts, r))
+        if out.tell() >= chunk_chars:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()

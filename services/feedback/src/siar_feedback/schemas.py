@@ -126,7 +126,10 @@ class SurveyFields(BaseModel):
         description="One response per patron: a signed cookie on the page, the caller's patron_key elsewhere",
     )
     rate_limit_per_minute: int = Field(
-        default=60, ge=1, le=100_000, description="Responses accepted through the public page per minute"
+        default=600, ge=1, le=100_000,
+        description="Responses accepted through the public page per minute from every patron together: a safety "
+                    "net kept high, since each client address has its own, lower limit "
+                    "(SIAR_SURVEY_CLIENT_LIMIT_PER_MINUTE) and one client over it uses up nothing of this one",
     )
     announce: list[AnnounceTarget] = Field(default_factory=list, max_length=20)
     announce_text: Localized | None = Field(

@@ -3,7 +3,7 @@ service's tables. Every value a patron sends travels as a bind parameter, never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -246,8 +246,23 @@ async def claim_closings(conn: asyncpg.Connection, limit: int) -> list[UUID]:
     return [r["survey_id"] for r in rows]
 
 
+async def client_rate_hit(conn: asyncpg.Connection, survey_id: UUID, client: bytes) -> int:
+    """Count one page response from this client (a hash of its address) in this minute's window
+    of the survey; returns the window's count so far."""
+    return await conn.fetchval(
+        """
+        INSERT INTO client_rate_windows (survey_id, client, window_start, hits)
+        VALUES ($1, $2, date_trunc('minute', clock_timestamp()), 1)
+        ON CONFLICT (survey_id, client, window_start) DO UPDATE SET hits = client_rate_windows.hits + 1
+        RETURNING hits
+        """,
+        survey_id, client,
+    )
+
+
 async def rate_hit(conn: asyncpg.Connection, survey_id: UUID) -> int:
-    """Count one page response in this minute's window; returns the window's count so far."""
+    """Count one page response in this minute's window of the survey (every client together);
+    returns the window's count so far."""
     return await conn.fetchval(
         """
         INSERT INTO rate_windows (survey_id, window_start, hits)
@@ -260,7 +275,20 @@ async def rate_hit(conn: asyncpg.Connection, survey_id: UUID) -> int:
 
 
 async def prune_rate_windows(conn: asyncpg.Connection) -> None:
+    """Forget rate-limit windows after ten minutes, and used form tokens once no token that old
+    is taken any more (settings cap a token's life at seven days)."""
     await conn.execute("DELETE FROM rate_windows WHERE window_start < now() - interval '10 minutes'")
+    await conn.execute("DELETE FROM client_rate_windows WHERE window_start < now() - interval '10 minutes'")
+    await conn.execute("DELETE FROM form_submissions WHERE used_at < now() - interval '8 days'")
+
+
+async def use_form_token(conn: asyncpg.Connection, survey_id: UUID, nonce: bytes) -> bool:
+    """Mark a form token's nonce used; False when a response already came with it. A second
+    transaction with the same nonce waits here for the first and then gets False."""
+    return bool(await conn.fetchval(
+        "INSERT INTO form_submissions (survey_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+        survey_id, nonce,
+    ))
 
 
 async def insert_response(
@@ -343,16 +371,26 @@ async def answered_counts(conn: asyncpg.Connection, survey_id: UUID) -> list[asy
     )
 
 
-async def text_answers(conn: asyncpg.Connection, survey_id: UUID, question_key: str | None) -> list[asyncpg.Record]:
-    return await conn.fetch(
+EXPORT_PREFETCH = 500
+"""Rows a text-answer export reads from the database at a time."""
+
+
+async def text_answers(
+    conn: asyncpg.Connection, survey_id: UUID, question_key: str | None, *, prefetch: int = EXPORT_PREFETCH,
+) -> AsyncIterator[asyncpg.Record]:
+    """The free-text answers through a server-side cursor, ``prefetch`` rows at a time, so an
+    export holds a few hundred rows in memory however many there are. Iterate it inside a
+    transaction (a cursor lives in one)."""
+    async for row in conn.cursor(
         """
         SELECT r.response_id, r.submitted_at, r.channel, a.question_key, a.text
         FROM answers a JOIN responses r USING (response_id)
         WHERE a.survey_id = $1 AND a.text IS NOT NULL AND ($2::text IS NULL OR a.question_key = $2)
         ORDER BY r.submitted_at, r.response_id, a.question_key
         """,
-        survey_id, question_key,
-    )
+        survey_id, question_key, prefetch=prefetch,
+    ):
+        yield row
 
 
 async def open_nps(conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator, model_validator
 from siar_runtime import zones
-from siar_runtime.auth import parse_tokens
+from siar_runtime.auth import check_production_tokens, parse_tokens
 from siar_runtime.settings import ServiceSettings
 
 DEV_TOKEN = "siar-dev-token"
@@ -86,8 +86,8 @@ class MetricsSettings(ServiceSettings):
         duration(self.collection_audience_interval)
         duration(self.collection_answer_timeout)
         tokens = parse_tokens(self.api_tokens)
-        if self.environment == "production" and DEV_TOKEN in tokens:
-            raise ValueError("SIAR_API_TOKENS still holds the development token; set real tokens")
+        if self.environment == "production":
+            check_production_tokens(tokens)
         return self
 
     @property

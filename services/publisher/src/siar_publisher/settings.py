@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pydantic import Field, model_validator
-from siar_runtime.auth import parse_tokens
+from siar_runtime.auth import check_production_tokens, parse_tokens
 from siar_runtime.settings import ServiceSettings
 
 DEV_TOKEN = "siar-dev-token"
@@ -42,8 +42,7 @@ class PublisherSettings(ServiceSettings):
     def _no_dev_secrets_in_production(self) -> PublisherSettings:
         tokens = parse_tokens(self.api_tokens)
         if self.environment == "production":
-            if DEV_TOKEN in tokens:
-                raise ValueError("SIAR_API_TOKENS still holds the development token; set real tokens")
+            check_production_tokens(tokens)
             if self.credentials_key == DEV_CREDENTIALS_KEY:
                 raise ValueError("SIAR_CREDENTIALS_KEY is the development key; generate one with "
                                  "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from siar_runtime.auth import parse_tokens
+from siar_runtime.auth import check_production_tokens, parse_tokens
 from siar_runtime.settings import ServiceSettings
 
 DEV_TOKEN = "siar-dev-token"
@@ -69,8 +69,8 @@ class SchedulerSettings(ServiceSettings):
     @model_validator(mode="after")
     def _no_dev_token_in_production(self) -> SchedulerSettings:
         tokens = parse_tokens(self.api_tokens)
-        if self.environment == "production" and DEV_TOKEN in tokens:
-            raise ValueError("SIAR_API_TOKENS still holds the development token; set real tokens")
+        if self.environment == "production":
+            check_production_tokens(tokens)
         return self
 
     @property
