@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 install: ## Install every package of the workspace from the lock file
 	$(UV) sync --frozen
 
-run: install ## Apply the migrations and start sandbox, scheduler and publisher as local processes
+run: install ## Apply the migrations, start sandbox, scheduler, publisher, metrics and feedback as local processes, with the demo accounts and survey
 	$(UV) run --frozen python -m siar_devstack
 
 migrate: install ## Apply every service's SQL migrations (SIAR_DATABASE_URL)

@@ -3,6 +3,7 @@ structurally: no Docker engine runs where the tests do."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ SERVICES_IN_COMPOSE = COMPOSE["services"]
 SIAR_IMAGE = "siar:${SIAR_VERSION:-latest}"
 OURS = {name: s for name, s in SERVICES_IN_COMPOSE.items() if s.get("image") == SIAR_IMAGE}
 INFRA_DATA = {"postgres": "/var/lib/postgresql/data", "rabbitmq": "/var/lib/rabbitmq",
-              "prometheus": "/prometheus", "grafana": "/var/lib/grafana"}
+              "prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana"}
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?([?-])([^}]*))?\}")
 
 
@@ -76,8 +77,11 @@ def test_environment_variables_are_settings_the_program_reads(name):
     for key in env(service):
         assert key.startswith("SIAR_"), f"{name}: {key} is not a Siar setting"
         assert key in known, f"{name}: {key} is not read by python -m {module_of(service)} (it reads {sorted(known)})"
-    for key in env(OVERRIDE["services"].get(name, {})):
+    override = OVERRIDE["services"].get(name, {})
+    for key in env(override):
         assert key in known, f"compose.override.yaml {name}: {key} is not one of its settings"
+    if env(override).get("SIAR_LOG_FORMAT") == "console":  # rendered so only on a terminal
+        assert override.get("tty") is True, f"compose.override.yaml {name}: console logs need tty: true"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -110,6 +114,42 @@ def test_infrastructure_has_healthchecks_and_named_volumes():
                 assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
             else:
                 assert source in volumes, f"{name} uses volume {source}, not declared under volumes:"
+
+
+def seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration))
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES_IN_COMPOSE))
+def test_every_container_log_is_rotated(name):
+    # Docker's default json-file log grows without limit until the disk is full.
+    logging = SERVICES_IN_COMPOSE[name].get("logging")
+    assert logging and logging["driver"] == "json-file", f"{name}: no logging options (x-logging)"
+    assert re.fullmatch(r"\d+[km]", logging["options"]["max-size"]), logging
+    assert int(logging["options"]["max-file"]) >= 2, logging
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - {"sandbox"}))
+def test_services_get_time_to_finish_on_stop_as_on_kubernetes(name):
+    """Docker's default is 10 s before SIGKILL; the publisher may be in a platform call for its
+    whole HTTP timeout. Any drain or shutdown timeout a service has must fit in the grace too."""
+    import yaml
+
+    from .inventory import DEPLOY
+
+    module, _ = SERVICES[name]
+    grace = seconds(SERVICES_IN_COMPOSE[name].get("stop_grace_period", "10s"))
+    assert grace >= 30, f"{name}: stop_grace_period {grace}s"
+    [deployment] = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "base" / f"{name}.yaml").read_text())
+                    if d and d["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == grace, name
+    settings = importlib.import_module(f"{module}.settings")
+    for cls in vars(settings).values():
+        for field, info in getattr(cls, "model_fields", {}).items():
+            if field.endswith("_seconds") and re.search(r"http_timeout|drain|shutdown|stop", field):
+                assert isinstance(info.default, (int, float)) and info.default < grace, (
+                    f"{name}: {field} = {info.default}s does not fit in the stop grace of {grace}s")
 
 
 def test_depends_on_names_services_that_exist_with_the_right_condition():
@@ -183,7 +223,7 @@ def test_the_example_secrets_are_refused_in_production():
     with pytest.raises(ValueError, match="development token"):
         SchedulerSettings(environment="production", api_tokens=example["SIAR_API_TOKENS"])
     with pytest.raises(ValueError, match="development key"):
-        PublisherSettings(environment="production", api_tokens="a-real-token-0123:admin",
+        PublisherSettings(environment="production", api_tokens="a-real-token-0123456789abcdefghij:admin",
                           credentials_key=example["SIAR_CREDENTIALS_KEY"])
     for name in OVERRIDE["services"]:
         if name in OURS and "SIAR_ENVIRONMENT" in env(OURS[name]):

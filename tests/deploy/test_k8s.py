@@ -159,3 +159,51 @@ def test_the_overlays_build(overlay):
               for c in d["spec"]["template"]["spec"]["containers"]}
     assert images and all("/siar:" in i for i in images), f"the overlay must say where the image is: {images}"
     assert all(d["metadata"].get("namespace") for d in rendered)
+
+
+def test_the_broker_gets_the_policies_of_the_committed_definitions(monkeypatch):
+    """The migrate Job's broker-policies container puts siar_runtime.definitions' policies (the
+    dead-letter queues' unlimited delivery limit) through RabbitMQ's management API: run its script
+    against a stand-in of that API and compare what arrived with deploy/rabbitmq/definitions.json."""
+    import base64
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    (job,) = of_kind("Job")
+    [container] = [c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "broker-policies"]
+    assert container["image"] == "siar" and container["command"][:2] == ["python", "-c"]
+    env = {e["name"]: e for e in container["env"]}
+    rabbitmq = next(d for d in BASE if d["kind"] == "RabbitmqCluster")["metadata"]["name"]
+    assert env["RABBITMQ_MANAGEMENT_URL"]["value"] == f"http://{rabbitmq}:15672"
+    for key, secret_key in (("RABBITMQ_USERNAME", "username"), ("RABBITMQ_PASSWORD", "password")):
+        assert env[key]["valueFrom"]["secretKeyRef"] == {"name": f"{rabbitmq}-default-user", "key": secret_key}
+
+    received: list[tuple[str, str, dict]] = []
+
+    class Management(BaseHTTPRequestHandler):
+        def do_PUT(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            received.append((self.path, self.headers["authorization"], body))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Management)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("RABBITMQ_MANAGEMENT_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("RABBITMQ_USERNAME", "siar")
+        monkeypatch.setenv("RABBITMQ_PASSWORD", "p@ss")
+        exec(compile(container["command"][2], "broker-policies", "exec"), {})
+    finally:
+        server.shutdown()
+    committed = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())["policies"]
+    assert committed, "deploy/rabbitmq/definitions.json has no policy"
+    assert received == [
+        (f"/api/policies/%2F/{p['name']}", "Basic " + base64.b64encode(b"siar:p@ss").decode(),
+         {k: v for k, v in p.items() if k not in ("vhost", "name")})
+        for p in committed
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aio_pika
 from siar_contracts import DEAD_EXCHANGE, dead_queue_name, queue_name
@@ -75,7 +76,7 @@ def test_a_dead_letter_whose_queue_is_gone_stays_a_dead_letter(amqp_url):
     env = {"SIAR_AMQP_URL": amqp_url, "COLUMNS": "200"}
     replayed = runner.invoke(app, ["dead-letters", "replay", "--service", "scheduler", "--all"], env=env)
     assert replayed.exit_code == 1, replayed.output
-    assert "Replayed 1 message." in replayed.output  # m-1, whose queue exists
+    assert "Replayed 1 message (scheduler 1)." in replayed.output  # m-1, whose queue exists
     assert "kept m-gone " in replayed.output and "kept m-gone-2 " in replayed.output and "NO_ROUTE" in replayed.output
     assert asyncio.run(_queue_depths(amqp_url)) == (1, 2)
     listed = runner.invoke(app, ["dead-letters", "list", "--service", "scheduler"], env=env)
@@ -106,3 +107,78 @@ def test_list_shows_whole_ids_in_a_narrow_terminal_and_says_when_there_are_more(
     everything = runner.invoke(app, ["dead-letters", "list", "--service", "scheduler"], env=env)
     assert "more dead letters" not in everything.output and f"{long_id[:-1]}2" in everything.output
     asyncio.run(_queue_depths(amqp_url))
+
+
+async def _dead_in(amqp_url: str, services: tuple[str, ...], message_id: str | None) -> None:
+    """The same event dead in several services' dead-letter queues (each handled it and failed);
+    with no id, only empties their queues."""
+    bus = Bus(amqp_url, "cli-test")
+    await bus.connect()
+    channel = await bus.connection.channel(publisher_confirms=True)
+    for service in services:
+        for name in (queue_name(service), dead_queue_name(service)):
+            await (await channel.get_queue(name)).purge()
+    dead = await channel.get_exchange(DEAD_EXCHANGE)
+    for service in services if message_id else ():
+        await dead.publish(
+            aio_pika.Message(b'{"specversion": "1.0"}', message_id=message_id, headers={
+                "x-siar-reason": "handler_failed", "x-siar-detail": "d", "x-siar-queue": queue_name(service),
+                "x-siar-routing-key": "post.published"}),
+            routing_key=queue_name(service),
+        )
+    await bus.close()
+
+
+async def _depths(amqp_url: str, services: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """(home, dead) messages per service; the home queues are emptied afterwards."""
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    depths = {}
+    for service in services:
+        home = await channel.declare_queue(queue_name(service), passive=True)
+        dead = await channel.declare_queue(dead_queue_name(service), passive=True)
+        depths[service] = (home.declaration_result.message_count, dead.declaration_result.message_count)
+        await home.purge()
+    await connection.close()
+    return depths
+
+
+def test_replay_by_id_sends_back_every_copy_of_an_event_dead_in_several_queues(amqp_url):
+    # post.published reaches the scheduler and the metrics service: when both failed on it, its
+    # message id is dead twice. Replaying only the first copy found left the other dead, unsaid.
+    from siar_cli.main import app
+
+    both = ("scheduler", "metrics")
+    asyncio.run(_dead_in(amqp_url, both, "m-both"))
+    runner = CliRunner()
+    env = {"SIAR_AMQP_URL": amqp_url, "COLUMNS": "200"}
+    replayed = runner.invoke(app, ["dead-letters", "replay", "--id", "m-both"], env=env)
+    assert replayed.exit_code == 0, replayed.output
+    assert "Replayed 2 messages (" in replayed.output
+    assert "scheduler 1" in replayed.output and "metrics 1" in replayed.output
+    assert asyncio.run(_depths(amqp_url, both)) == {"scheduler": (1, 0), "metrics": (1, 0)}
+
+    # --service still narrows it to the queues named.
+    asyncio.run(_dead_in(amqp_url, both, "m-both"))
+    one = runner.invoke(app, ["dead-letters", "replay", "--id", "m-both", "--service", "metrics"], env=env)
+    assert one.exit_code == 0 and "Replayed 1 message (metrics 1)." in one.output, one.output
+    assert asyncio.run(_depths(amqp_url, both)) == {"scheduler": (0, 1), "metrics": (1, 0)}
+    asyncio.run(_dead_in(amqp_url, both, None))  # empties both services' queues again
+
+
+def test_a_broker_out_of_reach_is_named_without_its_password():
+    from siar_cli.dead_letters import masked
+    from siar_cli.main import app
+
+    assert masked("amqp://siar:s3cret-pass@rabbitmq:5672/") == "amqp://siar:***@rabbitmq:5672/"
+    assert masked("amqp://rabbitmq:5672/") == "amqp://rabbitmq:5672/"
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"amqp://siar:s3cret-pass@127.0.0.1:{port}/"
+    runner = CliRunner()
+    for command in (["dead-letters", "list"], ["dead-letters", "replay", "--all"]):
+        result = runner.invoke(app, command, env={"SIAR_AMQP_URL": url, "COLUMNS": "200"})
+        assert result.exit_code == 2, result.output
+        assert "cannot reach RabbitMQ at amqp://siar:***@127.0.0.1:" in result.output
+        assert "s3cret-pass" not in result.output

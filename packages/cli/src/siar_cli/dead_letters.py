@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from siar_runtime.deadletters import peek, replay, services
 
@@ -35,12 +37,36 @@ def _services(chosen: list[str] | None) -> list[str]:
     return list(chosen or known)
 
 
+def masked(url: str) -> str:
+    """The URL without its password, for messages: ``amqp://siar:***@rabbitmq:5672/``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    except ValueError:  # not even a URL: show none of it
+        return "(an unreadable URL)"
+
+
 async def _connect(url: str) -> aio_pika.abc.AbstractConnection:
     try:
         return await aio_pika.connect(url, timeout=10)
     except Exception as exc:
-        console.print(f"[red]cannot reach RabbitMQ at {url}: {exc}[/red]")
+        # The error itself may quote the URL too.
+        reason = str(exc).replace(url, masked(url))
+        password = _password(url)
+        if password and len(password) >= 4:  # (a one-letter password would blank out the text)
+            reason = reason.replace(password, "***")
+        console.print(f"[red]cannot reach RabbitMQ at {escape(masked(url))}: {escape(reason)}[/red]", highlight=False)
         raise typer.Exit(2) from exc
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 @dead_app.command("list")
@@ -87,30 +113,34 @@ def replay_(
     all_: Annotated[bool, typer.Option("--all", help="Replay every dead letter of the service(s)")] = False,
     amqp_url: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/",
 ) -> None:
-    """Send dead letters back to the queue they died in, to be handled again."""
+    """Send dead letters back to the queue they died in, to be handled again. One event reaches
+    several services, so one message id can be dead in several queues: --id replays it from
+    every dead-letter queue that holds it (or those of --service)."""
     if not message_id and not all_:
         console.print("[red]say which: --id MESSAGE_ID, or --all[/red]")
         raise typer.Exit(2)
 
-    async def go() -> tuple[int, list]:
+    async def go() -> tuple[dict[str, int], list]:
         connection = await _connect(amqp_url)
-        moved, kept = 0, []
+        moved: dict[str, int] = {}
+        kept: list = []
         try:
             for name in _services(service):
                 done = await replay(connection, name, message_id=message_id)
-                moved += done.moved
+                if done.moved:
+                    moved[name] = done.moved
                 kept += done.kept
-                if message_id and (done.moved or done.kept):
-                    break
         finally:
             await connection.close()
         return moved, kept
 
     moved, kept = asyncio.run(go())
-    if message_id and not moved and not kept:
+    total = sum(moved.values())
+    if message_id and not total and not kept:
         console.print(f"[red]no dead letter with id {message_id}[/red]")
         raise typer.Exit(1)
-    console.print(f"Replayed {moved} message{'s' if moved != 1 else ''}.")
+    where = f" ({', '.join(f'{name} {n}' for name, n in moved.items())})" if moved else ""
+    console.print(f"Replayed {total} message{'s' if total != 1 else ''}{where}.", highlight=False)
     for letter, why in kept:
         console.print(f"[red]kept {letter.message_id or '(no id)'} ({letter.service}) as a dead letter: "
                       f"its queue cannot take it — {why}[/red]")
