@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import structlog
 from siar_contracts import AccountRegistered, AccountUpdated, ErrorClass
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
@@ -26,6 +27,26 @@ _CREDENTIAL = {
                 "app password in Bluesky's settings and paste it"),
 }  # fmt: skip
 _ACCESS_TOKEN = ("access token", "it has expired or was revoked; paste a new one")
+
+log = structlog.get_logger("siar.publisher.accounts")
+
+# Documented lifetimes of long-lived tokens whose platform may not say when they end (shared/
+# platforms.md): Threads' debug_token answers only for an app tester's token, and a failed
+# debug_token leaves an Instagram token's expiry unknown too. Such a token counts as issued at
+# its connection (token_expiry_assumed); the refresher renews it a day later (Meta renews a token
+# once it is 24 hours old) and learns the real expiry from the answer (expires_in).
+LONG_LIVED = {"instagram": timedelta(days=60), "threads": timedelta(days=60)}
+
+
+def assumed_lifetime(account: Account) -> timedelta | None:
+    """The lifetime to assume for ``account``'s token when the platform did not say when it
+    ends: only for a token Siar can renew (an Instagram Login token, not a Facebook Login one)."""
+    lifetime = LONG_LIVED.get(account.platform)
+    adapter = ADAPTERS.get(account.platform)
+    if lifetime is None or getattr(adapter, "refresh", None) is None:
+        return None
+    can_refresh = getattr(adapter, "can_refresh", None)
+    return lifetime if can_refresh is None or can_refresh(account) else None
 
 
 def connect_reason(exc: PlatformError, adapter: Adapter, account: Account) -> str:
@@ -121,6 +142,10 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
     else:
         raise Problem(422, "Missing account details", "give a handle when verify is false",
                       type_=TYPE_BASE + "validation", fields=["handle"])
+    expires_at, assumed = verified.token_expires_at, False
+    lifetime = assumed_lifetime(candidate) if expires_at is None else None
+    if lifetime is not None:
+        expires_at, assumed = datetime.now(UTC) + lifetime, True
     async with pool.acquire() as conn, conn.transaction():
         row, created = await store.upsert_account(
             conn, account_id=account_id, platform=req.platform, handle=verified.handle,
@@ -129,7 +154,7 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
             limits=verified.limits,
             rate_limit=req.rate_limit.limit if req.rate_limit else None,
             rate_window_seconds=req.rate_limit.window_seconds if req.rate_limit else None,
-            token_expires_at=verified.token_expires_at,
+            token_expires_at=expires_at, token_expiry_assumed=assumed,
         )
         model = AccountRegistered if created else AccountUpdated
         await write_events(conn, SCHEMA, [event(
@@ -139,4 +164,9 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
             str(uuid.uuid4()),
             f"account/{row['account_id']}",
         )])
+    if assumed:
+        log.info("token expiry assumed", account_id=row["account_id"], platform=row["platform"],
+                 token_expires_at=row["token_expires_at"].isoformat(),
+                 reason=f"{platform_name(row['platform'])} did not say when the token ends: Siar assumes "
+                 f"{lifetime.days} days from now and renews it a day after connecting, which tells the real expiry")
     return to_out(row), created

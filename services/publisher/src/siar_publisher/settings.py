@@ -29,7 +29,9 @@ class PublisherSettings(ServiceSettings):
     backoff_max_seconds: float = Field(default=300.0, gt=0)
     sweep_seconds: float = Field(default=5.0, gt=0)
     token_refresh_ahead_seconds: float = Field(
-        default=600, gt=0, description="Refresh an expiring access token this long before it ends"
+        default=600, gt=0,
+        description="Refresh an expiring access token at least this long before it ends; a token is renewed a "
+        "fifth of its lifetime ahead (at most 14 days) when that is longer, so a 60-day token 12 days early",
     )
     linkedin_version: str = Field(
         default="", pattern=r"^(\d{6}(\.\d{2})?)?$",

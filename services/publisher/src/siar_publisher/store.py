@@ -344,22 +344,27 @@ async def get_delivery(conn: asyncpg.Connection, target_id: str) -> asyncpg.Reco
 
 
 async def upsert_account(conn: asyncpg.Connection, **a) -> tuple[asyncpg.Record, bool]:
+    """The account connected (or connected again). Its token counts as issued now
+    (``token_refreshed_at``), which with its expiry gives the lifetime the refresher goes by;
+    ``token_expiry_assumed``: the expiry is the platform's documented lifetime, not its word."""
     row = await conn.fetchrow(
         """
         INSERT INTO accounts (account_id, platform, handle, display_name, base_url, credentials, settings, limits,
-                              rate_limit, rate_window_seconds, token_expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                              rate_limit, rate_window_seconds, token_expires_at, token_expiry_assumed,
+                              token_refreshed_at, refresh_lease_until)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, clock_timestamp(), NULL)
         ON CONFLICT (platform, base_url, handle) DO UPDATE SET
             display_name = EXCLUDED.display_name, credentials = EXCLUDED.credentials,
             settings = EXCLUDED.settings, limits = EXCLUDED.limits,
             rate_limit = EXCLUDED.rate_limit, rate_window_seconds = EXCLUDED.rate_window_seconds,
-            token_expires_at = EXCLUDED.token_expires_at,
+            token_expires_at = EXCLUDED.token_expires_at, token_expiry_assumed = EXCLUDED.token_expiry_assumed,
+            token_refreshed_at = EXCLUDED.token_refreshed_at, refresh_lease_until = NULL,
             status = 'active', status_reason = NULL, paused_until = NULL, updated_at = now()
         RETURNING *, (xmax = 0) AS created
         """,
         a["account_id"], a["platform"], a["handle"], a["display_name"], a["base_url"],
         a["credentials"], a["settings"], a["limits"], a.get("rate_limit"), a.get("rate_window_seconds"),
-        a.get("token_expires_at"),
+        a.get("token_expires_at"), bool(a.get("token_expiry_assumed")),
     )
     return row, row["created"]
 

@@ -1,10 +1,21 @@
 """Refreshing access tokens ahead of expiry, and watching how long every account has left.
 
 Platforms whose tokens expire (X 2 h, Bluesky 2 h, YouTube 1 h, TikTok, Threads/Instagram 60 d,
-LinkedIn 60 d; shared/platforms.md) get a new token ``refresh_ahead`` before the old one ends.
+LinkedIn 60 d; shared/platforms.md) get a new token before the old one ends: a fifth of the
+token's lifetime ahead (from its connection or last renewal to its expiry), at most 14 days and
+at least ``ahead`` (SIAR_TOKEN_REFRESH_AHEAD_SECONDS). A 60-day token is renewed 12 days early,
+so an outage or a rate limit on that day leaves days of retries (an Instagram or Threads token
+that ended can never be renewed); a 1-hour one ``ahead`` early. A token whose expiry is only
+assumed (accounts.LONG_LIVED) is renewed a day after its connection, which tells the real one.
+
 An adapter that can refresh implements ``refresh(client, account) -> Refreshed``. A refresh the
 platform refuses means a person must connect the account again: the account is marked, its
-pending deliveries fail with that reason, and account.needs_reconnect is emitted."""
+pending deliveries fail with that reason, and account.needs_reconnect is emitted — but only once
+the token is within ``ahead`` of its end; refused earlier, the refresh is asked once more then.
+
+Each account's refresh is a savepoint of its own: an account whose refresh goes wrong unexpectedly
+is logged and tried again later, and never undoes the renewed (often single-use) refresh tokens of
+the others in the batch."""
 
 from __future__ import annotations
 
@@ -17,7 +28,7 @@ import structlog
 from siar_contracts import AccountNeedsReconnect, AccountUpdated, ErrorClass
 
 from . import store
-from .accounts import gives_insights
+from .accounts import LONG_LIVED, gives_insights
 from .adapters import ADAPTERS, Account, PlatformError
 from .delivery import SCHEMA, event, failed_event
 from .metrics import PublisherMetrics
@@ -28,11 +39,26 @@ log = structlog.get_logger("siar.publisher.tokens")
 
 CHANNEL = "publisher_tokens"
 
+LIFETIME_SHARE = 0.2  # of a token's lifetime: how early it is renewed ...
+MOST_AHEAD = timedelta(days=14)  # ... at most (and at least the refresher's ``ahead``)
+ASSUMED_RENEWAL = timedelta(hours=25)  # after its connection, a token whose expiry is assumed
+UNEXPECTED_RETRY = timedelta(minutes=5)  # after a refresh that failed unexpectedly
+
+
+def refresh_due_sql(ahead: timedelta) -> str:
+    """When an account's token is due for renewal (an SQL expression on ``accounts``)."""
+    return (
+        f"least(token_expires_at - greatest(make_interval(secs => {ahead.total_seconds()}),"
+        f" least((token_expires_at - coalesce(token_refreshed_at, token_expires_at)) * {LIFETIME_SHARE},"
+        f" make_interval(secs => {MOST_AHEAD.total_seconds()}))),"
+        f" CASE WHEN token_expiry_assumed"
+        f" THEN token_refreshed_at + make_interval(secs => {ASSUMED_RENEWAL.total_seconds()}) END)"
+    )
+
 
 def seconds_until_next_sql(ahead: timedelta) -> str:
-    seconds = ahead.total_seconds()
     return (
-        f"SELECT extract(epoch FROM min(greatest(token_expires_at - make_interval(secs => {seconds}),"
+        f"SELECT extract(epoch FROM min(greatest({refresh_due_sql(ahead)},"
         " coalesce(refresh_lease_until, '-infinity'))) - clock_timestamp())::float8"
         " FROM accounts WHERE status = 'active' AND token_expires_at IS NOT NULL"
     )
@@ -53,21 +79,45 @@ class TokenRefresher:
         The platform call happens under the account's row lock: a refresh token is often
         single-use, so two replicas must never refresh one account at the same time."""
         rows = await conn.fetch(
-            """
+            f"""
             SELECT * FROM accounts
             WHERE status = 'active' AND token_expires_at IS NOT NULL
-              AND token_expires_at - make_interval(secs => $1) <= clock_timestamp()
+              AND {refresh_due_sql(self.ahead)} <= clock_timestamp()
               AND (refresh_lease_until IS NULL OR refresh_lease_until <= clock_timestamp())
-            ORDER BY token_expires_at LIMIT $2
+            ORDER BY token_expires_at LIMIT $1
             FOR UPDATE SKIP LOCKED
             """,
-            self.ahead.total_seconds(),
             limit,
         )
         for row in rows:
-            await self._refresh(conn, row)
+            await self._refresh_apart(conn, row)
         await self.observe(conn)
         return rows
+
+    async def _refresh_apart(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        """One account's refresh in a savepoint of its own. Whatever goes wrong unexpectedly (an
+        answer without a field Siar reads, a body that is not JSON) is logged, counted and tried
+        again later; it never rolls back what the others of the batch wrote (a single-use refresh
+        token that X or TikTok renewed for another account, lost, would need a person)."""
+        try:
+            async with conn.transaction():
+                await self._refresh(conn, row, early=True)
+        except Exception as exc:  # one account's failure is that account's alone
+            detail = redact_text(f"{type(exc).__name__}: {exc}", self._secrets(row))
+            self.metrics.token_refreshes.labels(row["platform"], "error").inc()
+            log.error("token refresh failed unexpectedly; will retry", account_id=row["account_id"],
+                      platform=row["platform"], detail=detail)  # fmt: skip
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE accounts SET refresh_lease_until = clock_timestamp() + $2::interval WHERE account_id = $1",
+                    row["account_id"], UNEXPECTED_RETRY,
+                )
+
+    def _secrets(self, row: asyncpg.Record) -> list[str]:
+        try:
+            return list(credential_values(self.vault.open(row["credentials"])))
+        except Exception:  # credentials that cannot be opened leak nothing either
+            return []
 
     async def refresh_now(self, pool: asyncpg.Pool, account_id: str) -> bool:
         """Refresh one account's token at once (a publish call found it expired). True when the
@@ -77,11 +127,14 @@ class TokenRefresher:
             if row is None or row["status"] != "active":
                 return False
             before = row["token_expires_at"]
-            await self._refresh(conn, row)
+            await self._refresh(conn, row, early=False)
             after = await conn.fetchrow("SELECT status, token_expires_at FROM accounts WHERE account_id = $1", account_id)
         return after["status"] == "active" and after["token_expires_at"] != before
 
-    async def _refresh(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    async def _refresh(self, conn: asyncpg.Connection, row: asyncpg.Record, *, early: bool) -> None:
+        """``early``: renewing ahead of time (the refresher's pass), when a refusal waits for the
+        token's last ``ahead`` before a person is asked to connect the account again; not so
+        when a publish found the token dead (refresh_now)."""
         adapter = ADAPTERS.get(row["platform"])
         refresh = getattr(adapter, "refresh", None)
         if refresh is None:
@@ -106,8 +159,22 @@ class TokenRefresher:
             # The platform's words may quote the refresh call's URL or echo a token back.
             secrets = credential_values(account.credentials)
             if exc.error_class in (ErrorClass.AUTH_REVOKED, ErrorClass.PERMISSION_DENIED, ErrorClass.AUTH_EXPIRED):
-                await self._needs_reconnect(conn, row, redact_text(f"the token could not be renewed: {exc.reason}",
-                                                                   secrets))
+                # Refused while the token still works for more than ``ahead`` (a token Siar cannot
+                # renew, such as a Facebook Login one, or a refusal of an early renewal): the
+                # account keeps posting until then and is asked once more at that moment, as
+                # before renewing early (SiarAccountTokenExpiringSoon warns meanwhile).
+                until = early and await conn.fetchval(
+                    "UPDATE accounts SET refresh_lease_until = token_expires_at - make_interval(secs => $2)"
+                    " WHERE account_id = $1 AND token_expires_at - make_interval(secs => $2) > clock_timestamp()"
+                    " RETURNING refresh_lease_until",
+                    row["account_id"], self.ahead.total_seconds(),
+                )
+                if until:
+                    log.warning("token refresh refused; will ask again before the token ends", account_id=row["account_id"],
+                                until=until.isoformat(), detail=redact(exc.detail, secrets))
+                else:
+                    await self._needs_reconnect(conn, row, redact_text(f"the token could not be renewed: {exc.reason}",
+                                                                       secrets))
             else:
                 # Try again shortly (or when a rate-limited platform said); the token is still
                 # valid for a while.
@@ -120,14 +187,19 @@ class TokenRefresher:
                             detail=redact(exc.detail, secrets))
             self.metrics.token_refreshes.labels(row["platform"], "failed").inc()
             return
+        # An answer without the new token's lifetime: a long-lived one lasts its documented time
+        # from now (left unknown, it would never be renewed again).
         updated = await conn.fetchrow(
             """
-            UPDATE accounts SET credentials = $2, token_expires_at = $3, refresh_lease_until = NULL, updated_at = now()
+            UPDATE accounts SET credentials = $2, token_expires_at = coalesce($3::timestamptz, clock_timestamp() + $4::interval),
+                   token_refreshed_at = clock_timestamp(), token_expiry_assumed = false, refresh_lease_until = NULL,
+                   updated_at = now()
             WHERE account_id = $1 RETURNING *
             """,
             row["account_id"],
             self.vault.seal(refreshed.credentials),
             refreshed.expires_at,
+            LONG_LIVED.get(row["platform"]),
         )
         await store_event(conn, AccountUpdated(
             account_id=updated["account_id"], platform=updated["platform"], handle=updated["handle"],
@@ -135,7 +207,8 @@ class TokenRefresher:
             insights=gives_insights(updated["platform"], updated["settings"]),
         ), updated["account_id"])
         self.metrics.token_refreshes.labels(row["platform"], "ok").inc()
-        log.info("token refreshed", account_id=row["account_id"], expires_at=refreshed.expires_at.isoformat())
+        expires_at = updated["token_expires_at"]
+        log.info("token refreshed", account_id=row["account_id"], expires_at=expires_at and expires_at.isoformat())
 
     async def _needs_reconnect(self, conn: asyncpg.Connection, row: asyncpg.Record, reason: str) -> None:
         await store.account_needs_reconnect(conn, row["account_id"], reason)
