@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
+from siar_platforms import Content, Media, validate
 from siar_publisher.adapters import Account, Outgoing, PlatformError, Published
 from siar_publisher.adapters.mastodon import IDEMPOTENCY_WINDOW, MastodonAdapter
 from siar_publisher.adapters.telegram import TelegramAdapter
@@ -185,7 +186,32 @@ async def test_mastodon_verify_reads_the_account_and_the_instance_limits(sandbox
         "max_characters": 1000,
         "characters_reserved_per_url": 23,
         "max_media_attachments": 6,
+        "image_size_limit": 10_485_760,
+        "video_size_limit": 41_943_040,
+        "description_limit": 1_500,
     }
+
+
+async def test_mastodon_verify_reads_the_instance_media_limits(sandbox):
+    # An instance that allows bigger uploads than the 10 MB / 40 MB defaults: the account's
+    # limits (kept at connect time, used by the scheduler and the delivery) let them through.
+    await sandbox.control(
+        "PUT", "/mastodon/instance", {"image_size_limit": 16 * 2**20, "video_size_limit": 100 * 2**20}
+    )
+    roomy = (await mastodon.verify(sandbox.client, mastodon_account())).limits
+    assert roomy["image_size_limit"] == 16 * 2**20 and roomy["video_size_limit"] == 100 * 2**20
+    picture = Content("Poster", (Media(kind="image", url=f"{MEDIA}/poster.png", size_bytes=15 * 2**20),))
+    film = Content("Video", (Media(kind="video", url=f"{MEDIA}/clip.mp4", size_bytes=90 * 2**20),))
+    assert validate("mastodon", picture) and validate("mastodon", film)  # over the defaults
+    assert validate("mastodon", picture, limits=roomy) == []
+    assert validate("mastodon", film, limits=roomy) == []
+    # An instance that allows less than the defaults.
+    await sandbox.control("PUT", "/mastodon/instance", {"image_size_limit": 2 * 2**20})
+    tight = (await mastodon.verify(sandbox.client, mastodon_account())).limits
+    small = Content("Poster", (Media(kind="image", url=f"{MEDIA}/poster.png", size_bytes=3 * 2**20),))
+    assert validate("mastodon", small) == []
+    [violation] = validate("mastodon", small, limits=tight)
+    assert violation.limit == 2 * 2**20 and violation.media_index == 0
 
 
 async def test_mastodon_publishes_text(sandbox):

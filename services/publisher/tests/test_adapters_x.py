@@ -14,10 +14,12 @@ from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.x import XAdapter, canonical, expanded_text
 from siar_publisher.transport import http_client
+from siar_sandbox.app import create_app
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     MEDIA,
     SANDBOX,
+    Sandbox,
     close_to,
     image,
     live,
@@ -136,12 +138,15 @@ async def test_video_processing_failure_is_invalid_content(sandbox, x):
 async def test_uploaded_media_is_reused_by_the_next_attempt(sandbox, x):
     progress: dict = {}
     post = outgoing("Poster", image(), progress=progress)
-    # initialize, append, append, finalize, then the tweet fails with a 503.
+    # initialize, append, append, finalize, then the tweet fails with a 503 (which leaves its
+    # outcome unknown: the next attempt looks on the timeline before sending again).
     await sandbox.faults("x", "ok", "ok", "ok", "ok", "503")
-    await refused(x.publish(sandbox.client, account(), post), ErrorClass.TRANSIENT)
+    await refused(x.publish(sandbox.client, account(), post), ErrorClass.OUTCOME_UNKNOWN)
     assert list(progress["x_media"].values())[0]["id"]
     uploads = len(sandbox.to("/initialize"))
-    published = await x.publish(sandbox.client, account(), outgoing("Poster", image(), progress=progress))
+    again = outgoing("Poster", image(), progress=progress)
+    assert await x.reconcile(sandbox.client, account(), again) is None
+    published = await x.publish(sandbox.client, account(), again)
     assert len(sandbox.to("/initialize")) == uploads  # nothing uploaded again
     assert [p["id"] for p in await sandbox.posts("x")] == [published.platform_post_id]
 
@@ -203,11 +208,55 @@ async def test_app_wide_daily_cap_waits_for_its_reset(sandbox, x):
     assert "app" in error.reason and error.status == 429
 
 
-@pytest.mark.parametrize("code", ["500", "502", "503", "504"])
-async def test_server_errors_are_transient(sandbox, x, code):
+@pytest.mark.parametrize("code", ["500", "502", "503", "504", "interrupt"])
+async def test_a_server_error_or_cut_connection_on_the_tweet_leaves_its_outcome_unknown(sandbox, x, code):
+    # X (or a gateway in front of it) may have made the tweet: the next attempt checks first.
     await sandbox.faults("x", code)
-    error = await refused(x.publish(sandbox.client, account(), outgoing()), ErrorClass.TRANSIENT)
-    assert error.status == int(code) and await sandbox.posts("x") == []
+    error = await refused(x.publish(sandbox.client, account(), outgoing()), ErrorClass.OUTCOME_UNKNOWN)
+    assert error.status == (None if code == "interrupt" else int(code)) and await sandbox.posts("x") == []
+    assert "checks" in error.reason
+    assert await x.reconcile(sandbox.client, account(), outgoing()) is None  # not made: safe to send
+
+
+@pytest.mark.parametrize("step", [0, 1, 3])  # initialize, the first append, finalize
+async def test_server_errors_while_uploading_media_are_transient(sandbox, x, step):
+    await sandbox.faults("x", *["ok"] * step, "503")
+    error = await refused(x.publish(sandbox.client, account(), outgoing("x", image())), ErrorClass.TRANSIENT)
+    assert error.status == 503 and sandbox.to("/2/tweets", "POST") == []
+
+
+class Gateway(httpx.AsyncBaseTransport):
+    """A gateway in front of the real sandbox that passes the next ``lose`` tweet creations on
+    (X makes them) and answers 503 instead of X's answer, as X's front end can."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lose = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.lose and request.method == "POST" and request.url.path.endswith("/2/tweets"):
+            self.lose -= 1
+            await response.aread()
+            return httpx.Response(503, text="<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+                                  headers={"content-type": "text/html"}, request=request)  # fmt: skip
+        return response
+
+
+async def test_a_tweet_made_but_answered_503_is_found_not_sent_twice(settings, x):
+    gateway = Gateway(httpx.ASGITransport(app=create_app(settings)))
+    async with httpx.AsyncClient(transport=gateway) as client:
+        kit = Sandbox(client)
+        progress: dict = {}
+        post = outgoing("Dibuat, tetapi gerbang menjawab 503", progress=progress)
+        gateway.lose = 1
+        error = await refused(x.publish(client, account(), post), ErrorClass.OUTCOME_UNKNOWN)
+        assert error.status == 503 and "503" in (error.detail or "")
+        [recorded] = await kit.posts("x")  # it WAS posted
+        # The delivery's next attempt reconciles before sending (delivery.py): the tweet is found.
+        found = await x.reconcile(client, account(), outgoing(post.text, progress=progress))
+        assert found is not None and found.platform_post_id == recorded["id"]
+        assert len(await kit.posts("x")) == 1
 
 
 async def test_media_upload_errors_never_say_outcome_unknown(sandbox, x):
@@ -297,6 +346,29 @@ async def test_reconcile_finds_the_post_by_its_text(sandbox, x):
     # Posted before this delivery began: not this post.
     later = outgoing(text, first_attempt_at=datetime.now(UTC) + timedelta(minutes=5))
     assert await x.reconcile(sandbox.client, account(), later) is None
+
+
+async def test_reconcile_finds_a_long_premium_post_by_its_whole_text(sandbox, x):
+    # X cuts a long post's ``text`` short; its whole text is in ``note_tweet``.
+    premium = account("premiumlib.tok", handle="premiumlib")
+    words = " ".join(f"Kegiatan {n} di perpustakaan" for n in range(40))
+    post = outgoing(f"Agenda bulan ini & lainnya: https://perpus.go.id/agenda {words} https://perpus.go.id/akhir",
+                    progress={})  # fmt: skip
+    published = await x.publish(sandbox.client, premium, post)
+    assert await x.reconcile(sandbox.client, premium, post) == published
+    timeline = [c for c in sandbox.to("/tweets", "GET") if "/users/" in c.path][-1]
+    assert "note_tweet" in timeline.query
+    # The same delivery sending it again (its answer lost) meets the duplicate: it is this post.
+    again = await x.publish(sandbox.client, premium, outgoing(post.text, progress={"x_sent": True}))
+    assert again == published and len(await sandbox.posts("x")) == 1
+    # Only the start of it is not this post.
+    assert await x.reconcile(sandbox.client, premium, outgoing(post.text[:200])) is None
+
+
+def test_expanded_text_of_a_long_post_reads_note_tweet():
+    tweet = {"text": "Awal teks", "note_tweet": {"text": "Awal teks dan sisanya https://t.co/zz", "entities": {
+        "urls": [{"url": "https://t.co/zz", "expanded_url": "https://perpus.go.id/"}]}}}  # fmt: skip
+    assert canonical(expanded_text(tweet)) == canonical("Awal teks dan sisanya https://perpus.go.id/")
 
 
 async def test_reconcile_of_a_media_only_post(sandbox, x):

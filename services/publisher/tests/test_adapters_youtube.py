@@ -14,6 +14,7 @@ from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import ADAPTERS, Account
 from siar_publisher.adapters.youtube import CHUNK_UNIT, YouTubeAdapter, next_pacific_midnight
 from siar_publisher.transport import http_client
+from structlog.testing import capture_logs
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     MEDIA,
@@ -139,6 +140,29 @@ async def test_publishes_a_video_and_waits_for_processing(sandbox, yt):
                                       params={"part": "status", "id": published.platform_post_id},
                                       headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
     assert status.json()["items"][0]["status"]["uploadStatus"] == "processed"
+
+
+async def test_a_video_youtube_made_private_is_published_with_a_warning(sandbox, yt):
+    # An unverified API project uploads private only: the video exists (published), and the
+    # privacy YouTube gave instead of the one asked for is said clearly.
+    unverified = account("unverifiedlib.ya29")
+    with capture_logs() as logs:
+        published = await yt.publish(sandbox.client, unverified, post(progress={}))
+    assert published.url == f"https://www.youtube.com/watch?v={published.platform_post_id}"
+    [warning] = [e for e in logs if e["event"] == "youtube video privacy differs"]
+    assert warning["log_level"] == "warning" and warning["video_id"] == published.platform_post_id
+    assert warning["requested_privacy"] == "public" and warning["privacy"] == "private"
+    assert "private" in warning["reason"] and "unverified" in warning["reason"]
+    # Found again by reconcile: the same warning (the delivery then records it as published).
+    with capture_logs() as logs:
+        assert await yt.reconcile(sandbox.client, unverified, post()) == published
+    assert [e["privacy"] for e in logs if e["event"] == "youtube video privacy differs"] == ["private"]
+    # Asked for private, or a verified project: nothing to say.
+    with capture_logs() as logs:
+        await yt.publish(sandbox.client, account("unverifiedlib.ya29", privacy_status="private"),
+                         post(title="Pribadi", progress={}))  # fmt: skip
+        await yt.publish(sandbox.client, account(privacy_status="unlisted"), post(title="Terbatas", progress={}))
+    assert [e for e in logs if e["event"] == "youtube video privacy differs"] == []
 
 
 async def test_uploads_in_chunks(sandbox, yt):

@@ -66,6 +66,40 @@ async def test_create_tweet_shortens_links_and_escapes(client):
     assert post["text"] == text and post["url"] == f"https://x.com/perpuskota/status/{data['id']}"
 
 
+async def test_a_long_post_has_its_whole_text_in_note_tweet(client):
+    # X Premium: over 280 weighted characters. ``text`` keeps the start (cut at a word, no link
+    # cut in two); ``note_tweet`` holds the whole text, links as t.co with their own entities.
+    auth = {"Authorization": "Bearer premiumlib.x-token"}
+    words = " ".join(f"kata{n}" for n in range(60))
+    text = f"Jadwal & acara https://perpus.go.id/acara {words} lihat https://perpus.go.id/akhir"
+    assert x_weighted_length(text) > 280
+    r = await tweet(client, text, headers=auth)
+    assert r.status_code == 201
+    tweet_id = r.json()["data"]["id"]
+    me = (await client.get("/x/2/users/me", headers=auth)).json()["data"]
+    plain = (await client.get(f"/x/2/users/{me['id']}/tweets", headers=auth,
+                              params={"tweet.fields": "entities"})).json()["data"][0]  # fmt: skip
+    assert "note_tweet" not in plain
+    assert x_weighted_length(plain["text"]) <= 270 and plain["text"].startswith("Jadwal &amp; acara https://t.co/")
+    assert "kata59" not in plain["text"]
+    assert [u["expanded_url"] for u in plain["entities"]["urls"]] == ["https://perpus.go.id/acara"]
+    for path, params in ((f"/x/2/users/{me['id']}/tweets", {"tweet.fields": "note_tweet,entities"}),
+                         (f"/x/2/tweets/{tweet_id}", {"tweet.fields": "note_tweet"})):  # fmt: skip
+        data = (await client.get(path, headers=auth, params=params)).json()["data"]
+        data = data[0] if isinstance(data, list) else data
+        note = data["note_tweet"]
+        assert note["text"].startswith("Jadwal &amp; acara https://t.co/") and "kata59 lihat https://t.co/" in note["text"]
+        assert [u["expanded_url"] for u in note["entities"]["urls"]] == ["https://perpus.go.id/acara",
+                                                                        "https://perpus.go.id/akhir"]  # fmt: skip
+        assert all(note["text"][u["start"]:u["end"]] == u["url"] for u in note["entities"]["urls"])
+        assert note["text"].startswith(data["text"]) and note["text"][len(data["text"])] == " "  # cut at a word
+    # A post within 280 has no note_tweet, even when asked for.
+    r = await tweet(client, "Pendek saja", headers=auth)
+    short = (await client.get(f"/x/2/tweets/{r.json()['data']['id']}", headers=auth,
+                              params={"tweet.fields": "note_tweet"})).json()["data"]  # fmt: skip
+    assert "note_tweet" not in short and short["text"] == "Pendek saja"
+
+
 async def test_tweet_errors(client):
     r = await tweet(client, "")
     assert r.status_code == 400 and r.json()["type"] == "https://api.twitter.com/2/problems/invalid-request"

@@ -56,6 +56,20 @@ async def test_resumable_upload_in_chunks(client, mp4):
     assert post["url"] == f"https://www.youtube.com/watch?v={video['id']}"
 
 
+async def test_an_unverified_api_project_uploads_private_only(client, mp4):
+    # Asked for unlisted (or public); YouTube locks an unverified project's upload private.
+    headers = {"Authorization": "Bearer unverifiedlib.ya29", "X-Upload-Content-Type": "video/mp4",
+               "X-Upload-Content-Length": str(len(mp4))}  # fmt: skip
+    r = await client.post(UPLOAD, params={"uploadType": "resumable", "part": "snippet,status"}, headers=headers,
+                          json={"snippet": {"title": "Dongeng"}, "status": {"privacyStatus": "public"}})  # fmt: skip
+    assert r.status_code == 200
+    done = await put(client, r.headers["location"], mp4, f"bytes 0-{len(mp4) - 1}/{len(mp4)}")
+    assert done.status_code == 201 and done.json()["status"]["privacyStatus"] == "private"
+    listed = await client.get("/youtube/youtube/v3/videos", headers={"Authorization": "Bearer unverifiedlib.ya29"},
+                              params={"part": "status", "id": done.json()["id"]})  # fmt: skip
+    assert listed.json()["items"][0]["status"]["privacyStatus"] == "private"
+
+
 async def test_interrupted_upload_keeps_what_arrived(client, mp4):
     location = (await session(client, len(mp4))).headers["location"]
     await client.put("/_sandbox/faults", json={"platform": "youtube", "sequence": ["interrupt"]})

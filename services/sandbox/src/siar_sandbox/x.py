@@ -19,7 +19,10 @@ Wire formats: problem JSON (``title``, ``type``, ``detail``, ``status``) for 401
 ``x-app-limit-24hour-*`` on POST /2/tweets when the user's (``user_24h``) or the whole app's
 (``app_24h``) 24-hour posting cap is configured, a 429 once either is used up; a duplicate text is 403 "You are not allowed to create a Tweet with
 duplicate content." A tweet's ``text`` comes back with its links replaced by ``t.co`` links and
-``&``, ``<``, ``>`` escaped, with ``entities.urls`` mapping them back, as X answers.
+``&``, ``<``, ``>`` escaped, with ``entities.urls`` mapping them back, as X answers. A long post
+(X Premium, over 280 weighted characters) comes back as X returns one: ``text`` cut short (at
+most 270 weighted characters, at a space, never inside a link) and, when ``tweet.fields``
+asks for ``note_tweet``, the whole text in ``note_tweet.text`` with its own ``entities.urls``.
 
 Video and GIF uploads are processed for ``media_processing_seconds`` (``processing_info``:
 pending -> in_progress -> succeeded, or failed when the bytes are not a video). Tweets'
@@ -70,6 +73,7 @@ TOKEN_SECONDS = 7_200
 TWITTER_EPOCH_MS = 1_288_834_974_657
 DUPLICATE_WINDOW = 86_400
 MAX_WEIGHT = 280
+PREVIEW_WEIGHT = 270  # what ``text`` keeps of a long post (the whole text is in ``note_tweet``)
 PREMIUM_MAX_WEIGHT = 25_000
 MEDIA_EXPIRES = 86_400
 SEGMENT_LIMIT = 5 * 1024 * 1024
@@ -128,6 +132,7 @@ class XTweet:
     urls: list[dict[str, Any]]
     media_keys: list[str]
     created_at: float
+    note: tuple[str, list[dict[str, Any]]] | None = None  # a long post: the whole text, shown, and its urls
 
 
 class XState:
@@ -327,6 +332,23 @@ def _shorten(text: str, tweet_id: str) -> tuple[str, list[dict[str, Any]]]:
     return "".join(shown), urls
 
 
+def _preview(text: str) -> str:
+    """What ``text`` keeps of a long post: the longest start of it that weighs at most
+    ``PREVIEW_WEIGHT``, ending at a space when there is one and never inside a link (X cuts a
+    long post's ``text`` at a word, with no ellipsis; xdevplatform/twitter-api-java-sdk#84)."""
+    spans = url_spans(text)
+    best = at_space = 0
+    for end in range(1, len(text) + 1):
+        if any(start < end < stop for start, stop in spans):
+            continue
+        if weighted_length(text[:end]) > PREVIEW_WEIGHT:
+            break
+        best = end
+        if end < len(text) and text[end].isspace():
+            at_space = end
+    return text[: at_space or best].rstrip()
+
+
 # --------------------------------------------------------------------------- users and tweets
 
 
@@ -365,6 +387,12 @@ def _iso(ts: float) -> str:
 
 def _tweet_json(state: XState, tweet: XTweet, fields: set[str], now: float) -> dict[str, Any]:
     body: dict[str, Any] = {"id": tweet.id, "text": tweet.shown, "edit_history_tweet_ids": [tweet.id]}
+    if tweet.note is not None and "note_tweet" in fields:
+        note_text, note_urls = tweet.note
+        note: dict[str, Any] = {"text": note_text}
+        if note_urls:
+            note["entities"] = {"urls": [dict(u) for u in note_urls]}
+        body["note_tweet"] = note
     if "created_at" in fields:
         body["created_at"] = _iso(tweet.created_at)
     if "author_id" in fields:
@@ -607,9 +635,13 @@ async def create_tweet(ctx: Api) -> Response:
         ctx.headers["x-app-limit-24hour-remaining"] = str(max(0, app_cap.limit - used))
     tweet_id = ctx.state.next_id(ctx.now)
     shown, urls = _shorten(text, tweet_id)
+    note = None
+    if weighted_length(text) > MAX_WEIGHT:  # a long post: ``text`` keeps its start only
+        note = (shown, urls)
+        shown, urls = _shorten(_preview(text), tweet_id)
     for item in attached:
         item.used = True
-    tweet = XTweet(tweet_id, ctx.user.username, text, shown, urls, [m.key for m in attached], ctx.now)
+    tweet = XTweet(tweet_id, ctx.user.username, text, shown, urls, [m.key for m in attached], ctx.now, note)
     ctx.state.tweets[tweet_id] = tweet
     ctx.user.tweet_ids.append(tweet_id)
     ctx.store.record_post(
@@ -628,7 +660,8 @@ async def create_tweet(ctx: Api) -> Response:
         )
     )
     ctx.sandbox.metrics.posts_accepted.labels(PLATFORM).inc()
-    response = ctx.json({"data": {"id": tweet_id, "text": shown, "edit_history_tweet_ids": [tweet_id]}}, 201)
+    answered = note[0] if note is not None else shown  # the create answer keeps the whole text
+    response = ctx.json({"data": {"id": tweet_id, "text": answered, "edit_history_tweet_ids": [tweet_id]}}, 201)
     return await held(response, fault)
 
 

@@ -13,7 +13,10 @@ Tokens: any bearer token is an access token of the channel named by its part bef
 A token starting with ``revoked``, revoked or expired through the control API gets 401
 ``authError``; ``readonly…`` lacks the upload scope (403 ``insufficientPermissions``);
 ``nochannel…`` belongs to a Google account without a channel (no channel, 401
-``youtubeSignupRequired`` on upload). Refresh tokens do not rotate; a revoked one (control API,
+``youtubeSignupRequired`` on upload); ``unverified…`` was issued to an API project YouTube has not
+verified (audited), whose uploads are locked private: videos.insert accepts any
+``privacyStatus`` and the video is ``private`` (developers.google.com/youtube/v3/docs/videos/insert:
+unverified projects created after 2020-07-28 upload private-only). Refresh tokens do not rotate; a revoked one (control API,
 or one starting with ``revoked``) gets ``invalid_grant``; a client secret starting with
 ``wrong`` gets ``invalid_client``.
 
@@ -65,6 +68,7 @@ TOKEN_SECONDS = 3_599
 SESSION_SECONDS = 7 * 86_400
 CATEGORIES = {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
 PRIVACY = ("public", "unlisted", "private")
+UNVERIFIED_PROJECT = "unverified"  # a token prefix: the API project is not verified (private-only)
 _RANGE_RE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
 log = structlog.get_logger("siar_sandbox.youtube")
@@ -467,6 +471,8 @@ async def start_upload(ctx: Api) -> Response:
     privacy = status.get("privacyStatus", "public")
     if privacy not in PRIVACY:
         return _bad_metadata("invalidVideoMetadata", "The request metadata is invalid.")
+    if ctx.token.startswith(UNVERIFIED_PROJECT):
+        privacy = "private"  # an unverified API project's uploads are locked private
     mime = (ctx.request.headers.get("x-upload-content-type") or "application/octet-stream").lower()
     if not (mime.startswith("video/") or mime == "application/octet-stream"):
         return google_error(400, f"Media type '{mime}' is not supported. Valid media types: "

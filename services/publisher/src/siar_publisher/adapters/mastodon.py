@@ -42,6 +42,11 @@ MEDIA_KEY = "mastodon_media"
 SENT_KEY = "mastodon_statuses"
 
 
+def _count(value: object) -> bool:
+    """A limit worth keeping: a positive whole number (not a boolean, not null)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 class MastodonAdapter:
     platform = "mastodon"
     required_credentials = ("access_token",)
@@ -117,6 +122,14 @@ class MastodonAdapter:
             for key in ("max_characters", "characters_reserved_per_url", "max_media_attachments"):
                 if isinstance(statuses.get(key), int):
                     limits[key] = statuses[key]
+            # The instance's own upload limits (bytes; description_limit since Mastodon 4.4),
+            # kept under Mastodon's names, which siar_platforms maps (LIMIT_ALIASES): an instance
+            # may allow more than the 10 MB / 40 MB defaults, or less.
+            media = config.get("media_attachments", {})
+            if isinstance(media, dict):
+                for key in ("image_size_limit", "video_size_limit", "description_limit"):
+                    if _count(media.get(key)):
+                        limits[key] = media[key]
         return Verified(handle=data.get("acct") or data.get("username"), display_name=data.get("display_name"),
                         limits=limits)
 

@@ -7,7 +7,9 @@ refresh token (``offline.access``), which X rotates; ``x-rate-limit-*`` headers 
 epoch seconds, ``x-user-limit-24hour-*`` / ``x-app-limit-24hour-*`` when the account's or the
 app's daily posting cap is hit; a 429 body
 ``{"errors":[{"code":88}]}``; 403 problem JSON for duplicates; no idempotency key, so a post whose
-answer was lost is looked for on the account's timeline (matched by its text) before any retry."""
+answer was lost (a timeout or cut connection after sending, or a 5xx, which X or a gateway in
+front of it can answer after making the tweet) is looked for on the account's timeline (matched
+by its whole text: ``note_tweet`` for a long post) before any retry."""
 
 from __future__ import annotations
 
@@ -65,7 +67,13 @@ def _authorisation_problem(body: dict[str, Any], lowered: str) -> bool:
 
 
 def expanded_text(tweet: dict[str, Any]) -> str:
-    """A timeline tweet's text with its t.co links replaced by the links they stand for."""
+    """A timeline tweet's whole text with its t.co links replaced by the links they stand for.
+    A long post (X Premium, over 280 weighted characters) comes back with ``text`` cut short
+    and the whole text in ``note_tweet`` (asked for with ``tweet.fields=note_tweet``), whose
+    own ``entities`` map its links."""
+    note = tweet.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("text"), str):
+        tweet = note
     text = str(tweet.get("text", ""))
     for url in (tweet.get("entities") or {}).get("urls") or []:
         short, expanded = url.get("url"), url.get("expanded_url")
@@ -327,6 +335,15 @@ class XAdapter:
             data = self._json(response, 200, 201).get("data") or {}
             return self._published(account, str(data["id"]))
         error = self._error(response)
+        if response.status_code >= 500:
+            # X (or a gateway in front of it) can make the tweet and still answer 5xx: sending
+            # again blindly could post twice, so the next attempt looks on the timeline first.
+            raise PlatformError(
+                ErrorClass.OUTCOME_UNKNOWN,
+                f"X answered with a server error (HTTP {response.status_code}) after receiving the post, "
+                "which it may have published anyway; Siar checks the account before sending again",
+                detail=error.detail, status=response.status_code,
+            )  # fmt: skip
         could_be_ours = sent_before or post.checkpoint is None
         if error.error_class == ErrorClass.DUPLICATE and could_be_ours:
             # The same text went out before. If an earlier attempt of this delivery sent it (its
@@ -357,7 +374,7 @@ class XAdapter:
 
     async def _search(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
         me = await self._me(client, account)
-        params: dict[str, Any] = {"max_results": 100, "tweet.fields": "created_at,entities,attachments"}
+        params: dict[str, Any] = {"max_results": 100, "tweet.fields": "created_at,entities,attachments,note_tweet"}
         if post.first_attempt_at is not None:
             since = post.first_attempt_at - CLOCK_SKEW
             params["start_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

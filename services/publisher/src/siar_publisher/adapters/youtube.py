@@ -12,7 +12,13 @@ Facts from shared/platforms.md (YouTube): ``{"error":{"code","message","errors":
 "reason"}]}}``; ``quotaExceeded`` (403, the quota resets at midnight Pacific time) and
 ``uploadLimitExceeded`` (400, the channel's daily cap) wait for their window; access tokens live
 1 hour and are renewed with the refresh token at Google's token endpoint, where ``invalid_grant``
-means the authorisation was revoked or has expired."""
+means the authorisation was revoked or has expired.
+
+YouTube may publish a video with another privacy than the one asked for: an API project that
+YouTube has not verified (audited) can upload private videos only, whatever it asks
+(developers.google.com/youtube/v3/docs/videos/insert). The video exists, so the delivery is
+published; the privacy YouTube gave is compared with the one asked for, and a difference is
+logged as a warning (``youtube video privacy differs``) with what to do about it."""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import structlog
 from siar_contracts import ErrorClass
 
 from .base import (
@@ -41,6 +48,7 @@ GOOGLE_OAUTH = "https://oauth2.googleapis.com"
 CHUNK_UNIT = 256 * 1024  # chunks must be multiples of 256 KiB, except the last
 LONG_VIDEO_SECONDS = 12 * 3600
 UPLOAD_PAGES = 4  # reconcile reads at most 200 uploads
+log = structlog.get_logger("siar.publisher.youtube")
 
 try:
     from zoneinfo import ZoneInfo
@@ -340,14 +348,15 @@ class YouTubeAdapter:
                                     detail=failure)  # fmt: skip
             offset = held
 
-    async def _processed(self, client: httpx.AsyncClient, account: Account, video: dict[str, Any]) -> None:
+    async def _processed(self, client: httpx.AsyncClient, account: Account, video: dict[str, Any]) -> dict[str, Any]:
         """Wait a while for YouTube to process the video; refuse it if YouTube does. A video
-        still processing when the wait ends counts as published (it exists and has its URL)."""
+        still processing when the wait ends counts as published (it exists and has its URL).
+        Returns the video's last known ``status``."""
         deadline = Deadline(self.processing_wait_seconds)
         status = video.get("status") or {}
         while status.get("uploadStatus") in (None, "uploaded"):
             if not await deadline.sleep(self.poll_seconds):
-                return
+                return status
             body = await self._get(client, account, "/youtube/v3/videos", {"part": "status,processingDetails",
                                                                            "id": video["id"]})  # fmt: skip
             items = body.get("items") or []
@@ -365,6 +374,21 @@ class YouTubeAdapter:
             raise PlatformError(klass, f"YouTube rejected the video ({why})", detail=str(status))
         if upload_status == "deleted":
             raise PlatformError(ErrorClass.TARGET_GONE, "the uploaded video was deleted on YouTube")
+        return status
+
+    def _as_published(self, account: Account, video_id: str, status: dict[str, Any] | None) -> Published:
+        """The video as a published post, after comparing the privacy YouTube gave it with the one
+        asked for: YouTube may publish it otherwise (an unverified API project uploads private
+        only). The post exists either way; a difference is logged as a warning saying why and
+        what to do (nothing else carries a note on a published delivery yet)."""
+        published = Published(platform_post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+        wanted = str(account.settings.get("privacy_status", "public"))
+        given = (status or {}).get("privacyStatus")
+        if isinstance(given, str) and given != wanted:
+            log.warning("youtube video privacy differs", video_id=video_id, url=published.url,
+                        requested_privacy=wanted, privacy=given, account_id=account.account_id,
+                        reason=privacy_reason(wanted, given))  # fmt: skip
+        return published
 
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
         fetched = await fetch_media(client, post.media[0])
@@ -375,23 +399,23 @@ class YouTubeAdapter:
         if isinstance(kept, dict) and kept.get("uri") and kept.get("size") == size:
             held = await self._ask(client, account, kept["uri"], size)
             if isinstance(held, dict):
-                await self._processed(client, account, held)
-                return _published(held)
+                status = await self._processed(client, account, held)
+                return self._as_published(account, held["id"], status)
             if held is not None:
                 uri, offset = kept["uri"], held
         if uri is None:
             uri = await self._start(client, account, post, fetched)
             await post.save(youtube_session={"uri": uri, "size": size})
         video = await self._send(client, account, uri, fetched, offset)
-        await self._processed(client, account, video)
-        return _published(video)
+        status = await self._processed(client, account, video)
+        return self._as_published(account, video["id"], status)
 
     async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
         kept = post.progress.get("youtube_session")
         if isinstance(kept, dict) and kept.get("uri") and kept.get("size"):
             held = await self._ask(client, account, kept["uri"], int(kept["size"]))
             if isinstance(held, dict):
-                return _published(held)
+                return self._as_published(account, held["id"], held.get("status"))
             if held is not None:
                 return None  # not complete: publish continues the same session
         channel = await self._channel(client, account, "contentDetails")
@@ -400,7 +424,7 @@ class YouTubeAdapter:
             return None
         since = post.first_attempt_at - timedelta(minutes=5) if post.first_attempt_at else None
         title = self._title(post)
-        params: dict[str, Any] = {"part": "snippet", "playlistId": uploads, "maxResults": 50}
+        params: dict[str, Any] = {"part": "snippet,status", "playlistId": uploads, "maxResults": 50}
         for _ in range(UPLOAD_PAGES):
             body = await self._get(client, account, "/youtube/v3/playlistItems", params)
             for item in body.get("items") or []:
@@ -412,7 +436,7 @@ class YouTubeAdapter:
                     continue
                 video_id = (snippet.get("resourceId") or {}).get("videoId")
                 if video_id:
-                    return Published(platform_post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+                    return self._as_published(account, str(video_id), item.get("status"))
             if not body.get("nextPageToken"):
                 break
             params["pageToken"] = body["nextPageToken"]
@@ -461,6 +485,13 @@ def _parse(value: Any) -> datetime | None:
         return None
 
 
-def _published(video: dict[str, Any]) -> Published:
-    video_id = video["id"]
-    return Published(platform_post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+def privacy_reason(wanted: str, given: str) -> str:
+    """Why a video is published with privacy ``given`` although ``wanted`` was asked for, in
+    words a librarian understands."""
+    if given == "private":
+        return (f"YouTube published the video as private, not {wanted} as Siar asked: YouTube makes every "
+                "upload private when Siar's Google Cloud project has not passed YouTube's API audit (an "
+                "unverified project). The video is on the channel but only its owner can see it: make it "
+                f"{wanted} in YouTube Studio, and have the project verified so later uploads are not private")
+    return (f"YouTube published the video as {given}, not {wanted} as Siar asked; check its visibility "
+            "in YouTube Studio")
