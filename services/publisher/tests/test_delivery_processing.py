@@ -98,6 +98,20 @@ async def test_a_container_still_processing_after_24_hours_fails_with_a_clear_re
         assert failed["reason"] == delivery["reason"] and "IN_PROGRESS" in (failed["detail"] or "")
 
 
+async def test_waiting_for_processing_ends_two_days_after_the_first_attempt_whatever_the_container(clean_db):
+    # A container that expired unseen is made again (a fresh 24 hours by its own date); these
+    # waits count no attempt, so without a ceiling a stuck Reel would be waited for for ever.
+    async with kit(clean_db, processing=600) as k:
+        await k.add_delivery("t1", "instagram", TEXT, [video()])
+        await run_once(k)
+        async with k.db.pool.acquire() as conn:  # the first attempt was two days ago
+            await conn.execute("UPDATE deliveries SET first_attempt_at = now() - interval '48 hours 1 minute'"
+                               " WHERE target_id = 't1'")
+        delivery = await run_once(k)
+        assert delivery["state"] == "failed"
+        assert delivery["reason"].startswith("gave up: Instagram was still processing the media at ")
+
+
 async def test_a_delivery_cancelled_while_instagram_processes_is_not_looked_at_again(clean_db):
     from siar_publisher import store
 

@@ -233,6 +233,12 @@ def test_text_loses_the_credentials_wherever_they_appear():
     for words in ("Telegram did not accept the bot token: it is wrong or was revoked; paste the token @BotFather gives",
                   "HTTP 400: code 190, Invalid OAuth access token", "the media at https://h/a.jpg is too large"):
         assert redact_text(words) == words
+    # A platform's error code is what explains the failure: it stays (only a URL's ?code= is an
+    # OAuth code); so do names that merely contain a secret's word.
+    for words in ('{"error": {"code": "access_token_invalid", "message": "The access token is invalid"}}',
+                  "status=403 code=190 token_count=5", '{"token_type": "bearer", "expires_in": 3600}'):
+        assert redact_text(words) == words
+    assert redact_text("https://x.example/oauth?code=C0DE42&state=s") == "https://x.example/oauth?code=***&state=s"
     # An account's own credential values, however encoded, wherever the platform echoes them.
     secrets = credential_values({"access_token": "tok/en+42=", "app_password": "abcd-efgh-ijkl-mnop",
                                  "identifier": "perpus.example", "client_id": "12345678"})

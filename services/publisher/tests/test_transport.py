@@ -230,3 +230,17 @@ def test_the_words_aiohttp_uses_for_a_body_it_could_not_write_mean_never_sent():
         assert isinstance(mapped, httpx.WriteError) and classify(mapped) is ErrorClass.TRANSIENT
     other = _mapped(aiohttp.ClientOSError(104, "Connection reset by peer"))
     assert isinstance(other, httpx.ReadError) and classify(other) is ErrorClass.OUTCOME_UNKNOWN
+
+
+async def test_a_request_whose_body_could_not_be_written_in_time_was_not_sent(server):
+    # A large upload on a slow line: the platform never had the whole request, so it cannot have
+    # acted on it; "outcome unknown" would have sent the delivery to a check that finds nothing
+    # (Telegram cannot check at all: the post failed for good).
+    async def never_reads(reader, writer):
+        await asyncio.sleep(3)
+
+    base = await server(never_reads)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5, write=0.3)) as client:
+        with pytest.raises(httpx.WriteTimeout) as caught:
+            await client.post(f"{base}/upload", content=b"\0" * 64 * 1024 * 1024)
+    assert classify(caught.value) is ErrorClass.TRANSIENT

@@ -102,13 +102,14 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             yield
         finally:
             await stop_all([
+                # No new attempts, then the ones under way finish, first (the stop grace counts
+                # from SIGTERM): a call ends within the HTTP timeout; cancelled sooner, its outcome
+                # would be unknown and the post checked for before being sent again.
+                ("due runner", runner.stop),
+                ("deliveries in flight", worker.drain, settings.http_timeout_seconds + 5),
                 ("consumer", consumer.stop),
                 ("insights consumer", insights.stop),
-                ("due runner", runner.stop),
                 ("token refresh", token_runner.stop),
-                # A call under way ends within the HTTP timeout; cancelled sooner, its outcome
-                # would be unknown and the post checked for before being sent again.
-                ("deliveries in flight", worker.drain, settings.http_timeout_seconds + 5),
                 ("outbox relay", relay.stop),
                 ("inbox pruner", pruner.stop),
                 ("http client", client.aclose),

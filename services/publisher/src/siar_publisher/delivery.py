@@ -315,6 +315,15 @@ class DeliveryWorker:
         if adapter is None:
             await self._fail(row, ErrorClass.INVALID_CONTENT, f"Siar cannot post to {platform} yet", None)
             return
+        if row["attempts"] > self.settings.max_attempts:
+            # Only reclaims get here (a failed attempt stops at max_attempts): the publisher died
+            # during each of the last attempts, perhaps on this very post (its media larger than
+            # the memory it has). Stop, rather than take every replica down again and again.
+            await self._fail(row, ErrorClass.OUTCOME_UNKNOWN if row["recovering"] else ErrorClass.INTERNAL,
+                             f"gave up after {row['attempts'] - 1} attempts that never finished (the publisher "
+                             "stopped during each: out of memory on a large media file?); check the account "
+                             "before sending it again", None)
+            return
         account = Account(
             account_id=row["account_id"], platform=platform, handle=row["handle"], base_url=row["base_url"],
             credentials=self.vault.open(row["credentials"]), settings=row["settings"], limits=row["limits"],
@@ -457,7 +466,11 @@ class DeliveryWorker:
                 row["correlation_id"],
                 f"target/{row['target_id']}",
             )])
-            if exc.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED):
+            # A rate limit on posting holds the account's other posts too; one on the read that
+            # checked for an earlier attempt's post does not, where the platform limits each
+            # endpoint on its own (X, TikTok: separate_read_limits).
+            read_only = recovering and getattr(ADAPTERS.get(row["platform"]), "separate_read_limits", False)
+            if exc.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and not read_only:
                 why = held_reason(row["platform"], exc.error_class, at)
                 await store.pause_account(conn, row["account_id"], at, why)
                 held = await store.hold_pending(conn, row["account_id"], at, exc.error_class.value, why,
@@ -473,7 +486,11 @@ class DeliveryWorker:
         """The platform is still processing what the attempt sent (kept in the progress): look
         again at the time the adapter gave, without counting the attempt, until its deadline."""
         now = datetime.now(UTC)
-        give_up_at = exc.give_up_at or (row["first_attempt_at"] or now) + PROCESSING_WAIT
+        # The adapter's deadline (a container's 24 hours), but never later than two such waits
+        # after the first attempt: a container that expired unseen would otherwise be made again
+        # and waited for again, for ever (these waits count no attempt).
+        latest = (row["first_attempt_at"] or now) + 2 * PROCESSING_WAIT
+        give_up_at = min(exc.give_up_at or latest, latest)
         if now >= give_up_at:
             await self._fail(row, exc.error_class, processing_reason(row["platform"], give_up_at), exc.detail)
             return

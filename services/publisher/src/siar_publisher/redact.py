@@ -16,16 +16,23 @@ MASK = "***"
 
 # Query parameters (and key=value pairs in text) whose value is a credential.
 _SECRET_NAMES = frozenset({
-    "access_token", "input_token", "client_secret", "refresh_token", "fb_exchange_token", "code",
-    "key", "token", "sig", "signature", "x-amz-signature", "x-amz-credential", "x-goog-signature",
+    "access_token", "input_token", "client_secret", "refresh_token", "fb_exchange_token",
+    "token", "sig", "signature", "x-amz-signature", "x-amz-credential", "x-goog-signature",
     "x-goog-credential", "auth", "authorization", "apikey", "api_key", "api-key", "password", "secret",
 })  # fmt: skip
+# Only in a URL's query: an OAuth authorisation code, an API key. In an error body "code" is the
+# platform's error code (190, "access_token_invalid") — what explains the failure.
+_URL_SECRET_NAMES = frozenset({"code", "key"})
 _SECRET_PARTS = ("token", "secret", "password", "passwd", "signature", "credential")
+# Names with a secret's word in them that hold none: token_type, token_count, expires_in…
+_NOT_SECRET_ENDINGS = ("_type", "_count", "_expires_in", "_expires_at", "_expiry")
 
 
-def secret_name(name: str) -> bool:
+def secret_name(name: str, *, in_url: bool = False) -> bool:
     lowered = name.strip().lower()
-    return lowered in _SECRET_NAMES or any(part in lowered for part in _SECRET_PARTS)
+    if lowered in _SECRET_NAMES or (in_url and lowered in _URL_SECRET_NAMES):
+        return True
+    return any(part in lowered for part in _SECRET_PARTS) and not lowered.endswith(_NOT_SECRET_ENDINGS)
 
 
 # A Telegram path segment ``bot<token>`` (the token is ``<bot id>:<secret>``; the colon may be encoded).
@@ -41,7 +48,7 @@ def _query(query: str) -> str:
     parts = []
     for part in query.split("&"):
         name, eq, _ = part.partition("=")
-        parts.append(f"{name}={MASK}" if eq and secret_name(unquote_plus(name)) else part)
+        parts.append(f"{name}={MASK}" if eq and secret_name(unquote_plus(name), in_url=True) else part)
     return "&".join(parts)
 
 
@@ -93,7 +100,7 @@ def url_secrets(url: str) -> list[str]:
         found.append(parts.netloc.rpartition("@")[0])
     for part in parts.query.split("&"):
         name, eq, value = part.partition("=")
-        if eq and value and secret_name(unquote_plus(name)):
+        if eq and value and secret_name(unquote_plus(name), in_url=True):
             found += [value, unquote_plus(value)]
     return found
 

@@ -8,9 +8,9 @@ aiohttp's pool hands out a free connection in constant time; behind httpx it cos
 (bench/http_client.py; docs/benchmarks.md, "Where the CPU went").
 
 What this module must get exactly right is which failures mean the platform may have acted:
-the adapters treat ReadTimeout, ReadError and RemoteProtocolError (and WriteTimeout) as
-"the request was sent, the outcome is unknown" — Siar then checks before sending again — and
-ConnectError, ConnectTimeout, PoolTimeout and WriteError as "not sent, safe to retry". aiohttp's
+the adapters treat ReadTimeout, ReadError and RemoteProtocolError as "the request was sent, the
+outcome is unknown" — Siar then checks before sending again — and ConnectError, ConnectTimeout,
+PoolTimeout, WriteError and WriteTimeout as "not sent, safe to retry". aiohttp's
 exceptions are mapped onto those meanings below; anything unrecognised counts as sent.
 """
 

@@ -175,8 +175,10 @@ def exception_detail(exc: BaseException) -> str:
 
 
 def transport_error(exc: httpx.HTTPError, platform: str) -> PlatformError:
-    """A failure below HTTP. Whether the platform acted on the request decides the class."""
-    sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteTimeout)
+    """A failure below HTTP. Whether the platform acted on the request decides the class. A write
+    that timed out never finished sending the request (a large upload on a slow line), so the
+    platform cannot have acted on it: sent again, not checked for (nothing could be found)."""
+    sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError | httpx.ReadError)
     if sent:
         return PlatformError(
             ErrorClass.OUTCOME_UNKNOWN,

@@ -46,11 +46,15 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-MAX_MEDIA_BYTES = 1024**3
-"""The largest media file Siar downloads to upload (1 GiB): it is held in memory while it goes to
-the platform, so a link to something far larger (a whole recording, a disk image) must not take
-the publisher down. Larger than any image limit and than X's 512 MB video limit; a longer
-YouTube or TikTok video is refused with this reason rather than half-sent."""
+MAX_MEDIA_BYTES = 200 * 1024**2
+"""The largest media file Siar downloads to upload (200 MiB): it is held in memory while it goes
+to the platform — twice, for a moment, as the download is turned into the body — so a link to
+something larger (a whole recording, a disk image) must not take the publisher down (its memory
+limit is 512 MiB in deploy/k8s). Larger than any platform's image limit and than a library's
+usual video; a longer X, YouTube or TikTok video is refused with this reason rather than sent."""
+
+ERROR_BODY_BYTES = 64 * 1024
+"""How much of a refusal's body is read (only its first words go into the reason)."""
 
 
 class _TooLarge(Exception):
@@ -61,7 +65,12 @@ async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[ht
     """GET ``url``, reading at most ``limit`` bytes (the declared length is checked first)."""
     async with client.stream("GET", url, follow_redirects=True) as response:
         if response.status_code != 200:
-            return response, await response.aread()
+            head = bytearray()
+            async for chunk in response.aiter_bytes():
+                head += chunk
+                if len(head) >= ERROR_BODY_BYTES:
+                    break
+            return response, bytes(head[:ERROR_BODY_BYTES])
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _TooLarge(int(declared))

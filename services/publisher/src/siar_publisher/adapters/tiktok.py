@@ -78,7 +78,7 @@ class TikTokAdapter:
         try:
             response = await client.request(method, self._url(account, path), headers=self._auth(account), **kwargs)
         except httpx.HTTPError as exc:
-            sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteTimeout)
+            sent = isinstance(exc, httpx.ReadTimeout | httpx.RemoteProtocolError | httpx.ReadError)
             klass = lost if sent else ErrorClass.TRANSIENT
             reason = ("TikTok did not answer in time after receiving the post; Siar checks before sending again"
                       if klass == ErrorClass.OUTCOME_UNKNOWN else "could not reach TikTok; Siar will try again")  # fmt: skip
