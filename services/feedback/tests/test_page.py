@@ -408,7 +408,8 @@ async def test_a_token_of_another_survey_or_tampered_with_is_refused(client, pat
     version, issued, nonce, signature = own.split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     for token in (foreign, f"{version}.{int(issued) - 60}.{nonce}.{signature}",
-                  f"{version}.{issued}.{nonce[::-1]}.{signature}", f"{version}.{issued}.{nonce}.{flipped}"):
+                  f"{version}.{issued}.{nonce[::-1]}.{signature}", f"{version}.{issued}.{nonce}.{flipped}",
+                  f"{version}.{issued}.{nonce}.{tokens.AGAIN}.{signature}"):  # only the service marks one
         refused = await patron.post(path, data=GOOD | {"form_token": token})
         assert refused.status_code == 403, token
     assert await stored(client) == 0
@@ -429,23 +430,68 @@ async def test_a_form_sent_too_fast_or_too_late_is_refused(clean_db, amqp_url):
         assert "sent very quickly" in text(page.one("div", **{"class": "alert"}))
         assert page.one("input", name="form_token")["value"] == token  # its clock keeps running
         assert await stored(api) == 0
-        # A form sent back with an answer to fix may be sent again at once: fixing one is quick.
-        wrong = await patron.post(path, data=GOOD | {"q_rekomendasi": "11", "form_token": token})
+        # A form sent back with an answer to fix may be sent again at once (fixing one is quick):
+        # it keeps its page view's nonce and issue time, marked under the signature.
+        second_view = await form_token(patron, path)
+        wrong = await patron.post(path, data=GOOD | {"q_rekomendasi": "11", "form_token": second_view})
         assert wrong.status_code == 422
         corrected = Page(wrong.text).one("input", name="form_token")["value"]
+        version, issued, nonce, _ = second_view.split(".")
+        assert corrected.split(".")[:4] == [version, issued, nonce, tokens.AGAIN]
         assert (await patron.post(path, data=GOOD | {"form_token": corrected})).status_code == 303
         assert await stored(api) == 1
         await asyncio.sleep(default - (time.monotonic() - opened) + 0.1)
         assert (await patron.post(path, data=GOOD | {"form_token": token})).status_code == 303
         assert await stored(api) == 2
-        # A page left open for more than a day: reload (answers kept, a new token).
+        # The corrected page view's own token now brings nothing more (its nonce is used).
+        assert (await patron.post(path, data=GOOD | {"form_token": second_view})).status_code == 303
+        assert await stored(api) == 2
+        # A page left open for more than a day: reload (answers kept, a new token, which may be
+        # sent at once: a patron who presses Send again is not refused as too fast).
         day_old = tokens.issue(tokens.key(DEV_SECRET), survey["survey_id"], now=time.time() - 24 * 3600 - 5)
         late = await patron.post(path, data=GOOD | {"form_token": day_old})
         assert late.status_code == 403
         page = Page(late.text)
         assert "open for a long time" in text(page.one("div", **{"class": "alert"}))
-        assert page.one("input", name="form_token")["value"] != day_old
+        renewed = page.one("input", name="form_token")["value"]
+        assert renewed != day_old
         assert await stored(api) == 2
+        assert (await patron.post(path, data=GOOD | {"form_token": renewed})).status_code == 303
+        assert await stored(api) == 3
+        # So too after a token that is not ours.
+        invalid = await patron.post(path, data=GOOD | {"form_token": "not-a-token"})
+        assert invalid.status_code == 403
+        renewed = Page(invalid.text).one("input", name="form_token")["value"]
+        assert (await patron.post(path, data=GOOD | {"form_token": renewed})).status_code == 303
+        assert await stored(api) == 4
+
+
+async def test_one_page_view_stores_one_response_however_often_its_form_comes_back(client, patron):
+    """A script once viewed the page, sent one bad answer, then good answers with the token it got
+    back, and again: each pair stored a response, for a day after one page view."""
+    survey = await open_survey(client)
+    path = f"/s/{survey['slug']}"
+    token = await form_token(patron, path)
+    bad = GOOD | {"q_rekomendasi": "11"}
+    backs = []
+    for _ in range(3):
+        wrong = await patron.post(path, data=bad | {"form_token": token})
+        assert wrong.status_code == 422
+        backs.append(Page(wrong.text).one("input", name="form_token")["value"])
+        # A post the browser calls cross-site gets its own token back, not a second one.
+        cross = await patron.post(path, data=GOOD | {"form_token": token}, headers={"Sec-Fetch-Site": "cross-site"})
+        assert cross.status_code == 403
+        backs.append(Page(cross.text).one("input", name="form_token")["value"])
+    for sent in [*backs, token]:
+        assert (await patron.post(path, data=GOOD | {"form_token": sent})).status_code == 303  # thanks
+    # A token sent back can be sent back again; it still brings nothing more.
+    again = await patron.post(path, data=bad | {"form_token": backs[0]})
+    assert again.status_code == 422
+    assert (await patron.post(path, data=GOOD | {"form_token": Page(again.text).one(
+        "input", name="form_token")["value"]})).status_code == 303
+    assert await stored(client) == 1
+    metrics = (await client.get("/metrics")).text
+    assert 'siar_feedback_responses_refused_total{reason="resubmitted",source="page"} 7.0' in metrics
 
 
 async def test_the_same_form_sent_twice_stores_one_response(client, patron):
@@ -498,11 +544,22 @@ async def test_a_client_over_its_limit_locks_out_no_one_else(clean_db, amqp_url)
 
 
 async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(clean_db, amqp_url):
-    await same_minute()
-    for proxies, taken in (("", [303, 429, 429]), ("127.0.0.0/8, 10.0.0.0/8", [303, 303, 429])):
+    cases = (
+        ("", "127.0.0.1", [303, 429, 429]),  # set empty: no one trusted
+        ("127.0.0.0/8, 10.0.0.0/8", "127.0.0.1", [303, 303, 429]),
+        # By default a proxy on loopback or a private network (Docker's bridge) is trusted ...
+        (None, "127.0.0.1", [303, 303, 429]),
+        (None, "172.18.0.1", [303, 303, 429]),
+        (None, "fd12:3456::1", [303, 303, 429]),
+        # ... and a client from the internet is not, whatever it writes into the header.
+        (None, "203.0.113.50", [303, 429, 429]),
+    )
+    for proxies, peer, taken in cases:
+        await same_minute()
+        settings = {} if proxies is None else {"survey_trusted_proxies": proxies}
         async with (
-            service(clean_db, amqp_url, survey_client_limit_per_minute=1, survey_trusted_proxies=proxies) as (app, api),
-            browser(app, "127.0.0.1") as proxy,
+            service(clean_db, amqp_url, survey_client_limit_per_minute=1, **settings) as (app, api),
+            browser(app, peer) as proxy,
         ):
             survey = await open_survey(api)
             path = f"/s/{survey['slug']}"
@@ -512,4 +569,4 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(clean_db, amqp_u
                               "198.51.100.2, 198.51.100.1"):
                 response = await send_form(proxy, path, GOOD, headers={"X-Forwarded-For": forwarded})
                 statuses.append(response.status_code)
-            assert statuses == taken, proxies
+            assert statuses == taken, (proxies, peer)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from siar_feedback import answers, results
+from siar_feedback import answers, results, tokens
 from siar_feedback.clients import client_address, parse_networks
 from siar_feedback.i18n import negotiate
 from siar_feedback.patrons import cookie_token, new_cookie, patron_hash
 from siar_feedback.schemas import Localized, QuestionIn, Survey, SurveyCreate
-from siar_feedback.settings import FeedbackSettings
+from siar_feedback.settings import PRIVATE_NETWORKS, FeedbackSettings
 
 from .conftest import survey_body
 
@@ -175,6 +178,57 @@ def test_a_question_definition_must_be_consistent():
 )
 def test_the_client_is_the_rightmost_address_no_trusted_proxy_added(peer, forwarded, proxies, client):
     assert client_address(peer, forwarded, parse_networks(proxies)) == client
+
+
+@pytest.mark.parametrize(
+    ("peer", "client"),
+    [
+        ("127.0.0.1", "203.0.113.1"),  # a proxy on the same host
+        ("172.18.0.1", "203.0.113.1"),  # nginx through Docker's bridge
+        ("10.1.2.3", "203.0.113.1"),
+        ("192.168.1.1", "203.0.113.1"),
+        ("::1", "203.0.113.1"),
+        ("fd00::1", "203.0.113.1"),
+        ("198.51.100.7", "198.51.100.7"),  # a client from the internet: its header is not read
+        ("2001:db8:1:2::7", "2001:db8:1:2::/64"),
+    ],
+)
+def test_by_default_proxies_on_loopback_and_private_networks_are_trusted(peer, client):
+    # With none trusted, every patron behind the (required, https) proxy was one client.
+    default = FeedbackSettings().trusted_proxies
+    assert default == parse_networks(PRIVATE_NETWORKS)
+    assert client_address(peer, ["1.2.3.4, 203.0.113.1"], default) == client
+
+
+def test_trusted_proxies_set_empty_trust_no_one_and_compose_passes_the_default(monkeypatch):
+    monkeypatch.setenv("SIAR_SURVEY_TRUSTED_PROXIES", "")
+    assert FeedbackSettings().trusted_proxies == ()  # so compose must not pass an empty value
+    monkeypatch.setenv("SIAR_SURVEY_TRUSTED_PROXIES", "172.18.0.1")
+    assert [str(n) for n in FeedbackSettings().trusted_proxies] == ["172.18.0.1/32"]
+    compose = (Path(__file__).resolve().parents[3] / "compose.yaml").read_text()
+    [passed] = re.findall(r"SIAR_SURVEY_TRUSTED_PROXIES: \$\{SIAR_SURVEY_TRUSTED_PROXIES:-([^}]*)\}", compose)
+    assert parse_networks(passed) == parse_networks(PRIVATE_NETWORKS)
+
+
+def test_a_form_sent_back_keeps_its_token_nonce_and_age_and_only_the_service_marks_it():
+    form_key, survey_id = tokens.key("a-secret-of-sixteen"), uuid.uuid4()
+    now = time.time()
+    first = tokens.issue(form_key, survey_id, now=now)
+    check, token = tokens.read(form_key, survey_id, first, min_age=2, max_age=3600, now=now + 1)
+    assert check is tokens.Check.TOO_FAST
+    back = tokens.again(form_key, survey_id, token)
+    check, sent_back = tokens.read(form_key, survey_id, back, min_age=2, max_age=3600, now=now + 1)
+    assert check is tokens.Check.OK and sent_back.again
+    assert (sent_back.nonce, sent_back.issued) == (token.nonce, token.issued)
+    expired, _ = tokens.read(form_key, survey_id, back, min_age=2, max_age=3600, now=now + 3601)
+    assert expired is tokens.Check.EXPIRED  # its age counts from the page view
+    version, issued, nonce, signature = first.split(".")
+    for forged in (f"{version}.{issued}.{nonce}.{tokens.AGAIN}.{signature}",
+                   back.replace(f".{tokens.AGAIN}.", "."),
+                   tokens.again(tokens.key("another-secret-1234"), survey_id, token),
+                   tokens.again(form_key, uuid.uuid4(), token)):
+        assert tokens.read(form_key, survey_id, forged, min_age=2, max_age=3600, now=now + 1) == (
+            tokens.Check.INVALID, None)
 
 
 def test_trusted_proxies_that_are_not_addresses_are_refused_at_start():

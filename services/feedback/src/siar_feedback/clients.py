@@ -1,7 +1,8 @@
 """Who sent a request to the survey page, for the per-client rate limit only.
 
 The client is the socket's peer, unless that peer is one of the trusted reverse proxies
-(SIAR_SURVEY_TRUSTED_PROXIES): then X-Forwarded-For is read from the right, skipping trusted
+(SIAR_SURVEY_TRUSTED_PROXIES; by default loopback and private networks, as in Rails'
+ActionDispatch::RemoteIp): then X-Forwarded-For is read from the right, skipping trusted
 proxies, and the first address that is not one is the client. Whatever a client writes into
 X-Forwarded-For itself stands to the left of what the proxies add, so it is never reached. An
 IPv6 client is counted by its /64 (one household or phone gets a whole /64 and may pick any

@@ -5,7 +5,10 @@ A POST is stored only with the form token the page's GET put in the form (tokens
 must load the page for each response and wait, another site cannot post the form for a patron
 (it cannot read the token; browsers that say a POST is cross-site are refused too), and the same
 form sent twice stores one response. A POST without a valid token gets the form back, answers
-kept, with a message and a new token. Each client address has its own rate limit (clients.py).
+kept, with a message and a new token that may be sent at once; a form sent back with a token that
+is still usable (answers to correct, a cross-site post) keeps that token's nonce and issue time,
+so one page view brings at most one response however often its form comes back. Each client
+address has its own rate limit (clients.py).
 
 Jinja2 escapes every value (autoescape on for every template), so a patron's text is shown as
 text and never becomes markup; the Content-Security-Policy allows no script at all."""
@@ -323,11 +326,18 @@ def router(settings: FeedbackSettings) -> APIRouter:
         if token is None or check is tokens.Check.EXPIRED or cross_site:
             metrics.refuse("form_token", "page")
             notice = "form_expired" if check is tokens.Check.EXPIRED and not cross_site else "form_invalid"
-            return form(page, survey, status=403, values=values, token=new_token(survey), notice=notice)
+            if token is not None and check is not tokens.Check.EXPIRED:
+                # Still usable (a cross-site post): the same token, never a second nonce for one view.
+                renewed = token.value
+            else:
+                # Nothing can ever be stored with it: a new nonce, to be sent at once (no minimum time).
+                renewed = tokens.issue(form_key, survey.survey_id, again=True)
+            return form(page, survey, status=403, values=values, token=renewed, notice=notice)
         found, errors = answers.check(survey.questions, values, strict=False)
         if errors:
             metrics.refuse("invalid", "page")
-            corrected = tokens.reissue(form_key, survey.survey_id, token, settings.survey_form_min_seconds)
+            # The same nonce and issue time (one page view, one response), marked: fixing is quick.
+            corrected = tokens.again(form_key, survey.survey_id, token)
             return form(page, survey, status=422, values=values, errors=errors, token=corrected)
         if check is tokens.Check.TOO_FAST:
             # The same token again: its clock keeps running, so the patron's next press is taken.

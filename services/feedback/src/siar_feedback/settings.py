@@ -11,6 +11,8 @@ from .clients import Network, parse_networks
 
 DEV_TOKEN = "siar-dev-token"
 DEV_SECRET = "siar-dev-feedback-secret-change-me"
+PRIVATE_NETWORKS = "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"
+"""Where a reverse proxy in front of the page sits (Rails' ActionDispatch::RemoteIp trusts the same)."""
 
 
 class FeedbackSettings(ServiceSettings):
@@ -31,10 +33,12 @@ class FeedbackSettings(ServiceSettings):
         description="Public address patrons reach the survey pages at; survey links start with it",
     )
     survey_trusted_proxies: str = Field(
-        default="",
+        default=PRIVATE_NETWORKS,
         description="Reverse proxies in front of the survey page, as addresses or networks separated by commas "
-                    "(10.0.0.0/8, 192.0.2.7): X-Forwarded-For is read only from these. Empty: the socket's peer "
-                    "is the client",
+                    "(10.0.0.0/8, 192.0.2.7): X-Forwarded-For is read only from these, from the right, and the "
+                    "first address that is not one of them is the client. Default: loopback and private "
+                    "networks (where a proxy or Docker's bridge sits); set the proxy's own address when patrons "
+                    "connect directly from a private network. Empty: the socket's peer is the client",
     )
     survey_client_limit_per_minute: int = Field(
         default=10, ge=1, le=100_000,
