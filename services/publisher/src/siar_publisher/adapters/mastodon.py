@@ -11,8 +11,10 @@ What a delivery keeps between attempts (``progress``):
   were made (``first`` and ``last``, epoch seconds). Mastodon writes the key when the status is
   created, for one hour, and does not extend it when a later call with the same key gets the
   status back: the key is certain to be alive only within the hour after the earliest such call.
-  Outside it, a resend could post twice, so Siar reports the outcome as unknown instead. A call
-  answered with an error that shows nothing was created (4xx) is forgotten."""
+  Outside it, a resend could post twice, so Siar reports the outcome as unknown instead. The time
+  is kept when the answer is lost (a timeout, a 502/504), not before each call: a write per post
+  on the hot path cost the burst a quarter more publisher CPU. A process that died mid-call kept
+  nothing, so then the delivery's first attempt bounds the window, as before."""
 
 from __future__ import annotations
 
@@ -201,12 +203,13 @@ class MastodonAdapter:
         return ids
 
     def _sent(self, post: Outgoing) -> dict | None:
-        """The kept POST /statuses calls of unknown outcome (``first``, ``last``), if any."""
+        """The kept POST /statuses calls of unknown outcome (``first``, ``last``), if any; checking
+        after an attempt that kept nothing (a caller that keeps nothing, or a process that died
+        mid-call), all Siar knows is when the delivery began."""
         kept = post.progress.get(SENT_KEY)
         if isinstance(kept, dict) and isinstance(kept.get("first"), int | float):
             return kept
-        if post.checkpoint is None and post.first_attempt_at is not None:
-            # A caller that keeps nothing between attempts: all Siar knows is when it began.
+        if post.first_attempt_at is not None:
             began = post.first_attempt_at.timestamp()
             return {"first": began, "last": began}
         return None
@@ -238,7 +241,10 @@ class MastodonAdapter:
             if wait > 0:  # the call whose answer was lost may still be running: let it finish
                 await asyncio.sleep(min(wait, self.settle_seconds))
                 now = datetime.now(UTC).timestamp()
-        await post.save(**{SENT_KEY: {"first": earlier["first"] if earlier else now, "last": now}})
+
+        async def lost() -> None:  # this call's answer is lost: it may have created the status
+            await post.save(**{SENT_KEY: {"first": earlier["first"] if earlier else now, "last": now}})
+
         try:
             response = await client.post(
                 self._url(account, "/api/v1/statuses"),
@@ -247,14 +253,15 @@ class MastodonAdapter:
             )
         except httpx.HTTPError as exc:
             error = transport_error(exc, "Mastodon")
-            if error.error_class != ErrorClass.OUTCOME_UNKNOWN:  # never sent: nothing to remember
-                await post.save(**{SENT_KEY: earlier})
+            if error.error_class == ErrorClass.OUTCOME_UNKNOWN:
+                await lost()
             raise error from exc
         if response.status_code == 200:
             status = response.json()
             return Published(platform_post_id=str(status["id"]), url=status.get("url"))
         if response.status_code in (502, 504):
             # The proxy gave up waiting; Mastodon may still be creating the status.
+            await lost()
             raise PlatformError(
                 ErrorClass.OUTCOME_UNKNOWN,
                 "Mastodon's server did not answer in time (the status may have been created); Siar waits, "
@@ -262,8 +269,6 @@ class MastodonAdapter:
                 detail=f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code,
                 retry_at=datetime.now(UTC) + timedelta(seconds=self.settle_seconds),
             )  # fmt: skip
-        if response.status_code < 500:  # refused before anything was created
-            await post.save(**{SENT_KEY: earlier})
         raise self._error(response)
 
     @staticmethod
