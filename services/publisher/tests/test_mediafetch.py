@@ -110,3 +110,29 @@ async def test_refusals_of_the_media_host(client):
     with pytest.raises(PlatformError) as busy:
         await fetch_media(client, item("busy.png"))
     assert busy.value.error_class is ErrorClass.TRANSIENT
+
+
+async def test_media_waits_for_room_while_other_files_are_held(client, monkeypatch):
+    # The same video to three platforms is fetched three times: at once, the copies would not fit
+    # the publisher's memory. A fetch waits until a file held by another upload is let go.
+    from siar_publisher.adapters import mediafetch
+
+    budget = mediafetch.MediaBudget(300_000)
+    monkeypatch.setattr(mediafetch, "BUDGET", budget)
+    first = await fetch_media(client, item("big-200000.mp4"))
+    assert budget.held == 200_000
+    second = asyncio.create_task(fetch_media(client, item("big-150000.mp4")))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # 200,000 + 150,000 held would be more than the room
+    small = await fetch_media(client, item("big-90000.mp4"))  # what fits goes on meanwhile
+    assert budget.held == 290_000
+    del first  # the first upload is done: its file is let go
+    fetched = await asyncio.wait_for(second, 5)
+    assert len(fetched.data) == 150_000 and budget.held == 240_000
+    del fetched, small, second  # (the task keeps its result)
+    assert budget.held == 0
+    # One file is always let through, however large (within the cap).
+    alone = await fetch_media(client, item("big-400000.mp4"))
+    assert budget.held == 400_000
+    del alone
+    assert budget.held == 0

@@ -4,6 +4,8 @@ where the library keeps it, reading token expiry from credentials, and polling w
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,12 +59,54 @@ ERROR_BODY_BYTES = 64 * 1024
 """How much of a refusal's body is read (only its first words go into the reason)."""
 
 
+MEDIA_MEMORY_BYTES = 256 * 1024**2
+"""How much media one publisher process holds at once, downloading or waiting to be uploaded.
+The same video sent to YouTube, TikTok and X is fetched three times; at once, three 150 MB
+copies (and the moment's second copy of each) would not fit the publisher's memory. A fetch
+whose file does not fit waits until an upload holding media is done; one file is always let
+through, however large (up to :data:`MAX_MEDIA_BYTES`)."""
+
+
+class MediaBudget:
+    """Bytes of media held, and the fetches waiting for room (one event loop: the service's)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def take(self, size: int) -> None:
+        while self.held and self.held + size > self.total:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiting:
+                    self._waiting.remove(waiter)
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held = max(0, self.held - size)
+        while self._waiting:  # every waiter looks again; those that still do not fit wait again
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                try:
+                    waiter.set_result(None)
+                except RuntimeError:  # its event loop is gone (a test's): nobody waits on it
+                    pass
+
+
+BUDGET = MediaBudget(MEDIA_MEMORY_BYTES)
+
+
 class _TooLarge(Exception):
     pass
 
 
-async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[httpx.Response, bytes]:
-    """GET ``url``, reading at most ``limit`` bytes (the declared length is checked first)."""
+async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[httpx.Response, bytes, int]:
+    """GET ``url``, reading at most ``limit`` bytes (the declared length is checked first); the
+    bytes taken from :data:`BUDGET` for the body come back too (the caller holds them)."""
     async with client.stream("GET", url, follow_redirects=True) as response:
         if response.status_code != 200:
             head = bytearray()
@@ -70,16 +114,26 @@ async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[ht
                 head += chunk
                 if len(head) >= ERROR_BODY_BYTES:
                     break
-            return response, bytes(head[:ERROR_BODY_BYTES])
+            return response, bytes(head[:ERROR_BODY_BYTES]), 0
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _TooLarge(int(declared))
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > limit:
-                raise _TooLarge(len(body))
-        return response, bytes(body)
+        taken = int(declared) if declared.isdigit() else limit
+        await BUDGET.take(taken)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise _TooLarge(len(body))
+            data = bytes(body)
+        except BaseException:
+            BUDGET.give(taken)
+            raise
+        if taken > len(data):  # a length not declared (or content decoded smaller)
+            BUDGET.give(taken - len(data))
+            taken = len(data)
+        return response, data, taken
 
 
 async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int = MAX_MEDIA_BYTES) -> Fetched:
@@ -88,7 +142,7 @@ async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int
     means the post cannot be made as it is."""
     where = redact_url(media.url)  # for the reasons: a signed URL's signature stays out of them
     try:
-        source, data = await _download(client, media.url, limit)
+        source, data, held = await _download(client, media.url, limit)
     except _TooLarge as exc:
         raise PlatformError(ErrorClass.INVALID_CONTENT,
                             f"the media at {where} is larger than Siar uploads ({limit // 1024**2:,} MB); "
@@ -114,7 +168,11 @@ async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int
         or (declared if declared and declared != "application/octet-stream" else None)
         or _EXTENSION_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
     )
-    return Fetched(data, content_type, name)
+    fetched = Fetched(data, content_type, name)
+    # Held until the adapter lets go of the file (its upload done or failed): then the room
+    # goes back to the fetches waiting for it.
+    weakref.finalize(fetched, BUDGET.give, held)
+    return fetched
 
 
 def parse_time(value: Any) -> datetime | None:
