@@ -17,9 +17,10 @@ from siar_contracts import (
     SurveyOpened,
     spec_for_model,
 )
+from siar_runtime.auth import actor_id
 from siar_runtime.deadletters import peek, replay
 
-from .conftest import form, open_survey, send_form, survey_body, wait_until
+from .conftest import TOKEN, form, open_survey, send_form, survey_body, wait_until
 
 
 def of(tap, name: str, survey_id: str) -> list[dict]:
@@ -50,7 +51,7 @@ async def test_opening_announces_the_links_and_where_to_post_them(client, tap):
     assert telegram.text == "Isi survei layanan anak kami!\n\nhttps://perpus.example.id/s/survei-buku-anak?ch=telegram"
     assert (mastodon.channel, mastodon.url) == ("poster", "https://perpus.example.id/s/survei-buku-anak?ch=poster")
     # Who created the survey (and wrote its text) is named, so they cannot approve its posts themselves.
-    assert data.created_by == "feed…"
+    assert data.created_by == actor_id(TOKEN)  # as every service names the token ("feed…1a2b3c4d")
     # Opening again changes nothing and announces nothing.
     await client.post(f"/v1/surveys/{survey['survey_id']}/open")
     assert len(of(tap, "survey.opened", survey["survey_id"])) == 1
@@ -107,7 +108,7 @@ async def test_opening_and_closing_dates_take_effect_on_their_own(client, patron
     assert (await patron.get(f"/s/{created['slug']}")).status_code == 200  # "not open yet"
     [opened] = await wait_until(lambda: of(tap, "survey.opened", created["survey_id"]), timeout=10)
     assert datetime.fromisoformat(opened["time"]) >= now + timedelta(seconds=1)
-    assert opened["data"]["created_by"] == "feed…"  # opened by its date: still named
+    assert opened["data"]["created_by"] == actor_id(TOKEN)  # opened by its date: still named
     [closed] = await wait_until(lambda: of(tap, "survey.closed", created["survey_id"]), timeout=10)
     assert closed["data"]["reason"] == "closing_date_reached"
     final = (await client.get(f"/v1/surveys/{created['survey_id']}")).json()

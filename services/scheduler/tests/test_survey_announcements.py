@@ -21,6 +21,7 @@ from siar_contracts import (
     SurveyOpened,
     spec_for_model,
 )
+from siar_runtime.auth import actor_id
 from siar_runtime.db import Database
 from siar_runtime.deadletters import peek, replay
 from siar_scheduler import accounts as read_model
@@ -226,8 +227,8 @@ async def test_under_review_an_announcement_waits_for_a_reviewer(reviewed, accts
 
 async def test_whoever_created_the_survey_cannot_approve_its_announcement(reviewed, accts, sql, amqp_url):
     """The survey's creator wrote the announcement text: they are the post's author (the feedback
-    service names them by their token's first characters), so another reviewer must approve it."""
-    author = TOKENS["reviewer"][:4] + "\u2026"  # as the feedback service names the reviewer's token
+    service names them as every service does), so another reviewer must approve it."""
+    author = actor_id(TOKENS["reviewer"])
     event, data = opened(entry("telegram", accts["telegram"]), created_by=author)
     await publish(amqp_url, event)
     [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
@@ -255,3 +256,16 @@ async def test_a_survey_closed_before_its_event_arrived_is_not_announced(clean_d
     finally:
         await db.close()
     assert made == []
+
+
+async def test_an_announcement_of_an_older_survey_names_its_author_by_the_tokens_start(reviewed, accts, sql, amqp_url):
+    """Surveys created before the services shared actor ids name their creator by the token's first
+    characters only: any token beginning so counts as the author (another reviewer approves)."""
+    author = TOKENS["reviewer"][:4] + "\u2026"
+    event, data = opened(entry("telegram", accts["telegram"]), created_by=author)
+    await publish(amqp_url, event)
+    [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
+    own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
+    assert own.status_code == 403, own.text
+    other = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer2"))
+    assert other.status_code == 200, other.text

@@ -50,7 +50,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
 
     @api.post("/surveys", status_code=201, response_model=Survey, summary="Define a survey (as a draft)")
     async def create(body: SurveyCreate, response: Response, caller: CallerDep, db: Pool) -> Survey:
-        survey = await surveys.create_survey(db, body, created_by=caller.token_name)
+        survey = await surveys.create_survey(db, body, created_by=caller.actor_id)
         response.headers["Location"] = f"/v1/surveys/{survey.survey_id}"
         return linked(survey)
 

@@ -1,17 +1,16 @@
 """Who is calling: a stable, non-secret id for the API token and its role.
 
-The chassis names a caller by the first characters of its token only, so two tokens that begin
-alike would look like one person; the review rule "nobody approves their own post" needs better.
-The id adds a short SHA-256 fingerprint of the token (``siar…3fa9c1d2``): stable across restarts,
-distinct per token, and revealing nothing a log line could misuse."""
+The id is the chassis' ``Caller.actor_id`` (siar_runtime.auth): the token's first characters
+and a short SHA-256 fingerprint (``siar…3fa9c1d2``), the same in every service, so the review
+rule "nobody approves their own post" also holds for a survey announcement the feedback service
+says its creator wrote."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -32,15 +31,10 @@ SYSTEM = Actor("siar", "system")
 """The scheduler itself (a post not approved by its time, a series extended)."""
 
 
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
 def actor_dependency(auth: Callable[..., Caller]) -> Callable[..., Actor]:
     # A default, not Annotated: with postponed annotations FastAPI could not resolve the local ``auth``.
-    def dependency(request: Request, caller: Caller = Depends(auth)) -> Actor:  # noqa: B008
-        token = request.headers.get("authorization", "").partition(" ")[2].strip()
-        return Actor(id=f"{caller.token_name}{fingerprint(token)}", role=caller.role)
+    def dependency(caller: Caller = Depends(auth)) -> Actor:  # noqa: B008
+        return Actor(id=caller.actor_id, role=caller.role)
 
     return dependency
 
