@@ -153,16 +153,19 @@ async def test_a_video_youtube_made_private_is_published_with_a_warning(sandbox,
     assert warning["log_level"] == "warning" and warning["video_id"] == published.platform_post_id
     assert warning["requested_privacy"] == "public" and warning["privacy"] == "private"
     assert "private" in warning["reason"] and "unverified" in warning["reason"]
+    assert published.notice == warning["reason"]  # goes with post.published to the library
     # Found again by reconcile: the same warning (the delivery then records it as published).
     with capture_logs() as logs:
         assert await yt.reconcile(sandbox.client, unverified, post()) == published
     assert [e["privacy"] for e in logs if e["event"] == "youtube video privacy differs"] == ["private"]
     # Asked for private, or a verified project: nothing to say.
     with capture_logs() as logs:
-        await yt.publish(sandbox.client, account("unverifiedlib.ya29", privacy_status="private"),
-                         post(title="Pribadi", progress={}))  # fmt: skip
-        await yt.publish(sandbox.client, account(privacy_status="unlisted"), post(title="Terbatas", progress={}))
+        quiet = [await yt.publish(sandbox.client, account("unverifiedlib.ya29", privacy_status="private"),
+                                  post(title="Pribadi", progress={})),
+                 await yt.publish(sandbox.client, account(privacy_status="unlisted"),
+                                  post(title="Terbatas", progress={}))]  # fmt: skip
     assert [e for e in logs if e["event"] == "youtube video privacy differs"] == []
+    assert [p.notice for p in quiet] == [None, None]
 
 
 async def test_uploads_in_chunks(sandbox, yt):

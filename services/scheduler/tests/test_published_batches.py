@@ -13,10 +13,11 @@ from siar_scheduler.handlers import on_published_batch
 from siar_scheduler.schemas import MediaIn
 
 
-def published(post_id: uuid.UUID, target_id: uuid.UUID, platform_post_id: str, at: datetime):
+def published(post_id: uuid.UUID, target_id: uuid.UUID, platform_post_id: str, at: datetime,
+              notice: str | None = None):
     payload = PostPublished(post_id=str(post_id), target_id=str(target_id), account_id="acct-m", platform="mastodon",
                             platform_post_id=platform_post_id, url=f"https://m.example/{platform_post_id}",
-                            published_at=at, attempts=1)
+                            published_at=at, attempts=1, notice=notice)
     event = spec_for_model(PostPublished).envelope(payload, source="/siar/publisher", correlation_id="c")
     return event, payload
 
@@ -31,7 +32,8 @@ async def test_a_batch_marks_each_target_published_once(clean_db):
             scheduled_at=now, timezone=None, correlation_id="c", idempotency_key=None, created_by="test",
             targets=[(t, f"acct-{i}", "mastodon") for i, t in enumerate(targets)],
         )
-    first = [published(post_id, t, f"id{i}", now) for i, t in enumerate(targets[:2])]
+    first = [published(post_id, t, f"id{i}", now, "YouTube made the video private" if i else None)
+             for i, t in enumerate(targets[:2])]
     await on_published_batch([*first, first[0]], db.pool)
     # The same event again, and a different one claiming another platform post for a published
     # target: neither changes what was recorded.
@@ -45,4 +47,6 @@ async def test_a_batch_marks_each_target_published_once(clean_db):
     assert rows[targets[0]]["platform_post_id"] == "id0"
     assert rows[targets[0]]["url"] == "https://m.example/id0"
     assert rows[targets[1]]["published_at"] == now and rows[targets[1]]["attempts"] == 1
+    # What the library should know about a post that went out stays with its target.
+    assert (rows[targets[0]]["reason"], rows[targets[1]]["reason"]) == (None, "YouTube made the video private")
     assert seen == 3

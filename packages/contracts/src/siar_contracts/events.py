@@ -101,6 +101,12 @@ class PostPublished(Payload):
     url: str | None
     published_at: datetime
     attempts: int
+    notice: str | None = Field(
+        default=None,
+        description="Something the library should know about a post that did go out, in words for people "
+                    "(YouTube made the video private: the API project is not verified). Absent when there "
+                    "is nothing to say, and from events of older versions.",
+    )
 
 
 class PostFailed(Payload):
@@ -286,10 +292,11 @@ class SurveyOpened(Payload):
     announce: list[SurveyAnnouncement] = Field(default_factory=list)
     created_by: str | None = Field(
         default=None,
-        description="Who created the survey (and so wrote its announcement text), as the feedback service "
-                    "names an API token (its first characters, e.g. 'perp…'). The scheduler makes them the "
-                    "author of the announcement posts, so under review they cannot approve those themselves. "
-                    "Absent from events of older versions.",
+        description="Who created the survey (and so wrote its announcement text): the actor id every Siar "
+                    "service gives an API token, as in the audit log (e.g. 'perp…3fa9c1d2'; surveys created "
+                    "before 2026-12-05's release name only the token's first characters, 'perp…'). The "
+                    "scheduler makes them the author of the announcement posts, so under review they cannot "
+                    "approve those themselves. Absent from events of older versions.",
     )
 
 

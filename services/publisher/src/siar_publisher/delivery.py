@@ -165,7 +165,7 @@ class _Success:
             PostPublished(
                 post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
                 platform=row["platform"], platform_post_id=self.published.platform_post_id, url=self.published.url,
-                published_at=self.at, attempts=row["attempts"],
+                published_at=self.at, attempts=row["attempts"], notice=self.published.notice,
             ),
             row["correlation_id"],
             f"target/{row['target_id']}",

@@ -31,7 +31,8 @@ async def on_published(event: CloudEvent, data: PostPublished, pool: asyncpg.Poo
     async with pool.acquire() as conn, conn.transaction():
         if await first_delivery(conn, event):
             await store.mark_published(
-                conn, UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts
+                conn, UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts,
+                data.notice,
             )
 
 
@@ -40,7 +41,7 @@ async def on_published_batch(items: Sequence[tuple[CloudEvent, PostPublished]], 
     async with pool.acquire() as conn, conn.transaction():
         fresh = {(e.source, e.id) for e in await first_deliveries(conn, [event for event, _ in items])}
         published = [
-            (UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts)
+            (UUID(data.target_id), data.platform_post_id, data.url, data.published_at, data.attempts, data.notice)
             for event, data in items if (event.source, event.id) in fresh
         ]
         if published:

@@ -86,7 +86,7 @@ class TargetOut(BaseModel):
     platform_post_id: str | None = None
     url: str | None = None
     error_class: str | None = None
-    reason: str | None = Field(default=None, description="Why it failed or is being retried")
+    reason: str | None = Field(default=None, description="Why it failed or is being retried; for a published target, what the library should know (YouTube made the video private)")
     attempts: int = 0
     text: str | None = Field(default=None, description="What this target sends, when not the post's text "
                                                        "(the campaign's hashtags added for its platform)")

@@ -409,28 +409,32 @@ async def correlation_of(conn: asyncpg.Connection, post_id: UUID) -> str | None:
 
 async def mark_published(
     conn: asyncpg.Connection, target_id: UUID, platform_post_id: str, url: str | None,
-    published_at: datetime, attempts: int,
+    published_at: datetime, attempts: int, notice: str | None = None,
 ) -> None:
+    """A target published; ``notice`` (what the library should know about it: YouTube made the
+    video private) is kept as its reason."""
     await conn.execute(
         """
         UPDATE targets SET status = 'published', platform_post_id = $2, url = $3, published_at = $4,
-               attempts = $5, error_class = NULL, reason = NULL, updated_at = now()
+               attempts = $5, error_class = NULL, reason = $6, updated_at = now()
         WHERE target_id = $1 AND status <> 'published'
         """,
-        target_id, platform_post_id, url, published_at, attempts,
+        target_id, platform_post_id, url, published_at, attempts, notice,
     )
 
 
-async def mark_published_many(conn: asyncpg.Connection, published: list[tuple[UUID, str, str | None, datetime, int]]) -> None:
+async def mark_published_many(
+    conn: asyncpg.Connection, published: list[tuple[UUID, str, str | None, datetime, int, str | None]]
+) -> None:
     """:func:`mark_published` for a batch of post.published: (target id, platform post id, url,
-    published at, attempts) each, one statement."""
+    published at, attempts, notice) each, one statement."""
     await conn.execute(
         """
         UPDATE targets t SET status = 'published', platform_post_id = u.platform_post_id, url = u.url,
-               published_at = u.published_at, attempts = u.attempts, error_class = NULL, reason = NULL,
+               published_at = u.published_at, attempts = u.attempts, error_class = NULL, reason = u.notice,
                updated_at = now()
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[])
-             AS u(target_id, platform_post_id, url, published_at, attempts)
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[])
+             AS u(target_id, platform_post_id, url, published_at, attempts, notice)
         WHERE t.target_id = u.target_id AND t.status <> 'published'
         """,
         *(list(column) for column in zip(*published, strict=True)),

@@ -55,6 +55,9 @@ class Outgoing:
 class Published:
     platform_post_id: str
     url: str | None
+    notice: str | None = None
+    """Something the library should know about a post that did go out (YouTube made the video
+    private): carried by post.published and shown with the target."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ YouTube may publish a video with another privacy than the one asked for: an API 
 YouTube has not verified (audited) can upload private videos only, whatever it asks
 (developers.google.com/youtube/v3/docs/videos/insert). The video exists, so the delivery is
 published; the privacy YouTube gave is compared with the one asked for, and a difference is
-logged as a warning (``youtube video privacy differs``) with what to do about it."""
+logged as a warning (``youtube video privacy differs``) and goes with post.published as the
+target's notice, saying what to do about it."""
 
 from __future__ import annotations
 
@@ -388,6 +389,7 @@ class YouTubeAdapter:
             log.warning("youtube video privacy differs", video_id=video_id, url=published.url,
                         requested_privacy=wanted, privacy=given, account_id=account.account_id,
                         reason=privacy_reason(wanted, given))  # fmt: skip
+            published = replace(published, notice=privacy_reason(wanted, given))
         return published
 
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
