@@ -52,9 +52,29 @@ async def test_opening_announces_the_links_and_where_to_post_them(client, tap):
     assert (mastodon.channel, mastodon.url) == ("poster", "https://perpus.example.id/s/survei-buku-anak?ch=poster")
     # Who created the survey (and wrote its text) is named, so they cannot approve its posts themselves.
     assert data.created_by == actor_id(TOKEN)  # as every service names the token ("feed…1a2b3c4d")
+    assert data.edited_by is None  # nobody changed the announcement since
     # Opening again changes nothing and announces nothing.
     await client.post(f"/v1/surveys/{survey['survey_id']}/open")
     assert len(of(tap, "survey.opened", survey["survey_id"])) == 1
+
+
+async def test_whoever_changes_the_announcement_is_named_as_its_editor(client, tap):
+    # Changing what the posts say (or where they go) makes the announcement partly theirs: the
+    # scheduler then keeps them from approving it too. A change elsewhere names nobody.
+    created = (await client.post("/v1/surveys", json=survey_body(
+        announce=[{"platform": "telegram", "account_id": "acc-telegram"}]))).json()
+    assert (await client.patch(f"/v1/surveys/{created['survey_id']}",
+                               json={"announce_text": {"id": "Ayo isi!", "en": "Fill it in!"}})).status_code == 200
+    quiet = (await client.post("/v1/surveys", json=survey_body(
+        announce=[{"platform": "telegram", "account_id": "acc-telegram"}]))).json()
+    assert (await client.patch(f"/v1/surveys/{quiet['survey_id']}",
+                               json={"thank_you": {"id": "Terima kasih!", "en": "Thanks!"}})).status_code == 200
+    for survey in (created, quiet):
+        assert (await client.post(f"/v1/surveys/{survey['survey_id']}/open")).status_code == 200
+    [changed] = await wait_until(lambda: of(tap, "survey.opened", created["survey_id"]))
+    [untouched] = await wait_until(lambda: of(tap, "survey.opened", quiet["survey_id"]))
+    assert changed["data"]["edited_by"] == actor_id(TOKEN)
+    assert untouched["data"].get("edited_by") is None
 
 
 async def test_responses_are_announced_without_anything_identifying(client, patron, tap):

@@ -34,13 +34,14 @@ BASE = "http://127.0.0.1:8004/s/survei-pemustaka"
 
 
 def opened(*announce: SurveyAnnouncement, opens_at: datetime | None = None,
-           closes_at: datetime | None = None, created_by: str | None = None) -> tuple[CloudEvent, SurveyOpened]:
+           closes_at: datetime | None = None, created_by: str | None = None,
+           edited_by: str | None = None) -> tuple[CloudEvent, SurveyOpened]:
     survey_id = str(uuid.uuid4())
     data = SurveyOpened(
         survey_id=survey_id, slug="survei-pemustaka", title=LocalizedText(id="Survei Pemustaka", en="Patron survey"),
         opens_at=opens_at or datetime.now(UTC) - timedelta(seconds=1), closes_at=closes_at,
         links=[SurveyLink(channel="direct", url=BASE), SurveyLink(channel="poster", url=f"{BASE}?ch=poster")],
-        announce=list(announce), created_by=created_by,
+        announce=list(announce), created_by=created_by, edited_by=edited_by,
     )
     event = spec_for_model(SurveyOpened).envelope(data, source="/siar/feedback", correlation_id=str(uuid.uuid4()),
                                                   subject=f"survey/{survey_id}")
@@ -263,6 +264,19 @@ async def test_an_announcement_of_an_older_survey_names_its_author_by_the_tokens
     characters only: any token beginning so counts as the author (another reviewer approves)."""
     author = TOKENS["reviewer"][:4] + "\u2026"
     event, data = opened(entry("telegram", accts["telegram"]), created_by=author)
+    await publish(amqp_url, event)
+    [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
+    own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
+    assert own.status_code == 403, own.text
+    other = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer2"))
+    assert other.status_code == 200, other.text
+
+
+async def test_whoever_changed_the_announcement_cannot_approve_it_either(reviewed, accts, sql, amqp_url):
+    """Someone who changed the announcement's text or accounts after its creator wrote it is the
+    post's editor: they cannot approve it either (the four eyes must see someone else's words)."""
+    event, data = opened(entry("telegram", accts["telegram"]), created_by=actor_id(TOKENS["editor"]),
+                         edited_by=actor_id(TOKENS["reviewer"]))  # fmt: skip
     await publish(amqp_url, event)
     [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
     own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))

@@ -298,6 +298,13 @@ class SurveyOpened(Payload):
                     "scheduler makes them the author of the announcement posts, so under review they cannot "
                     "approve those themselves. Absent from events of older versions.",
     )
+    edited_by: str | None = Field(
+        default=None,
+        description="Who last changed what the announcement says or where it goes (the title, the "
+                    "announcement's text or language, the accounts), when someone did: as created_by, an actor "
+                    "id. The scheduler makes them the announcement posts' editor, so they cannot approve those "
+                    "either. Absent when nobody changed it, and from events of older versions.",
+    )
 
 
 class SurveyClosed(Payload):

@@ -81,7 +81,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         ),
     )
     async def update(survey: SurveyRef, body: SurveyUpdate, request: Request, caller: CallerDep, db: Pool) -> Survey:
-        updated = await surveys.update_survey(db, surveys.survey_ref(survey), body)
+        updated = await surveys.update_survey(db, surveys.survey_ref(survey), body, edited_by=caller.actor_id)
         request.app.state.wake()
         return linked(updated)
 
@@ -99,7 +99,8 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         survey: SurveyRef, request: Request, caller: CallerDep, db: Pool, body: OpenRequest | None = None
     ) -> Survey:
         opened = await surveys.open_survey(
-            db, surveys.survey_ref(survey), base_url=settings.base_url, announce=body.announce if body else None
+            db, surveys.survey_ref(survey), base_url=settings.base_url, announce=body.announce if body else None,
+            opened_by=caller.actor_id,
         )
         request.app.state.wake()
         return linked(opened)

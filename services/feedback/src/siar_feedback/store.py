@@ -26,6 +26,7 @@ SECONDS_UNTIL_NEXT_CHANGE = (
 _UPDATABLE = frozenset({
     "title", "intro", "thank_you", "opens_at", "closes_at", "timezone", "channels",
     "one_response_per_patron", "rate_limit_per_minute", "announce", "announce_text", "announce_language",
+    "announce_edited_by",
 })
 
 
@@ -190,19 +191,21 @@ async def list_surveys(conn: asyncpg.Connection, status: str | None, limit: int)
 async def set_status(
     conn: asyncpg.Connection, survey_id: UUID, status: str, *, opens_at: datetime | None = None,
     announce: list[AnnounceTarget] | None = None, close_reason: str | None = None,
+    announce_edited_by: str | None = None,
 ) -> None:
     await conn.execute(
         """
         UPDATE surveys SET status = $2,
                opens_at = COALESCE($3, opens_at),
                announce = COALESCE($4, announce),
+               announce_edited_by = COALESCE($6, announce_edited_by),
                opened_at = CASE WHEN $2 = 'open' THEN clock_timestamp() ELSE opened_at END,
                closed_at = CASE WHEN $2 = 'closed' THEN clock_timestamp() ELSE NULL END,
                close_reason = CASE WHEN $2 = 'closed' THEN $5 ELSE NULL END,
                version = version + 1, updated_at = now()
         WHERE survey_id = $1
         """,
-        survey_id, status, opens_at, _json(announce), close_reason,
+        survey_id, status, opens_at, _json(announce), close_reason, announce_edited_by,
     )
     await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
 

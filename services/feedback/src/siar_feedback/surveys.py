@@ -139,7 +139,12 @@ DATE_FIELDS = frozenset({"opens_at", "closes_at", "timezone"})
 by its closing date can have a later one and open again."""
 
 
-async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate) -> Survey:
+ANNOUNCEMENT_FIELDS = frozenset({"title", "announce", "announce_text", "announce_language"})
+"""What the announcement posts say or where they go: whoever changes one is named as their editor."""
+
+
+async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate, *,
+                        edited_by: str | None = None) -> Survey:  # fmt: skip
     """Change what is given. A closed survey changes only its dates; an open one cannot move its
     opening date into the future (close it first: it then opens again as scheduled, as /open
     does with a future opens_at); a scheduled one keeps an opening date to open at."""
@@ -191,6 +196,8 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate)
             raise _invalid("closes_at is in the past; close the survey instead", "closes_at")
         channels = values.get("channels", survey.channels)
         values["announce"] = _check_announce(values.get("announce", survey.announce), channels)
+        if edited_by and given & ANNOUNCEMENT_FIELDS:
+            values["announce_edited_by"] = edited_by
         await store.update_survey(conn, survey.survey_id, values)
         if body.questions is not None:
             await store.replace_questions(conn, survey.survey_id, body.questions)
@@ -200,12 +207,14 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate)
 
 
 async def opened_event_for(conn: asyncpg.Connection, survey: Survey, base_url: str) -> Any:
-    """survey.opened naming who created the survey (the author of its announcement text)."""
-    created_by = await conn.fetchval("SELECT created_by FROM surveys WHERE survey_id = $1", survey.survey_id)
-    return opened_event(survey, base_url, created_by=created_by)
+    """survey.opened naming who created the survey and who last changed its announcement."""
+    people = await conn.fetchrow("SELECT created_by, announce_edited_by FROM surveys WHERE survey_id = $1",
+                                 survey.survey_id)  # fmt: skip
+    return opened_event(survey, base_url, created_by=people["created_by"], edited_by=people["announce_edited_by"])
 
 
-def opened_event(survey: Survey, base_url: str, *, created_by: str | None = None) -> Any:
+def opened_event(survey: Survey, base_url: str, *, created_by: str | None = None,
+                 edited_by: str | None = None) -> Any:  # fmt: skip
     lang = survey.announce_language
     title = survey.title.get(lang)
     announce = []
@@ -230,6 +239,7 @@ def opened_event(survey: Survey, base_url: str, *, created_by: str | None = None
         links=[SurveyLink(channel=ln.channel, url=ln.url) for ln in with_links(survey, base_url).links],
         announce=announce,
         created_by=created_by,
+        edited_by=edited_by,
     )
     return event(payload, survey.correlation_id, f"survey/{survey.survey_id}")
 
@@ -250,7 +260,8 @@ async def closed_event(conn: asyncpg.Connection, survey: Survey) -> Any:
 
 
 async def open_survey(
-    pool: asyncpg.Pool, ref: UUID | str, *, base_url: str, announce: list[AnnounceTarget] | None = None
+    pool: asyncpg.Pool, ref: UUID | str, *, base_url: str, announce: list[AnnounceTarget] | None = None,
+    opened_by: str | None = None,
 ) -> Survey:
     """Open now (survey.opened), or at opens_at when that is still ahead. Opening an open or
     scheduled survey changes nothing; a closed one opens again, once its closing date (if any) is
@@ -269,10 +280,11 @@ async def open_survey(
                           "(PATCH the survey; a closed survey's dates can change), then open it",
                           type_=TYPE_BASE + "closing-date-passed")
         targets = _check_announce(announce, survey.channels) if announce is not None else None
+        editor = opened_by if targets is not None else None  # a new announce list: its accounts are theirs
         if survey.opens_at and survey.opens_at > now:
-            await store.set_status(conn, survey.survey_id, "scheduled", announce=targets)
+            await store.set_status(conn, survey.survey_id, "scheduled", announce=targets, announce_edited_by=editor)
         else:
-            await store.set_status(conn, survey.survey_id, "open", announce=targets,
+            await store.set_status(conn, survey.survey_id, "open", announce=targets, announce_edited_by=editor,
                                    opens_at=None if survey.opens_at else now)
             opened = await store.get_survey(conn, survey.survey_id)
             assert opened is not None

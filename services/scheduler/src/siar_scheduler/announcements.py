@@ -8,8 +8,8 @@ checks, the review policy and the audit log apply as to any post. An entry witho
 (a poster, a website link) is only a suggestion for people and is left alone.
 
 The survey's creator (``created_by``, who wrote its announcement text) is each post's author,
-so under review they cannot approve it themselves (review.own_work); an older event without it
-makes the scheduler the author, as before.
+and whoever last changed the announcement (``edited_by``) its editor, so under review neither
+can approve it (review.own_work); an older event without them makes the scheduler the author.
 
 Under ``SIAR_REVIEW_REQUIRED`` the scheduler approves nothing on its own, as with the occurrences
 of a series, which go out only once a reviewer approved their series: an announcement waits in
@@ -110,11 +110,13 @@ async def on_survey_opened(event: CloudEvent, data: SurveyOpened, pool: asyncpg.
             continue  # a channel with no account (a poster): a suggestion for people, not a post
         origin = {"made_by": "survey", "survey_id": data.survey_id, "survey_slug": data.slug,
                   "channel": entry.channel, "event_id": event.id,
-                  **({"written_by": data.created_by} if data.created_by else {})}
+                  **({"written_by": data.created_by} if data.created_by else {}),
+                  **({"edited_by": data.edited_by} if data.edited_by else {})}
         try:
             req = PostCreate(text=entry.text, targets=[entry.account_id], scheduled_at=at)
             post, _ = await create_post(pool, req, actor=SYSTEM, idempotency_key=idempotency_key(event, entry.account_id),
-                                        policy=policy, audit_details=origin, author=data.created_by)
+                                        policy=policy, audit_details=origin, author=data.created_by,
+                                        editor=data.edited_by)
         except (Problem, ValidationError) as exc:
             refused.append((entry, _why(exc)))
             continue

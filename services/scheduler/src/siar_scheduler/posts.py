@@ -281,6 +281,7 @@ class NewPost:
     occurrence_key: str | None = None
     submitted_by: str | None = None
     reviewed_by: str | None = None
+    edited_by: str | None = None  # who last changed it, when not its author
     post_id: UUID = field(default_factory=uuid.uuid4)
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -324,6 +325,7 @@ async def insert_new(conn: asyncpg.Connection, new: NewPost, actor: Actor, *, ac
         submitted_by=new.submitted_by,
         reviewed_by=new.reviewed_by,
         findings=new.found,
+        edited_by=new.edited_by,
     )
     post = await store.get_post(conn, new.post_id)
     assert post is not None
@@ -346,11 +348,12 @@ async def insert_new(conn: asyncpg.Connection, new: NewPost, actor: Actor, *, ac
 
 async def create_post(
     pool: asyncpg.Pool, req: PostCreate, *, actor: Actor, idempotency_key: str | None, policy: Policy,
-    audit_details: dict | None = None, author: str | None = None,
+    audit_details: dict | None = None, author: str | None = None, editor: str | None = None,
 ) -> tuple[PostOut, bool]:
     """Returns the post and whether it was created now (False: an idempotent replay).
     ``audit_details`` add to its audit entry (where a post the scheduler made came from);
-    ``author``: who wrote a post the scheduler makes (its created_by, so they cannot approve it)."""
+    ``author`` and ``editor``: who wrote and who last changed a post the scheduler makes (its
+    created_by and edited_by, so neither can approve it)."""
     scheduled_at = when(req.scheduled_at, req.timezone, policy.grace_seconds)
     async with pool.acquire() as conn:
         if idempotency_key:
@@ -364,6 +367,7 @@ async def create_post(
             timezone=req.timezone, targets=targets, camp=camp, draft=req.draft, created_by=author or actor.id,
         )
         new.idempotency_key = idempotency_key
+        new.edited_by = editor
         try:
             async with conn.transaction():
                 post = await insert_new(conn, new, actor, details=audit_details)

@@ -40,15 +40,17 @@ async def insert_post(
     reviewed_by: str | None = None,
     findings: list[dict] | None = None,
     notify: bool = True,
+    edited_by: str | None = None,
 ) -> None:
-    """``targets``: (target_id, account_id, platform) or (…, text) when the target sends its own text."""
+    """``targets``: (target_id, account_id, platform) or (…, text) when the target sends its own text.
+    ``edited_by``: who last changed the content, when not its author (a survey's announcement)."""
     submitted = review_state != "draft"
     await conn.execute(
         """
         INSERT INTO posts (post_id, text, media, title, scheduled_at, timezone, correlation_id,
                            idempotency_key, created_by, edited_by, campaign_id, series_id, occurrence_key,
                            review_state, submitted_by, submitted_at, findings, reviewed_by, reviewed_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14,
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($18::text, $9), $10, $11, $12, $13, $14,
                 CASE WHEN $15 THEN now() END, $16, $17, CASE WHEN $17::text IS NOT NULL THEN now() END)
         """,
         post_id,
@@ -68,6 +70,7 @@ async def insert_post(
         submitted,
         findings or [],
         reviewed_by,
+        edited_by,
     )
     await conn.executemany(
         "INSERT INTO targets (target_id, post_id, account_id, platform, due_at, text) VALUES ($1, $2, $3, $4, $5, $6)",
