@@ -75,18 +75,23 @@ def held_reason(platform: str, error_class: ErrorClass, until: datetime) -> str:
     return f"waiting: {why}; it goes out after {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def held_event(row, error_class: ErrorClass, reason: str) -> CloudEvent:
-    """post.retrying for a delivery that waits for its account's pause (it may not have been tried
-    yet: ``attempt`` is then 0)."""
+def retrying_event(row, error_class: ErrorClass, reason: str, next_attempt_at: datetime) -> CloudEvent:
+    """post.retrying: the delivery is tried (or looked at) again at ``next_attempt_at``."""
     return event(
         PostRetrying(
             post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
             platform=row["platform"], error_class=error_class, reason=reason, attempt=row["attempts"],
-            next_attempt_at=row["next_attempt_at"],
+            next_attempt_at=next_attempt_at,
         ),
         row["correlation_id"],
         f"target/{row['target_id']}",
     )
+
+
+def held_event(row, error_class: ErrorClass, reason: str) -> CloudEvent:
+    """post.retrying for a delivery that waits for its account's pause (it may not have been tried
+    yet: ``attempt`` is then 0)."""
+    return retrying_event(row, error_class, reason, row["next_attempt_at"])
 
 
 def failed_event(row, error_class: ErrorClass, reason: str, detail: str | None, attempts: int) -> CloudEvent:
@@ -457,15 +462,7 @@ class DeliveryWorker:
             if state == "cancelled":  # cancelled while this attempt was under way: no retry
                 log.info("delivery cancelled while an attempt was under way; not retried", detail=exc.detail)
                 return False
-            await write_events(conn, SCHEMA, [event(
-                PostRetrying(
-                    post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
-                    platform=row["platform"], error_class=exc.error_class, reason=exc.reason,
-                    attempt=row["attempts"], next_attempt_at=at,
-                ),
-                row["correlation_id"],
-                f"target/{row['target_id']}",
-            )])
+            await write_events(conn, SCHEMA, [retrying_event(row, exc.error_class, exc.reason, at)])
             # A rate limit on posting holds the account's other posts too; one on the read that
             # checked for an earlier attempt's post does not, where the platform limits each
             # endpoint on its own (X, TikTok: separate_read_limits).
@@ -506,15 +503,7 @@ class DeliveryWorker:
             if state == "cancelled":
                 log.info("delivery cancelled while the platform was processing it; not looked at again")
                 return False
-            await write_events(conn, SCHEMA, [event(
-                PostRetrying(
-                    post_id=row["post_id"], target_id=row["target_id"], account_id=row["account_id"],
-                    platform=row["platform"], error_class=exc.error_class, reason=exc.reason,
-                    attempt=row["attempts"], next_attempt_at=at,
-                ),
-                row["correlation_id"],
-                f"target/{row['target_id']}",
-            )])
+            await write_events(conn, SCHEMA, [retrying_event(row, exc.error_class, exc.reason, at)])
             return True
 
         if await self._commit(write):
