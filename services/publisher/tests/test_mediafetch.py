@@ -5,13 +5,11 @@ read a whole streamed body before answering, hiding whether the download stops e
 from __future__ import annotations
 
 import asyncio
-import socket
 import tracemalloc
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import PlatformError
 from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media
@@ -19,6 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+from services.publisher.tests.socket_kit import served
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 
@@ -44,22 +44,8 @@ async def file(request: Request) -> Response:
 
 @pytest.fixture(scope="module")
 async def host() -> AsyncIterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app = Starlette(routes=[Route("/{name}", file)])
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+    async with served(Starlette(routes=[Route("/{name}", file)])) as url:
+        yield url
 
 
 @pytest.fixture

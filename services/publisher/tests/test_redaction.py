@@ -3,12 +3,13 @@ access_token (in the query) and a signed media URL's signature stay out of the r
 details that go into deliveries.detail, events, logs and the account-connect answer — after a
 connect timeout, a refused port, a read timeout and an HTTP error, on real sockets."""
 
+# ruff: noqa: F811 - the server fixture imported from socket_kit is redefined as a parameter
+
 from __future__ import annotations
 
 import asyncio
 import socket
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -30,13 +31,12 @@ from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.problems import Problem
 from structlog.testing import capture_logs
 
+from services.publisher.tests.socket_kit import server  # noqa: F401 - a fixture
+
 BOT_TOKEN = "123456:SECRET-BOT-TOKEN"
 GRAPH_TOKEN = "EAAGsecretGraphToken42"
 SIGNATURE = "d3adb33fsignature"
 SECRETS = ("SECRET-BOT-TOKEN", GRAPH_TOKEN, SIGNATURE)
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
 
 def assert_clean(*texts: object) -> None:
     for text in texts:
@@ -48,20 +48,6 @@ def assert_error_clean(error: PlatformError) -> None:
     """The reason, the detail and the whole traceback a log.exception would print."""
     assert_clean(error.reason, error.detail, error.connect_reason,
                  "".join(traceback.format_exception(error)))  # fmt: skip
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Handler) -> str:
-        srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
-
-    yield start
-    for srv in servers:
-        srv.close()
 
 
 def telegram(base: str) -> Account:

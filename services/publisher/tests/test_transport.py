@@ -2,13 +2,14 @@
 returns, and — what Siar's promise rests on — which failures count as "the platform may have
 acted" (outcome unknown) and which as "never sent" (safe to retry)."""
 
+# ruff: noqa: F811 - the server fixture imported from socket_kit is redefined as a parameter
+
 from __future__ import annotations
 
 import asyncio
 import gzip
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import httpx
@@ -17,7 +18,7 @@ from siar_contracts import ErrorClass
 from siar_publisher.adapters.base import transport_error
 from siar_publisher.transport import http_client
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+from services.publisher.tests.socket_kit import server  # noqa: F401 - a fixture
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, dict[str, str], bytes]:
@@ -34,20 +35,6 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, dict[str, s
 def answer(status: int, body: bytes, *extra: tuple[str, str]) -> bytes:
     head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in extra)]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Handler) -> str:
-        srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
-
-    yield start
-    for srv in servers:
-        srv.close()
 
 
 async def test_a_request_goes_out_as_httpx_built_it_and_the_answer_comes_back_whole(server):

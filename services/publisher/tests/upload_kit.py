@@ -11,15 +11,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import Outgoing, PlatformError
 from siar_publisher.transport import http_client
@@ -30,6 +27,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from services.publisher.tests.socket_kit import served
 
 SANDBOX = "http://sandbox"
 MEDIA = f"{SANDBOX}/_sandbox/media"
@@ -147,25 +146,8 @@ async def sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
 @pytest.fixture(scope="module")
 async def live_server() -> AsyncIterator[str]:
     """The sandbox served by uvicorn on a real port: timeouts and dropped connections are real."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(Settings(media_processing_seconds=0.2, graceful_shutdown_seconds=1.0))
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+    async with served(create_app(Settings(media_processing_seconds=0.2, graceful_shutdown_seconds=1.0))) as url:
+        yield url
 
 
 @pytest.fixture
