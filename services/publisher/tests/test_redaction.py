@@ -273,38 +273,3 @@ async def test_a_post_refused_by_a_page_quoting_the_request_keeps_the_token_out(
     assert "bot***" in f"{caught.value.reason} {caught.value.detail}"
     assert_error_clean(caught.value)
 
-
-async def slows_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """TikTok's token endpoint asking to slow down for ten minutes."""
-    await reader.readuntil(b"\r\n\r\n")
-    body = b'{"error": "rate_limit_exceeded", "error_description": "slow down"}'
-    writer.write(b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 600\r\n"
-                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    await writer.drain()
-    writer.close()
-
-
-async def test_a_refresh_asked_to_slow_down_waits_as_long_as_the_platform_said(server, clean_db):
-    # A rate-limited refresh was tried again after a fixed minute, asking again and again.
-    base = await server(slows_down)
-    vault = Vault(DEV_CREDENTIALS_KEY)
-    db = await Database.open(clean_db, "publisher")
-    try:
-        async with db.pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO accounts (account_id, platform, handle, base_url, credentials, token_expires_at)"
-                " VALUES ('tt', 'tiktok', 'perpuskota', $1, $2, now() + interval '1 hour')",
-                base, vault.seal({"access_token": "tt-access", "refresh_token": "tt-refresh", "client_key": "k",
-                                  "client_secret": "s"}),
-            )  # fmt: skip
-        async with http_client(timeout_seconds=2) as client:
-            refresher = TokenRefresher(client, vault, PublisherMetrics(ChassisMetrics("test")), timedelta(days=1),
-                                       on_committed=None)  # fmt: skip
-            async with db.pool.acquire() as conn, conn.transaction():
-                assert len(await refresher.claim(conn, 10)) == 1
-        async with db.pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT status, refresh_lease_until - now() AS wait FROM accounts")
-    finally:
-        await db.close()
-    assert row["status"] != "needs_reconnect"
-    assert timedelta(minutes=9) < row["wait"] <= timedelta(minutes=10, seconds=5)

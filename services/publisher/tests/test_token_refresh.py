@@ -1,6 +1,8 @@
 """The token refresher on the real database against a Threads-like Graph host on a real socket:
 how early each token is renewed (by its lifetime), a token whose expiry the platform never said,
-and one account's refresh going wrong without undoing the others'."""
+one account's refresh going wrong without undoing the others', and a refresh asked to slow down."""
+
+# ruff: noqa: F811 - the server fixture imported from socket_kit is redefined as a parameter
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from siar_publisher.vault import Vault
 from siar_runtime.db import Database
 from siar_runtime.metrics import ChassisMetrics
 from structlog.testing import capture_logs
+
+from services.publisher.tests.socket_kit import server  # noqa: F401 - a fixture
 
 TOKEN = "publisher-test-token"
 USER = "17841400000000001"
@@ -57,19 +61,13 @@ class Graph:
 
 
 @pytest.fixture
-async def graph() -> AsyncIterator[Callable[[Callable[[str, dict[str, str]], Answer]], Awaitable[Graph]]]:
-    servers: list[asyncio.Server] = []
-
+async def graph(server) -> AsyncIterator[Callable[[Callable[[str, dict[str, str]], Answer]], Awaitable[Graph]]]:
     async def start(answer: Callable[[str, dict[str, str]], Answer]) -> Graph:
         host = Graph(answer)
-        srv = await asyncio.start_server(host.handle, "127.0.0.1", 0)
-        servers.append(srv)
-        host.url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+        host.url = await server(host.handle)
         return host
 
     yield start
-    for srv in servers:
-        srv.close()
 
 
 def renews(expires_in: object = 5_183_944) -> Callable[[str, dict[str, str]], Answer]:
@@ -262,3 +260,36 @@ async def test_a_refresh_that_goes_wrong_unexpectedly_never_undoes_the_others(gr
     metrics = tokens.metrics.token_refreshes
     assert metrics.labels("threads", "ok")._value.get() == 2
     assert metrics.labels("threads", "error")._value.get() == 1
+
+
+async def slows_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """TikTok's token endpoint asking to slow down for ten minutes."""
+    await reader.readuntil(b"\r\n\r\n")
+    body = b'{"error": "rate_limit_exceeded", "error_description": "slow down"}'
+    writer.write(b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 600\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    writer.close()
+
+
+async def test_a_refresh_asked_to_slow_down_waits_as_long_as_the_platform_said(server, clean_db):
+    # A rate-limited refresh was tried again after a fixed minute, asking again and again.
+    base = await server(slows_down)
+    vault = Vault(DEV_CREDENTIALS_KEY)
+    db = await Database.open(clean_db, "publisher")
+    try:
+        async with db.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO accounts (account_id, platform, handle, base_url, credentials, token_expires_at)"
+                " VALUES ('tt', 'tiktok', 'perpuskota', $1, $2, now() + interval '5 minutes')",
+                base, vault.seal({"access_token": "tt-access", "refresh_token": "tt-refresh", "client_key": "k",
+                                  "client_secret": "s"}),
+            )  # fmt: skip
+        async with http_client(timeout_seconds=2) as client:
+            assert await claim(db, refresher(client, vault)) == ["tt"]
+        async with db.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT status, refresh_lease_until - now() AS wait FROM accounts")
+    finally:
+        await db.close()
+    assert row["status"] != "needs_reconnect"
+    assert timedelta(minutes=9) < row["wait"] <= timedelta(minutes=10, seconds=5)
