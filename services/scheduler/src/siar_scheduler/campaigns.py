@@ -27,6 +27,7 @@ from .posts import (
     Campaign,
     findings,
     resolve_targets,
+    review_after_edit,
     target_texts,
     updated_event,
     violations,
@@ -182,14 +183,7 @@ async def _retag(conn: asyncpg.Connection, camp: Campaign, old_tags: list[str], 
             else:
                 events.append(updated_event(post, camp))  # same text; the event carries the new tags
             continue
-        review: dict = {}
-        state = post.review.state
-        if changed:
-            review["edited_by"] = actor.id
-            if state == "approved" and policy.review_required:
-                review |= {"review_state": "in_review", "submitted_by": actor.id, "clear_reviewer": True}
-            elif state == "in_review":
-                review["submitted_by"] = actor.id
+        review = review_after_edit(post.review.state, actor, policy) if changed else {}
         await store.update_post(
             conn, post.post_id, text=post.text, media=post.media, title=post.title, scheduled_at=post.scheduled_at,
             timezone=post.timezone, campaign_id=post.campaign_id, target_texts=texts, review=review, findings=found,
@@ -200,7 +194,7 @@ async def _retag(conn: asyncpg.Connection, camp: Campaign, old_tags: list[str], 
         if changed:
             details: dict = {"campaign_id": str(camp.campaign_id), "campaign_hashtags": tags, "target_texts": changed}
             if review.get("review_state"):
-                details["review_state"] = {"from": state, "to": review["review_state"]}
+                details["review_state"] = {"from": post.review.state, "to": review["review_state"]}
                 reopened.append(str(post.post_id))
             await plans.audit(conn, actor=actor.id, role=actor.role, action="post.updated", entity="post",
                               entity_id=post.post_id, details=details)

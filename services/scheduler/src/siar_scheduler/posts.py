@@ -406,6 +406,18 @@ def _under_way(post: PostOut) -> Problem:
     )
 
 
+def review_after_edit(state: str, actor: Actor, policy: Policy) -> dict:
+    """What changing a post's content does to its review (store.update_post's ``review``): the
+    editor is recorded; an approved post goes back to review when review is required (what a
+    reviewer approved is not what would go out any more), one in review is resubmitted by them."""
+    review: dict = {"edited_by": actor.id}
+    if state == "approved" and policy.review_required:
+        review |= {"review_state": "in_review", "submitted_by": actor.id, "clear_reviewer": True}
+    elif state == "in_review":
+        review["submitted_by"] = actor.id
+    return review
+
+
 async def update_post(
     pool: asyncpg.Pool, post_id: UUID, req: PostUpdate, *, actor: Actor, policy: Policy
 ) -> PostOut:
@@ -438,14 +450,7 @@ async def update_post(
         found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
         content_changed = (text, media, title, campaign_id) != (post.text, post.media, post.title, post.campaign_id)
         state = post.review.state
-        review: dict = {}
-        if content_changed:
-            review["edited_by"] = actor.id
-            if state == "approved" and policy.review_required:
-                # What a reviewer approved is not what would go out any more: review it again.
-                review |= {"review_state": "in_review", "submitted_by": actor.id, "clear_reviewer": True}
-            elif state == "in_review":
-                review["submitted_by"] = actor.id
+        review = review_after_edit(state, actor, policy) if content_changed else {}
         if state != "draft":
             refuse_blocking(found)
         await store.update_post(
