@@ -122,3 +122,17 @@ async def test_media_waits_for_room_while_other_files_are_held(client, monkeypat
     assert budget.held == 400_000
     del alone
     assert budget.held == 0
+
+
+async def test_a_platforms_own_limit_is_said_in_its_words_and_never_lifts_siars(client, monkeypatch):
+    from siar_publisher.adapters import mediafetch
+
+    monkeypatch.setattr(mediafetch, "MAX_MEDIA_BYTES", 8 * 1024**2)
+    with pytest.raises(PlatformError) as platform:
+        await fetch_media(client, item("big-5000.mp4"), limit=4096, too_large="Bluesky takes images of up to 4,096 bytes")
+    assert platform.value.reason == "Bluesky takes images of up to 4,096 bytes" and "5,000" in platform.value.detail
+    # A platform that takes more than Siar holds in memory: Siar's cap and words apply.
+    with pytest.raises(PlatformError) as siar:
+        await fetch_media(client, item(f"big-{8 * 1024**2 + 1}.mp4"), limit=300_000_000,
+                          too_large="Bluesky takes a video of up to 300,000,000 bytes")  # fmt: skip
+    assert "larger than Siar uploads (8 MiB)" in siar.value.reason

@@ -271,15 +271,9 @@ class BlueskyAdapter:
         what = "a video" if video else "images"
         too_big = (f"Bluesky takes {what} of up to {limit:,} bytes; the file at {media.url} is larger: "
                    "link a smaller one")  # fmt: skip
-        try:
-            fetched = await fetch_media(client, media, limit=limit) if limit else await fetch_media(client, media)
-        except PlatformError as exc:
-            if limit and exc.error_class == ErrorClass.INVALID_CONTENT and (exc.detail or "").startswith("at least"):
-                raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=exc.detail) from exc
-            raise
-        if limit and len(fetched.data) > limit:
-            raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=f"{len(fetched.data):,} bytes")
-        return fetched
+        if not limit:
+            return await fetch_media(client, media)
+        return await fetch_media(client, media, limit=limit, too_large=too_big)
 
     async def _get_record(self, client: httpx.AsyncClient, account: Account, did: str, rkey: str) -> dict[str, Any] | None:
         response = await self._send(client, account, "com.atproto.repo.getRecord",

@@ -136,17 +136,23 @@ async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[ht
         return response, data, taken
 
 
-async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int = MAX_MEDIA_BYTES) -> Fetched:
+def _size(limit: int) -> str:
+    return f"{limit // 1024**2:,} MiB" if limit % 1024**2 == 0 else f"{limit:,} bytes"
+
+
+async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int = MAX_MEDIA_BYTES,
+                      too_large: str | None = None) -> Fetched:  # fmt: skip
     """The media's bytes from the library's media host (not the platform). A host that cannot be
-    reached or answers 5xx/429 is transient; any other refusal, or a file above ``limit`` bytes,
-    means the post cannot be made as it is."""
+    reached or answers 5xx/429 is transient; any other refusal, or a file above ``limit`` bytes
+    (a platform's own limit, said in ``too_large``), means the post cannot be made as it is."""
     where = redact_url(media.url)  # for the reasons: a signed URL's signature stays out of them
+    if limit > MAX_MEDIA_BYTES:  # a platform that takes more than Siar holds in memory (Bluesky video)
+        limit, too_large = MAX_MEDIA_BYTES, None
     try:
         source, data, held = await _download(client, media.url, limit)
     except _TooLarge as exc:
-        raise PlatformError(ErrorClass.INVALID_CONTENT,
-                            f"the media at {where} is larger than Siar uploads ({limit // 1024**2:,} MB); "
-                            "link a smaller file", detail=f"at least {exc.args[0]:,} bytes") from exc
+        reason = too_large or f"the media at {where} is larger than Siar uploads ({_size(limit)}); link a smaller file"
+        raise PlatformError(ErrorClass.INVALID_CONTENT, reason, detail=f"at least {exc.args[0]:,} bytes") from exc
     except httpx.HTTPError as exc:
         raise PlatformError(ErrorClass.TRANSIENT,
                             f"could not download the media at {where}; Siar will try again",

@@ -194,15 +194,7 @@ async def _download(client: httpx.AsyncClient, media: MediaItem) -> Fetched:
     limit = PHOTO_UPLOAD_BYTES if photo else FILE_UPLOAD_BYTES
     too_big = (f"Telegram takes {'photos' if photo else 'videos and animations'} of up to {limit // 1_000_000} MB "
                f"from Siar; the file at {media.url} is larger: link a smaller one")  # fmt: skip
-    try:
-        fetched = await fetch_media(client, media, limit=limit)
-    except PlatformError as exc:
-        if exc.error_class == ErrorClass.INVALID_CONTENT and (exc.detail or "").startswith("at least"):
-            raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=exc.detail) from exc
-        raise
-    if len(fetched.data) > limit:
-        raise PlatformError(ErrorClass.INVALID_CONTENT, too_big, detail=f"{len(fetched.data):,} bytes")
-    return fetched
+    return await fetch_media(client, media, limit=limit, too_large=too_big)
 
 
 def _part(fetched: Fetched) -> tuple[str, bytes, str]:
