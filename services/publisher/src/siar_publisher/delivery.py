@@ -45,7 +45,7 @@ from siar_runtime.logging import bind_message
 from siar_runtime.outbox import write_events
 
 from . import ratelimits, store
-from .adapters import ADAPTERS, Account, Outgoing, PlatformError, Published
+from .adapters import ADAPTERS, Account, Outgoing, PlatformError, Published, reads_limited_apart
 from .adapters.base import StillProcessing
 from .metrics import PublisherMetrics
 from .settings import PublisherSettings
@@ -466,7 +466,7 @@ class DeliveryWorker:
             # A rate limit on posting holds the account's other posts too; one on the read that
             # checked for an earlier attempt's post does not, where the platform limits each
             # endpoint on its own (X, TikTok: separate_read_limits).
-            read_only = recovering and getattr(ADAPTERS.get(row["platform"]), "separate_read_limits", False)
+            read_only = recovering and reads_limited_apart(row["platform"])
             if exc.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.QUOTA_EXHAUSTED) and not read_only:
                 why = held_reason(row["platform"], exc.error_class, at)
                 await store.pause_account(conn, row["account_id"], at, why)

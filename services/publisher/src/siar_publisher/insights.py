@@ -37,7 +37,7 @@ from siar_runtime.inbox import first_delivery
 from siar_runtime.outbox import write_events
 
 from . import store
-from .adapters import ADAPTERS, Account, PlatformError
+from .adapters import ADAPTERS, Account, PlatformError, reads_limited_apart
 from .delivery import SCHEMA, event, held_reason
 from .metrics import PublisherMetrics
 from .vault import Vault
@@ -113,11 +113,6 @@ class InsightsReader:
             **_ids(request), error_class=exc.error_class, reason=exc.reason, detail=exc.detail,
             retry_at=retry_at, failed_at=datetime.now(UTC),
         )
-
-
-def reads_limited_apart(platform: str) -> bool:
-    """Whether the platform limits its read endpoints apart from posting (see the module doc)."""
-    return bool(getattr(ADAPTERS.get(platform), "separate_read_limits", False))
 
 
 def _ids(request: InsightsRequested) -> dict:

@@ -29,4 +29,13 @@ ADAPTERS: dict[str, Adapter] = {
     )
 }
 
-__all__ = ["ADAPTERS", "Account", "Adapter", "Outgoing", "PlatformError", "Published", "Refreshed", "Verified"]
+
+
+def reads_limited_apart(platform: str) -> bool:
+    """Whether the platform limits its read endpoints apart from posting (X, TikTok: an adapter's
+    ``separate_read_limits``): a 429 on a read then says nothing about posting."""
+    return bool(getattr(ADAPTERS.get(platform), "separate_read_limits", False))
+
+
+__all__ = ["ADAPTERS", "Account", "Adapter", "Outgoing", "PlatformError", "Published", "Refreshed", "Verified",
+           "reads_limited_apart"]
