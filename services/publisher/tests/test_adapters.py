@@ -487,6 +487,28 @@ async def test_mastodon_refused_media_is_invalid_content(sandbox):
     assert await sandbox.posts("mastodon") == []
 
 
+async def test_mastodon_media_is_fetched_within_the_instances_limits_and_siars(sandbox, monkeypatch):
+    # The instance's own limit, read when the account was connected: refused in its words, before
+    # anything is uploaded (the sandbox's poster is 854 bytes).
+    small = Account(**{**mastodon_account().__dict__, "limits": {"image_size_limit": 500}})
+    error = await refused(mastodon.publish(sandbox.client, small, outgoing("x", image())), ErrorClass.INVALID_CONTENT)
+    assert error.reason == "this Mastodon server takes images of up to 500 bytes; link a smaller file"
+    roomy = Account(**{**mastodon_account().__dict__, "limits": {"video_size_limit": 99_000_000}})
+    assert (await mastodon.publish(sandbox.client, roomy, outgoing("y", image()))).platform_post_id
+    # Siar's memory cap holds for Mastodon too (a link to a huge file must not take the publisher down).
+    from siar_publisher.adapters import mediafetch
+
+    monkeypatch.setattr(mediafetch, "MAX_MEDIA_BYTES", 500)
+    error = await refused(mastodon.publish(sandbox.client, roomy, outgoing("z", image())), ErrorClass.INVALID_CONTENT)
+    assert "larger than Siar uploads (500 bytes)" in error.reason
+    # A signed media URL's signature stays out of the reason.
+    error = await refused(mastodon.publish(sandbox.client, mastodon_account(),
+                                           outgoing("x", image("gone.png?X-Amz-Signature=s3cr3t"))),  # fmt: skip
+                          ErrorClass.INVALID_CONTENT)  # fmt: skip
+    assert "404" in error.reason and "s3cr3t" not in error.reason + (error.detail or "")
+    assert len(sandbox.to("/api/v2/media")) == 1  # the one that fitted
+
+
 async def test_mastodon_reconcile_trusts_the_idempotency_window(sandbox):
     account = mastodon_account()
     now = datetime.now(UTC)

@@ -6,6 +6,8 @@ every error class and counts that grow with time. No mocks."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -23,10 +25,13 @@ from siar_publisher.transport import http_client
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     HOST,
     SANDBOX,
+    big_video,
     close_to,
     image,
     live,
     live_server,
+    memory_capped,
+    mp4_bytes,
     outgoing,
     refused,
     sandbox,
@@ -192,6 +197,17 @@ async def test_an_image_over_the_blob_limit_is_refused_before_uploading(sandbox)
     assert "up to 2,000,000 bytes" in error.reason and sandbox.to("uploadBlob") == []
     exactly = MediaItem(url=f"{HOST}/2000000.mp4", kind="video")  # a video may be far larger
     await bsky.publish(sandbox.client, acc, outgoing("Video", exactly, target="t-2"))
+
+
+async def test_a_video_goes_from_disk_as_it_is_read(sandbox, memory_capped):
+    # 3 MiB against a 64 KiB memory cap here (200 MiB in the service; Bluesky takes 300 MB).
+    acc = await connected(sandbox)
+    size = 3 * 1024**2 + 7
+    clip = await bsky.publish(sandbox.client, acc, outgoing("Video", big_video(size)))
+    embed = (await record_of(sandbox, clip.platform_post_id))["embed"]
+    digest = base64.b32encode(hashlib.sha256(mp4_bytes(size)).digest()).decode().lower().rstrip("=")
+    assert embed["video"]["size"] == size and embed["video"]["ref"]["$link"] == "bafkrei" + digest  # every byte
+    assert memory_capped.held == 0
 
 
 async def test_a_retry_reuses_the_record_key(sandbox):

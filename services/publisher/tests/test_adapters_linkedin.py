@@ -95,6 +95,16 @@ async def test_publishes_an_image_through_initialize_upload_and_put(sandbox, li)
     assert sandbox.ends("/rest/posts", "POST")[0].status == 201
 
 
+async def test_an_image_is_fetched_within_siars_memory_cap(sandbox, li, monkeypatch):
+    # A link to a huge file must not take the publisher down: the download stops at the cap.
+    from siar_publisher.adapters import mediafetch
+
+    monkeypatch.setattr(mediafetch, "MAX_MEDIA_BYTES", 500)
+    error = await refused(li.publish(sandbox.client, account(), outgoing("Poster", image())), ErrorClass.INVALID_CONTENT)
+    assert "larger than Siar uploads (500 bytes)" in error.reason
+    assert sandbox.to("/rest/images") == [] and await sandbox.posts("linkedin") == []
+
+
 async def test_publishes_several_images_as_multi_image(sandbox, li):
     await li.publish(sandbox.client, account(), outgoing("Dua", image(), image("poster.png")))
     [recorded] = await sandbox.posts("linkedin")

@@ -26,6 +26,8 @@ from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     image,
     live,
     live_server,
+    memory_capped,
+    mp4_digest,
     outgoing,
     refused,
     sandbox,
@@ -109,6 +111,13 @@ async def test_uploads_big_videos_in_chunks(sandbox, tt):
     assert [(c.content_range, c.status) for c in uploads] == [
         (f"bytes 0-{5 * MIB - 1}/{12 * MIB}", 206), (f"bytes {5 * MIB}-{12 * MIB - 1}/{12 * MIB}", 201)]
     assert len(await sandbox.posts("tiktok")) == 1
+
+
+async def test_a_video_larger_than_memory_takes_goes_from_disk_whole(sandbox, tt, memory_capped):
+    await tt.publish(sandbox.client, account(), clip_post(big_video(12 * MIB)))
+    [recorded] = await sandbox.posts("tiktok")
+    assert recorded["media"][0]["size"] == 12 * MIB and recorded["media"][0]["sha256"] == mp4_digest(12 * MIB)
+    assert memory_capped.held == 0
 
 
 async def test_resumes_a_cut_upload_from_uploaded_bytes(sandbox, tt):

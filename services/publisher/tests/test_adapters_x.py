@@ -20,10 +20,13 @@ from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     MEDIA,
     SANDBOX,
     Sandbox,
+    big_video,
     close_to,
     image,
     live,
     live_server,
+    memory_capped,
+    mp4_digest,
     outgoing,
     refused,
     sandbox,
@@ -125,6 +128,15 @@ async def test_video_waits_for_processing(sandbox, x):
     assert polls and all(c.status == 200 for c in polls)
     tweet = sandbox.to("/2/tweets", "POST")[0]
     assert sandbox.calls.index(tweet) > sandbox.calls.index(polls[-1])
+
+
+async def test_a_video_larger_than_memory_takes_goes_from_disk_in_segments(sandbox, memory_capped):
+    x = XAdapter(chunk_bytes=1024**2, min_poll_seconds=0.2)
+    size = 3 * 1024**2 + 5
+    await x.publish(sandbox.client, account(), outgoing("Video panjang", big_video(size)))
+    [recorded] = await sandbox.posts("x")
+    assert recorded["media"][0]["size"] == size and recorded["media"][0]["sha256"] == mp4_digest(size)
+    assert len(sandbox.to("/append")) == 4 and memory_capped.held == 0  # 1 MiB segments, the last 5 bytes
 
 
 async def test_video_processing_failure_is_invalid_content(sandbox, x):

@@ -23,6 +23,8 @@ from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     close_to,
     live,
     live_server,
+    memory_capped,
+    mp4_digest,
     outgoing,
     refused,
     sandbox,
@@ -175,6 +177,15 @@ async def test_uploads_in_chunks(sandbox, yt):
         f"bytes {i * CHUNK_UNIT}-{(i + 1) * CHUNK_UNIT - 1}/{MIB}" for i in range(4)]
     assert [c.status for c in puts] == [308, 308, 308, 201]
     assert [c.headers.get("range") for c in puts[:3]] == [f"bytes=0-{(i + 1) * CHUNK_UNIT - 1}" for i in range(3)]
+
+
+async def test_a_video_larger_than_memory_takes_goes_from_disk_whole(sandbox, yt, memory_capped):
+    # 1 MiB against a 64 KiB memory cap here (200 MiB in the service): a long recording is
+    # downloaded to disk and sent a chunk at a time, never held whole.
+    await yt.publish(sandbox.client, account(), post(big_video(MIB)))
+    [recorded] = await sandbox.posts("youtube")
+    assert recorded["media"][0]["size"] == MIB and recorded["media"][0]["sha256"] == mp4_digest(MIB)
+    assert len(data_puts(sandbox)) == 4 and memory_capped.held == 0
 
 
 async def test_resumes_after_a_cut_connection_sending_only_the_rest(sandbox, yt):

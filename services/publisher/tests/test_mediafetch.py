@@ -5,14 +5,16 @@ read a whole streamed body before answering, hiding whether the download stops e
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import tracemalloc
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
-from siar_publisher.adapters import PlatformError
-from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media
+from siar_publisher.adapters import PlatformError, mediafetch
+from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media, fetch_media_file
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -21,6 +23,10 @@ from starlette.routing import Route
 from services.publisher.tests.socket_kit import served
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+
+
+def counted_bytes(size: int) -> bytes:
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
 
 
 async def file(request: Request) -> Response:
@@ -37,6 +43,15 @@ async def file(request: Request) -> Response:
                 yield b"\x00" * 65536
 
         return StreamingResponse(chunks(), media_type="video/mp4")
+    if name.startswith("counted-"):  # bytes 0..250 over and over, no Content-Length
+        size = int(name.removeprefix("counted-").removesuffix(".mp4"))
+
+        async def counted():  # made as it goes: this host is in the test's process, under tracemalloc
+            pattern = bytes(range(251)) * 263
+            for start in range(0, size, 65536):
+                yield pattern[start % 251 : start % 251 + min(65536, size - start)]
+
+        return StreamingResponse(counted(), media_type="video/mp4")
     if name.startswith("big-"):
         return Response(b"\x00" * int(name.removeprefix("big-").removesuffix(".mp4")), media_type="video/mp4")
     return Response(b"not here", status_code=404)
@@ -136,3 +151,103 @@ async def test_a_platforms_own_limit_is_said_in_its_words_and_never_lifts_siars(
         await fetch_media(client, item(f"big-{8 * 1024**2 + 1}.mp4"), limit=300_000_000,
                           too_large="Bluesky takes a video of up to 300,000,000 bytes")  # fmt: skip
     assert "larger than Siar uploads (8 MiB)" in siar.value.reason
+
+
+# --------------------------------------------------------------------------- to disk, for chunked uploads
+
+
+def open_in(directory) -> int:
+    """How many of this process's open files lie in ``directory`` (a nameless file shows there
+    as ``…/#123 (deleted)``)."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found += os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture
+def disk(monkeypatch, tmp_path) -> mediafetch.MediaBudget:
+    """Media kept in ``tmp_path``, with budgets of this test's own; memory takes at most 64 KiB."""
+    budget = mediafetch.MediaBudget(64 * 1024**2)
+    monkeypatch.setattr(mediafetch, "DISK", budget)
+    monkeypatch.setattr(mediafetch, "BUDGET", mediafetch.MediaBudget(64 * 1024**2))
+    monkeypatch.setattr(mediafetch, "MAX_MEDIA_BYTES", 64 * 1024)
+    monkeypatch.setattr(mediafetch, "MEDIA_DIR", str(tmp_path))
+    return budget
+
+
+async def test_a_video_for_a_chunked_upload_goes_to_disk_and_is_read_back_in_ranges(client, disk, tmp_path):
+    size = 8 * 1024**2 + 123  # far above what memory takes here (64 KiB)
+    tracemalloc.start()
+    try:
+        spooled = await fetch_media_file(client, item(f"counted-{size}.mp4"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * 1024**2, peak  # a megabyte's buffer at a time, not the 8 MiB file
+    assert spooled.size == size and spooled.content_type == "video/mp4" and spooled.name == f"counted-{size}.mp4"
+    assert disk.held == size and mediafetch.BUDGET.held == 0  # disk, not memory
+    assert os.listdir(tmp_path) == [] and open_in(tmp_path) == 1  # there, and nameless
+    expected = counted_bytes(size)
+    for start, end in ((0, 10), (4 * 1024**2 - 5, 4 * 1024**2 + 5), (size - 100, size), (size - 3, size + 50)):
+        assert await spooled.read(start, end) == expected[start:end]
+    whole = b"".join([await spooled.read(a, a + 3 * 1024**2) for a in range(0, size, 3 * 1024**2)])
+    assert whole == expected
+    del spooled  # the upload is done: the file goes, and its room comes back
+    gc.collect()
+    assert disk.held == 0 and open_in(tmp_path) == 0
+
+
+async def test_a_video_above_the_disk_limit_is_refused_and_leaves_nothing(client, disk, tmp_path, monkeypatch):
+    monkeypatch.setattr(mediafetch, "MAX_SPOOLED_BYTES", 2 * 1024**2)
+    declared = await refused_with(fetch_media_file(client, item(f"big-{3 * 1024**2}.mp4")))
+    assert "larger than Siar uploads (2 MiB)" in declared.reason and "3,145,728" in declared.detail
+    streamed = await refused_with(fetch_media_file(client, item(f"counted-{64 * 1024**2}.mp4")))
+    assert "larger than Siar uploads (2 MiB)" in streamed.reason
+    gc.collect()
+    assert disk.held == 0 and open_in(tmp_path) == 0 and os.listdir(tmp_path) == []
+    assert mediafetch._size(4 * 1024**3) == "4 GiB" and mediafetch._size(1000) == "1,000 bytes"
+
+
+async def test_a_disk_that_cannot_keep_the_media_is_transient(client, disk, tmp_path, monkeypatch):
+    monkeypatch.setattr(mediafetch, "MEDIA_DIR", str(tmp_path / "not-there"))
+    error = await refused_with(fetch_media_file(client, item("counted-1000.mp4")), ErrorClass.TRANSIENT)
+    assert "could not keep the media on its disk (SIAR_MEDIA_DIR)" in error.reason and "not-there" in error.detail
+    assert disk.held == 0
+
+
+async def test_downloads_to_disk_wait_for_room_as_in_memory(client, disk):
+    disk.total = 300_000
+    first = await fetch_media_file(client, item("big-200000.mp4"))
+    second = asyncio.create_task(fetch_media_file(client, item("big-150000.mp4")))
+    await asyncio.sleep(0.3)
+    assert not second.done() and disk.held == 200_000
+    del first
+    gc.collect()
+    assert (await asyncio.wait_for(second, 5)).size == 150_000
+
+
+def test_the_publishers_settings_set_the_disk_limits(monkeypatch):
+    from siar_publisher.settings import PublisherSettings
+
+    monkeypatch.setattr(mediafetch, "DISK", mediafetch.MediaBudget(1))
+    monkeypatch.setattr(mediafetch, "MAX_SPOOLED_BYTES", 1)
+    monkeypatch.setattr(mediafetch, "MEDIA_DIR", None)
+    monkeypatch.setenv("SIAR_MEDIA_MAX_BYTES", str(512 * 1024**2))
+    monkeypatch.setenv("SIAR_MEDIA_DIR", "/var/lib/siar/media")
+    settings = PublisherSettings()
+    assert settings.media_disk_bytes == 8 * 1024**3 and mediafetch.MAX_SPOOLED_BYTES == 1
+    mediafetch.configure(max_bytes=settings.media_max_bytes, disk_bytes=settings.media_disk_bytes,
+                         directory=settings.media_dir)  # fmt: skip  (as the app starts)
+    assert (mediafetch.MAX_SPOOLED_BYTES, mediafetch.DISK.total, mediafetch.MEDIA_DIR) == (
+        512 * 1024**2, 8 * 1024**3, "/var/lib/siar/media")
+
+
+async def refused_with(coro, error_class: ErrorClass = ErrorClass.INVALID_CONTENT) -> PlatformError:
+    with pytest.raises(PlatformError) as caught:
+        await coro
+    assert caught.value.error_class is error_class, caught.value
+    return caught.value

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -185,6 +186,21 @@ def video(name: str = "clip.mp4", base: str = MEDIA, **extra) -> MediaItem:
 
 def big_video(size: int) -> MediaItem:
     return MediaItem(url=f"{HOST}/{size}.mp4", kind="video", mime_type="video/mp4")
+
+
+@pytest.fixture
+def memory_capped(monkeypatch):
+    """Memory takes media of at most 64 KiB here; the memory budget is this test's own (returned)."""
+    from siar_publisher.adapters import mediafetch
+
+    budget = mediafetch.MediaBudget(64 * 1024)
+    monkeypatch.setattr(mediafetch, "BUDGET", budget)
+    monkeypatch.setattr(mediafetch, "MAX_MEDIA_BYTES", 64 * 1024)
+    return budget
+
+
+def mp4_digest(size: int) -> str:
+    return hashlib.sha256(mp4_bytes(size)).hexdigest()
 
 
 async def refused(coro, error_class: ErrorClass) -> PlatformError:

@@ -20,6 +20,7 @@ from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
 
 from . import store, tokens
+from .adapters import mediafetch
 from .api import router
 from .delivery import DeliveryWorker
 from .handlers import INSIGHTS_QUEUE, batch_handlers, handlers, insights_handlers
@@ -45,6 +46,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                                  max_size=settings.db_pool_max)
         bus = Bus(settings.amqp_url, SERVICE)
         await bus.connect()
+        mediafetch.configure(max_bytes=settings.media_max_bytes, disk_bytes=settings.media_disk_bytes,
+                             directory=settings.media_dir)
         client = http_client(timeout_seconds=settings.http_timeout_seconds, max_connections=settings.concurrency * 2)
         relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch,
                             poll_seconds=settings.outbox_poll_seconds)

@@ -33,6 +33,21 @@ class PublisherSettings(ServiceSettings):
         description="Refresh an expiring access token at least this long before it ends; a token is renewed a "
         "fifth of its lifetime ahead (at most 14 days) when that is longer, so a 60-day token 12 days early",
     )
+    media_max_bytes: int = Field(
+        default=4 * 1024**3, ge=1024**2,
+        description="The largest file Siar uploads to YouTube, TikTok and X, and Bluesky's videos: they are "
+        "downloaded to SIAR_MEDIA_DIR and sent as they are read, not held in memory (what is held in memory, "
+        "for the other platforms, is at most 200 MiB)",
+    )
+    media_disk_bytes: int = Field(
+        default=8 * 1024**3, ge=1024**2,
+        description="Disk that downloaded media may take at once per replica; a download waits for room "
+        "(one file is always let through)",
+    )
+    media_dir: str = Field(
+        default="", description="Where downloaded media is kept while it uploads; empty: the system's "
+        "temporary directory (TMPDIR). The files have no name and go when the upload ends",
+    )
     linkedin_version: str = Field(
         default="", pattern=r"^(\d{6}(\.\d{2})?)?$",
         description="LinkedIn-Version (YYYYMM) sent to LinkedIn's Posts API; empty: the adapter's default. "

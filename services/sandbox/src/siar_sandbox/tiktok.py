@@ -31,6 +31,7 @@ per user (403 ``spam_risk_too_many_posts``); the ``token`` limit counts init cal
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
@@ -273,7 +274,8 @@ def _advance(state: TikTokState, store: Store, sandbox: Sandbox, publish: Publis
             id=video_id,
             text=publish.title,
             media=[{"type": "video", "publish_id": publish.id, "source": publish.source,
-                    "privacy_level": publish.privacy, "size": len(data)}],  # fmt: skip
+                    "privacy_level": publish.privacy, "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest()}],  # fmt: skip
             idempotency_key=None,
             received_at=publish.done_at,
             url=f"https://www.tiktok.com/@{publish.user}/video/{video_id}",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import html
 import json
 import math
@@ -652,7 +653,8 @@ async def create_tweet(ctx: Api) -> Response:
             text=text,
             media=[{"type": "photo" if m.category == "tweet_image" else
                     "animated_gif" if m.category == "tweet_gif" else "video",
-                    "id": m.id, "media_key": m.key, "mime_type": m.mime, "alt_text": m.alt_text}
+                    "id": m.id, "media_key": m.key, "mime_type": m.mime, "alt_text": m.alt_text,
+                    "size": m.total_bytes, "sha256": _digest(m)}
                    for m in attached],  # fmt: skip
             idempotency_key=None,
             received_at=ctx.now,
@@ -774,6 +776,11 @@ def _processing_info(item: XMedia, now: float) -> dict[str, Any] | None:
     left = max(1, math.ceil(item.ready_at - now))
     state = "pending" if done < 0.2 else "in_progress"
     return {"state": state, "check_after_secs": left, "progress_percent": int(done * 100)}
+
+
+def _digest(item: XMedia) -> str:
+    """The SHA-256 of the bytes the segments carried, in order (what a test compares with the file)."""
+    return hashlib.sha256(b"".join(item.segments[i] for i in sorted(item.segments))).hexdigest()
 
 
 def _media_json(item: XMedia, now: float, size: bool = True) -> dict[str, Any]:

@@ -30,6 +30,7 @@ when the bytes are not a video). Video and channel statistics grow with time."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -543,7 +544,8 @@ def _complete(ctx_store: Store, sandbox: Sandbox, state: YouTubeState, session: 
             account="@" + session.channel,
             id=video_id,
             text=video.description,
-            media=[{"type": "video", "title": video.title, "mime_type": mime, "size": len(data)}],
+            media=[{"type": "video", "title": video.title, "mime_type": mime, "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest()}],
             idempotency_key=None,
             received_at=now,
             url=f"https://www.youtube.com/watch?v={video_id}",

@@ -23,6 +23,7 @@ import httpx
 from siar_contracts import ErrorClass
 from siar_platforms import extract_hashtags, extract_urls, rules_for
 
+from ..redact import redact_url
 from .base import (
     Account,
     Outgoing,
@@ -33,7 +34,7 @@ from .base import (
     retry_after,
     transport_error,
 )
-from .mediafetch import Fetched, fetch_media
+from .mediafetch import Fetched, MediaSource, fetch_media, fetch_media_file
 
 DEFAULT_BASE = "https://bsky.social"
 POST = "app.bsky.feed.post"
@@ -248,8 +249,11 @@ class BlueskyAdapter:
         blobs = []
         for media in post.media:
             fetched = await self._fetch(client, account, media)
+            # A video (up to 300 MB) goes from the publisher's disk as it is read; images from memory.
+            body = fetched.data if isinstance(fetched, Fetched) else fetched.chunks()
             response = await self._send(client, account, "com.atproto.repo.uploadBlob", "POST", token=token,
-                                        content=fetched.data, headers={"Content-Type": fetched.content_type})  # fmt: skip
+                                        content=body, headers={"Content-Type": fetched.content_type,
+                                                               "Content-Length": str(fetched.size)})  # fmt: skip
             blobs.append((media, self._ok(response)["blob"]))
         if any(m.kind == "video" for m, _ in blobs):
             media, blob = blobs[0]
@@ -260,7 +264,7 @@ class BlueskyAdapter:
         return {"$type": "app.bsky.embed.images",
                 "images": [{"image": blob, "alt": media.alt_text or ""} for media, blob in blobs]}  # fmt: skip
 
-    async def _fetch(self, client: httpx.AsyncClient, account: Account, media) -> Fetched:
+    async def _fetch(self, client: httpx.AsyncClient, account: Account, media) -> MediaSource:
         """The file, refused before any upload when it is over the embed's limit (images
         2,000,000 bytes, a video 300,000,000: app.bsky.embed.images / embed.video); its size was
         perhaps not known when the post was checked, and the PDS would keep the blob only for
@@ -269,8 +273,10 @@ class BlueskyAdapter:
         video = media.kind == "video"
         limit = (rules.max_video_bytes if video else rules.max_image_bytes) or 0
         what = "a video" if video else "images"
-        too_big = (f"Bluesky takes {what} of up to {limit:,} bytes; the file at {media.url} is larger: "
-                   "link a smaller one")  # fmt: skip
+        too_big = (f"Bluesky takes {what} of up to {limit:,} bytes; the file at {redact_url(media.url)} is "
+                   "larger: link a smaller one")  # fmt: skip
+        if video:
+            return await fetch_media_file(client, media, limit=limit or None, too_large=too_big)
         if not limit:
             return await fetch_media(client, media)
         return await fetch_media(client, media, limit=limit, too_large=too_big)

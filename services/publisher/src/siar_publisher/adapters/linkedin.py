@@ -48,6 +48,7 @@ from .base import (
 )
 from .containers import credentials_expiry
 from .graph import RECONCILE_SLACK, cannot_tell, poll
+from .mediafetch import fetch_media
 
 DEFAULT_VERSION = "202611"  # LinkedIn sunsets a monthly version about a year after its release
 VERSION_VARIABLE = "SIAR_LINKEDIN_VERSION"  # PublisherSettings.linkedin_version
@@ -276,24 +277,8 @@ class LinkedInAdapter:
 
     # --- publishing
 
-    async def _fetch(self, client: httpx.AsyncClient, media: MediaItem) -> httpx.Response:
-        try:
-            source = await client.get(media.url, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            raise PlatformError(ErrorClass.TRANSIENT, f"could not download the media at {media.url}; Siar will try again",
-                                detail=f"{type(exc).__name__}: {exc}") from exc
-        if source.status_code == 200:
-            return source
-        detail = f"HTTP {source.status_code} from {media.url}"
-        if source.status_code in (408, 425, 429) or source.status_code >= 500:
-            raise PlatformError(ErrorClass.TRANSIENT,
-                                f"the server holding the media at {media.url} had a problem; Siar will try again",
-                                detail=detail)
-        raise PlatformError(ErrorClass.INVALID_CONTENT,
-                            f"could not fetch the media at {media.url} (HTTP {source.status_code})", detail=detail)
-
     async def _upload_image(self, client: httpx.AsyncClient, account: Account, media: MediaItem) -> str:
-        source = await self._fetch(client, media)
+        fetched = await fetch_media(client, media)
         init = await self._send(
             client, "POST", self._url(account, "/rest/images?action=initializeUpload"),
             headers=self._headers(account),
@@ -304,10 +289,9 @@ class LinkedInAdapter:
         if not upload_url or not urn:
             raise PlatformError(ErrorClass.TRANSIENT, "LinkedIn gave no upload address; Siar will try again",
                                 detail=init.text[:300])
-        content_type = media.mime_type or source.headers.get("content-type", "application/octet-stream")
-        await self._send(client, "PUT", upload_url, content=source.content,
+        await self._send(client, "PUT", upload_url, content=fetched.data,
                          headers={"Authorization": f"Bearer {account.credentials['access_token']}",
-                                  "Content-Type": content_type})  # fmt: skip
+                                  "Content-Type": fetched.content_type})  # fmt: skip
 
         async def available() -> bool:
             image = await self._get(client, account, f"/rest/images/{quote(urn, safe='')}")

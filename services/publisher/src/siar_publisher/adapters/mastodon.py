@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
-from siar_contracts import ErrorClass
+from siar_contracts import ErrorClass, MediaItem
 
 from .base import (
     Account,
@@ -33,6 +34,7 @@ from .base import (
     retry_after,
     transport_error,
 )
+from .mediafetch import fetch_media
 
 IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Mastodon keeps keys for 1 h; leave a margin
 SETTLE_SECONDS = 10.0
@@ -47,6 +49,18 @@ SENT_KEY = "mastodon_statuses"
 def _count(value: object) -> bool:
     """A limit worth keeping: a positive whole number (not a boolean, not null)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _size_limit(account: Account, media: MediaItem) -> dict[str, Any]:
+    """The instance's own upload limit for this kind of file (read when the account was
+    connected), as fetch_media's ``limit`` and the reason it gives."""
+    key = "video_size_limit" if media.kind == "video" else "image_size_limit"
+    limit = account.limits.get(key)
+    if not _count(limit):
+        return {}
+    what = "videos" if media.kind == "video" else "images"
+    size = f"{limit / 1e6:,.1f} MB" if limit >= 100_000 else f"{limit:,} bytes"
+    return {"limit": limit, "too_large": f"this Mastodon server takes {what} of up to {size}; link a smaller file"}
 
 
 class MastodonAdapter:
@@ -135,25 +149,6 @@ class MastodonAdapter:
         return Verified(handle=data.get("acct") or data.get("username"), display_name=data.get("display_name"),
                         limits=limits)
 
-    async def _fetch(self, client: httpx.AsyncClient, media) -> httpx.Response:
-        """The media's bytes from where the library keeps them (not Mastodon)."""
-        try:
-            source = await client.get(media.url, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            raise PlatformError(ErrorClass.TRANSIENT,
-                                f"could not download the media at {media.url}; Siar will try again",
-                                detail=f"{type(exc).__name__}: {exc}") from exc
-        status = source.status_code
-        if status == 200:
-            return source
-        detail = f"HTTP {status} from {media.url}"
-        if status in (408, 425, 429) or status >= 500:
-            raise PlatformError(ErrorClass.TRANSIENT,
-                                f"the server holding the media at {media.url} had a problem; Siar will try again",
-                                detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
-        raise PlatformError(ErrorClass.INVALID_CONTENT,
-                            f"could not fetch the media at {media.url} (HTTP {status})", detail=detail)
-
     async def _attachment(self, client: httpx.AsyncClient, account: Account, media_id: str) -> dict | None:
         """An upload kept by an earlier attempt: its attachment (``url`` None while processing),
         or None when Mastodon no longer has it unattached (removed, or attached to a status)."""
@@ -167,9 +162,8 @@ class MastodonAdapter:
         raise self._error(poll)
 
     async def _upload(self, client: httpx.AsyncClient, account: Account, media) -> dict:
-        source = await self._fetch(client, media)
-        content_type = media.mime_type or source.headers.get("content-type", "application/octet-stream")
-        files = {"file": (media.url.rsplit("/", 1)[-1] or "media", source.content, content_type)}
+        fetched = await fetch_media(client, media, **_size_limit(account, media))
+        files = {"file": (fetched.name, fetched.data, fetched.content_type)}
         data = {"description": media.alt_text} if media.alt_text else {}
         response = await client.post(self._url(account, "/api/v2/media"), headers=self._headers(account),
                                      files=files, data=data)

@@ -1,15 +1,18 @@
-"""Small pieces the X, YouTube, TikTok and Bluesky adapters share: fetching a post's media from
-where the library keeps it, reading token expiry from credentials, and polling with a deadline."""
+"""Small pieces the adapters share: fetching a post's media from where the library keeps it (into
+memory for a platform that takes a file whole, onto disk for one that takes it in chunks),
+reading token expiry from credentials, and polling with a deadline."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 from siar_contracts import ErrorClass, MediaItem
@@ -26,9 +29,60 @@ _EXTENSION_TYPES = {
 
 @dataclass(frozen=True)
 class Fetched:
+    """A media file held in memory (:func:`fetch_media`)."""
+
     data: bytes
     content_type: str
     name: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    async def read(self, start: int, end: int) -> bytes:
+        return self.data[start:end]
+
+
+class Spooled:
+    """A media file downloaded to the publisher's disk (:func:`fetch_media_file`), read a chunk
+    at a time by the adapters that upload in chunks (YouTube, TikTok, X) or stream the body
+    (Bluesky's videos), so a long video never sits in memory. The file has no name on disk (it goes when closed, or with the process); it
+    is closed, and its room given back, when the adapter lets go of this object."""
+
+    def __init__(self, file: BinaryIO, size: int, content_type: str, name: str, held: int) -> None:
+        self._fd = file.fileno()
+        self.size, self.content_type, self.name = size, content_type, name
+        weakref.finalize(self, _let_go, file, DISK, held)
+
+    async def read(self, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive), read in a worker thread."""
+        return await asyncio.to_thread(_pread, self._fd, start, min(end, self.size))
+
+    async def chunks(self, size: int = 1024**2) -> AsyncIterator[bytes]:
+        """The whole file, ``size`` bytes at a time: a request body sent as it is read (with
+        its Content-Length set, it is not sent chunked)."""
+        for start in range(0, self.size, size):
+            yield await self.read(start, start + size)
+
+
+def _pread(fd: int, start: int, end: int) -> bytes:
+    parts: list[bytes] = []
+    while start < end:
+        part = os.pread(fd, end - start, start)
+        if not part:
+            raise OSError(f"the media file ended at byte {start:,} of {end:,}")
+        parts.append(part)
+        start += len(part)
+    return b"".join(parts)
+
+
+def _let_go(file: BinaryIO, budget: MediaBudget, held: int) -> None:
+    file.close()
+    budget.give(held)
+
+
+MediaSource = Fetched | Spooled
+"""What a chunked upload reads from: ``size``, ``content_type``, ``name`` and ``await read(a, b)``."""
 
 
 def sniff(data: bytes) -> str | None:
@@ -49,22 +103,35 @@ def sniff(data: bytes) -> str | None:
 
 
 MAX_MEDIA_BYTES = 200 * 1024**2
-"""The largest media file Siar downloads to upload (200 MiB): it is held in memory while it goes
-to the platform — twice, for a moment, as the download is turned into the body — so a link to
-something larger (a whole recording, a disk image) must not take the publisher down (its memory
-limit is 512 MiB in deploy/k8s). Larger than any platform's image limit and than a library's
-usual video; a longer X, YouTube or TikTok video is refused with this reason rather than sent."""
+"""The largest media file Siar holds in memory to upload (200 MiB): files for Mastodon, Telegram
+and LinkedIn, and Bluesky's images, are held while they go — twice, for a moment, as the download is
+turned into the body — so a link to something larger must not take the publisher down (its
+memory limit is 512 MiB in deploy/k8s). Larger than any of those platforms' own limits. Files
+for YouTube, TikTok and X (sent in chunks) and Bluesky's videos (streamed) are downloaded to disk
+instead (:func:`fetch_media_file`), up to :data:`MAX_SPOOLED_BYTES`."""
 
 ERROR_BODY_BYTES = 64 * 1024
 """How much of a refusal's body is read (only its first words go into the reason)."""
 
 
 MEDIA_MEMORY_BYTES = 256 * 1024**2
-"""How much media one publisher process holds at once, downloading or waiting to be uploaded.
-The same video sent to YouTube, TikTok and X is fetched three times; at once, three 150 MB
+"""How much media one publisher process holds in memory at once, downloading or waiting to be
+uploaded. The same video sent to three platforms is fetched three times; at once, three 150 MB
 copies (and the moment's second copy of each) would not fit the publisher's memory. A fetch
 whose file does not fit waits until an upload holding media is done; one file is always let
 through, however large (up to :data:`MAX_MEDIA_BYTES`)."""
+
+MAX_SPOOLED_BYTES = 4 * 1024**3
+"""The largest file Siar downloads to disk to upload (YouTube, TikTok, X; Bluesky's videos): 4 GiB
+by default, TikTok's own limit (SIAR_MEDIA_MAX_BYTES; :func:`configure`)."""
+
+MEDIA_DISK_BYTES = 8 * 1024**3
+"""How much downloaded media one publisher keeps on disk at once (SIAR_MEDIA_DISK_BYTES); a
+download that does not fit waits, as in memory, and one file is always let through."""
+
+MEDIA_DIR: str | None = None
+"""Where downloaded media is kept while it uploads (SIAR_MEDIA_DIR; None: the system's temporary
+directory, TMPDIR)."""
 
 
 class MediaBudget:
@@ -98,15 +165,60 @@ class MediaBudget:
 
 
 BUDGET = MediaBudget(MEDIA_MEMORY_BYTES)
+DISK = MediaBudget(MEDIA_DISK_BYTES)
+
+
+def configure(*, max_bytes: int, disk_bytes: int, directory: str | None) -> None:
+    """The publisher's settings for media downloaded to disk (siar_publisher.settings)."""
+    global MAX_SPOOLED_BYTES, MEDIA_DIR
+    MAX_SPOOLED_BYTES, MEDIA_DIR = max_bytes, directory or None
+    DISK.total = disk_bytes
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[httpx.Response, bytes, int]:
-    """GET ``url``, reading at most ``limit`` bytes (the declared length is checked first); the
-    bytes taken from :data:`BUDGET` for the body come back too (the caller holds them)."""
+class _Sink(Protocol):
+    async def write(self, chunk: bytes) -> None: ...
+
+
+class _Memory:
+    def __init__(self) -> None:
+        self.body = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        self.body += chunk
+
+
+class _Disk:
+    """Writes to ``file`` a megabyte at a time, in a worker thread; keeps the first bytes (for
+    sniffing the type)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.head = b""
+        self._buffer = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        if len(self.head) < 64:
+            self.head = (self.head + chunk)[:64]
+        self._buffer += chunk
+        if len(self._buffer) >= 1024**2:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._buffer:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            await asyncio.to_thread(self.file.write, data)
+        await asyncio.to_thread(self.file.flush)
+
+
+async def _download(client: httpx.AsyncClient, url: str, limit: int, budget: MediaBudget, sink: _Sink
+                    ) -> tuple[httpx.Response, bytes, int]:  # fmt: skip
+    """GET ``url`` into ``sink``, reading at most ``limit`` bytes (the declared length is checked
+    first). Returns the response, the first bytes of a refusal's body (empty on 200) and the
+    bytes taken from ``budget`` for the file (the caller holds them)."""
     async with client.stream("GET", url, follow_redirects=True) as response:
         if response.status_code != 200:
             head = bytearray()
@@ -119,37 +231,36 @@ async def _download(client: httpx.AsyncClient, url: str, limit: int) -> tuple[ht
         if declared.isdigit() and int(declared) > limit:
             raise _TooLarge(int(declared))
         taken = int(declared) if declared.isdigit() else limit
-        await BUDGET.take(taken)
+        await budget.take(taken)
+        size = 0
         try:
-            body = bytearray()
             async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise _TooLarge(len(body))
-            data = bytes(body)
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge(size)
+                await sink.write(chunk)
         except BaseException:
-            BUDGET.give(taken)
+            budget.give(taken)
             raise
-        if taken > len(data):  # a length not declared (or content decoded smaller)
-            BUDGET.give(taken - len(data))
-            taken = len(data)
-        return response, data, taken
+        if taken > size:  # a length not declared (or content decoded smaller)
+            budget.give(taken - size)
+            taken = size
+        return response, b"", taken
 
 
 def _size(limit: int) -> str:
-    return f"{limit // 1024**2:,} MiB" if limit % 1024**2 == 0 else f"{limit:,} bytes"
+    for unit, name in ((1024**3, "GiB"), (1024**2, "MiB")):
+        if limit % unit == 0:
+            return f"{limit // unit:,} {name}"
+    return f"{limit:,} bytes"
 
 
-async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int = MAX_MEDIA_BYTES,
-                      too_large: str | None = None) -> Fetched:  # fmt: skip
-    """The media's bytes from the library's media host (not the platform). A host that cannot be
-    reached or answers 5xx/429 is transient; any other refusal, or a file above ``limit`` bytes
-    (a platform's own limit, said in ``too_large``), means the post cannot be made as it is."""
+async def _fetch(client: httpx.AsyncClient, media: MediaItem, limit: int, too_large: str | None,
+                 budget: MediaBudget, sink: _Sink) -> tuple[httpx.Response, int]:  # fmt: skip
+    """Download into ``sink``, every failure turned into the PlatformError it means."""
     where = redact_url(media.url)  # for the reasons: a signed URL's signature stays out of them
-    if limit > MAX_MEDIA_BYTES:  # a platform that takes more than Siar holds in memory (Bluesky video)
-        limit, too_large = MAX_MEDIA_BYTES, None
     try:
-        source, data, held = await _download(client, media.url, limit)
+        source, refusal, held = await _download(client, media.url, limit, budget, sink)
     except _TooLarge as exc:
         reason = too_large or f"the media at {where} is larger than Siar uploads ({_size(limit)}); link a smaller file"
         raise PlatformError(ErrorClass.INVALID_CONTENT, reason, detail=f"at least {exc.args[0]:,} bytes") from exc
@@ -166,19 +277,74 @@ async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int
                                 detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
         raise PlatformError(ErrorClass.INVALID_CONTENT,
                             f"could not fetch the media at {where} (HTTP {status})", detail=detail)
+    return source, held
+
+
+def _described(media: MediaItem, source: httpx.Response, head: bytes) -> tuple[str, str]:
+    """(content type, file name): the one the post gives, else sniffed, else the host's, else by extension."""
     name = media.url.rsplit("/", 1)[-1].split("?", 1)[0] or "media"
     declared = (source.headers.get("content-type") or "").split(";")[0].strip().lower()
     content_type = (
         media.mime_type
-        or sniff(data)
+        or sniff(head)
         or (declared if declared and declared != "application/octet-stream" else None)
         or _EXTENSION_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
     )
-    fetched = Fetched(data, content_type, name)
+    return content_type, name
+
+
+async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int = MAX_MEDIA_BYTES,
+                      too_large: str | None = None) -> Fetched:  # fmt: skip
+    """The media's bytes, in memory, from the library's media host (not the platform). A host
+    that cannot be reached or answers 5xx/429 is transient; any other refusal, or a file above
+    ``limit`` bytes (a platform's own limit, said in ``too_large``), means the post cannot be
+    made as it is."""
+    if limit > MAX_MEDIA_BYTES:  # a platform that takes more than Siar holds in memory (Bluesky video)
+        limit, too_large = MAX_MEDIA_BYTES, None
+    sink = _Memory()
+    source, held = await _fetch(client, media, limit, too_large, BUDGET, sink)
+    data = bytes(sink.body)
+    del sink
+    fetched = Fetched(data, *_described(media, source, data))
     # Held until the adapter lets go of the file (its upload done or failed): then the room
     # goes back to the fetches waiting for it.
     weakref.finalize(fetched, BUDGET.give, held)
     return fetched
+
+
+async def fetch_media_file(client: httpx.AsyncClient, media: MediaItem, *, limit: int | None = None,
+                           too_large: str | None = None) -> Spooled:  # fmt: skip
+    """The media downloaded to the publisher's disk (:data:`MEDIA_DIR`), for an upload in chunks
+    or streamed; refused as :func:`fetch_media` refuses, above ``limit`` (a platform's own,
+    said in ``too_large``) or :data:`MAX_SPOOLED_BYTES`. A disk that cannot take it (full, not
+    writable) is transient: the operator's to mend, and the post waits."""
+    if limit is None or limit > MAX_SPOOLED_BYTES:
+        limit, too_large = MAX_SPOOLED_BYTES, None
+    try:
+        file = tempfile.TemporaryFile(dir=MEDIA_DIR)  # noqa: SIM115 (closed when the Spooled goes)
+    except OSError as exc:
+        raise _no_room(exc) from exc
+    try:
+        sink = _Disk(file)
+        try:
+            source, held = await _fetch(client, media, limit, too_large, DISK, sink)
+        except OSError as exc:  # writing to the disk (the room taken is given back already)
+            raise _no_room(exc) from exc
+        try:
+            await sink.flush()
+            size = file.tell()
+        except OSError as exc:
+            DISK.give(held)
+            raise _no_room(exc) from exc
+    except BaseException:
+        file.close()
+        raise
+    return Spooled(file, size, *_described(media, source, sink.head), held=held)
+
+
+def _no_room(exc: OSError) -> PlatformError:
+    return PlatformError(ErrorClass.TRANSIENT, "the publisher could not keep the media on its disk "
+                         "(SIAR_MEDIA_DIR); Siar will try again", detail=exception_detail(exc))  # fmt: skip
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -22,7 +22,7 @@ import httpx
 from siar_contracts import ErrorClass, MediaItem
 
 from .base import Account, Outgoing, PlatformError, Published, Refreshed, Verified, retry_after
-from .mediafetch import Deadline, Fetched, expiry_from, fetch_media, in_seconds
+from .mediafetch import Deadline, MediaSource, expiry_from, fetch_media_file, in_seconds
 
 DEFAULT_BASE = "https://open.tiktokapis.com"
 MIB = 1024 * 1024
@@ -224,7 +224,7 @@ class TikTokAdapter:
         }
 
     async def _start(self, client: httpx.AsyncClient, account: Account, post: Outgoing, media: MediaItem
-                     ) -> tuple[dict[str, Any], Fetched | None]:  # fmt: skip
+                     ) -> tuple[dict[str, Any], MediaSource | None]:  # fmt: skip
         creator = await self._creator(client, account)
         limit = creator.get("max_video_post_duration_sec")
         if isinstance(limit, int) and media.duration_seconds and media.duration_seconds > limit:
@@ -232,15 +232,15 @@ class TikTokAdapter:
                                 f"TikTok: the video is {media.duration_seconds:g} s; this account may post up to {limit} s")
         post_info = self._post_info(account, post, creator)
         source = account.settings.get("source", "FILE_UPLOAD")
-        fetched: Fetched | None = None
+        fetched: MediaSource | None = None
         if source == "PULL_FROM_URL":
             source_info: dict[str, Any] = {"source": "PULL_FROM_URL", "video_url": media.url}
             # TikTok starts fetching and posting at once: an answer lost here is an unknown outcome.
             lost = ErrorClass.OUTCOME_UNKNOWN
         else:
-            fetched = await fetch_media(client, media)
-            chunk, count = chunk_plan(len(fetched.data), self.chunk_bytes)
-            source_info = {"source": "FILE_UPLOAD", "video_size": len(fetched.data), "chunk_size": chunk,
+            fetched = await fetch_media_file(client, media)
+            chunk, count = chunk_plan(fetched.size, self.chunk_bytes)
+            source_info = {"source": "FILE_UPLOAD", "video_size": fetched.size, "chunk_size": chunk,
                            "total_chunk_count": count}  # fmt: skip
             lost = ErrorClass.TRANSIENT  # nothing is posted until the bytes arrive
         data = await self._api(client, account, "POST", "/v2/post/publish/video/init/", lost=lost,
@@ -253,9 +253,9 @@ class TikTokAdapter:
         await post.save(tiktok=kept)
         return kept, fetched
 
-    async def _upload(self, client: httpx.AsyncClient, account: Account, kept: dict[str, Any], fetched: Fetched,
+    async def _upload(self, client: httpx.AsyncClient, account: Account, kept: dict[str, Any], fetched: MediaSource,
                       start_index: int) -> None:  # fmt: skip
-        data, size, chunk, count = fetched.data, int(kept["size"]), int(kept["chunk"]), int(kept["count"])
+        size, chunk, count = int(kept["size"]), int(kept["chunk"]), int(kept["count"])
         content_type = fetched.content_type if fetched.content_type.startswith("video/") else "video/mp4"
         index = start_index
         troubles = 0
@@ -264,7 +264,7 @@ class TikTokAdapter:
             last = size - 1 if index == count - 1 else first + chunk - 1
             failure = ""
             try:
-                response = await client.put(kept["upload_url"], content=data[first : last + 1], headers={
+                response = await client.put(kept["upload_url"], content=await fetched.read(first, last + 1), headers={
                     "Content-Type": content_type, "Content-Range": f"bytes {first}-{last}/{size}",
                 })  # fmt: skip
                 if response.status_code in (200, 201, 206):
@@ -352,8 +352,8 @@ class TikTokAdapter:
                 if unfinished:
                     fresh_url = datetime.now(UTC).timestamp() < float(kept.get("started", 0)) + UPLOAD_URL_SECONDS - 60
                     if fresh_url:
-                        fetched = await fetch_media(client, media)
-                        if len(fetched.data) == int(kept["size"]):
+                        fetched = await fetch_media_file(client, media)
+                        if fetched.size == int(kept["size"]):
                             start = int(status.get("uploaded_bytes") or 0) // int(kept["chunk"])
                             await self._upload(client, account, kept, fetched, start)
                             return await self._until_done(client, account, post, kept["publish_id"])

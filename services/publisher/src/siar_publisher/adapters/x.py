@@ -32,7 +32,7 @@ from .base import (
     retry_after,
     transport_error,
 )
-from .mediafetch import Deadline, expiry_from, fetch_media, in_seconds, parse_time
+from .mediafetch import Deadline, expiry_from, fetch_media_file, in_seconds, parse_time
 
 DEFAULT_BASE = "https://api.x.com"
 MIB = 1024 * 1024
@@ -258,18 +258,18 @@ class XAdapter:
         return "tweet_image"
 
     async def _upload(self, client: httpx.AsyncClient, account: Account, media: MediaItem) -> str:
-        fetched = await fetch_media(client, media)
+        fetched = await fetch_media_file(client, media)
         category = self._category(media, fetched.content_type)
         init = self._json(await self._call(client, account, "POST", "/2/media/upload/initialize", json={
-            "media_type": fetched.content_type, "total_bytes": len(fetched.data), "media_category": category,
+            "media_type": fetched.content_type, "total_bytes": fetched.size, "media_category": category,
         }))  # fmt: skip
         media_id = str(init["data"]["id"])
-        data = fetched.data
-        for index, start in enumerate(range(0, len(data), self.chunk_bytes)):
+        for index, start in enumerate(range(0, fetched.size, self.chunk_bytes)):
+            chunk = await fetched.read(start, start + self.chunk_bytes)
             response = await self._call(
                 client, account, "POST", f"/2/media/upload/{media_id}/append",
                 data={"segment_index": str(index)},
-                files={"media": (fetched.name, data[start : start + self.chunk_bytes], "application/octet-stream")},
+                files={"media": (fetched.name, chunk, "application/octet-stream")},
             )  # fmt: skip
             if response.status_code not in (200, 201, 204):
                 raise self._error(response)

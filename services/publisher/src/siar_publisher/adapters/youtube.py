@@ -42,7 +42,7 @@ from .base import (
     Verified,
     retry_after,
 )
-from .mediafetch import Deadline, Fetched, fetch_media, in_seconds
+from .mediafetch import Deadline, MediaSource, fetch_media_file, in_seconds
 
 DEFAULT_BASE = "https://www.googleapis.com"
 GOOGLE_OAUTH = "https://oauth2.googleapis.com"
@@ -252,7 +252,7 @@ class YouTubeAdapter:
         first = (post.text.strip().splitlines() or ["Video"])[0]
         return first[:100]
 
-    async def _start(self, client: httpx.AsyncClient, account: Account, post: Outgoing, fetched: Fetched) -> str:
+    async def _start(self, client: httpx.AsyncClient, account: Account, post: Outgoing, fetched: MediaSource) -> str:
         settings = account.settings
         snippet: dict[str, Any] = {"title": self._title(post), "description": post.text,
                                    "categoryId": str(settings.get("category_id", "22"))}  # fmt: skip
@@ -263,7 +263,7 @@ class YouTubeAdapter:
         body = {"snippet": snippet, "status": {"privacyStatus": settings.get("privacy_status", "public"),
                                                "selfDeclaredMadeForKids": bool(settings.get("made_for_kids", False))}}  # fmt: skip
         content_type = fetched.content_type if fetched.content_type.startswith("video/") else "application/octet-stream"
-        headers = {**self._auth(account), "X-Upload-Content-Length": str(len(fetched.data)),
+        headers = {**self._auth(account), "X-Upload-Content-Length": str(fetched.size),
                    "X-Upload-Content-Type": content_type}  # fmt: skip
         try:
             response = await client.post(
@@ -295,9 +295,8 @@ class YouTubeAdapter:
             return None
         raise self._error(response)
 
-    async def _send(self, client: httpx.AsyncClient, account: Account, uri: str, fetched: Fetched, offset: int) -> dict[str, Any]:
-        data = fetched.data
-        size = len(data)
+    async def _send(self, client: httpx.AsyncClient, account: Account, uri: str, fetched: MediaSource, offset: int) -> dict[str, Any]:
+        size = fetched.size
         content_type = fetched.content_type if fetched.content_type.startswith("video/") else "application/octet-stream"
         troubles = 0
         while True:
@@ -306,7 +305,7 @@ class YouTubeAdapter:
             response: httpx.Response | None = None
             failure = ""
             try:
-                response = await client.put(uri, content=data[offset:end], headers={
+                response = await client.put(uri, content=await fetched.read(offset, end), headers={
                     **self._auth(account), "Content-Type": content_type,
                     "Content-Range": f"bytes {offset}-{end - 1}/{size}",
                 })  # fmt: skip
@@ -393,8 +392,8 @@ class YouTubeAdapter:
         return published
 
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
-        fetched = await fetch_media(client, post.media[0])
-        size = len(fetched.data)
+        fetched = await fetch_media_file(client, post.media[0])
+        size = fetched.size
         kept = post.progress.get("youtube_session")
         uri: str | None = None
         offset = 0
