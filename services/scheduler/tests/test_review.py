@@ -85,11 +85,17 @@ async def test_the_reviewer_path(reviewed, accts, tap):
 
     log = (await reviewed.get("/v1/audit", params={"entity": "post", "entity_id": pid})).json()["entries"]
     actions = [e["action"] for e in log]
-    assert actions == ["post.created", "post.sent_back", "post.updated", "post.submitted", "post.approved",
-                       "post.updated", "post.approved", "post.updated"]
-    assert log[1]["details"]["comment"] == "Sebutkan sumbernya."
-    assert log[2]["details"]["text"]["to"] == "Pameran buku anak (sumber: panitia)."
+    assert actions == ["post.created", "post.approve_refused", "post.sent_back", "post.updated", "post.submitted",
+                       "post.approved", "post.updated", "post.approved", "post.updated"]
+    # The editor's refused attempt is on record with its reason, and so is the reviewer's own-post attempt.
+    assert (log[1]["role"], log[1]["details"]["reason"]) == (
+        "editor", "approving and sending back is for reviewers; this token's role is editor")
+    assert log[2]["details"]["comment"] == "Sebutkan sumbernya."
+    assert log[3]["details"]["text"]["to"] == "Pameran buku anak (sumber: panitia)."
     assert {e["role"] for e in log} == {"editor", "reviewer"}
+    [mine] = [e for e in (await reviewed.get("/v1/audit", params={"entity_id": own["post_id"]})).json()["entries"]
+              if e["action"] == "post.approve_refused"]
+    assert mine["role"] == "reviewer" and "another reviewer must approve it" in mine["details"]["reason"]
 
 
 async def test_a_post_not_approved_by_its_time_does_not_go_out_and_says_why(reviewed, accts, tap):

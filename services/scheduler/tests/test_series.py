@@ -201,12 +201,20 @@ async def test_moving_an_approved_series_or_event_onto_other_accounts_sends_it_b
     assert back.json()["review"]["state"] == "in_review"
     own = await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer2"))
     assert own.status_code == 403, own.text
+    log = (await reviewed.get("/v1/audit", params={"entity": "series", "entity_id": sid})).json()["entries"]
+    assert [e["action"] for e in log][-1] == "series.approve_refused"  # the attempt is on record
+    assert "another reviewer must approve it" in log[-1]["details"]["reason"]
     again = await reviewed.post(f"/v1/series/{sid}/approve", headers=auth("reviewer"))
     assert again.json()["review"]["state"] == "approved"
 
     event = (await reviewed.post("/v1/events", json={
         "title": "Lomba Mendongeng", "starts_at": f"{local_day(10)}T10:00:00", "targets": [accts["telegram"]],
         "days_before": [3, 0]})).json()
+    assert (await reviewed.post(f"/v1/events/{event['series_id']}/send-back", json={"comment": "Nanti"},
+                                headers=auth("editor"))).status_code == 403
+    [refused] = [e for e in (await reviewed.get("/v1/audit", params={"entity": "event", "entity_id": event["series_id"]})
+                             ).json()["entries"] if e["action"] == "event.send_back_refused"]  # fmt: skip
+    assert refused["role"] == "editor"
     assert (await reviewed.post(f"/v1/events/{event['series_id']}/approve", headers=auth("reviewer"))).status_code == 200
     moved = await reviewed.patch(f"/v1/events/{event['series_id']}",
                                  json={"targets": [accts["telegram"], accts["mastodon"]]})

@@ -6,6 +6,8 @@ Every step is an audit entry and a post.updated event carrying the new review st
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import asyncpg
@@ -48,6 +50,23 @@ def own_work(actor: Actor, *people: str | None) -> None:
         )
 
 
+@asynccontextmanager
+async def refusal_audited(pool: asyncpg.Pool, actor: Actor, action: str, entity: str,
+                          entity_id: UUID) -> AsyncIterator[None]:  # fmt: skip
+    """A refused approval or send-back (403: the token's role, or one's own work) is an audit
+    entry of its own, ``<entity>.<action>_refused`` with the reason: the four-eyes rule is a
+    control, and an auditor asks who tried to get round it. Written in a transaction of its
+    own, since the refused one writes nothing."""
+    try:
+        yield
+    except Problem as problem:
+        if problem.status == 403:
+            async with pool.acquire() as conn:
+                await plans.audit(conn, actor=actor.id, role=actor.role, action=f"{entity}.{action}_refused",
+                                  entity=entity, entity_id=entity_id, details={"reason": problem.detail})  # fmt: skip
+        raise
+
+
 async def _locked(conn: asyncpg.Connection, post_id: UUID) -> PostOut:
     post = await store.get_post(conn, post_id, for_update=True)
     if post is None:
@@ -85,6 +104,11 @@ async def submit(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, policy: Pol
 
 
 async def approve(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: str | None) -> PostOut:
+    async with refusal_audited(pool, actor, "approve", "post", post_id):
+        return await _approve(pool, post_id, actor=actor, comment=comment)
+
+
+async def _approve(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: str | None) -> PostOut:
     require_reviewer(actor)
     async with pool.acquire() as conn, conn.transaction():
         post = await _locked(conn, post_id)
@@ -104,11 +128,12 @@ async def approve(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: s
 
 
 async def send_back(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: str) -> PostOut:
-    require_reviewer(actor)
-    async with pool.acquire() as conn, conn.transaction():
-        post = await _locked(conn, post_id)
-        if post.review.state == "draft":
-            raise wrong_state("post", "draft", "it is with its author already")
-        await store.set_review(conn, post_id, "draft", actor=actor.id, comment=comment, reviewed=True)
-        return await _announce(conn, post_id, actor, "post.sent_back",
-                               {"comment": comment, "from": post.review.state})
+    async with refusal_audited(pool, actor, "send_back", "post", post_id):
+        require_reviewer(actor)
+        async with pool.acquire() as conn, conn.transaction():
+            post = await _locked(conn, post_id)
+            if post.review.state == "draft":
+                raise wrong_state("post", "draft", "it is with its author already")
+            await store.set_review(conn, post_id, "draft", actor=actor.id, comment=comment, reviewed=True)
+            return await _announce(conn, post_id, actor, "post.sent_back",
+                                   {"comment": comment, "from": post.review.state})

@@ -44,7 +44,7 @@ from .posts import (
     target_texts,
     updated_event,
 )
-from .review import own_work, wrong_state
+from .review import own_work, refusal_audited, wrong_state
 from .schemas import (
     EventCreate,
     EventUpdate,
@@ -488,8 +488,16 @@ async def review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Act
                  comment: str | None = None, kind: str | None = None) -> SeriesOut:
     """submit, approve or send_back a whole series: its occurrences not edited alone follow.
     ``kind`` (recurrence or countdown): the route's, so /v1/events/{id} never reviews a series."""
-    if action != "submit":
+    if action == "submit":
+        return await _review(pool, series_id, action, actor=actor, policy=policy, comment=comment, kind=kind)
+    entity = "event" if kind == "countdown" else "series"
+    async with refusal_audited(pool, actor, action, entity, series_id):
         require_reviewer(actor)
+        return await _review(pool, series_id, action, actor=actor, policy=policy, comment=comment, kind=kind)
+
+
+async def _review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Actor, policy: Policy,
+                  comment: str | None, kind: str | None) -> SeriesOut:
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, series_id, kind)
         state = row["review_state"]
