@@ -81,6 +81,10 @@ async def test_create_read_and_list_a_post(client, account_ids):
     assert [p["post_id"] for p in inside.json()["posts"]] == [post["post_id"]]
     outside = await client.get("/v1/posts", params={"from": "2030-05-18T00:00:00Z"})
     assert outside.json()["posts"] == []
+    # Days without an offset are the library's (SIAR_TIMEZONE, Asia/Jakarta): 09:00 there is on the 17th.
+    local = await client.get("/v1/posts", params={"from": "2030-05-17", "to": "2030-05-18"})
+    assert [p["post_id"] for p in local.json()["posts"]] == [post["post_id"]]
+    assert (await client.get("/v1/posts", params={"from": "2030-05-17T09:00:01", "to": "2030-05-18"})).json()["posts"] == []
 
 
 async def test_listing_pages_with_a_cursor(client, account_ids):

@@ -62,6 +62,8 @@ async def test_a_wrong_method_names_both_methods_of_the_rhythm(planner, accts):
 async def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_500(planner):
     # Year 1 at +07:00 is year 0 in UTC; a month after 9999-12 does not exist: both were 500s.
     problem(await planner.get("/v1/posts", params={"from": "0001-01-01T00:00:00+07:00"}), 422)
+    problem(await planner.get("/v1/posts", params={"from": "0001-01-01"}), 422)  # the library's midnight, as above
+    problem(await planner.get("/v1/audit", params={"to": "0001-01-01T05:00"}), 422)
     problem(await planner.get("/v1/calendar/month", params={"month": "9999-12"}), 422)
     problem(await planner.get("/v1/calendar/week", params={"week": "0001-W01"}), 422)
     problem(await planner.post("/v1/events", json={"title": "Lomba", "targets": ["a"],

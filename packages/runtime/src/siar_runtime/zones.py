@@ -7,6 +7,7 @@ for a file. Each service and the command line ask here, so none of them misses o
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -19,3 +20,10 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise UnknownZone(f"{name!r} is not an IANA time zone (for example Asia/Jakarta)") from exc
+
+
+def localised(value: datetime, name: str) -> datetime:
+    """``value`` as given when it carries an offset; else a wall-clock time in the zone ``name``
+    (a date alone is its midnight there): how a librarian writes ``from=2026-12-01`` for a report
+    or an export means the library's day, not UTC's."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone(name))

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
+from siar_runtime import zones
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -49,17 +50,18 @@ def router(auth, timezone: str) -> APIRouter:
     Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
     def period(
-        start: Annotated[datetime | None, Query(alias="from", description="Inclusive, with offset; default 30 days ago")] = None,
-        end: Annotated[datetime | None, Query(alias="to", description="Exclusive, with offset; default now")] = None,
+        start: Annotated[datetime | None, Query(alias="from", description="Inclusive; default 30 days ago. A time "
+                                                "without an offset (or a date alone) is the library's local time")] = None,
+        end: Annotated[datetime | None, Query(alias="to", description="Exclusive; default now. A time without an "
+                                              "offset (or a date alone) is the library's local time")] = None,
     ) -> Period:
         for name, value in (("from", start), ("to", end)):
-            if value is not None and value.tzinfo is None:
-                raise Problem(422, "Invalid request", f"'{name}' needs a UTC offset (2026-12-01T00:00:00+07:00)",
-                              type_=TYPE_BASE + "validation")
             # Year 1 or 9999 overflowed a 500 out of the default window or the shift to UTC.
             if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
                 raise Problem(422, "Invalid request", f"'{name}' must be in the years {FIRST_YEAR}-{LAST_YEAR}",
                               type_=TYPE_BASE + "validation")
+        # As the library writes a day: from=2026-11-01 is its midnight in SIAR_TIMEZONE, not UTC's.
+        start, end = (None if v is None else zones.localised(v, timezone) for v in (start, end))
         end = end or datetime.now(UTC)
         start = start or end - timedelta(days=30)
         if end <= start:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from siar_runtime import zones
 from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import accounts, checks, posts, review, store
@@ -46,12 +47,17 @@ def _parse_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor") from exc
 
 
-def check_range(start: datetime | None, end: datetime | None) -> None:
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise Problem(422, "Invalid request", f"'{name}' needs a UTC offset", type_=TYPE_BASE + "validation")
+LOCAL_FROM = "inclusive; a time without an offset (or a date alone) is the library's local time (SIAR_TIMEZONE)"
+LOCAL_TO = "exclusive; a time without an offset (or a date alone) is the library's local time (SIAR_TIMEZONE)"
+
+
+def check_range(start: datetime | None, end: datetime | None, timezone: str) -> tuple[datetime | None, datetime | None]:
+    """``from`` and ``to`` as instants: a time without an offset (or a date alone) is wall-clock
+    time in ``timezone`` (the library's, or the view's)."""
+    start, end = (None if v is None else zones.localised(v, timezone) for v in (start, end))
     if start and end and end <= start:
         raise Problem(422, "Invalid request", "'to' must be after 'from'", type_=TYPE_BASE + "validation")
+    return start, end
 
 
 def router(auth, policy: Policy) -> APIRouter:
@@ -115,15 +121,15 @@ def router(auth, policy: Policy) -> APIRouter:
     async def list_(
         actor: ActorDep,
         db: Pool,
-        start: Annotated[datetime | None, Query(alias="from", description="inclusive, with offset")] = None,
-        end: Annotated[datetime | None, Query(alias="to", description="exclusive, with offset")] = None,
+        start: Annotated[datetime | None, Query(alias="from", description=LOCAL_FROM)] = None,
+        end: Annotated[datetime | None, Query(alias="to", description=LOCAL_TO)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
         campaign_id: UUID | None = None,
         series_id: UUID | None = None,
         review_state: ReviewState | None = None,
     ) -> PostList:
-        check_range(start, end)
+        start, end = check_range(start, end, policy.timezone)
         async with db.acquire() as conn:
             found = await store.list_posts(
                 conn, start=start, end=end, after=_parse_cursor(cursor) if cursor else None, limit=limit,

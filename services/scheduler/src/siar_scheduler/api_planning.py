@@ -12,7 +12,7 @@ from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import accounts, calendar, campaigns, series, transfer
 from . import planning_store as plans
-from .api import ERRORS, check_range
+from .api import ERRORS, LOCAL_FROM, LOCAL_TO, check_range
 from .identity import Actor, actor_dependency
 from .policy import Policy
 from .schemas import (
@@ -286,7 +286,7 @@ def router(auth, policy: Policy) -> APIRouter:
         return JSONResponse(report.model_dump(mode="json"), status_code=201 if created else 200)
 
     def _range(month: str | None, start: datetime | None, end: datetime | None, tz: str) -> tuple[datetime, datetime]:
-        check_range(start, end)
+        start, end = check_range(start, end, tz)
         if start or end:
             if not (start and end):
                 raise Problem(422, "Invalid request", "give both 'from' and 'to', or a month", type_=TYPE_BASE + "validation")
@@ -297,8 +297,10 @@ def router(auth, policy: Policy) -> APIRouter:
         return calendar.bounds(tz, first.start, last.end)
 
     Month = Annotated[str | None, Query(description="YYYY-MM; without it and without from/to: this month and the next")]
-    From = Annotated[datetime | None, Query(alias="from", description="inclusive, with offset")]
-    To = Annotated[datetime | None, Query(alias="to", description="exclusive, with offset")]
+    From = Annotated[datetime | None, Query(alias="from", description="inclusive; a time without an offset (or a "
+                                            "date alone) is local time in the view's zone")]
+    To = Annotated[datetime | None, Query(alias="to", description="exclusive; a time without an offset (or a date "
+                                          "alone) is local time in the view's zone")]
 
     @api.get("/calendar/export.csv", tags=["calendar"], summary="The plan as CSV (the import's columns)",
              response_class=Response, responses={200: {"content": {"text/csv": {}}}})
@@ -331,11 +333,12 @@ def router(auth, policy: Policy) -> APIRouter:
         entity: Annotated[str | None, Query(description="post, series, event, campaign, account, calendar, survey")] = None,
         entity_id: str | None = None,
         by: Annotated[str | None, Query(description="Only what this actor did")] = None,
-        start: From = None, end: To = None,
+        start: Annotated[datetime | None, Query(alias="from", description=LOCAL_FROM)] = None,
+        end: Annotated[datetime | None, Query(alias="to", description=LOCAL_TO)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> AuditList:
-        check_range(start, end)
+        start, end = check_range(start, end, policy.timezone)
         after = None
         if cursor:
             if not (cursor.isascii() and cursor.isdigit()):  # "²" is a digit int() refuses
