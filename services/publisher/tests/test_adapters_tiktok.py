@@ -23,6 +23,7 @@ from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     SANDBOX,
     big_video,
     close_to,
+    disk,
     image,
     live,
     live_server,
@@ -113,11 +114,11 @@ async def test_uploads_big_videos_in_chunks(sandbox, tt):
     assert len(await sandbox.posts("tiktok")) == 1
 
 
-async def test_a_video_larger_than_memory_takes_goes_from_disk_whole(sandbox, tt, memory_capped):
+async def test_a_video_larger_than_memory_takes_goes_from_disk_whole(sandbox, tt, memory_capped, disk):
     await tt.publish(sandbox.client, account(), clip_post(big_video(12 * MIB)))
     [recorded] = await sandbox.posts("tiktok")
     assert recorded["media"][0]["size"] == 12 * MIB and recorded["media"][0]["sha256"] == mp4_digest(12 * MIB)
-    assert memory_capped.held == 0
+    assert memory_capped.held == 0 and disk.held == 0
 
 
 async def test_resumes_a_cut_upload_from_uploaded_bytes(sandbox, tt):

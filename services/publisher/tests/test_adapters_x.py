@@ -17,11 +17,13 @@ from siar_publisher.transport import http_client
 from siar_sandbox.app import create_app
 
 from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
+    HOST,
     MEDIA,
     SANDBOX,
     Sandbox,
     big_video,
     close_to,
+    disk,
     image,
     live,
     live_server,
@@ -130,13 +132,21 @@ async def test_video_waits_for_processing(sandbox, x):
     assert sandbox.calls.index(tweet) > sandbox.calls.index(polls[-1])
 
 
-async def test_a_video_larger_than_memory_takes_goes_from_disk_in_segments(sandbox, memory_capped):
+async def test_a_video_larger_than_memory_takes_goes_from_disk_in_segments(sandbox, memory_capped, disk):
     x = XAdapter(chunk_bytes=1024**2, min_poll_seconds=0.2)
     size = 3 * 1024**2 + 5
     await x.publish(sandbox.client, account(), outgoing("Video panjang", big_video(size)))
     [recorded] = await sandbox.posts("x")
     assert recorded["media"][0]["size"] == size and recorded["media"][0]["sha256"] == mp4_digest(size)
-    assert len(sandbox.to("/append")) == 4 and memory_capped.held == 0  # 1 MiB segments, the last 5 bytes
+    assert len(sandbox.to("/append")) == 4  # 1 MiB segments, the last 5 bytes
+    assert memory_capped.held == 0 and disk.held == 0
+
+
+async def test_a_file_over_xs_own_limit_is_refused_before_it_is_sent(sandbox, x, disk):
+    big = MediaItem(url=f"{HOST}/{5 * 1024**2 + 1}.bin", kind="image", mime_type="image/png")
+    error = await refused(x.publish(sandbox.client, account(), outgoing("Poster besar", big)), ErrorClass.INVALID_CONTENT)
+    assert error.reason == f"X takes images of up to 5,242,880 bytes; the file at {big.url} is larger: link a smaller one"
+    assert sandbox.to("/initialize") == [] and disk.held == 0
 
 
 async def test_video_processing_failure_is_invalid_content(sandbox, x):

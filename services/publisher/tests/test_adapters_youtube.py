@@ -21,6 +21,7 @@ from services.publisher.tests.upload_kit import (  # noqa: F401 - fixtures
     SANDBOX,
     big_video,
     close_to,
+    disk,
     live,
     live_server,
     memory_capped,
@@ -179,13 +180,13 @@ async def test_uploads_in_chunks(sandbox, yt):
     assert [c.headers.get("range") for c in puts[:3]] == [f"bytes=0-{(i + 1) * CHUNK_UNIT - 1}" for i in range(3)]
 
 
-async def test_a_video_larger_than_memory_takes_goes_from_disk_whole(sandbox, yt, memory_capped):
+async def test_a_video_larger_than_memory_takes_goes_from_disk_whole(sandbox, yt, memory_capped, disk):
     # 1 MiB against a 64 KiB memory cap here (200 MiB in the service): a long recording is
     # downloaded to disk and sent a chunk at a time, never held whole.
     await yt.publish(sandbox.client, account(), post(big_video(MIB)))
     [recorded] = await sandbox.posts("youtube")
     assert recorded["media"][0]["size"] == MIB and recorded["media"][0]["sha256"] == mp4_digest(MIB)
-    assert len(data_puts(sandbox)) == 4 and memory_capped.held == 0
+    assert len(data_puts(sandbox)) == 4 and memory_capped.held == 0 and disk.held == 0
 
 
 async def test_resumes_after_a_cut_connection_sending_only_the_rest(sandbox, yt):
@@ -329,6 +330,14 @@ async def test_invalid_metadata_is_invalid_content(sandbox, yt):
     error = await refused(yt.publish(sandbox.client, account(category_id="999"), post()), ErrorClass.INVALID_CONTENT)
     assert "invalidCategoryId" in (error.detail or "")
     assert await sandbox.posts("youtube") == []
+
+
+async def test_a_refused_upload_closes_its_file_at_once(sandbox, yt, disk):
+    # The failure's traceback keeps the adapter's frame alive (the delivery keeps the error): the
+    # downloaded file must not wait for a garbage collection to go (the collector is off here).
+    error = await refused(yt.publish(sandbox.client, account(), post(big_video(MIB), title="x" * 101)),
+                          ErrorClass.INVALID_CONTENT)  # fmt: skip
+    assert error.__traceback__ is not None and disk.held == 0
 
 
 async def test_processing_failure_is_invalid_content(sandbox, yt):

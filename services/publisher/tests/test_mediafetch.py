@@ -10,11 +10,11 @@ import os
 import tracemalloc
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import PlatformError, mediafetch
-from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media, fetch_media_file
+from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media, fetch_media_file, sniff
+from siar_publisher.transport import http_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -65,7 +65,9 @@ async def host() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def client(host):
-    async with httpx.AsyncClient(base_url=host) as c:
+    """The publisher's own client (its aiohttp transport reads other answers whole: media must
+    come through it as a stream)."""
+    async with http_client(timeout_seconds=10, base_url=host) as c:
         yield c
 
 
@@ -230,20 +232,64 @@ async def test_downloads_to_disk_wait_for_room_as_in_memory(client, disk):
     assert (await asyncio.wait_for(second, 5)).size == 150_000
 
 
-def test_the_publishers_settings_set_the_disk_limits(monkeypatch):
+def test_the_publishers_settings_set_the_disk_limits(monkeypatch, tmp_path):
+    from pydantic import ValidationError
     from siar_publisher.settings import PublisherSettings
 
     monkeypatch.setattr(mediafetch, "DISK", mediafetch.MediaBudget(1))
     monkeypatch.setattr(mediafetch, "MAX_SPOOLED_BYTES", 1)
     monkeypatch.setattr(mediafetch, "MEDIA_DIR", None)
     monkeypatch.setenv("SIAR_MEDIA_MAX_BYTES", str(512 * 1024**2))
-    monkeypatch.setenv("SIAR_MEDIA_DIR", "/var/lib/siar/media")
+    monkeypatch.setenv("SIAR_MEDIA_DIR", str(tmp_path))
     settings = PublisherSettings()
     assert settings.media_disk_bytes == 8 * 1024**3 and mediafetch.MAX_SPOOLED_BYTES == 1
     mediafetch.configure(max_bytes=settings.media_max_bytes, disk_bytes=settings.media_disk_bytes,
                          directory=settings.media_dir)  # fmt: skip  (as the app starts)
     assert (mediafetch.MAX_SPOOLED_BYTES, mediafetch.DISK.total, mediafetch.MEDIA_DIR) == (
-        512 * 1024**2, 8 * 1024**3, "/var/lib/siar/media")
+        512 * 1024**2, 8 * 1024**3, str(tmp_path))
+    # A directory that is not there is found at start, not at the first video.
+    monkeypatch.setenv("SIAR_MEDIA_DIR", str(tmp_path / "not-there"))
+    with pytest.raises(ValidationError, match="SIAR_MEDIA_DIR .* is not a directory the publisher can write to"):
+        PublisherSettings()
+
+
+async def test_a_cancelled_download_keeps_nothing(client, disk, tmp_path):
+    # An attempt is cancelled when its delivery's lease is lost: the room and the file go back.
+    task = asyncio.create_task(fetch_media_file(client, item(f"counted-{64 * 1024**2}.mp4")))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if disk.held:
+            break
+    assert disk.held and open_in(tmp_path) == 1  # under way (no length declared: the cap is taken)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert disk.held == 0 and open_in(tmp_path) == 0
+
+
+async def test_closing_gives_the_room_back_at_once_without_the_garbage_collector(client, disk, tmp_path):
+    # An adapter closes the file when its bytes are sent, or when its upload fails: a failure's
+    # traceback keeps the adapter's frame, and the file with it, until a collection.
+    gc.disable()
+    try:
+        async with await fetch_media_file(client, item("counted-300000.mp4")) as spooled:
+            assert disk.held == 300_000
+            kept = [spooled]  # still referenced, as a traceback would
+        assert disk.held == 0 and open_in(tmp_path) == 0
+        await kept[0].aclose()  # twice is nothing
+        with pytest.raises(ValueError, match="closed"):
+            await kept[0].read(0, 10)
+        assert disk.held == 0
+    finally:
+        gc.enable()
+
+
+def test_sniffing_tells_a_phones_photo_from_a_video():
+    def ftyp(brand: bytes) -> bytes:
+        return b"\x00\x00\x00\x18ftyp" + brand + b"\x00" * 12
+
+    assert [sniff(ftyp(b)) for b in (b"isom", b"mp42", b"qt  ", b"heic", b"mif1", b"avif", b"M4A ")] == [
+        "video/mp4", "video/mp4", "video/quicktime", "image/heic", "image/heif", "image/avif", "audio/mp4"]
 
 
 async def refused_with(coro, error_class: ErrorClass = ErrorClass.INVALID_CONTENT) -> PlatformError:

@@ -10,13 +10,14 @@ import asyncio
 import gzip
 import json
 import socket
+import tracemalloc
 
 import aiohttp
 import httpx
 import pytest
 from siar_contracts import ErrorClass
 from siar_publisher.adapters.base import transport_error
-from siar_publisher.transport import http_client
+from siar_publisher.transport import STREAM, http_client
 
 from services.publisher.tests.socket_kit import server  # noqa: F401 - a fixture
 
@@ -231,3 +232,89 @@ async def test_a_request_whose_body_could_not_be_written_in_time_was_not_sent(se
         with pytest.raises(httpx.WriteTimeout) as caught:
             await client.post(f"{base}/upload", content=b"\0" * 64 * 1024 * 1024)
     assert classify(caught.value) is ErrorClass.TRANSIENT
+
+
+# --------------------------------------------------------------------------- streams (media)
+
+
+async def test_a_streamed_answer_comes_as_it_is_read_and_its_failures_are_httpxs(server):
+    # Media is downloaded as a stream (transport.STREAM): 48 MiB arrive without being held.
+    size = 48 * 1024**2
+
+    async def big(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: %d\r\n\r\n" % size)
+        for _ in range(size // 65536):
+            writer.write(b"\x00" * 65536)
+            await writer.drain()
+        writer.close()
+
+    async def stalls(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"\x00" * 1000)
+        await writer.drain()
+        await asyncio.sleep(3)
+
+    async def cut(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"\x00" * 1000)
+        await writer.drain()
+        writer.close()
+
+    async with http_client(timeout_seconds=0.5) as client:
+        tracemalloc.start()
+        try:
+            got = 0
+            async with client.stream("GET", f"{await server(big)}/v.mp4", extensions={STREAM: True}) as response:
+                async for chunk in response.aiter_bytes():
+                    got += len(chunk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert got == size and peak < 4 * 1024**2, peak
+        for handler, error in ((stalls, httpx.ReadTimeout), (cut, httpx.TransportError)):
+            with pytest.raises(error) as caught:
+                async with client.stream("GET", f"{await server(handler)}/v.mp4", extensions={STREAM: True}) as r:
+                    async for _ in r.aiter_bytes():
+                        pass
+            assert classify(caught.value) in (ErrorClass.OUTCOME_UNKNOWN, ErrorClass.TRANSIENT)
+        # The client goes on working (the cut connections were not put back in the pool).
+        assert len((await client.get(f"{await server(big)}/v.mp4")).content) == size
+
+
+async def test_a_streamed_body_goes_out_as_it_is_read_with_its_length(server):
+    # Bluesky's videos are uploaded from disk: the body is an async iterator, sent with the
+    # Content-Length given (not chunked), and never held whole.
+    size = 40 * 1024**2
+    seen: dict = {}
+
+    async def counts(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen["head"] = head.decode("latin-1").lower()
+        total = 0
+        while total < size:
+            data = await reader.read(1 << 20)
+            if not data:
+                break
+            total += len(data)
+        seen["received"] = total
+        writer.write(answer(200, b"{}"))
+        await writer.drain()
+        writer.close()
+
+    async def chunks():
+        for _ in range(size // (1 << 20)):
+            yield b"\x01" * (1 << 20)
+
+    base = await server(counts)
+    async with http_client(timeout_seconds=5) as client:
+        tracemalloc.start()
+        try:
+            response = await client.post(f"{base}/upload", content=chunks(), extensions={STREAM: True},
+                                         headers={"Content-Length": str(size), "Content-Type": "video/mp4"})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert response.status_code == 200 and seen["received"] == size
+    assert f"content-length: {size}" in seen["head"] and "transfer-encoding" not in seen["head"]
+    assert peak < 6 * 1024**2, peak

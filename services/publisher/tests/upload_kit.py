@@ -199,6 +199,22 @@ def memory_capped(monkeypatch):
     return budget
 
 
+@pytest.fixture
+def disk(monkeypatch, tmp_path):
+    """Media downloaded to disk goes to ``tmp_path``, within a disk budget of this test's own
+    (returned); the garbage collector is off, so a file an adapter forgets to close stays held."""
+    import gc
+
+    from siar_publisher.adapters import mediafetch
+
+    budget = mediafetch.MediaBudget(1024**3)
+    monkeypatch.setattr(mediafetch, "DISK", budget)
+    monkeypatch.setattr(mediafetch, "MEDIA_DIR", str(tmp_path))
+    gc.disable()
+    yield budget
+    gc.enable()
+
+
 def mp4_digest(size: int) -> str:
     return hashlib.sha256(mp4_bytes(size)).hexdigest()
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, model_validator
 from siar_runtime.auth import check_production_tokens, parse_tokens
 from siar_runtime.settings import ServiceSettings
@@ -63,6 +65,9 @@ class PublisherSettings(ServiceSettings):
             if self.credentials_key == DEV_CREDENTIALS_KEY:
                 raise ValueError("SIAR_CREDENTIALS_KEY is the development key; generate one with "
                                  "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+        if self.media_dir and not (os.path.isdir(self.media_dir) and os.access(self.media_dir, os.W_OK | os.X_OK)):
+            # Found now, not at the first video (where every post with one would wait, transient).
+            raise ValueError(f"SIAR_MEDIA_DIR {self.media_dir!r} is not a directory the publisher can write to")
         if self.lease_seconds <= self.http_timeout_seconds * 2:
             raise ValueError("SIAR_LEASE_SECONDS must exceed twice SIAR_HTTP_TIMEOUT_SECONDS")
         return self

@@ -16,6 +16,8 @@ exceptions are mapped onto those meanings below; anything unrecognised counts as
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import aiohttp
 import httpx
 
@@ -70,12 +72,43 @@ def _mapped(exc: BaseException, request: httpx.Request | None = None) -> httpx.T
     raise TypeError(f"not an aiohttp failure: {type(exc).__name__}") from None  # the callers catch only the table's types
 
 
+STREAM = "siar_stream"
+"""A request extension (``extensions={STREAM: True}``): its body, an async iterator, goes out as
+it is read, and its answer comes back unread, to be read as a stream (``client.stream``). For
+media: a video of gigabytes is downloaded to disk and uploaded from it, never held whole."""
+
+
+class _Answer(httpx.AsyncByteStream):
+    """An aiohttp answer's body, read as httpx reads a stream; its failures are httpx's too."""
+
+    def __init__(self, answer: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._answer, self._request = answer, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._answer.content.iter_chunked(64 * 1024):
+                yield chunk
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = _mapped(exc, self._request)
+        raise failure  # outside the except block, as in _send
+
+    async def aclose(self) -> None:
+        # Read to its end, the connection goes back to the pool; cut short, it is closed.
+        self._answer.release()
+
+
+async def _sent_as_read(stream: httpx.AsyncByteStream) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield chunk
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An httpx transport that sends each request through one aiohttp session.
 
-    Responses are read whole before they are returned (the publisher never streams one), so a
-    connection goes back to the pool as soon as its response is in, and a read that stalls in
-    the body is a ReadTimeout like one that stalls before the status line. Content decoding,
+    Responses are read whole before they are returned (but for a request marked :data:`STREAM`),
+    so a connection goes back to the pool as soon as its response is in, and a read that stalls
+    in the body is a ReadTimeout like one that stalls before the status line. Content decoding,
     redirects, cookies and proxies stay httpx's: aiohttp is told to do none of them."""
 
     def __init__(self, limits: httpx.Limits) -> None:
@@ -97,6 +130,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:
             self._session = self._open()
+        if request.extensions.get(STREAM):
+            try:
+                body: bytes | AsyncIterator[bytes] = request.content  # in memory already (a GET's none)
+            except httpx.RequestNotRead:
+                body = _sent_as_read(request.stream)  # type: ignore[arg-type]
+            # Not sent again after a WriteError: a body read as it went cannot go a second time
+            # (the attempt fails as not sent, and the delivery tries again).
+            return await self._send(request, body, stream=True)
         body = await request.aread()
         try:
             return await self._send(request, body)
@@ -104,14 +145,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # Not sent: once more, on another connection (the one that failed is closed).
             return await self._send(request, body)
 
-    async def _send(self, request: httpx.Request, body: bytes) -> httpx.Response:
+    async def _send(self, request: httpx.Request, body: bytes | AsyncIterator[bytes], *,
+                    stream: bool = False) -> httpx.Response:  # fmt: skip
         assert self._session is not None
         timeout = request.extensions.get("timeout", {})
         try:
-            async with self._session.request(
+            answer = await self._session.request(
                 request.method,
                 str(request.url),
-                # The body goes whole, with its Content-Length: a chunked header would not match.
+                # The body goes with its Content-Length (an iterator's is the caller's): a chunked
+                # header would not match.
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
                          if k.lower() != b"transfer-encoding"],
                 data=body or None,
@@ -122,15 +165,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_connect=timeout.get("connect"),
                     sock_read=timeout.get("read"),
                 ),
-            ) as answer:
+            )
+            extensions = {"http_version": f"HTTP/{answer.version.major}.{answer.version.minor}".encode(),
+                          "reason_phrase": (answer.reason or "").encode("latin-1", "replace")}
+            if stream:
+                return httpx.Response(answer.status, headers=answer.raw_headers, stream=_Answer(answer, request),
+                                      extensions=extensions)  # fmt: skip
+            try:
                 content = await answer.read()
-                return httpx.Response(
-                    answer.status,
-                    headers=answer.raw_headers,
-                    content=content,
-                    extensions={"http_version": f"HTTP/{answer.version.major}.{answer.version.minor}".encode(),
-                                "reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
-                )
+            finally:
+                answer.release()
+            return httpx.Response(answer.status, headers=answer.raw_headers, content=content, extensions=extensions)
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = _mapped(exc, request)
         # Raised outside the except block: aiohttp's exception, whose message quotes the whole URL

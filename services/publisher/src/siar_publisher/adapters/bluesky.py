@@ -24,6 +24,7 @@ from siar_contracts import ErrorClass
 from siar_platforms import extract_hashtags, extract_urls, rules_for
 
 from ..redact import redact_url
+from ..transport import STREAM
 from .base import (
     Account,
     Outgoing,
@@ -248,12 +249,16 @@ class BlueskyAdapter:
             return None
         blobs = []
         for media in post.media:
-            fetched = await self._fetch(client, account, media)
-            # A video (up to 300 MB) goes from the publisher's disk as it is read; images from memory.
-            body = fetched.data if isinstance(fetched, Fetched) else fetched.chunks()
-            response = await self._send(client, account, "com.atproto.repo.uploadBlob", "POST", token=token,
-                                        content=body, headers={"Content-Type": fetched.content_type,
-                                                               "Content-Length": str(fetched.size)})  # fmt: skip
+            async with await self._fetch(client, account, media) as fetched:
+                # A video (up to 300 MB) goes from the publisher's disk as it is read (STREAM);
+                # images from memory.
+                streamed = not isinstance(fetched, Fetched)
+                response = await self._send(
+                    client, account, "com.atproto.repo.uploadBlob", "POST", token=token,
+                    content=fetched.chunks() if streamed else fetched.data,  # type: ignore[union-attr]
+                    headers={"Content-Type": fetched.content_type, "Content-Length": str(fetched.size)},
+                    extensions={STREAM: streamed},
+                )  # fmt: skip
             blobs.append((media, self._ok(response)["blob"]))
         if any(m.kind == "video" for m, _ in blobs):
             media, blob = blobs[0]

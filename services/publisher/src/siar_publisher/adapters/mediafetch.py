@@ -18,6 +18,7 @@ import httpx
 from siar_contracts import ErrorClass, MediaItem
 
 from ..redact import redact_url
+from ..transport import STREAM
 from .base import PlatformError, exception_detail, retry_after
 
 _EXTENSION_TYPES = {
@@ -42,27 +43,55 @@ class Fetched:
     async def read(self, start: int, end: int) -> bytes:
         return self.data[start:end]
 
+    async def aclose(self) -> None:
+        """Nothing to close: the memory goes back when the adapter lets go of the file."""
+
+    async def __aenter__(self) -> Fetched:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 class Spooled:
     """A media file downloaded to the publisher's disk (:func:`fetch_media_file`), read a chunk
     at a time by the adapters that upload in chunks (YouTube, TikTok, X) or stream the body
-    (Bluesky's videos), so a long video never sits in memory. The file has no name on disk (it goes when closed, or with the process); it
-    is closed, and its room given back, when the adapter lets go of this object."""
+    (Bluesky's videos), so a long video never sits in memory. The file has no name on disk (it
+    goes when closed, or with the process). The adapter closes it once the bytes are sent
+    (``async with``): before waiting for the platform to process them, and on any failure; a
+    file it forgets is closed when it is collected."""
 
     def __init__(self, file: BinaryIO, size: int, content_type: str, name: str, held: int) -> None:
         self._fd = file.fileno()
         self.size, self.content_type, self.name = size, content_type, name
-        weakref.finalize(self, _let_go, file, DISK, held)
+        self._closed = weakref.finalize(self, _let_go, file, DISK, held)
 
     async def read(self, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (exclusive), read in a worker thread."""
+        if not self._closed.alive:
+            raise ValueError("the media file is closed")
         return await asyncio.to_thread(_pread, self._fd, start, min(end, self.size))
 
     async def chunks(self, size: int = 1024**2) -> AsyncIterator[bytes]:
         """The whole file, ``size`` bytes at a time: a request body sent as it is read (with
-        its Content-Length set, it is not sent chunked)."""
+        its Content-Length set and the request marked ``transport.STREAM``)."""
         for start in range(0, self.size, size):
             yield await self.read(start, start + size)
+
+    async def aclose(self) -> None:
+        """Close the file (in a worker thread: freeing gigabytes of disk takes a moment) and give
+        its room back. Closing twice does nothing."""
+        detached = self._closed.detach()
+        if detached is not None:
+            _, _, (file, budget, held), _ = detached
+            await asyncio.to_thread(file.close)
+            budget.give(held)
+
+    async def __aenter__(self) -> Spooled:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _pread(fd: int, start: int, end: int) -> bytes:
@@ -77,12 +106,20 @@ def _pread(fd: int, start: int, end: int) -> bytes:
 
 
 def _let_go(file: BinaryIO, budget: MediaBudget, held: int) -> None:
+    """A Spooled the adapter forgot, collected: its file closed, its room given back."""
     file.close()
     budget.give(held)
 
 
 MediaSource = Fetched | Spooled
 """What a chunked upload reads from: ``size``, ``content_type``, ``name`` and ``await read(a, b)``."""
+
+
+_FTYP_BRANDS = {
+    b"qt  ": "video/quicktime", b"heic": "image/heic", b"heix": "image/heic", b"heim": "image/heic",
+    b"heis": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif", b"hevc": "image/heic",
+    b"avif": "image/avif", b"avis": "image/avif", b"M4A ": "audio/mp4", b"M4B ": "audio/mp4",
+}  # fmt: skip
 
 
 def sniff(data: bytes) -> str | None:
@@ -95,8 +132,8 @@ def sniff(data: bytes) -> str | None:
         return "image/gif"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    if data[4:8] == b"ftyp":
-        return "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
+    if data[4:8] == b"ftyp":  # ISO base media: the brand says which (a phone's photo is one too)
+        return _FTYP_BRANDS.get(data[8:12], "video/mp4")
     if data[:4] == b"\x1a\x45\xdf\xa3":
         return "video/webm"
     return None
@@ -154,14 +191,20 @@ class MediaBudget:
         self.held += size
 
     def give(self, size: int) -> None:
+        """Room back; from any thread (a file forgotten by an adapter is let go wherever the
+        garbage collector runs), so the waiters are woken through their event loop."""
         self.held = max(0, self.held - size)
         while self._waiting:  # every waiter looks again; those that still do not fit wait again
             waiter = self._waiting.popleft()
-            if not waiter.done():
-                try:
-                    waiter.set_result(None)
-                except RuntimeError:  # its event loop is gone (a test's): nobody waits on it
-                    pass
+            try:
+                waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+            except RuntimeError:  # its event loop is gone (a test's): nobody waits on it
+                pass
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 BUDGET = MediaBudget(MEDIA_MEMORY_BYTES)
@@ -214,38 +257,60 @@ class _Disk:
         await asyncio.to_thread(self.file.flush)
 
 
-async def _download(client: httpx.AsyncClient, url: str, limit: int, budget: MediaBudget, sink: _Sink
-                    ) -> tuple[httpx.Response, bytes, int]:  # fmt: skip
+class _Held:
+    """The room a download took from its budget, until it is handed over with the file (or
+    given back by the caller's ``finally``, whatever ended the download: an error, a refusal,
+    a cancellation)."""
+
+    def __init__(self, budget: MediaBudget) -> None:
+        self.budget, self.bytes = budget, 0
+
+    async def take(self, size: int) -> None:
+        await self.budget.take(size)
+        self.bytes += size  # no await between the two: a cancellation cannot fall in between
+
+    def grow(self, size: int) -> None:
+        """More than taken (compressed after all, or longer than declared): it counts, at once."""
+        self.budget.held += size
+        self.bytes += size
+
+    def give(self, size: int | None = None) -> None:
+        size = self.bytes if size is None else size
+        self.bytes -= size
+        self.budget.give(size)
+
+
+async def _download(client: httpx.AsyncClient, url: str, limit: int, held: _Held, sink: _Sink
+                    ) -> tuple[httpx.Response, bytes]:  # fmt: skip
     """GET ``url`` into ``sink``, reading at most ``limit`` bytes (the declared length is checked
-    first). Returns the response, the first bytes of a refusal's body (empty on 200) and the
-    bytes taken from ``budget`` for the file (the caller holds them)."""
-    async with client.stream("GET", url, follow_redirects=True) as response:
+    first), the room it takes in ``held``. Returns the response and the first bytes of a
+    refusal's body (empty on 200)."""
+    # As it comes (STREAM: the publisher's transport reads other answers whole), and not
+    # compressed: the declared length is then the size the file takes.
+    async with client.stream("GET", url, follow_redirects=True, headers={"Accept-Encoding": "identity"},
+                             extensions={STREAM: True}) as response:  # fmt: skip
         if response.status_code != 200:
             head = bytearray()
             async for chunk in response.aiter_bytes():
                 head += chunk
                 if len(head) >= ERROR_BODY_BYTES:
                     break
-            return response, bytes(head[:ERROR_BODY_BYTES]), 0
+            return response, bytes(head[:ERROR_BODY_BYTES])
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _TooLarge(int(declared))
-        taken = int(declared) if declared.isdigit() else limit
-        await budget.take(taken)
+        await held.take(int(declared) if declared.isdigit() else limit)
         size = 0
-        try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise _TooLarge(size)
-                await sink.write(chunk)
-        except BaseException:
-            budget.give(taken)
-            raise
-        if taken > size:  # a length not declared (or content decoded smaller)
-            budget.give(taken - size)
-            taken = size
-        return response, b"", taken
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge(size)
+            if size > held.bytes:
+                held.grow(size - held.bytes)
+            await sink.write(chunk)
+        if held.bytes > size:  # a length not declared (or content decoded smaller)
+            held.give(held.bytes - size)
+        return response, b""
 
 
 def _size(limit: int) -> str:
@@ -256,11 +321,11 @@ def _size(limit: int) -> str:
 
 
 async def _fetch(client: httpx.AsyncClient, media: MediaItem, limit: int, too_large: str | None,
-                 budget: MediaBudget, sink: _Sink) -> tuple[httpx.Response, int]:  # fmt: skip
+                 held: _Held, sink: _Sink) -> httpx.Response:  # fmt: skip
     """Download into ``sink``, every failure turned into the PlatformError it means."""
     where = redact_url(media.url)  # for the reasons: a signed URL's signature stays out of them
     try:
-        source, refusal, held = await _download(client, media.url, limit, budget, sink)
+        source, _ = await _download(client, media.url, limit, held, sink)
     except _TooLarge as exc:
         reason = too_large or f"the media at {where} is larger than Siar uploads ({_size(limit)}); link a smaller file"
         raise PlatformError(ErrorClass.INVALID_CONTENT, reason, detail=f"at least {exc.args[0]:,} bytes") from exc
@@ -277,7 +342,7 @@ async def _fetch(client: httpx.AsyncClient, media: MediaItem, limit: int, too_la
                                 detail=detail, retry_at=retry_after(source.headers) if status == 429 else None)
         raise PlatformError(ErrorClass.INVALID_CONTENT,
                             f"could not fetch the media at {where} (HTTP {status})", detail=detail)
-    return source, held
+    return source
 
 
 def _described(media: MediaItem, source: httpx.Response, head: bytes) -> tuple[str, str]:
@@ -301,15 +366,20 @@ async def fetch_media(client: httpx.AsyncClient, media: MediaItem, *, limit: int
     made as it is."""
     if limit > MAX_MEDIA_BYTES:  # a platform that takes more than Siar holds in memory (Bluesky video)
         limit, too_large = MAX_MEDIA_BYTES, None
-    sink = _Memory()
-    source, held = await _fetch(client, media, limit, too_large, BUDGET, sink)
-    data = bytes(sink.body)
-    del sink
-    fetched = Fetched(data, *_described(media, source, data))
-    # Held until the adapter lets go of the file (its upload done or failed): then the room
-    # goes back to the fetches waiting for it.
-    weakref.finalize(fetched, BUDGET.give, held)
-    return fetched
+    held = _Held(BUDGET)
+    try:
+        sink = _Memory()
+        source = await _fetch(client, media, limit, too_large, held, sink)
+        data = bytes(sink.body)
+        del sink
+        fetched = Fetched(data, *_described(media, source, data))
+        # Held until the adapter lets go of the file (its upload done or failed): then the room
+        # goes back to the fetches waiting for it.
+        weakref.finalize(fetched, BUDGET.give, held.bytes)
+        held.bytes = 0  # handed over
+        return fetched
+    finally:
+        held.give()
 
 
 async def fetch_media_file(client: httpx.AsyncClient, media: MediaItem, *, limit: int | None = None,
@@ -317,29 +387,31 @@ async def fetch_media_file(client: httpx.AsyncClient, media: MediaItem, *, limit
     """The media downloaded to the publisher's disk (:data:`MEDIA_DIR`), for an upload in chunks
     or streamed; refused as :func:`fetch_media` refuses, above ``limit`` (a platform's own,
     said in ``too_large``) or :data:`MAX_SPOOLED_BYTES`. A disk that cannot take it (full, not
-    writable) is transient: the operator's to mend, and the post waits."""
+    writable) is transient: the operator's to mend, and the post waits. The caller closes it
+    (``async with``)."""
     if limit is None or limit > MAX_SPOOLED_BYTES:
         limit, too_large = MAX_SPOOLED_BYTES, None
     try:
-        file = tempfile.TemporaryFile(dir=MEDIA_DIR)  # noqa: SIM115 (closed when the Spooled goes)
+        file = tempfile.TemporaryFile(dir=MEDIA_DIR)  # noqa: SIM115 (the Spooled closes it)
     except OSError as exc:
         raise _no_room(exc) from exc
+    held = _Held(DISK)
+    spooled: Spooled | None = None
     try:
         sink = _Disk(file)
         try:
-            source, held = await _fetch(client, media, limit, too_large, DISK, sink)
-        except OSError as exc:  # writing to the disk (the room taken is given back already)
-            raise _no_room(exc) from exc
-        try:
+            source = await _fetch(client, media, limit, too_large, held, sink)
             await sink.flush()
             size = file.tell()
-        except OSError as exc:
-            DISK.give(held)
+        except OSError as exc:  # writing to the disk
             raise _no_room(exc) from exc
-    except BaseException:
-        file.close()
-        raise
-    return Spooled(file, size, *_described(media, source, sink.head), held=held)
+        spooled = Spooled(file, size, *_described(media, source, sink.head), held=held.bytes)
+        held.bytes = 0  # handed over with the file
+        return spooled
+    finally:
+        if spooled is None:  # refused, failed or cancelled: nothing is kept
+            file.close()
+        held.give()
 
 
 def _no_room(exc: OSError) -> PlatformError:

@@ -243,14 +243,19 @@ class TikTokAdapter:
             source_info = {"source": "FILE_UPLOAD", "video_size": fetched.size, "chunk_size": chunk,
                            "total_chunk_count": count}  # fmt: skip
             lost = ErrorClass.TRANSIENT  # nothing is posted until the bytes arrive
-        data = await self._api(client, account, "POST", "/v2/post/publish/video/init/", lost=lost,
-                               json={"post_info": post_info, "source_info": source_info})  # fmt: skip
-        kept = {"publish_id": data["publish_id"], "source": source_info["source"],
-                "started": datetime.now(UTC).timestamp()}  # fmt: skip
-        if fetched is not None:
-            kept.update({"upload_url": data["upload_url"], "size": source_info["video_size"],
-                         "chunk": source_info["chunk_size"], "count": source_info["total_chunk_count"]})  # fmt: skip
-        await post.save(tiktok=kept)
+        try:
+            data = await self._api(client, account, "POST", "/v2/post/publish/video/init/", lost=lost,
+                                   json={"post_info": post_info, "source_info": source_info})  # fmt: skip
+            kept = {"publish_id": data["publish_id"], "source": source_info["source"],
+                    "started": datetime.now(UTC).timestamp()}  # fmt: skip
+            if fetched is not None:
+                kept.update({"upload_url": data["upload_url"], "size": source_info["video_size"],
+                             "chunk": source_info["chunk_size"], "count": source_info["total_chunk_count"]})  # fmt: skip
+            await post.save(tiktok=kept)
+        except BaseException:
+            if fetched is not None:  # the caller closes it only once it is returned
+                await fetched.aclose()
+            raise
         return kept, fetched
 
     async def _upload(self, client: httpx.AsyncClient, account: Account, kept: dict[str, Any], fetched: MediaSource,
@@ -352,17 +357,21 @@ class TikTokAdapter:
                 if unfinished:
                     fresh_url = datetime.now(UTC).timestamp() < float(kept.get("started", 0)) + UPLOAD_URL_SECONDS - 60
                     if fresh_url:
-                        fetched = await fetch_media_file(client, media)
-                        if fetched.size == int(kept["size"]):
-                            start = int(status.get("uploaded_bytes") or 0) // int(kept["chunk"])
-                            await self._upload(client, account, kept, fetched, start)
+                        async with await fetch_media_file(client, media) as fetched:
+                            resumed = fetched.size == int(kept["size"])
+                            if resumed:
+                                start = int(status.get("uploaded_bytes") or 0) // int(kept["chunk"])
+                                await self._upload(client, account, kept, fetched, start)
+                        if resumed:
                             return await self._until_done(client, account, post, kept["publish_id"])
-                    # The upload URL has expired: that publish can never complete; start another.
+                    # The upload URL has expired (or the file changed): that publish can never
+                    # complete; start another.
                 else:
                     return await self._until_done(client, account, post, kept["publish_id"], status)
         kept, fetched = await self._start(client, account, post, media)
         if fetched is not None:
-            await self._upload(client, account, kept, fetched, 0)
+            async with fetched:  # closed before waiting for TikTok to post it
+                await self._upload(client, account, kept, fetched, 0)
         return await self._until_done(client, account, post, kept["publish_id"])
 
     async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:

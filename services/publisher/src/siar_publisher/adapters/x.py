@@ -21,7 +21,9 @@ from typing import Any
 
 import httpx
 from siar_contracts import ErrorClass, MediaItem
+from siar_platforms import rules_for
 
+from ..redact import redact_url
 from .base import (
     Account,
     Outgoing,
@@ -257,22 +259,33 @@ class XAdapter:
             return "tweet_video"
         return "tweet_image"
 
+    def _size_limit(self, account: Account, media: MediaItem) -> dict[str, Any]:
+        """X's own limit for this kind of file (images 5 MB, GIFs 15 MB, videos 512 MB), as
+        fetch_media_file's: a larger file is refused before it is downloaded whole."""
+        rules = rules_for(self.platform, account.limits or None)
+        limit = {"video": rules.max_video_bytes, "gif": rules.max_gif_bytes}.get(media.kind, rules.max_image_bytes)
+        if not limit:
+            return {}
+        what = {"video": "videos", "gif": "GIFs"}.get(media.kind, "images")
+        return {"limit": limit, "too_large": f"X takes {what} of up to {limit:,} bytes; the file at "
+                f"{redact_url(media.url)} is larger: link a smaller one"}
+
     async def _upload(self, client: httpx.AsyncClient, account: Account, media: MediaItem) -> str:
-        fetched = await fetch_media_file(client, media)
-        category = self._category(media, fetched.content_type)
-        init = self._json(await self._call(client, account, "POST", "/2/media/upload/initialize", json={
-            "media_type": fetched.content_type, "total_bytes": fetched.size, "media_category": category,
-        }))  # fmt: skip
-        media_id = str(init["data"]["id"])
-        for index, start in enumerate(range(0, fetched.size, self.chunk_bytes)):
-            chunk = await fetched.read(start, start + self.chunk_bytes)
-            response = await self._call(
-                client, account, "POST", f"/2/media/upload/{media_id}/append",
-                data={"segment_index": str(index)},
-                files={"media": (fetched.name, chunk, "application/octet-stream")},
-            )  # fmt: skip
-            if response.status_code not in (200, 201, 204):
-                raise self._error(response)
+        async with await fetch_media_file(client, media, **self._size_limit(account, media)) as fetched:
+            category = self._category(media, fetched.content_type)
+            init = self._json(await self._call(client, account, "POST", "/2/media/upload/initialize", json={
+                "media_type": fetched.content_type, "total_bytes": fetched.size, "media_category": category,
+            }))  # fmt: skip
+            media_id = str(init["data"]["id"])
+            for index, start in enumerate(range(0, fetched.size, self.chunk_bytes)):
+                chunk = await fetched.read(start, start + self.chunk_bytes)
+                response = await self._call(
+                    client, account, "POST", f"/2/media/upload/{media_id}/append",
+                    data={"segment_index": str(index)},
+                    files={"media": (fetched.name, chunk, "application/octet-stream")},
+                )  # fmt: skip
+                if response.status_code not in (200, 201, 204):
+                    raise self._error(response)
         final = self._json(await self._call(client, account, "POST", f"/2/media/upload/{media_id}/finalize"))
         info = (final.get("data") or {}).get("processing_info")
         deadline = Deadline(self.processing_wait_seconds)

@@ -392,22 +392,23 @@ class YouTubeAdapter:
         return published
 
     async def publish(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published:
-        fetched = await fetch_media_file(client, post.media[0])
-        size = fetched.size
-        kept = post.progress.get("youtube_session")
-        uri: str | None = None
-        offset = 0
-        if isinstance(kept, dict) and kept.get("uri") and kept.get("size") == size:
-            held = await self._ask(client, account, kept["uri"], size)
-            if isinstance(held, dict):
-                status = await self._processed(client, account, held)
-                return self._as_published(account, held["id"], status)
-            if held is not None:
-                uri, offset = kept["uri"], held
-        if uri is None:
-            uri = await self._start(client, account, post, fetched)
-            await post.save(youtube_session={"uri": uri, "size": size})
-        video = await self._send(client, account, uri, fetched, offset)
+        async with await fetch_media_file(client, post.media[0]) as fetched:  # closed before processing
+            size = fetched.size
+            kept = post.progress.get("youtube_session")
+            uri: str | None = None
+            offset = 0
+            video: dict[str, Any] | None = None
+            if isinstance(kept, dict) and kept.get("uri") and kept.get("size") == size:
+                held = await self._ask(client, account, kept["uri"], size)
+                if isinstance(held, dict):
+                    video = held
+                elif held is not None:
+                    uri, offset = kept["uri"], held
+            if video is None:
+                if uri is None:
+                    uri = await self._start(client, account, post, fetched)
+                    await post.save(youtube_session={"uri": uri, "size": size})
+                video = await self._send(client, account, uri, fetched, offset)
         status = await self._processed(client, account, video)
         return self._as_published(account, video["id"], status)
 
