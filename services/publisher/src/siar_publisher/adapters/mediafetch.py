@@ -276,8 +276,9 @@ class _Held:
 
     def give(self, size: int | None = None) -> None:
         size = self.bytes if size is None else size
-        self.bytes -= size
-        self.budget.give(size)
+        if size:
+            self.bytes -= size
+            self.budget.give(size)
 
 
 async def _download(client: httpx.AsyncClient, url: str, limit: int, held: _Held, sink: _Sink
