@@ -253,6 +253,21 @@ async def test_answer_lost_on_media_publish_then_reconcile_by_container(live, ig
     assert len(await live.posts("instagram")) == 1
 
 
+async def test_a_published_container_not_among_the_recent_posts_says_what_is_known(live, ig):
+    kept: dict = {}
+    post = outgoing("Terbit, lalu tenggelam", image(base=f"{live.base}/_sandbox/media"), progress=kept)
+    await live.faults("instagram", "ok", "timeout_after_commit", timeout_seconds=2)
+    async with http_client(timeout_seconds=0.5) as impatient:
+        await refused(ig.publish(impatient, live_account(live), post), ErrorClass.OUTCOME_UNKNOWN)
+    for n in range(50):  # the account's recent posts (one page of 50) no longer reach back to it
+        await ig.publish(live.client, live_account(live), outgoing(f"Pos {n}", image(base=f"{live.base}/_sandbox/media"),
+                                                                 target=f"t-{n}"))  # fmt: skip
+    found = await InstagramAdapter().reconcile(live.client, live_account(live), post)
+    assert found is not None and found.platform_post_id == kept["container"]  # live for certain: not sent again
+    assert "could not find it among the account's recent posts" in (found.notice or "")
+    assert "engagement will not be measured" in found.notice and found.url == "https://www.instagram.com/perpuskota/"
+
+
 async def test_answer_lost_then_reconcile_by_recent_posts(live, ig):
     post = outgoing("Tanpa catatan kontainer", image(base=f"{live.base}/_sandbox/media"))
     await live.faults("instagram", "ok", "timeout_after_commit", timeout_seconds=2)

@@ -232,9 +232,11 @@ class ContainerAdapter:
                              self.text_field, "timestamp")  # fmt: skip
         if match is not None:
             return Published(platform_post_id=str(match["id"]), url=match.get("permalink"))
-        # Live for certain, but not among the recent posts (edited text?): the container id is
-        # the best reference there is.
-        return Published(platform_post_id=container, url=self.profile_url(account))
+        # Live for certain, but not among the recent posts (edited text? many posts since?): the
+        # container id is the best reference there is, and the library is told what that means.
+        return Published(platform_post_id=container, url=self.profile_url(account), notice=(
+            f"{self.name} published it, but Siar could not find it among the account's recent posts, so it "
+            "knows only the upload's id: the link goes to the profile and its engagement will not be measured"))
 
     async def reconcile(self, client: httpx.AsyncClient, account: Account, post: Outgoing) -> Published | None:
         container = self.progress.load(account, post).get("container")
