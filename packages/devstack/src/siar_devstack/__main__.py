@@ -7,22 +7,51 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from siar_runtime.auth import parse_tokens
 
 from .demo import create_demo_survey, register_demo_accounts, wait_for_accounts
 from .stack import Stack
 
 DEV_TOKEN = "siar-dev-token"
+# Set for each process by the stack itself; every other SIAR_ setting given to `make run`
+# (SIAR_REVIEW_REQUIRED=true, SIAR_API_TOKENS=…) reaches every service.
+STACK_OWN = frozenset({"SIAR_DATABASE_URL", "SIAR_AMQP_URL", "SIAR_HTTP_HOST", "SIAR_HTTP_PORT"})
+
+
+def settings_given(environ: Mapping[str, str]) -> dict[str, str]:
+    """The SIAR_ settings to pass on to the services. Posts are first read a minute after
+    publication (not an hour) unless the schedule is given, so that the metrics reports show the
+    demo posts while someone is trying Siar."""
+    given = {k: v for k, v in environ.items() if k.startswith("SIAR_") and k not in STACK_OWN}
+    return {"SIAR_COLLECTION_SCHEDULE": "1m,10m,1h,6h,1d,3d,7d,30d"} | given
+
+
+def demo_token(environ: Mapping[str, str]) -> str:
+    """The admin token that registers the demo accounts: SIAR_API_TOKEN, else the first admin
+    token of SIAR_API_TOKENS (which must have one), else the development token."""
+    if environ.get("SIAR_API_TOKEN"):
+        return environ["SIAR_API_TOKEN"]
+    if not environ.get("SIAR_API_TOKENS"):
+        return DEV_TOKEN
+    tokens = parse_tokens(environ["SIAR_API_TOKENS"])
+    admin = next((t for t, role in tokens.items() if role == "admin"), None)
+    if admin is None:
+        raise ValueError("no admin token (token:admin): make run registers the demo accounts with one")
+    return admin
 
 
 def main() -> None:
     database_url = os.environ.get("SIAR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/siar")
     amqp_url = os.environ.get("SIAR_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    token = os.environ.get("SIAR_API_TOKEN", DEV_TOKEN)
-    # Posts are first read a minute after publication (not an hour), so that the metrics
-    # reports show the demo posts while someone is trying Siar.
+    try:
+        token = demo_token(os.environ)
+    except ValueError as exc:
+        sys.exit(f"SIAR_API_TOKENS: {exc}")
     stack = Stack(database_url=database_url, amqp_url=amqp_url, log_dir=Path(".run"),
-                  extra_env={"SIAR_COLLECTION_SCHEDULE": "1m,10m,1h,6h,1d,3d,7d,30d"})
+                  extra_env=settings_given(os.environ))
     print("applying migrations…", flush=True)
     stack.migrate()
     print(f"starting {', '.join(stack.services)}…", flush=True)
