@@ -70,10 +70,16 @@ async def test_reports_need_a_token_and_say_what_is_wrong(client):
     response = await client.get("/v1/reports/top-posts", headers={"Authorization": "Bearer nope-nope-nope"})
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
-    # A day or a time without an offset is the library's (Asia/Jakarta here), as a librarian means it.
+    # A day or a time without an offset is the library's (Asia/Jakarta here), as a librarian means
+    # it, and a day as 'to' takes that day in: November is from=2026-11-01&to=2026-11-30.
     with_offset = await client.get("/v1/reports/top-posts", params=period())
-    local = await client.get("/v1/reports/top-posts", params={"from": "2026-11-01", "to": "2026-12-01T00:00"})
-    assert local.status_code == 200 and local.json() == with_offset.json(), local.text
+    for local_period in ({"from": "2026-11-01", "to": "2026-11-30"}, {"from": "2026-11-01", "to": "2026-12-01T00:00"}):
+        local = await client.get("/v1/reports/top-posts", params=local_period)
+        assert local.status_code == 200 and local.json() == with_offset.json(), local.text
+    one_day = (await client.get("/v1/reports/top-posts", params={"from": "2026-11-05", "to": "2026-11-05"})).json()
+    assert (one_day["period"]["start"], one_day["period"]["end"]) == ("2026-11-05T00:00:00+07:00", "2026-11-06T00:00:00+07:00")
+    unreadable = await client.get("/v1/reports/top-posts", params={"from": "05/11/2026"})
+    assert unreadable.status_code == 422 and "is not a day (2026-12-05)" in unreadable.json()["detail"]
     assert local.json()["period"]["start"] == "2026-11-01T00:00:00+07:00"
     response = await client.get("/v1/reports/performance", params={"group_by": "weather"})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "query.group_by"

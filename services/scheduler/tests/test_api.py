@@ -82,9 +82,12 @@ async def test_create_read_and_list_a_post(client, account_ids):
     outside = await client.get("/v1/posts", params={"from": "2030-05-18T00:00:00Z"})
     assert outside.json()["posts"] == []
     # Days without an offset are the library's (SIAR_TIMEZONE, Asia/Jakarta): 09:00 there is on the 17th.
-    local = await client.get("/v1/posts", params={"from": "2030-05-17", "to": "2030-05-18"})
+    local = await client.get("/v1/posts", params={"from": "2030-05-17", "to": "2030-05-17"})  # that one day
     assert [p["post_id"] for p in local.json()["posts"]] == [post["post_id"]]
     assert (await client.get("/v1/posts", params={"from": "2030-05-17T09:00:01", "to": "2030-05-18"})).json()["posts"] == []
+    assert (await client.get("/v1/posts", params={"from": "2030-05-16", "to": "2030-05-16"})).json()["posts"] == []
+    unreadable = await client.get("/v1/posts", params={"from": "17/05/2030"})
+    assert unreadable.status_code == 422 and "is not a day (2026-12-05)" in unreadable.json()["detail"]
 
 
 async def test_listing_pages_with_a_cursor(client, account_ids):

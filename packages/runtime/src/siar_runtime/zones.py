@@ -7,7 +7,8 @@ for a file. Each service and the command line ask here, so none of them misses o
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -27,3 +28,22 @@ def localised(value: datetime, name: str) -> datetime:
     (a date alone is its midnight there): how a librarian writes ``from=2026-12-01`` for a report
     or an export means the library's day, not UTC's."""
     return value if value.tzinfo is not None else value.replace(tzinfo=zone(name))
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def query_instant(text: str, name: str, *, end: bool = False) -> datetime:
+    """A ``from`` or ``to`` of a query, as a librarian writes it: a day (``2026-12-05``: its
+    midnight in the zone ``name``; as an ``end``, the midnight after it, so ``to=2026-12-05``
+    takes in the 5th), or a time with an offset or without one (then in the zone ``name``).
+    ValueError says what is expected."""
+    text = text.strip()
+    try:
+        if _DAY.fullmatch(text):
+            day = date.fromisoformat(text)
+            return localised(datetime.combine(day + timedelta(days=1) if end else day, datetime.min.time()), name)
+        return localised(datetime.fromisoformat(text), name)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{text[:40]!r} is not a day (2026-12-05) or a time (2026-12-05T09:00, or with its "
+                         "offset, 2026-12-05T09:00+07:00)") from exc

@@ -50,23 +50,32 @@ def router(auth, timezone: str) -> APIRouter:
     Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
     def period(
-        start: Annotated[datetime | None, Query(alias="from", description="Inclusive; default 30 days ago. A time "
-                                                "without an offset (or a date alone) is the library's local time")] = None,
-        end: Annotated[datetime | None, Query(alias="to", description="Exclusive; default now. A time without an "
-                                              "offset (or a date alone) is the library's local time")] = None,
+        start: Annotated[str | None, Query(alias="from", max_length=64, description="Inclusive; default 30 days "
+                                           "ago. A day (2026-11-01, its midnight) or a time; without an offset, "
+                                           "the library's local time")] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=64, description="Default now. A day (2026-11-30: "
+                                         "up to the end of that day) or a time (exclusive); without an offset, "
+                                         "the library's local time")] = None,
     ) -> Period:
-        for name, value in (("from", start), ("to", end)):
+        # As the library writes a day: from=2026-11-01 is its midnight in SIAR_TIMEZONE, not UTC's,
+        # and to=2026-11-30 takes the 30th in.
+        found: list[datetime | None] = []
+        for name, text, is_end in (("from", start, False), ("to", end, True)):
+            try:
+                value = None if text is None else zones.query_instant(text, timezone, end=is_end)
+            except ValueError as exc:
+                raise Problem(422, "Invalid request", f"'{name}': {exc}", type_=TYPE_BASE + "validation") from exc
             # Year 1 or 9999 overflowed a 500 out of the default window or the shift to UTC.
             if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
                 raise Problem(422, "Invalid request", f"'{name}' must be in the years {FIRST_YEAR}-{LAST_YEAR}",
                               type_=TYPE_BASE + "validation")
-        # As the library writes a day: from=2026-11-01 is its midnight in SIAR_TIMEZONE, not UTC's.
-        start, end = (None if v is None else zones.localised(v, timezone) for v in (start, end))
-        end = end or datetime.now(UTC)
-        start = start or end - timedelta(days=30)
-        if end <= start:
+            found.append(value)
+        lo, hi = found
+        hi = hi or datetime.now(UTC)
+        lo = lo or hi - timedelta(days=30)
+        if hi <= lo:
             raise Problem(422, "Invalid request", "'to' must be after 'from'", type_=TYPE_BASE + "validation")
-        return Period(start=start, end=end)
+        return Period(start=lo, end=hi)
 
     PeriodDep = Annotated[Period, Depends(period)]
     Platform = Annotated[str | None, Query(max_length=40, description="Only this platform")]

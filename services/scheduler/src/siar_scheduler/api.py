@@ -47,17 +47,28 @@ def _parse_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor") from exc
 
 
-LOCAL_FROM = "inclusive; a time without an offset (or a date alone) is the library's local time (SIAR_TIMEZONE)"
-LOCAL_TO = "exclusive; a time without an offset (or a date alone) is the library's local time (SIAR_TIMEZONE)"
+LOCAL_FROM = ("inclusive: a day (2026-12-01, its midnight) or a time (2026-12-01T09:00); without an offset, "
+              "the library's local time (SIAR_TIMEZONE)")
+LOCAL_TO = ("a day (2026-12-05: up to the end of that day) or a time (exclusive); without an offset, the "
+            "library's local time (SIAR_TIMEZONE)")
+FromQuery = Annotated[str | None, Query(alias="from", description=LOCAL_FROM, max_length=64)]
+ToQuery = Annotated[str | None, Query(alias="to", description=LOCAL_TO, max_length=64)]
 
 
-def check_range(start: datetime | None, end: datetime | None, timezone: str) -> tuple[datetime | None, datetime | None]:
-    """``from`` and ``to`` as instants: a time without an offset (or a date alone) is wall-clock
-    time in ``timezone`` (the library's, or the view's)."""
-    start, end = (None if v is None else zones.localised(v, timezone) for v in (start, end))
-    if start and end and end <= start:
+def check_range(start: str | None, end: str | None, timezone: str) -> tuple[datetime | None, datetime | None]:
+    """``from`` and ``to`` as instants (siar_runtime.zones.query_instant): a day or a time
+    without an offset is in ``timezone`` (the library's, or the view's); ``to`` as a day takes
+    that day in."""
+    found: list[datetime | None] = []
+    for name, text, is_end in (("from", start, False), ("to", end, True)):
+        try:
+            found.append(None if text is None else zones.query_instant(text, timezone, end=is_end))
+        except ValueError as exc:
+            raise Problem(422, "Invalid request", f"'{name}': {exc}", type_=TYPE_BASE + "validation") from exc
+    lo, hi = found
+    if lo and hi and hi <= lo:
         raise Problem(422, "Invalid request", "'to' must be after 'from'", type_=TYPE_BASE + "validation")
-    return start, end
+    return lo, hi
 
 
 def router(auth, policy: Policy) -> APIRouter:
@@ -121,18 +132,18 @@ def router(auth, policy: Policy) -> APIRouter:
     async def list_(
         actor: ActorDep,
         db: Pool,
-        start: Annotated[datetime | None, Query(alias="from", description=LOCAL_FROM)] = None,
-        end: Annotated[datetime | None, Query(alias="to", description=LOCAL_TO)] = None,
+        start: FromQuery = None,
+        end: ToQuery = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
         campaign_id: UUID | None = None,
         series_id: UUID | None = None,
         review_state: ReviewState | None = None,
     ) -> PostList:
-        start, end = check_range(start, end, policy.timezone)
+        lo, hi = check_range(start, end, policy.timezone)
         async with db.acquire() as conn:
             found = await store.list_posts(
-                conn, start=start, end=end, after=_parse_cursor(cursor) if cursor else None, limit=limit,
+                conn, start=lo, end=hi, after=_parse_cursor(cursor) if cursor else None, limit=limit,
                 campaign_id=campaign_id, series_id=series_id, review_state=review_state,
             )
         return PostList(posts=found, next_cursor=_cursor(found[-1]) if len(found) == limit else None)

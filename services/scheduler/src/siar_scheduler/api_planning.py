@@ -12,7 +12,7 @@ from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import accounts, calendar, campaigns, series, transfer
 from . import planning_store as plans
-from .api import ERRORS, LOCAL_FROM, LOCAL_TO, check_range
+from .api import ERRORS, FromQuery, ToQuery, check_range
 from .identity import Actor, actor_dependency
 from .policy import Policy
 from .schemas import (
@@ -285,22 +285,22 @@ def router(auth, policy: Policy) -> APIRouter:
             request.app.state.wake()
         return JSONResponse(report.model_dump(mode="json"), status_code=201 if created else 200)
 
-    def _range(month: str | None, start: datetime | None, end: datetime | None, tz: str) -> tuple[datetime, datetime]:
-        start, end = check_range(start, end, tz)
-        if start or end:
-            if not (start and end):
+    def _range(month: str | None, start: str | None, end: str | None, tz: str) -> tuple[datetime, datetime]:
+        lo, hi = check_range(start, end, tz)
+        if lo or hi:
+            if not (lo and hi):
                 raise Problem(422, "Invalid request", "give both 'from' and 'to', or a month", type_=TYPE_BASE + "validation")
-            return start, end  # type: ignore[return-value]
+            return lo, hi
         year, mon = calendar.parse_month(month, calendar.today_in(tz))
         first = calendar.month_period(year, mon)
         last = first if month else calendar.month_period(*calendar.next_month(year, mon))
         return calendar.bounds(tz, first.start, last.end)
 
     Month = Annotated[str | None, Query(description="YYYY-MM; without it and without from/to: this month and the next")]
-    From = Annotated[datetime | None, Query(alias="from", description="inclusive; a time without an offset (or a "
-                                            "date alone) is local time in the view's zone")]
-    To = Annotated[datetime | None, Query(alias="to", description="exclusive; a time without an offset (or a date "
-                                          "alone) is local time in the view's zone")]
+    From = Annotated[str | None, Query(alias="from", max_length=64, description="inclusive: a day (2026-12-01) or "
+                                       "a time; without an offset, local time in the view's zone")]
+    To = Annotated[str | None, Query(alias="to", max_length=64, description="a day (2026-12-05: up to the end of "
+                                     "that day) or a time (exclusive); without an offset, in the view's zone")]
 
     @api.get("/calendar/export.csv", tags=["calendar"], summary="The plan as CSV (the import's columns)",
              response_class=Response, responses={200: {"content": {"text/csv": {}}}})
@@ -333,19 +333,19 @@ def router(auth, policy: Policy) -> APIRouter:
         entity: Annotated[str | None, Query(description="post, series, event, campaign, account, calendar, survey")] = None,
         entity_id: str | None = None,
         by: Annotated[str | None, Query(description="Only what this actor did")] = None,
-        start: Annotated[datetime | None, Query(alias="from", description=LOCAL_FROM)] = None,
-        end: Annotated[datetime | None, Query(alias="to", description=LOCAL_TO)] = None,
+        start: FromQuery = None,
+        end: ToQuery = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> AuditList:
-        start, end = check_range(start, end, policy.timezone)
+        lo, hi = check_range(start, end, policy.timezone)
         after = None
         if cursor:
             if not (cursor.isascii() and cursor.isdigit()):  # "²" is a digit int() refuses
                 raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor")
             after = int(cursor)
         async with db.acquire() as conn:
-            rows = await plans.audit_entries(conn, entity=entity, entity_id=entity_id, actor=by, start=start, end=end,
+            rows = await plans.audit_entries(conn, entity=entity, entity_id=entity_id, actor=by, start=lo, end=hi,
                                              after_id=after, limit=limit)
         entries = [AuditEntry(**dict(r)) for r in rows]
         return AuditList(entries=entries, next_cursor=str(entries[-1].id) if len(entries) == limit else None)
