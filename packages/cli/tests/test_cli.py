@@ -15,7 +15,7 @@ import httpx
 import pytest
 import structlog
 from fastapi.testclient import TestClient
-from siar_cli import accounts, posts
+from siar_cli import accounts, posts, render
 from siar_cli.client import Config
 from siar_cli.main import app
 from siar_contracts import AccountRegistered
@@ -100,6 +100,26 @@ def test_create_list_approve_export(scheduler):
 
     audit = siar(editor, "audit", "--post", post["post_id"])
     assert "post.created" in audit.output and "post.approved" in audit.output
+
+
+def test_times_show_in_the_librarys_zone_and_narrow_terminals_keep_the_columns(scheduler, monkeypatch):
+    # A post written through the API in UTC (…Z) is shown as the calendar shows it: in the
+    # library's zone (Asia/Jakarta here), not in the zone it was written in.
+    editor = as_(scheduler, EDITOR)
+    month = next_month()
+    accounts = scheduler.get("/v1/accounts", headers={"Authorization": f"Bearer {EDITOR}"}).json()["accounts"]
+    made = scheduler.post("/v1/posts", headers={"Authorization": f"Bearer {EDITOR}"}, json={
+        "text": "Ditulis dalam UTC, dibaca di Palembang " * 3, "targets": [accounts[0]["account_id"]],
+        "scheduled_at": f"{month}-05T02:00:00Z"})
+    assert made.status_code == 201, made.text
+    post_id = made.json()["post_id"]
+    shown = siar(editor, "posts", "show", post_id)
+    assert f"{month}-05 09:00" in shown.output, shown.output
+    monkeypatch.setattr(render.console, "width", 100)  # a terminal 100 columns wide
+    narrow = siar(editor, "list", "--month", month)
+    line = next(row for row in narrow.output.splitlines() if post_id in row)
+    assert f"{month}-05 09:00" in line and "in_review" in line and accounts[0]["platform"] in line, narrow.output
+    assert max(len(row) for row in narrow.output.splitlines()) <= 100
 
 
 def plan(month: str, n: int, bad_row: int | None = None) -> str:

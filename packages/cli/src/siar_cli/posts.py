@@ -108,7 +108,7 @@ def create(
     if as_json:
         render.as_json(post)
         return
-    render.console.print(f"[green]\u2713[/] {post['status']}: {render.local_time(post)}  [dim]{post['post_id']}[/]")
+    render.console.print(f"[green]\u2713[/] {post['status']}: {render.local_time(post, config(ctx).timezone)}  [dim]{post['post_id']}[/]")
     render.findings(post.get("findings") or [])
 
 
@@ -153,7 +153,7 @@ def list_posts(
     if not posts:
         render.console.print("no posts in that range")
         return
-    render.console.print(render.posts_table(posts))
+    render.console.print(render.posts_table(posts, tz))
     if more:
         render.console.print(hint, style="dim")
 
@@ -187,7 +187,7 @@ def collect_posts(client: Api, params: dict[str, Any], *, limit: int, status: st
 def show(ctx: typer.Context, post_id: str, as_json: JsonOpt = False) -> None:
     """A post, each target's status, its review and its content checks."""
     post = api(ctx).get(f"/v1/posts/{post_id}")
-    render.as_json(post) if as_json else render.post_detail(post)
+    render.as_json(post) if as_json else render.post_detail(post, config(ctx).timezone)
 
 
 @command(posts_app, "submit")
@@ -208,7 +208,7 @@ def approve(
     client = api(ctx)
     for post_id in post_ids:
         post = client.post(f"/v1/posts/{post_id}/approve", json={"comment": comment} if comment else None)
-        render.console.print(f"[green]\u2713[/] approved: {render.local_time(post)}  [dim]{post_id}[/]")
+        render.console.print(f"[green]\u2713[/] approved: {render.local_time(post, config(ctx).timezone)}  [dim]{post_id}[/]")
 
 
 @command(posts_app, "send-back")

@@ -22,8 +22,10 @@ STATUS_STYLE = {
 }
 
 
-def local_time(post: dict[str, Any]) -> str:
-    return moment(post.get("scheduled_local") or post.get("scheduled_at", ""))
+def local_time(post: dict[str, Any], tz: str | None) -> str:
+    """When the post goes out, in ``tz`` (the library's zone, --timezone), as the calendar shows
+    it — not in whatever zone the post was written in (a post sent with ``Z`` showed UTC)."""
+    return moment(post.get("scheduled_at") or post.get("scheduled_local") or "", tz)
 
 
 def moment(value: str, tz: str | None = None) -> str:
@@ -42,23 +44,27 @@ def status(value: str) -> str:
     return f"[{STATUS_STYLE.get(value, '')}]{value}[/]"
 
 
-def posts_table(posts: list[dict[str, Any]], title: str | None = None) -> Table:
+def posts_table(posts: list[dict[str, Any]], tz: str | None, title: str | None = None) -> Table:
+    """When, status, platforms and the post id always show (their columns keep their width);
+    the text takes what room is left, cut short with an ellipsis (``--json`` has it whole)."""
     table = Table(title=title, show_lines=False)
-    table.add_column("when", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("platforms")
-    table.add_column("text", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("when", no_wrap=True, min_width=16)
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("platforms", min_width=9)
+    # Rich squeezes the narrow columns away before an unbreakable one: the text's width is capped
+    # to what the others leave (about 90 columns with the borders).
+    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=max(8, console.width - 90))
     table.add_column("post id", style="dim", no_wrap=True, min_width=36)
     for p in posts:
         text = p["text"].replace("\n", " ")
-        table.add_row(local_time(p), status(p["status"]), ", ".join(sorted({t["platform"] for t in p["targets"]})),
+        table.add_row(local_time(p, tz), status(p["status"]), ", ".join(sorted({t["platform"] for t in p["targets"]})),
                       text if len(text) <= 80 else text[:79] + "\u2026", p["post_id"])
     return table
 
 
-def post_detail(post: dict[str, Any]) -> None:
+def post_detail(post: dict[str, Any], tz: str | None) -> None:
     review = post.get("review") or {}
-    console.print(f"[bold]{post['post_id']}[/]  {status(post['status'])}  {local_time(post)}")
+    console.print(f"[bold]{post['post_id']}[/]  {status(post['status'])}  {local_time(post, tz)}")
     console.print(post["text"])
     if review:
         line = f"review: {review.get('state')}"
