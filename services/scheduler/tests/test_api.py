@@ -90,6 +90,16 @@ async def test_create_read_and_list_a_post(client, account_ids):
     assert unreadable.status_code == 422 and "is not a day (2026-12-05)" in unreadable.json()["detail"]
 
 
+async def test_a_time_in_the_past_is_said_as_it_was_written(client, account_ids):
+    body = {"text": "Terlambat", "targets": [account_ids["telegram"]]}
+    local = await client.post("/v1/posts", json={**body, "scheduled_at": "2020-01-01T08:00:00", "timezone": "Asia/Jakarta"})
+    assert local.status_code == 422
+    assert local.json()["detail"].startswith("2020-01-01 08:00 Asia/Jakarta is in the past (")
+    assert "days ago); a post may be at most" in local.json()["detail"]
+    utc = await client.post("/v1/posts", json={**body, "scheduled_at": "2020-01-01T01:00:00Z"})
+    assert utc.json()["detail"].startswith("2020-01-01 01:00 UTC+0000 is in the past (")
+
+
 async def test_listing_pages_with_a_cursor(client, account_ids):
     for i in range(5):
         await client.post("/v1/posts", json={"text": f"post {i}", "targets": [account_ids["telegram"]],

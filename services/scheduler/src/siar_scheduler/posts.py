@@ -51,14 +51,29 @@ def when(scheduled_at: datetime, timezone: str | None, grace_seconds: int) -> da
         instant = resolve(scheduled_at, timezone)
     except TimeError as exc:
         raise Problem(422, "Invalid time", str(exc), type_=TYPE_BASE + "invalid-time") from exc
-    if instant < datetime.now(UTC) - timedelta(seconds=grace_seconds):
+    now = datetime.now(UTC)
+    if instant < now - timedelta(seconds=grace_seconds):
+        # Said in the time the post was written in (its zone, or the offset it carried), with
+        # how long ago that was: "2026-12-05T01:00:00+00:00" read as a wrong hour to a librarian in WIB.
+        shown = local(instant, timezone) if timezone else scheduled_at
         raise Problem(
             422,
             "Invalid time",
-            f"{instant.isoformat()} is in the past; a post may be at most {grace_seconds} s late",
+            f"{shown:%Y-%m-%d %H:%M}{f' {timezone}' if timezone else shown.strftime(' UTC%z')} is in the past "
+            f"({_ago(now - instant)} ago); a post may be at most {grace_seconds} s late",
             type_=TYPE_BASE + "invalid-time",
         )
     return instant
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return f"{int(delta.total_seconds())} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
 
