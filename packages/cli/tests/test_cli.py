@@ -101,6 +101,14 @@ def test_create_list_approve_export(scheduler):
     audit = siar(editor, "audit", "--post", post["post_id"])
     assert "post.created" in audit.output and "post.approved" in audit.output
 
+    # A copy (how a failed post is sent again): a new post, in review as any new one.
+    copied = siar(editor, "posts", "copy", post["post_id"], "--at", f"{month}-06 10.00", "--text", "Pameran lagi!",
+                  "--json")
+    assert copied.exit_code == 0, copied.output
+    copy = json.loads(copied.output)
+    assert copy["post_id"] != post["post_id"] and copy["text"] == "Pameran lagi!" and copy["status"] == "in_review"
+    assert copy["scheduled_local"].startswith(f"{month}-06T10:00:00+07:00") and len(copy["targets"]) == 2
+
 
 def test_times_show_in_the_librarys_zone_and_narrow_terminals_keep_the_columns(scheduler, monkeypatch):
     # A post written through the API in UTC (…Z) is shown as the calendar shows it: in the

@@ -4,6 +4,7 @@ the HTTP API against the real database and broker."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -349,3 +350,54 @@ async def test_the_schedulers_own_not_approved_event_does_not_undo_a_later_reviv
     finally:
         await db.close()
     assert (await reviewed.get(f"/v1/posts/{post['post_id']}")).json()["targets"][0]["status"] == "scheduled"
+
+
+async def test_a_failed_post_is_sent_again_as_a_copy_with_its_media_fixed(planner, accts, clean_db, tap):
+    """A broken image link failed the post on every platform: the librarian fixes the link and
+    sends a copy at a new time, to the accounts that failed; the failed targets themselves stay
+    failed (nothing is ever sent twice), and the audit log says where the copy came from."""
+    from siar_contracts import ErrorClass, PostFailed, spec_for_model
+    from siar_runtime.db import Database
+    from siar_scheduler import handlers
+
+    post = await create(planner, accts, targets=[accts["telegram"], accts["mastodon"]],
+                        media=[{"url": "https://perpus.example/gone.png", "alt_text": "Poster"}])
+    telegram = next(t for t in post["targets"] if t["platform"] == "telegram")
+    failed = spec_for_model(PostFailed).envelope(
+        PostFailed(post_id=post["post_id"], target_id=telegram["target_id"], account_id=telegram["account_id"],
+                   platform="telegram", error_class=ErrorClass.INVALID_CONTENT, attempts=1, failed_at=datetime.now(UTC),
+                   reason="could not fetch the media at https://perpus.example/gone.png (HTTP 404)"),
+        source="/siar/publisher", correlation_id=post["correlation_id"])
+    db = await Database.open(clean_db, "scheduler")
+    try:
+        await handlers.on_failed(failed, spec_for_model(PostFailed).parse(failed), db.pool)
+    finally:
+        await db.close()
+
+    # Changing it is refused, and the refusal says what to do instead.
+    refused = await planner.patch(f"/v1/posts/{post['post_id']}", json={"scheduled_at": later(7200)})
+    assert refused.status_code == 409 and "POST /v1/posts/{id}/copy" in refused.json()["detail"]
+
+    fixed = [{"url": "https://perpus.example/poster.png", "alt_text": "Poster"}]
+    copy = await planner.post(f"/v1/posts/{post['post_id']}/copy", json={"scheduled_at": later(7200), "media": fixed},
+                              headers={"Idempotency-Key": "copy-1"})
+    assert copy.status_code == 201, copy.text
+    made = copy.json()
+    assert made["post_id"] != post["post_id"] and made["text"] == post["text"]
+    assert [m["url"] for m in made["media"]] == ["https://perpus.example/poster.png"]
+    assert [t["account_id"] for t in made["targets"]] == [accts["telegram"]]  # only where it failed
+    assert made["status"] == "scheduled" and made["targets"][0]["target_id"] != telegram["target_id"]
+    again = await planner.post(f"/v1/posts/{post['post_id']}/copy", json={"scheduled_at": later(7200), "media": fixed},
+                               headers={"Idempotency-Key": "copy-1"})
+    assert again.status_code == 200 and again.json()["post_id"] == made["post_id"]  # a retried request
+    original = (await planner.get(f"/v1/posts/{post['post_id']}")).json()
+    assert {t["platform"]: t["status"] for t in original["targets"]} == {"telegram": "failed", "mastodon": "scheduled"}
+    [entry] = (await planner.get("/v1/audit", params={"entity": "post", "entity_id": made["post_id"]})).json()["entries"]
+    assert entry["action"] == "post.created" and entry["details"]["copied_from"] == post["post_id"]
+
+    # Named accounts, a new text; an unknown post is a 404.
+    other = await planner.post(f"/v1/posts/{post['post_id']}/copy", json={
+        "scheduled_at": later(9000), "targets": [accts["x"]], "text": "Poster baru sudah ada!"})
+    assert other.status_code == 201 and [t["platform"] for t in other.json()["targets"]] == ["x"]
+    missing = await planner.post(f"/v1/posts/{uuid.uuid4()}/copy", json={"scheduled_at": later()})
+    assert missing.status_code == 404

@@ -222,6 +222,37 @@ def send_back(
     render.console.print(f"[yellow]\u21a9[/] sent back  [dim]{post_id}[/]")
 
 
+@command(posts_app, "copy")
+def copy(
+    ctx: typer.Context,
+    post_id: str,
+    at: Annotated[str, typer.Option("--at", help="When: '2026-12-04 09:00' (local) or with an offset")],
+    to: Annotated[list[str] | None, typer.Option("--to", help="Account (default: those that failed); repeat")] = None,
+    text: Annotated[str | None, typer.Option(help="A new text (default: the original's)")] = None,
+    media: Annotated[list[str] | None, typer.Option("--media", help="New media URLs (default: the original's)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a failed post again as a new post: fix its text or media, give it a new time."""
+    client = api(ctx)
+    when = parse_when(at)
+    body: dict[str, Any] = {"scheduled_at": when.isoformat()}
+    if when.tzinfo is None:
+        body["timezone"] = config(ctx).timezone
+    if to:
+        body["targets"] = resolve_accounts(client, to)
+    if text is not None:
+        body["text"] = text
+    if media:
+        body["media"] = [{"url": url} for url in media]
+    post = client.post(f"/v1/posts/{post_id}/copy", json=body)
+    if as_json:
+        render.as_json(post)
+        return
+    render.console.print(f"[green]\u2713[/] copied: {post['status']} {render.local_time(post, config(ctx).timezone)}"
+                         f"  [dim]{post['post_id']}[/]")
+    render.findings(post.get("findings") or [])
+
+
 @command(posts_app, "cancel")
 def cancel(
     ctx: typer.Context,

@@ -21,6 +21,7 @@ from .schemas import (
     CheckRequest,
     CheckResult,
     ChecksConfigOut,
+    PostCopy,
     PostCreate,
     PostList,
     PostOut,
@@ -94,6 +95,29 @@ def router(auth, policy: Policy) -> APIRouter:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> PostOut:
         post, created = await posts.create_post(db, body, actor=actor, idempotency_key=idempotency_key, policy=policy)
+        if not created:
+            response.status_code = 200
+        else:
+            request.app.state.wake()
+        response.headers["Location"] = f"/v1/posts/{post.post_id}"
+        return post
+
+    @api.post("/posts/{post_id}/copy", status_code=201, response_model=PostOut, tags=["posts"],
+              summary="A new post from an existing one: how a failed post is sent again",
+              description="The copy takes the original's text, media, title and campaign (what the body gives "
+                          "replaces them) to the accounts whose targets failed, unless `targets` names others; "
+                          "it is checked and reviewed as any new post. A failed target itself is never sent again.")
+    async def copy(
+        post_id: UUID,
+        body: PostCopy,
+        request: Request,
+        response: Response,
+        actor: ActorDep,
+        db: Pool,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> PostOut:
+        post, created = await posts.copy_post(db, post_id, body, actor=actor, idempotency_key=idempotency_key,
+                                              policy=policy)  # fmt: skip
         if not created:
             response.status_code = 200
         else:

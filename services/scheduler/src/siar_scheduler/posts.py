@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from pydantic import ValidationError
 from siar_contracts import (
     CloudEvent,
     ErrorClass,
@@ -35,7 +36,7 @@ from . import planning_store as plans
 from .hashtags import with_hashtags
 from .identity import SYSTEM, Actor
 from .policy import Policy
-from .schemas import AccountOut, MediaIn, PostCreate, PostOut, PostUpdate
+from .schemas import AccountOut, MediaIn, PostCopy, PostCreate, PostOut, PostUpdate
 from .timing import TimeError, local, resolve, zone
 
 SOURCE = "/siar/scheduler"
@@ -395,6 +396,33 @@ async def create_post(
     return post, True
 
 
+async def copy_post(
+    pool: asyncpg.Pool, post_id: UUID, req: PostCopy, *, actor: Actor, idempotency_key: str | None, policy: Policy,
+) -> tuple[PostOut, bool]:
+    """A new post from ``post_id``'s content (what ``req`` gives replaces it), to the accounts
+    whose targets failed unless others are named: checked, reviewed and audited as any new post
+    (its audit entry says where it came from). New targets, so nothing is ever sent twice."""
+    async with pool.acquire() as conn:
+        original = await store.get_post(conn, post_id)
+    if original is None:
+        raise not_found(post_id)
+    failed = [t.account_id for t in original.targets if t.status == "failed"]
+    accounts = req.targets or failed or list(dict.fromkeys(t.account_id for t in original.targets))
+    try:
+        new = PostCreate(
+            text=original.text if req.text is None else req.text,
+            media=original.media if req.media is None else req.media,
+            title=original.title if req.title is None else req.title,
+            targets=accounts, scheduled_at=req.scheduled_at, timezone=req.timezone or original.timezone,
+            campaign_id=original.campaign_id, draft=req.draft,
+        )
+    except ValidationError as exc:  # what the original holds no longer makes a post (cannot happen today)
+        raise Problem(422, "Invalid request", f"the copy would not be a valid post: {exc.errors()[0]['msg']}",
+                      type_=TYPE_BASE + "validation") from exc
+    return await create_post(pool, new, actor=actor, idempotency_key=idempotency_key, policy=policy,
+                             audit_details={"copied_from": str(post_id)})
+
+
 def not_found(post_id: UUID) -> Problem:
     return Problem(404, "Not found", f"no post {post_id}", type_=TYPE_BASE + "not-found")
 
@@ -416,7 +444,9 @@ def _under_way(post: PostOut) -> Problem:
         "cannot change a post once a target has gone out or was cancelled: "
         + ", ".join(f"{t.platform} {t.account_id} is {t.status}" for t in gone)
         + ("; a target not yet out can still be cancelled (POST /v1/posts/{id}/cancel) and the post written anew"
-           if any(t.status in ("due", "retrying") for t in gone) else ""),
+           if any(t.status in ("due", "retrying") for t in gone) else "")
+        + ("; a failed target is not sent again: copy the post with a new time, and the text or media "
+           "fixed (POST /v1/posts/{id}/copy)" if any(t.status == "failed" for t in gone) else ""),
         type_=TYPE_BASE + "post-under-way",
     )
 

@@ -53,6 +53,33 @@ class PostCreate(BaseModel):
         return value
 
 
+class PostCopy(BaseModel):
+    """A new post made from an existing one: the way to send again what failed (a broken image
+    link, an account that had to be reconnected) — a failed target is never sent again itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime = Field(description="When the copy goes out: with an offset, or local time in "
+                                   "`timezone` (the original's if not given)")
+    timezone: str | None = Field(default=None, examples=["Asia/Jakarta"], description="IANA time zone; "
+                                 "default: the original's")
+    targets: list[str] | None = Field(
+        default=None, min_length=1, max_length=50,
+        description="Account ids; default: the accounts whose targets failed, else all the original's accounts",
+    )
+    text: str | None = Field(default=None, max_length=100_000, description="Default: the original's text")
+    media: list[MediaIn] | None = Field(default=None, max_length=35, description="Default: the original's media")
+    title: str | None = Field(default=None, max_length=2200, description="Default: the original's title")
+    draft: bool = False
+
+    @field_validator("targets")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("each account may be named once")
+        return value
+
+
 class PostUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
