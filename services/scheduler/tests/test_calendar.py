@@ -172,6 +172,16 @@ async def test_import_refuses_a_file_it_cannot_read(planner, accts):
     ok = await planner.post("/v1/calendar/import", content=body, headers={"content-type": "text/csv"})
     assert ok.status_code == 201, ok.text
     assert ok.json()["notes"] == ["column 'catatan' is not one Siar reads; it was ignored"]
+    # Two accounts with ; in a ;-separated file shift the columns: the row says why, and | works.
+    day = f"{month[0]}-{month[1]:02d}-03"
+    shifted = f"tanggal;jam;akun;teks\n{day};09.00;telegram;mastodon:perpustakaan;Halo\n".encode()
+    refused = await planner.post("/v1/calendar/import", content=shifted, headers={"content-type": "text/csv"})
+    assert refused.status_code == 422, refused.text
+    [row] = refused.json()["rows"]
+    assert any("1 more cell(s) than the header" in r and "quotes" in r for r in row["reasons"]), row
+    piped = f"tanggal;jam;akun;teks\n{day};09.00;telegram|mastodon:perpustakaan;Halo\n".encode()
+    both = await planner.post("/v1/calendar/import", content=piped, headers={"content-type": "text/csv"})
+    assert both.status_code == 201, both.text
 
 
 async def test_export_as_csv_goes_back_in_and_as_icalendar_into_calendar_apps(planner, accts):

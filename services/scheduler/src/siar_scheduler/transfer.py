@@ -9,7 +9,7 @@ date           2026-12-04 or 04/12/2026                      (tanggal)
 time           09:00 or 09.00                                (jam, waktu)
 timezone       Asia/Jakarta, WIB, WITA or WIT; the library's if empty (zona)
 targets        account ids, ``platform:handle``, a handle, or a platform with one account,
-               separated by ``;``                            (akun, platform)
+               separated by ``;``, ``,`` or ``|``            (akun, platform)
 text           the post                                      (teks, isi)
 title          video title, optional                         (judul)
 campaign       campaign name or id, optional                 (kampanye)
@@ -97,6 +97,9 @@ def _problem(detail: str, **extra) -> Problem:
     return Problem(422, "Import refused", detail, type_=TYPE_BASE + "import", **extra)
 
 
+OVERFLOW = "_more_cells"  # a row with more filled cells than the header has columns
+
+
 def read_rows(data: bytes) -> tuple[list[str], list[dict[str, str]], list[str]]:
     """The canonical columns found, the rows as {column: value}, and notes on ignored columns."""
     try:
@@ -139,8 +142,11 @@ def _records(reader) -> tuple[list[str], list[dict[str, str]], list[str]]:
         if not any(cell.strip() for cell in record):
             rows.append({})  # a blank line keeps its row number
             continue
-        rows.append({name: unescape_cell(record[i].strip()) for i, name in enumerate(names)
-                     if name and i < len(record)})
+        row = {name: unescape_cell(record[i].strip()) for i, name in enumerate(names) if name and i < len(record)}
+        extra = sum(1 for cell in record[len(names):] if cell.strip())
+        if extra:  # the separator inside a cell (telegram;mastodon in a ;-separated file): columns shifted
+            row[OVERFLOW] = str(extra)
+        rows.append(row)
     return [n for n in names if n], rows, notes
 
 
@@ -304,6 +310,9 @@ async def _replay(conn, key: str, rows, first_row: int) -> ImportReport | None:
 def _check_row(row: dict[str, str], index: AccountIndex, campaigns: dict[str, Campaign], policy: Policy,
                actor: Actor) -> tuple[NewPost | None, list[str], list[str]]:
     reasons: list[str] = []
+    if row.get(OVERFLOW):
+        reasons.append(f"the row has {row[OVERFLOW]} more cell(s) than the header: a cell with the file's separator "
+                       "in it needs quotes (\"telegram;mastodon\" in a ;-separated file), or put | between accounts")
     scheduled_at = None
     tz_name = row.get("timezone") or policy.timezone
     tz_name = ZONE_NAMES.get(tz_name.upper(), tz_name)
@@ -316,7 +325,7 @@ def _check_row(row: dict[str, str], index: AccountIndex, campaigns: dict[str, Ca
     except (ValueError, TimeError) as exc:
         reasons.append(str(exc))
     targets: list[AccountOut] = []
-    refs = [r for r in re.split(r"[;,]", row.get("targets", "")) if r.strip()]
+    refs = [r for r in re.split(r"[;,|]", row.get("targets", "")) if r.strip()]
     if not refs:
         reasons.append("no targets: name at least one account")
     for ref in refs:
