@@ -214,6 +214,10 @@ async def test_campaign_hashtags_are_added_per_platform_and_follow_the_campaign(
     texts = {t["platform"]: t["text"] for t in post["targets"]}
     assert texts["telegram"] == long_text + "\n\n#MingguBukuPalembang"
     assert texts["x"] is None  # on X the tag would pass 280: left off, the post stays as written
+    # …and the author is told (a warning, not a refusal).
+    [left_out] = [f for f in post["findings"] if f["check"] == "campaign_hashtags"]
+    assert left_out["severity"] == "warn" and left_out["match"] == "#MingguBukuPalembang"
+    assert left_out["message"].startswith("x @perpus: no room for the campaign's #MingguBukuPalembang")
     [scheduled] = await tap.wait(lambda: tap.of(post["post_id"], "post.scheduled"))
     assert scheduled["data"]["campaign_id"] == campaign["campaign_id"]
     assert scheduled["data"]["campaign_hashtags"] == ["MingguBukuPalembang", "PalembangBaca"]

@@ -27,7 +27,7 @@ from siar_contracts import (
     TargetPlan,
     spec_for_model,
 )
-from siar_platforms import Content, Media, validate
+from siar_platforms import Content, Media, extract_hashtags, validate
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -131,6 +131,26 @@ def target_texts(
         rendered = with_hashtags(text, camp.hashtags, a.platform, content, a.limits or None)
         out[a.account_id] = rendered if rendered != text else None
     return out
+
+
+def hashtags_left_out(targets: list[AccountOut], text: str, texts: dict[str, str | None],
+                      camp: Campaign | None) -> list[dict]:
+    """A warning per account where the campaign's hashtags did not all fit (a long text for X):
+    they are left out there, which nobody would otherwise know."""
+    if camp is None or not camp.hashtags:
+        return []
+    found = []
+    for a in targets:
+        present = {t.casefold() for t in extract_hashtags(texts.get(a.account_id) or text)}
+        missing = [t for t in camp.hashtags if t.casefold() not in present]
+        if missing:
+            tags = ", ".join("#" + t for t in missing)
+            found.append(checks.Finding(
+                check="campaign_hashtags", severity="warn", rule="no_room", match=tags,
+                message=f"{a.platform} {a.handle}: no room for the campaign's {tags} within the platform's limit; "
+                        "they are left out there (shorten the text to keep them)",
+            ).as_dict())
+    return found
 
 
 def violations(
@@ -311,6 +331,7 @@ def prepare(
     texts = target_texts(targets, text, media, title, camp)
     check_content(targets, text, media, title, texts)
     found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
+    found += hashtags_left_out(targets, text, texts, camp)
     if not draft:
         refuse_blocking(found)
     return NewPost(
@@ -493,6 +514,7 @@ async def update_post(
         texts = target_texts(targets, text, media, title, camp)
         check_content(targets, text, media, title, texts)
         found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
+        found += hashtags_left_out(targets, text, texts, camp)
         content_changed = (text, media, title, campaign_id) != (post.text, post.media, post.title, post.campaign_id)
         state = post.review.state
         review = review_after_edit(state, actor, policy) if content_changed else {}

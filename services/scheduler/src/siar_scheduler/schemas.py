@@ -120,7 +120,7 @@ class TargetOut(BaseModel):
 
 
 class FindingOut(BaseModel):
-    check: Literal["flagged_words", "alt_text", "link_source", "hashtag_case", "campaign_dates"]
+    check: Literal["flagged_words", "alt_text", "link_source", "hashtag_case", "campaign_dates", "campaign_hashtags"]
     severity: Literal["block", "warn"]
     message: str
     field: str = Field(description="text, title, media[0], media[0].alt_text or scheduled_at")
