@@ -391,7 +391,9 @@ async def create_post(
     ``audit_details`` add to its audit entry (where a post the scheduler made came from);
     ``author`` and ``editor``: who wrote and who last changed a post the scheduler makes (its
     created_by and edited_by, so neither can approve it)."""
-    scheduled_at = when(req.scheduled_at, req.timezone, policy.grace_seconds)
+    # A local time without a zone is the library's (SIAR_TIMEZONE), as in series, CSV and the CLI.
+    timezone = req.timezone or (policy.timezone if req.scheduled_at.tzinfo is None else None)
+    scheduled_at = when(req.scheduled_at, timezone, policy.grace_seconds)
     async with pool.acquire() as conn:
         if idempotency_key:
             existing = await store.post_id_for_key(conn, idempotency_key)
@@ -401,7 +403,7 @@ async def create_post(
         camp = await campaign(conn, req.campaign_id)
         new = prepare(
             policy, text=req.text, media=req.media, title=req.title, scheduled_at=scheduled_at,
-            timezone=req.timezone, targets=targets, camp=camp, draft=req.draft, created_by=author or actor.id,
+            timezone=timezone, targets=targets, camp=camp, draft=req.draft, created_by=author or actor.id,
         )
         new.idempotency_key = idempotency_key
         new.edited_by = editor
@@ -506,6 +508,8 @@ async def update_post(
         campaign_id = req.campaign_id if "campaign_id" in fields else post.campaign_id
         moved = "scheduled_at" in fields and req.scheduled_at is not None
         if moved:
+            if timezone is None and req.scheduled_at.tzinfo is None:  # type: ignore[union-attr]
+                timezone = policy.timezone  # a local time without a zone is the library's
             scheduled_at = when(req.scheduled_at, timezone, policy.grace_seconds)  # type: ignore[arg-type]
         else:
             scheduled_at = post.scheduled_at

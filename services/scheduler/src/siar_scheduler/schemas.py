@@ -36,7 +36,8 @@ class PostCreate(BaseModel):
         min_length=1, max_length=50, description="Account ids (from GET /v1/accounts) to post to"
     )
     scheduled_at: datetime = Field(
-        description="With an offset (2026-12-01T09:00:00+07:00), or local time with `timezone`"
+        description="With an offset (2026-12-01T09:00:00+07:00), or local time: in `timezone`, else in the "
+                    "library's (SIAR_TIMEZONE)"
     )
     timezone: str | None = Field(default=None, examples=["Asia/Jakarta"], description="IANA time zone")
     campaign_id: UUID | None = Field(default=None, description="The campaign it belongs to; its hashtags are added")
