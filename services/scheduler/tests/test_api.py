@@ -97,6 +97,11 @@ async def test_a_local_time_without_a_zone_is_the_librarys(client, account_ids):
     assert made.json()["scheduled_at"].startswith("2030-06-01T02:00:00") and made.json()["timezone"] == "Asia/Jakarta"
     moved = await client.patch(f"/v1/posts/{made.json()['post_id']}", json={"scheduled_at": "2030-06-02T10:00:00"})
     assert moved.json()["scheduled_local"].startswith("2030-06-02T10:00:00+07:00"), moved.text
+    # WIB, WITA and WIT as people write them, as in CSV import.
+    wita = await client.post("/v1/posts", json={"text": "Jam Makassar", "targets": [account_ids["telegram"]],
+                                                "scheduled_at": "2030-06-01T09:00:00", "timezone": "wita"})
+    assert wita.status_code == 201, wita.text
+    assert wita.json()["timezone"] == "Asia/Makassar" and wita.json()["scheduled_at"].startswith("2030-06-01T01:00:00")
 
 
 async def test_a_time_in_the_past_is_said_as_it_was_written(client, account_ids):

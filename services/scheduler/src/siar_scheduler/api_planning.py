@@ -38,7 +38,7 @@ from .schemas import (
     SeriesOut,
     SeriesUpdate,
 )
-from .timing import TimeError, zone
+from .timing import TimeError, canonical, zone
 
 CSV_BODY = {
     "requestBody": {
@@ -60,7 +60,7 @@ def router(auth, policy: Policy) -> APIRouter:
     Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
     def tz_of(name: str | None) -> str:
-        name = name or policy.timezone
+        name = canonical(name) or policy.timezone
         try:
             zone(name)
         except TimeError as exc:

@@ -37,7 +37,7 @@ from .hashtags import with_hashtags
 from .identity import SYSTEM, Actor
 from .policy import Policy
 from .schemas import AccountOut, MediaIn, PostCopy, PostCreate, PostOut, PostUpdate
-from .timing import TimeError, local, resolve, zone
+from .timing import TimeError, canonical, local, resolve, zone
 
 SOURCE = "/siar/scheduler"
 SCHEMA = "scheduler"
@@ -392,7 +392,7 @@ async def create_post(
     ``author`` and ``editor``: who wrote and who last changed a post the scheduler makes (its
     created_by and edited_by, so neither can approve it)."""
     # A local time without a zone is the library's (SIAR_TIMEZONE), as in series, CSV and the CLI.
-    timezone = req.timezone or (policy.timezone if req.scheduled_at.tzinfo is None else None)
+    timezone = canonical(req.timezone) or (policy.timezone if req.scheduled_at.tzinfo is None else None)
     scheduled_at = when(req.scheduled_at, timezone, policy.grace_seconds)
     async with pool.acquire() as conn:
         if idempotency_key:
@@ -499,7 +499,7 @@ async def update_post(
         text = req.text if "text" in fields and req.text is not None else post.text
         media = req.media if "media" in fields and req.media is not None else post.media
         title = req.title if "title" in fields else post.title
-        timezone = req.timezone if "timezone" in fields else post.timezone
+        timezone = canonical(req.timezone) if "timezone" in fields else post.timezone
         if timezone is not None and timezone != post.timezone:
             try:  # checked here too: with no new time, nothing else reads it before the findings (a 500)
                 zone(timezone)

@@ -55,7 +55,7 @@ from .schemas import (
     SeriesOut,
     SeriesUpdate,
 )
-from .timing import TimeError, local, resolve, zone
+from .timing import TimeError, canonical, local, resolve, zone
 
 log = structlog.get_logger("siar.scheduler.series")
 
@@ -74,7 +74,7 @@ def _problem(exc: Exception) -> Problem:
 
 
 def _zone(name: str | None, policy: Policy) -> str:
-    tz = name or policy.timezone
+    tz = canonical(name) or policy.timezone
     try:
         zone(tz)
     except TimeError as exc:

@@ -47,7 +47,7 @@ from .posts import (
     violations,
 )
 from .schemas import AccountOut, ImportReport, ImportRow, MediaIn, PostOut
-from .timing import TimeError, local, resolve
+from .timing import ABBREVIATIONS, TimeError, local, resolve
 
 COLUMNS = {
     "date": ("date", "tanggal", "tgl"),
@@ -64,7 +64,7 @@ COLUMNS = {
 }
 EXPORT_ONLY = ("status", "review_state", "campaign_id")
 REQUIRED = ("date", "time", "targets", "text")
-ZONE_NAMES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+ZONE_NAMES = ABBREVIATIONS
 YES = {"yes", "ya", "y", "true", "1", "draft", "draf"}
 VIDEO = (".mp4", ".mov", ".m4v", ".webm")
 
