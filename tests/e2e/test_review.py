@@ -64,8 +64,9 @@ async def test_an_editor_writes_a_reviewer_approves_and_the_post_goes_out(stack,
     story = [(e["_routing_key"], e["data"].get("review_state")) for e in tap.of(post["correlation_id"])]
     assert story == [("post.scheduled", "in_review"), ("post.updated", "approved"), ("post.due", None),
                      ("post.published", None)]
-    assert [e["action"] for e in audit] == ["post.created", "post.approved"]
-    assert audit[0]["role"] == "editor" and audit[1]["role"] == "reviewer"
+    # The editor's refused attempt is on record too (four eyes are a control).
+    assert [e["action"] for e in audit] == ["post.created", "post.approve_refused", "post.approved"]
+    assert [e["role"] for e in audit] == ["editor", "editor", "reviewer"]
 
 
 async def test_a_post_nobody_approved_by_its_time_does_not_go_out_and_says_why(stack, accounts, sandbox, tap,

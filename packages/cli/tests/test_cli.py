@@ -102,8 +102,10 @@ def test_create_list_approve_export(scheduler):
     assert "post.created" in audit.output and "post.approved" in audit.output
 
     # A copy (how a failed post is sent again): a new post, in review as any new one.
+    nothing_failed = siar(editor, "posts", "copy", post["post_id"], "--at", f"{month}-06 10.00")
+    assert nothing_failed.exit_code == 1 and "Name the accounts" in nothing_failed.output
     copied = siar(editor, "posts", "copy", post["post_id"], "--at", f"{month}-06 10.00", "--text", "Pameran lagi!",
-                  "--json")
+                  "--to", "telegram", "--to", "mastodon:perpustakaan", "--json")
     assert copied.exit_code == 0, copied.output
     copy = json.loads(copied.output)
     assert copy["post_id"] != post["post_id"] and copy["text"] == "Pameran lagi!" and copy["status"] == "in_review"

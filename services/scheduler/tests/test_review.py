@@ -399,9 +399,59 @@ async def test_a_failed_post_is_sent_again_as_a_copy_with_its_media_fixed(planne
     [entry] = (await planner.get("/v1/audit", params={"entity": "post", "entity_id": made["post_id"]})).json()["entries"]
     assert entry["action"] == "post.created" and entry["details"]["copied_from"] == post["post_id"]
 
+    # Nothing failed for certain: the accounts must be named (outcome unknown may be live).
+    unsure = await create(planner, accts, targets=[accts["x"]], text="Mungkin sudah terbit")
+    x_target = unsure["targets"][0]
+    lost = spec_for_model(PostFailed).envelope(
+        PostFailed(post_id=unsure["post_id"], target_id=x_target["target_id"], account_id=x_target["account_id"],
+                   platform="x", error_class=ErrorClass.OUTCOME_UNKNOWN, attempts=8, failed_at=datetime.now(UTC),
+                   reason="X did not answer; the post may be live"),
+        source="/siar/publisher", correlation_id=unsure["correlation_id"])
+    db = await Database.open(clean_db, "scheduler")
+    try:
+        await handlers.on_failed(lost, spec_for_model(PostFailed).parse(lost), db.pool)
+    finally:
+        await db.close()
+    named = await planner.post(f"/v1/posts/{unsure['post_id']}/copy", json={"scheduled_at": later(7200)})
+    assert named.status_code == 422 and "look on the platform first" in named.json()["detail"], named.text
+    # The same Idempotency-Key on another post's copy is another request, not the first copy.
+    other_key = await planner.post(f"/v1/posts/{unsure['post_id']}/copy", headers={"Idempotency-Key": "copy-1"},
+                                   json={"scheduled_at": later(7200), "targets": [accts["x"]]})
+    assert other_key.status_code == 201 and other_key.json()["post_id"] != made["post_id"]
+
     # Named accounts, a new text; an unknown post is a 404.
     other = await planner.post(f"/v1/posts/{post['post_id']}/copy", json={
         "scheduled_at": later(9000), "targets": [accts["x"]], "text": "Poster baru sudah ada!"})
     assert other.status_code == 201 and [t["platform"] for t in other.json()["targets"]] == ["x"]
     missing = await planner.post(f"/v1/posts/{uuid.uuid4()}/copy", json={"scheduled_at": later()})
     assert missing.status_code == 404
+
+
+async def test_a_copy_is_not_approved_by_the_originals_author_nor_by_whoever_copied_it(reviewed, accts):
+    # Four eyes hold for a copy as for an edit: reviewer 1 wrote it, reviewer 2 copied it
+    # unchanged; only a third person approves the copy.
+    post = await create(reviewed, accts, who="reviewer")
+    copy = await reviewed.post(f"/v1/posts/{post['post_id']}/copy", headers=auth("reviewer2"),
+                               json={"scheduled_at": later(7200), "targets": [accts["telegram"]]})
+    assert copy.status_code == 201, copy.text
+    assert copy.json()["status"] == "in_review" and copy.json()["review"]["created_by"] == post["review"]["created_by"]
+    for who in ("reviewer", "reviewer2"):
+        refused = await reviewed.post(f"/v1/posts/{copy.json()['post_id']}/approve", headers=auth(who))
+        assert refused.status_code == 403 and refused.json()["type"].endswith("own-post"), (who, refused.text)
+    assert (await reviewed.post(f"/v1/posts/{copy.json()['post_id']}/approve", headers=auth("admin"))).status_code == 200
+
+
+async def test_a_refused_approval_of_a_post_nobody_made_leaves_no_audit_entry(reviewed, sql):
+    missing = uuid.uuid4()
+    refused = await reviewed.post(f"/v1/posts/{missing}/approve", headers=auth("editor"))
+    assert refused.status_code == 403
+    assert await sql.fetchval("SELECT count(*) FROM audit_log WHERE entity_id = $1", str(missing)) == 0
+
+
+async def test_left_out_campaign_hashtags_are_still_said_after_submission(reviewed, accts):
+    campaign = (await reviewed.post("/v1/campaigns", json={"name": "Panjang", "hashtags": ["MingguBukuPalembang"]})).json()
+    draft = await create(reviewed, accts, text="x" * 270, targets=[accts["x"]], campaign_id=campaign["campaign_id"],
+                         draft=True)
+    assert [f["check"] for f in draft["findings"]] == ["campaign_hashtags"]
+    submitted = (await reviewed.post(f"/v1/posts/{draft['post_id']}/submit")).json()
+    assert [f["check"] for f in submitted["findings"]] == ["campaign_hashtags"], submitted

@@ -105,8 +105,10 @@ def router(auth, policy: Policy) -> APIRouter:
     @api.post("/posts/{post_id}/copy", status_code=201, response_model=PostOut, tags=["posts"],
               summary="A new post from an existing one: how a failed post is sent again",
               description="The copy takes the original's text, media, title and campaign (what the body gives "
-                          "replaces them) to the accounts whose targets failed, unless `targets` names others; "
-                          "it is checked and reviewed as any new post. A failed target itself is never sent again.")
+                          "replaces them) to the accounts whose targets failed for certain, unless `targets` "
+                          "names others (where the outcome is unknown, the post may be live: look first); it is "
+                          "checked and reviewed as any new post, the original's author and the copier both "
+                          "counting as its writers. A failed target itself is never sent again.")
     async def copy(
         post_id: UUID,
         body: PostCopy,

@@ -26,6 +26,7 @@ from .posts import (
     SCHEMA,
     Campaign,
     findings,
+    hashtags_left_out,
     resolve_targets,
     review_after_edit,
     target_texts,
@@ -161,6 +162,7 @@ async def _retag(conn: asyncpg.Connection, camp: Campaign, old_tags: list[str], 
         bad = violations(targets, post.text, post.media, post.title, texts)
         found = findings(policy, text=post.text, media=post.media, title=post.title, camp=camp,
                          scheduled_at=post.scheduled_at, timezone=post.timezone)
+        found += hashtags_left_out(targets, post.text, texts, camp)
         blocked = checks.blocking(found) if post.review.state != "draft" else []
         if bad or blocked:
             refused.append({"post_id": str(post_id), "scheduled_at": post.scheduled_at.isoformat(),

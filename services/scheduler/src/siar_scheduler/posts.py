@@ -422,15 +422,30 @@ async def create_post(
 async def copy_post(
     pool: asyncpg.Pool, post_id: UUID, req: PostCopy, *, actor: Actor, idempotency_key: str | None, policy: Policy,
 ) -> tuple[PostOut, bool]:
-    """A new post from ``post_id``'s content (what ``req`` gives replaces it), to the accounts
-    whose targets failed unless others are named: checked, reviewed and audited as any new post
-    (its audit entry says where it came from). New targets, so nothing is ever sent twice."""
+    """A new post from ``post_id``'s content (what ``req`` gives replaces it), checked, reviewed
+    and audited as any new post (its audit entry names the original). New targets, so no target
+    is ever sent twice; by default only to the accounts where the original failed for certain —
+    an ``outcome_unknown`` failure may be live, and a pending or published target is there
+    already: those accounts must be named. The original's author counts as the copy's author and
+    whoever copies it as its editor, so neither approves it (four eyes, as for an edit)."""
     async with pool.acquire() as conn:
         original = await store.get_post(conn, post_id)
     if original is None:
         raise not_found(post_id)
-    failed = [t.account_id for t in original.targets if t.status == "failed"]
-    accounts = req.targets or failed or list(dict.fromkeys(t.account_id for t in original.targets))
+    if req.targets:
+        accounts = req.targets
+    else:
+        accounts = list(dict.fromkeys(t.account_id for t in original.targets
+                                      if t.status == "failed" and t.error_class != "outcome_unknown"))
+        if not accounts:
+            unknown = [t for t in original.targets if t.error_class == "outcome_unknown"]
+            raise Problem(
+                422, "Name the accounts",
+                "nothing of this post failed for certain, so the copy needs its accounts (targets)"
+                + ("; where the outcome is unknown the post may be live: look on the platform first ("
+                   + ", ".join(f"{t.platform} {t.account_id}" for t in unknown) + ")" if unknown else ""),
+                type_=TYPE_BASE + "validation",
+            )
     try:
         new = PostCreate(
             text=original.text if req.text is None else req.text,
@@ -442,8 +457,11 @@ async def copy_post(
     except ValidationError as exc:  # what the original holds no longer makes a post (cannot happen today)
         raise Problem(422, "Invalid request", f"the copy would not be a valid post: {exc.errors()[0]['msg']}",
                       type_=TYPE_BASE + "validation") from exc
-    return await create_post(pool, new, actor=actor, idempotency_key=idempotency_key, policy=policy,
-                             audit_details={"copied_from": str(post_id)})
+    # An Idempotency-Key names one copy of one post: the same key elsewhere is another request.
+    key = f"copy:{post_id}:{idempotency_key}" if idempotency_key else None
+    return await create_post(pool, new, actor=actor, idempotency_key=key, policy=policy,
+                             audit_details={"copied_from": str(post_id)},
+                             author=original.review.created_by or actor.id, editor=actor.id)
 
 
 def not_found(post_id: UUID) -> Problem:

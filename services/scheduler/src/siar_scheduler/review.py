@@ -6,7 +6,7 @@ Every step is an audit entry and a post.updated event carrying the new review st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
@@ -51,20 +51,29 @@ def own_work(actor: Actor, *people: str | None) -> None:
 
 
 @asynccontextmanager
-async def refusal_audited(pool: asyncpg.Pool, actor: Actor, action: str, entity: str,
-                          entity_id: UUID) -> AsyncIterator[None]:  # fmt: skip
+async def refusal_audited(pool: asyncpg.Pool, actor: Actor, action: str, entity: str, entity_id: UUID,
+                          exists: Callable[[asyncpg.Connection], Awaitable[bool]]) -> AsyncIterator[None]:  # fmt: skip
     """A refused approval or send-back (403: the token's role, or one's own work) is an audit
     entry of its own, ``<entity>.<action>_refused`` with the reason: the four-eyes rule is a
     control, and an auditor asks who tried to get round it. Written in a transaction of its
-    own, since the refused one writes nothing."""
+    own, since the refused one writes nothing; only for what ``exists`` (the append-only log
+    takes no entry for an id nobody made)."""
     try:
         yield
     except Problem as problem:
         if problem.status == 403:
             async with pool.acquire() as conn:
-                await plans.audit(conn, actor=actor.id, role=actor.role, action=f"{entity}.{action}_refused",
-                                  entity=entity, entity_id=entity_id, details={"reason": problem.detail})  # fmt: skip
+                if await exists(conn):
+                    await plans.audit(conn, actor=actor.id, role=actor.role, action=f"{entity}.{action}_refused",
+                                      entity=entity, entity_id=entity_id, details={"reason": problem.detail})  # fmt: skip
         raise
+
+
+def post_exists(post_id: UUID) -> Callable[[asyncpg.Connection], Awaitable[bool]]:
+    async def exists(conn: asyncpg.Connection) -> bool:
+        return await store.get_post(conn, post_id) is not None
+
+    return exists
 
 
 async def _locked(conn: asyncpg.Connection, post_id: UUID) -> PostOut:
@@ -95,6 +104,8 @@ async def submit(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, policy: Pol
         camp = await campaign(conn, post.campaign_id)
         found = findings(policy, text=post.text, media=post.media, title=post.title, camp=camp,
                          scheduled_at=post.scheduled_at, timezone=post.timezone)
+        # The targets' texts do not change at submission: what they left out stays said.
+        found += [f.model_dump(exclude_none=True) for f in post.findings if f.check == "campaign_hashtags"]
         refuse_blocking(found)
         state = "in_review" if policy.review_required else "approved"
         await store.set_review(conn, post_id, state, actor=actor.id, comment=None, submitted=True, findings=found)
@@ -104,7 +115,7 @@ async def submit(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, policy: Pol
 
 
 async def approve(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: str | None) -> PostOut:
-    async with refusal_audited(pool, actor, "approve", "post", post_id):
+    async with refusal_audited(pool, actor, "approve", "post", post_id, post_exists(post_id)):
         return await _approve(pool, post_id, actor=actor, comment=comment)
 
 
@@ -128,7 +139,7 @@ async def _approve(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: 
 
 
 async def send_back(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, comment: str) -> PostOut:
-    async with refusal_audited(pool, actor, "send_back", "post", post_id):
+    async with refusal_audited(pool, actor, "send_back", "post", post_id, post_exists(post_id)):
         require_reviewer(actor)
         async with pool.acquire() as conn, conn.transaction():
             post = await _locked(conn, post_id)

@@ -66,7 +66,7 @@ class PostCopy(BaseModel):
                                  "default: the original's")
     targets: list[str] | None = Field(
         default=None, min_length=1, max_length=50,
-        description="Account ids; default: the accounts whose targets failed, else all the original's accounts",
+        description="Account ids; default: the accounts whose targets failed for certain (not outcome_unknown)",
     )
     text: str | None = Field(default=None, max_length=100_000, description="Default: the original's text")
     media: list[MediaIn] | None = Field(default=None, max_length=35, description="Default: the original's media")

@@ -37,6 +37,7 @@ from .posts import (
     cancelled_event,
     check_content,
     findings,
+    hashtags_left_out,
     initial_state,
     insert_new,
     refuse_blocking,
@@ -159,6 +160,7 @@ async def replan(conn: asyncpg.Connection, row, *, actor: Actor, policy: Policy,
         texts = target_texts(targets, planned.text, media, row["title"], camp)
         found = findings(policy, text=planned.text, media=media, title=row["title"], camp=camp,
                          scheduled_at=planned.at, timezone=row["timezone"])
+        found += hashtags_left_out(targets, planned.text, texts, camp)
         same = (
             post.text == planned.text and post.media == media and post.title == row["title"]
             and post.scheduled_at == planned.at and post.campaign_id == row["campaign_id"]
@@ -190,7 +192,8 @@ async def replan(conn: asyncpg.Connection, row, *, actor: Actor, policy: Policy,
             text=planned.text, media=media, title=row["title"], scheduled_at=planned.at, timezone=row["timezone"],
             targets=targets, review_state=row["review_state"], created_by=row["created_by"], camp=camp, texts=texts,
             found=findings(policy, text=planned.text, media=media, title=row["title"], camp=camp,
-                           scheduled_at=planned.at, timezone=row["timezone"]),
+                           scheduled_at=planned.at, timezone=row["timezone"])
+            + hashtags_left_out(targets, planned.text, texts, camp),
             series_id=row["series_id"], occurrence_key=key,
             submitted_by=row["submitted_by"], reviewed_by=row["reviewed_by"],
         )
@@ -491,7 +494,12 @@ async def review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Act
     if action == "submit":
         return await _review(pool, series_id, action, actor=actor, policy=policy, comment=comment, kind=kind)
     entity = "event" if kind == "countdown" else "series"
-    async with refusal_audited(pool, actor, action, entity, series_id):
+
+    async def exists(conn: asyncpg.Connection) -> bool:  # and is what the route names (a series or an event)
+        row = await plans.get_series(conn, series_id)
+        return row is not None and (kind is None or row["kind"] == kind)
+
+    async with refusal_audited(pool, actor, action, entity, series_id, exists):
         require_reviewer(actor)
         return await _review(pool, series_id, action, actor=actor, policy=policy, comment=comment, kind=kind)
 

@@ -41,6 +41,7 @@ from .posts import (
     Campaign,
     NewPost,
     findings,
+    hashtags_left_out,
     initial_state,
     insert_new,
     target_texts,
@@ -360,6 +361,7 @@ def _check_row(row: dict[str, str], index: AccountIndex, campaigns: dict[str, Ca
         texts = target_texts(targets, text, media, title, camp)
         reasons += [f"{v['platform']}:{v['handle']}: {v['message']}" for v in violations(targets, text, media, title, texts)]
         found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=tz_name)
+        found += hashtags_left_out(targets, text, texts, camp)
         for f in found:
             if f["severity"] == "block" and not draft:
                 reasons.append(f["message"])
