@@ -97,6 +97,13 @@ async def test_a_local_time_without_a_zone_is_the_librarys(client, account_ids):
     assert made.json()["scheduled_at"].startswith("2030-06-01T02:00:00") and made.json()["timezone"] == "Asia/Jakarta"
     moved = await client.patch(f"/v1/posts/{made.json()['post_id']}", json={"scheduled_at": "2030-06-02T10:00:00"})
     assert moved.json()["scheduled_local"].startswith("2030-06-02T10:00:00+07:00"), moved.text
+    # A post written with an offset has no zone of its own: a local time moving it is the library's.
+    offset = await client.post("/v1/posts", json={"text": "Dengan offset", "targets": [account_ids["telegram"]],
+                                                  "scheduled_at": "2030-06-01T09:00:00+00:00"})
+    assert offset.json()["timezone"] is None
+    later_local = await client.patch(f"/v1/posts/{offset.json()['post_id']}", json={"scheduled_at": "2030-06-03T08:00:00"})
+    assert later_local.status_code == 200, later_local.text
+    assert later_local.json()["scheduled_at"].startswith("2030-06-03T01:00:00")
     # WIB, WITA and WIT as people write them, as in CSV import.
     wita = await client.post("/v1/posts", json={"text": "Jam Makassar", "targets": [account_ids["telegram"]],
                                                 "scheduled_at": "2030-06-01T09:00:00", "timezone": "wita"})

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Annotated
 
 import typer
+from siar_runtime import zones
 
 from . import render
 from .client import Api, ApiError, CliError, Config
@@ -54,7 +55,7 @@ def options(
         token=token or base.token,
         scheduler_url=scheduler_url or base.scheduler_url,
         publisher_url=publisher_url or base.publisher_url,
-        timezone=timezone or base.timezone,
+        timezone=zones.canonical(timezone) or base.timezone,  # --timezone WITA
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from siar_runtime import zones
 
 DEFAULT_SCHEDULER = "http://127.0.0.1:8001"
 DEFAULT_PUBLISHER = "http://127.0.0.1:8002"
@@ -44,6 +45,7 @@ class Config:
             "timezone": os.environ.get("SIAR_TIMEZONE", "Asia/Jakarta"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["timezone"] = zones.canonical(values["timezone"]) or values["timezone"]  # --timezone WIB
         return cls(**values)
 
 

@@ -117,7 +117,7 @@ def list_posts(
     ctx: typer.Context,
     month: Annotated[str | None, typer.Option(help="YYYY-MM (in --timezone)")] = None,
     since: Annotated[str | None, typer.Option("--from", help="From this time (default: now)")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Until this time")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Until this time, or to the end of this day (2026-12-31)")] = None,
     review: Annotated[str | None, typer.Option(help="Only posts in this review state: draft, in_review, approved")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's posts (name or id)")] = None,
     status: Annotated[str | None, typer.Option(help="Only posts with this status (scheduled, failed, …)")] = None,
@@ -135,7 +135,11 @@ def list_posts(
     else:
         start = parse_when(since) if since else datetime.now(zone(tz)) - timedelta(minutes=5)
         params["from"] = (start if start.tzinfo else start.replace(tzinfo=zone(tz))).isoformat()
-        if until:
+        if until and re.fullmatch(r"\d{4}-\d{2}-\d{2}", until.strip()):
+            # A day: to the end of it in --timezone (the API reads a day as 'to' inclusively).
+            day = date.fromisoformat(until.strip())
+            params["to"] = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone(tz)).isoformat()
+        elif until:
             end = parse_when(until)
             params["to"] = (end if end.tzinfo else end.replace(tzinfo=zone(tz))).isoformat()
     if review:

@@ -77,6 +77,7 @@ class MetricsSettings(ServiceSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        value = zones.canonical(value) or value  # SIAR_TIMEZONE=WIB
         zones.zone(value)  # UnknownZone, a ValueError: a settings error saying so
         return value
 

@@ -61,8 +61,9 @@ class SchedulerSettings(ServiceSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from .timing import zone
+        from .timing import canonical, zone
 
+        value = canonical(value) or value  # SIAR_TIMEZONE=WIB
         zone(value)
         return value
 

@@ -12,13 +12,8 @@ class TimeError(ValueError):
     pass
 
 
-ABBREVIATIONS = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
-"""Indonesia's zones as people write them (the API, CSV import and the CLI take them all)."""
-
-
-def canonical(name: str | None) -> str | None:
-    """The IANA name for ``name`` (``WITA`` → ``Asia/Makassar``); other names as given."""
-    return ABBREVIATIONS.get(name.strip().upper(), name) if name else name
+ABBREVIATIONS = zones.ABBREVIATIONS
+canonical = zones.canonical
 
 
 def zone(name: str) -> ZoneInfo:
