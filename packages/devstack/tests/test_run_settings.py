@@ -34,7 +34,11 @@ def test_the_operators_settings_reach_every_service(tmp_path: Path):
 def test_the_demo_accounts_are_registered_with_an_admin_token_the_services_know():
     assert demo_token({}) == DEV_TOKEN
     assert demo_token(GIVEN) == "admin-token-0001"
-    assert demo_token({**GIVEN, "SIAR_API_TOKEN": "mine-mine-mine"}) == "mine-mine-mine"
+    # The command line's own token is used only when the services will take it as an admin's.
+    assert demo_token({**GIVEN, "SIAR_API_TOKEN": "mine-mine-mine"}) == "admin-token-0001"
+    assert demo_token({"SIAR_API_TOKEN": "mine-mine-mine"}) == DEV_TOKEN
+    two = {"SIAR_API_TOKENS": "first-admin-01:admin,second-admin-02:admin", "SIAR_API_TOKEN": "second-admin-02"}
+    assert demo_token(two) == "second-admin-02"
     with pytest.raises(ValueError, match="no admin token"):
         demo_token({"SIAR_API_TOKENS": "editor-token-0001:editor"})
     with pytest.raises(ValueError, match="unknown role"):

@@ -30,13 +30,13 @@ def settings_given(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def demo_token(environ: Mapping[str, str]) -> str:
-    """The admin token that registers the demo accounts: SIAR_API_TOKEN, else the first admin
-    token of SIAR_API_TOKENS (which must have one), else the development token."""
-    if environ.get("SIAR_API_TOKEN"):
-        return environ["SIAR_API_TOKEN"]
-    if not environ.get("SIAR_API_TOKENS"):
-        return DEV_TOKEN
-    tokens = parse_tokens(environ["SIAR_API_TOKENS"])
+    """The admin token that registers the demo accounts: one the services will take — the
+    caller's SIAR_API_TOKEN (the command line's) when SIAR_API_TOKENS makes it an admin, else the
+    first admin token there (the development token when none is given)."""
+    tokens = parse_tokens(environ.get("SIAR_API_TOKENS") or f"{DEV_TOKEN}:admin")
+    mine = environ.get("SIAR_API_TOKEN")
+    if mine and tokens.get(mine) == "admin":
+        return mine
     admin = next((t for t, role in tokens.items() if role == "admin"), None)
     if admin is None:
         raise ValueError("no admin token (token:admin): make run registers the demo accounts with one")
