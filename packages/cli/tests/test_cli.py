@@ -125,6 +125,12 @@ def test_times_show_in_the_librarys_zone_and_narrow_terminals_keep_the_columns(s
     post_id = made.json()["post_id"]
     shown = siar(editor, "posts", "show", post_id)
     assert f"{month}-05 09:00" in shown.output, shown.output
+    # A day as --to takes that day in; WIB names the library's zone as people write it.
+    for args in (("--from", f"{month}-05", "--to", f"{month}-05"), ("--timezone", "WIB", "--month", month)):
+        found = siar(editor, "list", *args, "--json") if args[0] != "--timezone" else \
+            siar(editor, *args[:2], "list", *args[2:], "--json")
+        assert found.exit_code == 0, found.output
+        assert post_id in [p["post_id"] for p in json.loads(found.output)], args
     monkeypatch.setattr(render.console, "width", 100)  # a terminal 100 columns wide
     narrow = siar(editor, "list", "--month", month)
     line = next(row for row in narrow.output.splitlines() if post_id in row)

@@ -63,3 +63,9 @@ def test_local_renders_in_the_posts_zone():
 )
 def test_post_status_is_derived_from_its_targets(statuses, expected):
     assert post_status(statuses) == expected
+
+
+def test_the_librarys_zone_may_be_written_as_people_write_it():
+    from siar_scheduler.settings import SchedulerSettings
+
+    assert SchedulerSettings(timezone="WITA").timezone == "Asia/Makassar"
