@@ -299,7 +299,7 @@ def test_problems_read_clearly():
     assert result.exit_code == 1 and "not known to this Siar" in result.output
 
     result = siar(Config(token=None), "list")
-    assert result.exit_code == 2 and "SIAR_API_TOKEN" in result.output
+    assert result.exit_code == 2 and "SIAR_API_TOKEN" in result.output and "--token before the command" in result.output
 
     result = siar(canned(200, {}), "create", "x", "--at", "kemarin", "--to", "telegram")
     assert result.exit_code == 2 and "is not a time like" in result.output

@@ -70,7 +70,7 @@ class Api:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if not self.config.token:
-            raise CliError("no API token: set SIAR_API_TOKEN or pass --token")
+            raise CliError("no API token: set SIAR_API_TOKEN or give --token before the command (siar --token … list)")
         headers = {"Authorization": f"Bearer {self.config.token}"} | kwargs.pop("headers", {})
         url = self.base + path
         try:
