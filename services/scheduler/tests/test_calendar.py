@@ -184,6 +184,24 @@ async def test_import_refuses_a_file_it_cannot_read(planner, accts):
     assert both.status_code == 201, both.text
 
 
+async def test_a_corrected_plan_imported_again_does_not_post_its_unchanged_rows_twice(planner, accts):
+    month, _ = next_months()
+    day = f"{month[0]}-{month[1]:02d}"
+    plan = (f"tanggal,jam,akun,teks\n{day}-10,09.00,telegram,Jam buka libur\n{day}-11,09.00,telegram,Lomba mewarnai\n"
+            f"{day}-11,09.00,telegram,Lomba mewarnai\n")  # a row pasted twice
+    first = await planner.post("/v1/calendar/import", content=plan.encode(), headers={"content-type": "text/csv"})
+    assert first.status_code == 201, first.text
+    assert [r["status"] for r in first.json()["rows"]] == ["accepted", "accepted", "skipped"]
+    assert "an earlier row" not in first.json()["rows"][2]["reasons"][0] and "row 3" in first.json()["rows"][2]["reasons"][0]
+    corrected = plan.replace("Lomba mewarnai", "Lomba mewarnai (pendaftaran dibuka)", 1)
+    dry = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=corrected.encode(),
+                             headers={"content-type": "text/csv"})
+    rows = dry.json()["rows"]
+    assert [r["status"] for r in rows] == ["skipped", "accepted", "skipped"], rows
+    assert rows[0]["post_id"] == first.json()["rows"][0]["post_id"] and "already planned" in rows[0]["reasons"][0]
+    assert dry.json()["accepted"] == 1
+
+
 async def test_export_as_csv_goes_back_in_and_as_icalendar_into_calendar_apps(planner, accts):
     month, _ = next_months()
     label = f"{month[0]:04d}-{month[1]:02d}"
@@ -204,14 +222,16 @@ async def test_export_as_csv_goes_back_in_and_as_icalendar_into_calendar_apps(pl
     assert back.status_code == 200, back.text
     assert (back.json()["imported"], back.json()["skipped"]) == (0, 2)
     assert "already in the calendar" in back.json()["rows"][0]["reasons"][0]
-    # Without the post ids, the rows are new posts (a copy of the plan).
-    copy = io.StringIO()
-    writer = csv.DictWriter(copy, fieldnames=[c for c in rows[0] if c != "post_id"], extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    dry = await planner.post("/v1/calendar/import", params={"dry_run": True}, content=copy.getvalue().encode(),
-                             headers={"content-type": "text/csv"})
-    assert dry.json()["accepted"] == 2, dry.text
+    # Without the post ids, at the same times, they are still the same posts (the same text to the
+    # same account at the same time): skipped. At other times they are new posts (a copy of the plan).
+    for time_of_day, accepted in ((None, 0), ("10:00", 2)):
+        copy = io.StringIO()
+        writer = csv.DictWriter(copy, fieldnames=[c for c in rows[0] if c != "post_id"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([{**r, "time": time_of_day or r["time"]} for r in rows])
+        dry = await planner.post("/v1/calendar/import", params={"dry_run": True}, content=copy.getvalue().encode(),
+                                 headers={"content-type": "text/csv"})
+        assert dry.json()["accepted"] == accepted, dry.text
 
     ics = await planner.get("/v1/calendar/export.ics", params={"month": label})
     assert ics.headers["content-type"].startswith("text/calendar")
@@ -248,11 +268,11 @@ async def test_export_makes_formulas_inert_and_they_import_back_as_written(plann
     assert (rows[0]["campaign"], rows[0]["title"]) == ("'+Baca", "'@judul")
     assert not any(cell[:1] and cell[:1] in "=+-@" for r in rows for cell in r.values())
 
-    # Back in as new posts (post_id cleared, as the docs say for a copy): the texts as written.
+    # Back in as new posts (post_id cleared and another time, as the docs say for a copy): the texts as written.
     copy = io.StringIO()
     writer = csv.DictWriter(copy, fieldnames=[c for c in rows[0] if c != "post_id"], extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows([{**r, "time": "10:00"} for r in rows])
     back = await planner.post("/v1/calendar/import", content=copy.getvalue().encode(),
                               headers={"content-type": "text/csv"})
     assert back.status_code == 201, back.text

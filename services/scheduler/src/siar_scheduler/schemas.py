@@ -492,7 +492,8 @@ class CalendarView(BaseModel):
 class ImportRow(BaseModel):
     row: int = Field(description="Row in the file (the header is row 1)")
     status: Literal["accepted", "refused", "skipped"] = Field(
-        description="skipped: a row of an export whose post is in the calendar already")
+        description="skipped: a row of an export whose post is in the calendar already, or a row that would "
+                    "post the same text to the same account at the same time as a planned post or an earlier row")
     post_id: UUID | None = None
     scheduled_at: datetime | None = None
     reasons: list[str] = Field(default_factory=list)

@@ -193,6 +193,24 @@ async def posts_by_id(conn: asyncpg.Connection, post_ids: list[UUID]) -> list[Po
     return await _with_targets(conn, rows)
 
 
+async def planned_twins(conn: asyncpg.Connection, pairs: list[tuple[datetime, str]]
+                        ) -> list[tuple[datetime, str, str, UUID]]:  # fmt: skip
+    """(scheduled_at, text, account_id, post_id) of every target not cancelled whose post has one
+    of ``pairs``' time and text: what an import would repeat."""
+    if not pairs:
+        return []
+    rows = await conn.fetch(
+        """
+        SELECT p.scheduled_at, p.text, t.account_id, p.post_id
+        FROM posts p JOIN targets t ON t.post_id = p.post_id
+        WHERE t.status <> 'cancelled'
+          AND (p.scheduled_at, p.text) IN (SELECT * FROM unnest($1::timestamptz[], $2::text[]))
+        """,
+        [at for at, _ in pairs], [text for _, text in pairs],
+    )
+    return [(r["scheduled_at"], r["text"], r["account_id"], r["post_id"]) for r in rows]
+
+
 async def existing_post_ids(conn: asyncpg.Connection, post_ids: list[str]) -> set[str]:
     rows = await conn.fetch("SELECT post_id FROM posts WHERE post_id = ANY($1::uuid[])", [UUID(p) for p in post_ids])
     return {str(r["post_id"]) for r in rows}

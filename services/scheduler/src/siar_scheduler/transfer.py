@@ -245,7 +245,8 @@ async def import_csv(
                 # A row of an export: the post is in the calendar already; importing it again would
                 # post it twice. It is changed with PATCH /v1/posts/{id}, not by importing.
                 report.append(ImportRow(row=n, status="skipped", post_id=UUID(row["post_id"]), reasons=[
-                    f"already in the calendar as post {row['post_id']}; change it there, or clear post_id to add a copy"]))
+                    f"already in the calendar as post {row['post_id']}; change it there, or clear post_id and give "
+                    "another time to add a copy"]))
                 continue
             new, reasons, warnings = _check_row(row, index, campaigns, policy, actor)
             if reasons:
@@ -257,6 +258,7 @@ async def import_csv(
                 ready.append((n, new))
                 report.append(ImportRow(row=n, status="accepted", post_id=new.post_id, scheduled_at=new.scheduled_at,
                                         warnings=warnings))
+        ready = await _without_twins(conn, ready, report)
         refused = sum(1 for r in report if r.status == "refused")
         skipped = sum(1 for r in report if r.status == "skipped")
         result = ImportReport(imported=0, accepted=len(ready), refused=refused, skipped=skipped, dry_run=dry_run,
@@ -279,6 +281,31 @@ async def import_csv(
                               entity_id=None, details={"rows": len(ready), "posts": [str(n.post_id) for _, n in ready]})
     result.imported = len(ready)
     return result, bool(ready)
+
+
+async def _without_twins(conn: asyncpg.Connection, ready: list[tuple[int, NewPost]],
+                         report: list[ImportRow]) -> list[tuple[int, NewPost]]:
+    """Rows that would post the same text to the same account at the same time as a post already
+    planned, or as an earlier row of the file, are skipped, saying which: re-importing a
+    corrected plan must not post its unchanged rows twice."""
+    earlier: dict[tuple[datetime, str, str], str] = {
+        (at, text, account): f"post {post_id}"
+        for at, text, account, post_id in await store.planned_twins(conn, [(n.scheduled_at, n.text) for _, n in ready])
+    }
+    kept = []
+    rows = {r.row: r for r in report}
+    for n, new in ready:
+        keys = [(new.scheduled_at, new.text, a.account_id) for a in new.targets]
+        twin = next((earlier[k] for k in keys if k in earlier), None)
+        if twin is None:
+            kept.append((n, new))
+            earlier.update({k: f"row {n}" for k in keys})
+            continue
+        entry = rows[n]
+        entry.status, entry.post_id = "skipped", UUID(twin.removeprefix("post ")) if twin.startswith("post ") else None
+        entry.reasons = [f"the same text to the same account at the same time is already planned ({twin}); "
+                         "change that one, or this row's time or text to add another"]
+    return kept
 
 
 def _is_uuid(value: str) -> bool:
