@@ -111,6 +111,20 @@ async def test_a_local_time_without_a_zone_is_the_librarys(client, account_ids):
     assert wita.json()["timezone"] == "Asia/Makassar" and wita.json()["scheduled_at"].startswith("2030-06-01T01:00:00")
 
 
+async def test_accounts_may_be_named_as_people_name_them(client, account_ids):
+    # As in the CLI and CSV import: a platform with one account, a handle, platform:handle.
+    made = await client.post("/v1/posts", json={"text": "Halo", "scheduled_at": "2030-06-01T09:00:00",
+                                                "targets": ["telegram", "@perpus", "mastodon:perpus@mastodon.social"]})
+    assert made.status_code == 201, made.text
+    assert sorted(t["account_id"] for t in made.json()["targets"]) == sorted(account_ids.values())
+    twice = await client.post("/v1/posts", json={"text": "Halo", "scheduled_at": "2030-06-01T09:00:00",
+                                                 "targets": ["telegram", account_ids["telegram"]]})
+    assert twice.status_code == 422 and "named once" in twice.json()["detail"]
+    unknown = await client.post("/v1/posts", json={"text": "Halo", "scheduled_at": "2030-06-01T09:00:00",
+                                                   "targets": ["perpustakaan_lain"]})
+    assert unknown.status_code == 422 and "no connected account perpustakaan_lain" in unknown.json()["detail"]
+
+
 async def test_a_time_in_the_past_is_said_as_it_was_written(client, account_ids):
     body = {"text": "Terlambat", "targets": [account_ids["telegram"]]}
     local = await client.post("/v1/posts", json={**body, "scheduled_at": "2020-01-01T08:00:00", "timezone": "Asia/Jakarta"})

@@ -399,7 +399,14 @@ async def create_post(
             existing = await store.post_id_for_key(conn, idempotency_key)
             if existing is not None:
                 return await store.get_post(conn, existing), False  # type: ignore[return-value]
-        targets = await resolve_targets(conn, req.targets)
+        try:  # a handle or platform:handle as in the CLI and CSV import
+            account_ids = await accounts.ids_for(conn, req.targets)
+        except accounts.Ambiguous as exc:
+            raise Problem(422, "Unknown account", str(exc), type_=TYPE_BASE + "unknown-account") from exc
+        if len(set(account_ids)) != len(account_ids):
+            raise Problem(422, "Invalid request", "each account may be named once (two of the targets name the same "
+                          "account)", type_=TYPE_BASE + "validation")
+        targets = await resolve_targets(conn, account_ids)
         camp = await campaign(conn, req.campaign_id)
         new = prepare(
             policy, text=req.text, media=req.media, title=req.title, scheduled_at=scheduled_at,

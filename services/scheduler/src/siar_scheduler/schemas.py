@@ -33,7 +33,8 @@ class PostCreate(BaseModel):
     media: list[MediaIn] = Field(default_factory=list, max_length=35)
     title: str | None = Field(default=None, max_length=2200, description="Video title (YouTube, TikTok)")
     targets: list[str] = Field(
-        min_length=1, max_length=50, description="Account ids (from GET /v1/accounts) to post to"
+        min_length=1, max_length=50, description="The accounts to post to: ids (from GET /v1/accounts), or "
+        "platform:handle, a handle, or a platform with one account"
     )
     scheduled_at: datetime = Field(
         description="With an offset (2026-12-01T09:00:00+07:00), or local time: in `timezone`, else in the "

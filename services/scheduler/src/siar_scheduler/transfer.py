@@ -35,6 +35,7 @@ from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import accounts, store
 from . import planning_store as plans
+from .accounts import AccountIndex
 from .identity import Actor
 from .policy import Policy
 from .posts import (
@@ -165,38 +166,6 @@ def parse_time(value: str) -> tuple[int, int]:
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         raise ValueError(f"time {value!r} is not 09:00 or 09.00")
     return int(m.group(1)), int(m.group(2))
-
-
-class AccountIndex:
-    """Finds an account by id, ``platform:handle``, handle, or a platform with one account."""
-
-    def __init__(self, known: list[AccountOut]) -> None:
-        self.by_id = {a.account_id: a for a in known}
-        self.known = known
-
-    @staticmethod
-    def _handle(h: str) -> str:
-        return h.strip().lstrip("@").lower()
-
-    def find(self, ref: str) -> AccountOut:
-        ref = ref.strip()
-        if ref in self.by_id:
-            return self.by_id[ref]
-        platform, colon, handle = ref.partition(":")
-        if colon and handle:
-            hits = [a for a in self.known if a.platform == platform.lower() and self._handle(a.handle) == self._handle(handle)]
-        else:
-            hits = [a for a in self.known if self._handle(a.handle) == self._handle(ref)]
-            if not hits:
-                hits = [a for a in self.known if a.platform == ref.lower()]
-                if len(hits) > 1:
-                    raise ValueError(f"{ref!r} names {len(hits)} accounts; write platform:handle "
-                                     f"({', '.join(f'{a.platform}:{a.handle}' for a in hits)})")
-        if not hits:
-            raise ValueError(f"{ref!r} is not a connected account (see GET /v1/accounts)")
-        if len(hits) > 1:
-            raise ValueError(f"{ref!r} names {len(hits)} accounts; write platform:handle")
-        return hits[0]
 
 
 def _media(urls: str, alts: str) -> list[MediaIn]:
