@@ -8,7 +8,7 @@ import io
 import json
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -264,6 +264,13 @@ def test_audit_shows_the_latest_entries_in_local_time(scheduler, monkeypatch):
     at = datetime.fromisoformat(everything[-1]["at"])
     assert f"{at.astimezone(ZoneInfo('Asia/Jakarta')):%Y-%m-%d %H:%M}" in shown.output
     assert "earlier entries" not in siar(editor, "audit").output
+    # Today's entries (a day in --timezone), by this editor; none tomorrow.
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    mine = json.loads(siar(editor, "audit", "--from", today.isoformat(), "--to", today.isoformat(),
+                           "--by", everything[-1]["actor"], "--json").output)
+    assert [e["entity_id"] for e in mine][-5:] == ids
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert json.loads(siar(editor, "audit", "--from", tomorrow, "--json").output) == []
 
 
 def test_campaigns_and_the_calendar(scheduler):

@@ -11,6 +11,7 @@ from rich.table import Table
 from . import render
 from .app import accounts_app, api, app, command, config
 from .client import Api
+from .posts import bound
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
@@ -35,17 +36,22 @@ def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def audit(
     ctx: typer.Context,
     post: Annotated[str | None, typer.Option(help="Only this post's history")] = None,
-    entity: Annotated[str | None, typer.Option(help="post, series, event, campaign, account or calendar")] = None,
+    entity: Annotated[str | None, typer.Option(help="post, series, event, campaign, account, calendar or survey")] = None,
+    by: Annotated[str | None, typer.Option(help="Only what this actor did (as the log names them)")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="From this day or time (in --timezone)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="To the end of this day, or until this time")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many of the latest entries")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Who did what, when (the append-only audit log): the latest entries, oldest of them first."""
-    params = ({"entity_id": post} if post else {}) | ({"entity": entity} if entity else {})
+    tz = config(ctx).timezone
+    params = ({"entity_id": post} if post else {}) | ({"entity": entity} if entity else {}) | (
+        {"by": by} if by else {}) | ({"from": bound(since, tz)} if since else {}) | (
+        {"to": bound(until, tz, end=True)} if until else {})
     entries, earlier = latest_entries(api(ctx), params, limit)
     if as_json:
         render.as_json(entries)
         return
-    tz = config(ctx).timezone
     table = Table()
     for column in (f"when ({tz})", "who", "role", "what", "on"):
         table.add_column(column)

@@ -25,6 +25,20 @@ def parse_when(value: str) -> datetime:
         raise CliError(f"{value!r} is not a time like '2026-12-04 09:00' (local) or '2026-12-04T09:00+07:00'") from exc
 
 
+def bound(value: str, tz: str, *, end: bool = False) -> str:
+    """A --from or --to as the API takes it: a day (its midnight in ``tz``; as an ``end``, to the
+    end of that day) or a time (in ``tz`` unless it carries an offset)."""
+    text = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as exc:
+            raise CliError(f"{value!r} is not a day like 2026-12-04") from exc
+        return datetime.combine(day + timedelta(days=int(end)), time(0), tzinfo=zone(tz)).isoformat()
+    when = parse_when(text)
+    return (when if when.tzinfo else when.replace(tzinfo=zone(tz))).isoformat()
+
+
 def zone(name: str) -> ZoneInfo:
     try:
         return zones.zone(name)
@@ -133,15 +147,9 @@ def list_posts(
     if month:
         params["from"], params["to"] = month_bounds(month, tz)
     else:
-        start = parse_when(since) if since else datetime.now(zone(tz)) - timedelta(minutes=5)
-        params["from"] = (start if start.tzinfo else start.replace(tzinfo=zone(tz))).isoformat()
-        if until and re.fullmatch(r"\d{4}-\d{2}-\d{2}", until.strip()):
-            # A day: to the end of it in --timezone (the API reads a day as 'to' inclusively).
-            day = date.fromisoformat(until.strip())
-            params["to"] = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone(tz)).isoformat()
-        elif until:
-            end = parse_when(until)
-            params["to"] = (end if end.tzinfo else end.replace(tzinfo=zone(tz))).isoformat()
+        params["from"] = bound(since, tz) if since else (datetime.now(zone(tz)) - timedelta(minutes=5)).isoformat()
+        if until:
+            params["to"] = bound(until, tz, end=True)  # a day: to the end of it
     if review:
         params["review_state"] = review
     if campaign:
