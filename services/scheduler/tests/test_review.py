@@ -356,27 +356,35 @@ async def test_the_schedulers_own_not_approved_event_does_not_undo_a_later_reviv
     assert (await reviewed.get(f"/v1/posts/{post['post_id']}")).json()["targets"][0]["status"] == "scheduled"
 
 
-async def test_a_failed_post_is_sent_again_as_a_copy_with_its_media_fixed(planner, accts, clean_db, tap):
-    """A broken image link failed the post on every platform: the librarian fixes the link and
-    sends a copy at a new time, to the accounts that failed; the failed targets themselves stay
-    failed (nothing is ever sent twice), and the audit log says where the copy came from."""
-    from siar_contracts import ErrorClass, PostFailed, spec_for_model
+async def publisher_says_failed(database_url: str, post: dict, target: dict, error_class, reason: str) -> None:
+    """post.failed for one target, handled as the scheduler handles the publisher's."""
+    from siar_contracts import PostFailed, spec_for_model
     from siar_runtime.db import Database
     from siar_scheduler import handlers
 
-    post = await create(planner, accts, targets=[accts["telegram"], accts["mastodon"]],
-                        media=[{"url": "https://perpus.example/gone.png", "alt_text": "Poster"}])
-    telegram = next(t for t in post["targets"] if t["platform"] == "telegram")
     failed = spec_for_model(PostFailed).envelope(
-        PostFailed(post_id=post["post_id"], target_id=telegram["target_id"], account_id=telegram["account_id"],
-                   platform="telegram", error_class=ErrorClass.INVALID_CONTENT, attempts=1, failed_at=datetime.now(UTC),
-                   reason="could not fetch the media at https://perpus.example/gone.png (HTTP 404)"),
+        PostFailed(post_id=post["post_id"], target_id=target["target_id"], account_id=target["account_id"],
+                   platform=target["platform"], error_class=error_class, attempts=1, failed_at=datetime.now(UTC),
+                   reason=reason),
         source="/siar/publisher", correlation_id=post["correlation_id"])
-    db = await Database.open(clean_db, "scheduler")
+    db = await Database.open(database_url, "scheduler")
     try:
         await handlers.on_failed(failed, spec_for_model(PostFailed).parse(failed), db.pool)
     finally:
         await db.close()
+
+
+async def test_a_failed_post_is_sent_again_as_a_copy_with_its_media_fixed(planner, accts, clean_db, tap):
+    """A broken image link failed the post on every platform: the librarian fixes the link and
+    sends a copy at a new time, to the accounts that failed; the failed targets themselves stay
+    failed (nothing is ever sent twice), and the audit log says where the copy came from."""
+    from siar_contracts import ErrorClass
+
+    post = await create(planner, accts, targets=[accts["telegram"], accts["mastodon"]],
+                        media=[{"url": "https://perpus.example/gone.png", "alt_text": "Poster"}])
+    telegram = next(t for t in post["targets"] if t["platform"] == "telegram")
+    await publisher_says_failed(clean_db, post, telegram, ErrorClass.INVALID_CONTENT,
+                                "could not fetch the media at https://perpus.example/gone.png (HTTP 404)")
 
     # Changing it is refused, and the refusal says what to do instead.
     refused = await planner.patch(f"/v1/posts/{post['post_id']}", json={"scheduled_at": later(7200)})
@@ -401,17 +409,8 @@ async def test_a_failed_post_is_sent_again_as_a_copy_with_its_media_fixed(planne
 
     # Nothing failed for certain: the accounts must be named (outcome unknown may be live).
     unsure = await create(planner, accts, targets=[accts["x"]], text="Mungkin sudah terbit")
-    x_target = unsure["targets"][0]
-    lost = spec_for_model(PostFailed).envelope(
-        PostFailed(post_id=unsure["post_id"], target_id=x_target["target_id"], account_id=x_target["account_id"],
-                   platform="x", error_class=ErrorClass.OUTCOME_UNKNOWN, attempts=8, failed_at=datetime.now(UTC),
-                   reason="X did not answer; the post may be live"),
-        source="/siar/publisher", correlation_id=unsure["correlation_id"])
-    db = await Database.open(clean_db, "scheduler")
-    try:
-        await handlers.on_failed(lost, spec_for_model(PostFailed).parse(lost), db.pool)
-    finally:
-        await db.close()
+    await publisher_says_failed(clean_db, unsure, unsure["targets"][0], ErrorClass.OUTCOME_UNKNOWN,
+                                "X did not answer; the post may be live")
     named = await planner.post(f"/v1/posts/{unsure['post_id']}/copy", json={"scheduled_at": later(7200)})
     assert named.status_code == 422 and "look on the platform first" in named.json()["detail"], named.text
     # The same Idempotency-Key on another post's copy is another request, not the first copy.

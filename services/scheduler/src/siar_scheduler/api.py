@@ -72,6 +72,16 @@ def check_range(start: str | None, end: str | None, timezone: str) -> tuple[date
     return lo, hi
 
 
+def answered(request: Request, response: Response, post: PostOut, created: bool) -> PostOut:
+    """A post made now (201, the dispatcher woken) or an Idempotency-Key's replay (200)."""
+    if created:
+        request.app.state.wake()
+    else:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/posts/{post.post_id}"
+    return post
+
+
 def router(auth, policy: Policy) -> APIRouter:
     api = APIRouter(prefix="/v1", responses=ERRORS)
     ActorDep = Annotated[Actor, Depends(actor_dependency(auth))]
@@ -95,12 +105,7 @@ def router(auth, policy: Policy) -> APIRouter:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> PostOut:
         post, created = await posts.create_post(db, body, actor=actor, idempotency_key=idempotency_key, policy=policy)
-        if not created:
-            response.status_code = 200
-        else:
-            request.app.state.wake()
-        response.headers["Location"] = f"/v1/posts/{post.post_id}"
-        return post
+        return answered(request, response, post, created)
 
     @api.post("/posts/{post_id}/copy", status_code=201, response_model=PostOut, tags=["posts"],
               summary="A new post from an existing one: how a failed post is sent again",
@@ -120,12 +125,7 @@ def router(auth, policy: Policy) -> APIRouter:
     ) -> PostOut:
         post, created = await posts.copy_post(db, post_id, body, actor=actor, idempotency_key=idempotency_key,
                                               policy=policy)  # fmt: skip
-        if not created:
-            response.status_code = 200
-        else:
-            request.app.state.wake()
-        response.headers["Location"] = f"/v1/posts/{post.post_id}"
-        return post
+        return answered(request, response, post, created)
 
     @api.post("/posts/check", response_model=CheckResult, tags=["review"],
               summary="Run the content checks on a text without storing anything")
