@@ -88,6 +88,14 @@ async def test_dates_in_local_time_and_dates_that_cannot_be(client):
     assert "closes_at must be after opens_at" in backwards.json()["detail"]
     zone = await client.post("/v1/surveys", json=survey_body(timezone="Mars/Olympus"))
     assert zone.status_code == 422 and "IANA" in zone.json()["detail"]
+    # WIB, WITA and WIT as people write them; stored as IANA names.
+    wita = await client.post("/v1/surveys", json=survey_body(opens_at="2030-05-17T08:00:00", timezone="WITA"))
+    assert wita.status_code == 201, wita.text
+    assert wita.json()["timezone"] == "Asia/Makassar" and wita.json()["opens_at"].startswith("2030-05-17T00:00:00")
+    moved = await client.patch(f"/v1/surveys/{wita.json()['survey_id']}",
+                               json={"opens_at": "2030-05-18T08:00:00", "timezone": "wib"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["timezone"] == "Asia/Jakarta" and moved.json()["opens_at"].startswith("2030-05-18T01:00:00")
 
 
 async def test_an_announcement_needs_a_link_for_its_channel(client):

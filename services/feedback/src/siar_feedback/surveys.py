@@ -59,13 +59,14 @@ def _instant(value: datetime | None, timezone: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _zone(timezone: str) -> None:
+def _zone(timezone: str) -> str:
     """The same 422 for every name that is not a zone (siar_runtime.zones: Mars/Base, Asia,
     ../etc/passwd, zone.tab, a name too long)."""
     try:
         zones.zone(timezone)
     except zones.UnknownZone as exc:
         raise _invalid(str(exc), "timezone") from exc
+    return timezone
 
 
 def _check_announce(announce: list[AnnounceTarget], channels: list[str]) -> list[AnnounceTarget]:
@@ -104,12 +105,12 @@ def with_links(survey: Survey, base_url: str) -> Survey:
 
 
 async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, created_by: str) -> Survey:
-    _zone(body.timezone)
+    timezone = _zone(zones.canonical(body.timezone) or body.timezone)  # WITA, as people write it
     values: dict[str, Any] = body.model_dump(exclude={"slug", "questions"})
     values.update(
         title=body.title, intro=body.intro, thank_you=body.thank_you, announce_text=body.announce_text,
-        opens_at=_instant(body.opens_at, body.timezone),
-        closes_at=_instant(body.closes_at, body.timezone),
+        opens_at=_instant(body.opens_at, timezone),
+        closes_at=_instant(body.closes_at, timezone), timezone=timezone,
         announce=_check_announce(body.announce, body.channels),
     )
     _check_dates(values["opens_at"], values["closes_at"])
@@ -169,9 +170,10 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate,
                      "announce", "announce_language"):
             if name in given and getattr(body, name) is None:
                 raise _invalid(f"{name} cannot be null", name)
-        timezone = body.timezone if "timezone" in given else survey.timezone
-        _zone(timezone)
+        timezone = _zone(zones.canonical(body.timezone) or "" if "timezone" in given else survey.timezone)
         values: dict[str, Any] = {name: getattr(body, name) for name in given if name != "questions"}
+        if "timezone" in given:
+            values["timezone"] = timezone
         for name in ("opens_at", "closes_at"):
             if name in given:
                 values[name] = _instant(getattr(body, name), timezone)
