@@ -4,36 +4,12 @@ port, and raw asyncio servers whose handlers answer (or fail to) byte by byte.""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 
 import pytest
-import uvicorn
+from siar_devstack.serving import served
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@asynccontextmanager
-async def served(app) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on a free port of 127.0.0.1; yields its base URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
 
 
 @pytest.fixture
@@ -49,3 +25,6 @@ async def server() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
     yield start
     for srv in servers:
         srv.close()
+
+
+__all__ = ["Handler", "served", "server"]

@@ -3,7 +3,6 @@ and small media files built in memory."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
 import zlib
@@ -11,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-import uvicorn
+from siar_devstack.serving import served
 from siar_sandbox.app import create_app
 from siar_sandbox.settings import Settings
 
@@ -82,27 +81,5 @@ def free_port() -> int:
 @pytest.fixture
 async def live_server() -> AsyncIterator[str]:
     """The app served by uvicorn on a real port, so client timeouts are real timeouts."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Settings()),
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+    async with served(create_app(Settings()), graceful_shutdown_seconds=2) as url:
+        yield url

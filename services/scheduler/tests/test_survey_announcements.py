@@ -259,6 +259,14 @@ async def test_a_survey_closed_before_its_event_arrived_is_not_announced(clean_d
     assert made == []
 
 
+async def only_another_reviewer_approves(reviewed, post: dict) -> None:
+    """The token "reviewer" wrote or changed it: refused (403); "reviewer2" approves it."""
+    own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
+    assert own.status_code == 403, own.text
+    other = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer2"))
+    assert other.status_code == 200, other.text
+
+
 async def test_an_announcement_of_an_older_survey_names_its_author_by_the_tokens_start(reviewed, accts, sql, amqp_url):
     """Surveys created before the services shared actor ids name their creator by the token's first
     characters only: any token beginning so counts as the author (another reviewer approves)."""
@@ -266,10 +274,7 @@ async def test_an_announcement_of_an_older_survey_names_its_author_by_the_tokens
     event, data = opened(entry("telegram", accts["telegram"]), created_by=author)
     await publish(amqp_url, event)
     [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
-    own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
-    assert own.status_code == 403, own.text
-    other = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer2"))
-    assert other.status_code == 200, other.text
+    await only_another_reviewer_approves(reviewed, post)
 
 
 async def test_whoever_changed_the_announcement_cannot_approve_it_either(reviewed, accts, sql, amqp_url):
@@ -279,7 +284,4 @@ async def test_whoever_changed_the_announcement_cannot_approve_it_either(reviewe
                          edited_by=actor_id(TOKENS["reviewer"]))  # fmt: skip
     await publish(amqp_url, event)
     [post] = await wait_until(lambda: posts_of(sql, data.survey_id))
-    own = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer"))
-    assert own.status_code == 403, own.text
-    other = await reviewed.post(f"/v1/posts/{post['post_id']}/approve", json={}, headers=auth("reviewer2"))
-    assert other.status_code == 200, other.text
+    await only_another_reviewer_approves(reviewed, post)
