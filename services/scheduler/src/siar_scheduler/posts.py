@@ -440,11 +440,11 @@ async def copy_post(
     if original is None:
         raise not_found(post_id)
     if req.targets:
-        accounts = req.targets
+        refs = req.targets
     else:
-        accounts = list(dict.fromkeys(t.account_id for t in original.targets
+        refs = list(dict.fromkeys(t.account_id for t in original.targets
                                       if t.status == "failed" and t.error_class != "outcome_unknown"))
-        if not accounts:
+        if not refs:
             unknown = [t for t in original.targets if t.error_class == "outcome_unknown"]
             raise Problem(
                 422, "Name the accounts",
@@ -458,7 +458,7 @@ async def copy_post(
             text=original.text if req.text is None else req.text,
             media=original.media if req.media is None else req.media,
             title=original.title if req.title is None else req.title,
-            targets=accounts, scheduled_at=req.scheduled_at, timezone=req.timezone or original.timezone,
+            targets=refs, scheduled_at=req.scheduled_at, timezone=req.timezone or original.timezone,
             campaign_id=original.campaign_id, draft=req.draft,
         )
     except ValidationError as exc:  # what the original holds no longer makes a post (cannot happen today)

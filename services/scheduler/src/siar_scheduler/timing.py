@@ -12,7 +12,6 @@ class TimeError(ValueError):
     pass
 
 
-ABBREVIATIONS = zones.ABBREVIATIONS
 canonical = zones.canonical
 
 

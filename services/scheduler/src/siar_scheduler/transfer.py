@@ -49,7 +49,7 @@ from .posts import (
     violations,
 )
 from .schemas import AccountOut, ImportReport, ImportRow, MediaIn, PostOut
-from .timing import ABBREVIATIONS, TimeError, local, resolve
+from .timing import TimeError, canonical, local, resolve
 
 COLUMNS = {
     "date": ("date", "tanggal", "tgl"),
@@ -66,7 +66,6 @@ COLUMNS = {
 }
 EXPORT_ONLY = ("status", "review_state", "campaign_id")
 REQUIRED = ("date", "time", "targets", "text")
-ZONE_NAMES = ABBREVIATIONS
 YES = {"yes", "ya", "y", "true", "1", "draft", "draf"}
 VIDEO = (".mp4", ".mov", ".m4v", ".webm")
 
@@ -257,8 +256,8 @@ async def _without_twins(conn: asyncpg.Connection, ready: list[tuple[int, NewPos
     """Rows that would post the same text to the same account at the same time as a post already
     planned, or as an earlier row of the file, are skipped, saying which: re-importing a
     corrected plan must not post its unchanged rows twice."""
-    earlier: dict[tuple[datetime, str, str], str] = {
-        (at, text, account): f"post {post_id}"
+    earlier: dict[tuple[datetime, str, str], UUID | int] = {  # a planned post's id, or a row's number
+        (at, text, account): post_id
         for at, text, account, post_id in await store.planned_twins(conn, [(n.scheduled_at, n.text) for _, n in ready])
     }
     kept = []
@@ -268,12 +267,14 @@ async def _without_twins(conn: asyncpg.Connection, ready: list[tuple[int, NewPos
         twin = next((earlier[k] for k in keys if k in earlier), None)
         if twin is None:
             kept.append((n, new))
-            earlier.update({k: f"row {n}" for k in keys})
+            earlier.update(dict.fromkeys(keys, n))
             continue
         entry = rows[n]
-        entry.status, entry.post_id = "skipped", UUID(twin.removeprefix("post ")) if twin.startswith("post ") else None
-        entry.reasons = [f"the same text to the same account at the same time is already planned ({twin}); "
-                         "change that one, or this row's time or text to add another"]
+        entry.status = "skipped"
+        entry.post_id = twin if isinstance(twin, UUID) else None
+        entry.reasons = [f"the same text to the same account at the same time is already planned "
+                         f"({f'post {twin}' if isinstance(twin, UUID) else f'row {twin}'}); change that one, or "
+                         "this row's time or text to add another"]
     return kept
 
 
@@ -311,8 +312,7 @@ def _check_row(row: dict[str, str], index: AccountIndex, campaigns: dict[str, Ca
         reasons.append(f"the row has {row[OVERFLOW]} more cell(s) than the header: a cell with the file's separator "
                        "in it needs quotes (\"telegram;mastodon\" in a ;-separated file), or put | between accounts")
     scheduled_at = None
-    tz_name = row.get("timezone") or policy.timezone
-    tz_name = ZONE_NAMES.get(tz_name.upper(), tz_name)
+    tz_name = canonical(row.get("timezone")) or policy.timezone
     try:
         day = parse_date(row.get("date", ""))
         hour, minute = parse_time(row.get("time", ""))
