@@ -60,13 +60,15 @@ def _instant(value: datetime | None, timezone: str) -> datetime | None:
 
 
 def _zone(timezone: str) -> str:
-    """The same 422 for every name that is not a zone (siar_runtime.zones: Mars/Base, Asia,
-    ../etc/passwd, zone.tab, a name too long)."""
+    """The zone's IANA name (WITA as people write it: Asia/Makassar), or the same 422 for every
+    name that is not a zone (siar_runtime.zones: Mars/Base, Asia, ../etc/passwd, zone.tab, a name
+    too long)."""
+    name = zones.canonical(timezone) or timezone
     try:
-        zones.zone(timezone)
+        zones.zone(name)
     except zones.UnknownZone as exc:
         raise _invalid(str(exc), "timezone") from exc
-    return timezone
+    return name
 
 
 def _check_announce(announce: list[AnnounceTarget], channels: list[str]) -> list[AnnounceTarget]:
@@ -105,7 +107,7 @@ def with_links(survey: Survey, base_url: str) -> Survey:
 
 
 async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, created_by: str) -> Survey:
-    timezone = _zone(zones.canonical(body.timezone) or body.timezone)  # WITA, as people write it
+    timezone = _zone(body.timezone)
     values: dict[str, Any] = body.model_dump(exclude={"slug", "questions"})
     values.update(
         title=body.title, intro=body.intro, thank_you=body.thank_you, announce_text=body.announce_text,
@@ -170,7 +172,7 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate,
                      "announce", "announce_language"):
             if name in given and getattr(body, name) is None:
                 raise _invalid(f"{name} cannot be null", name)
-        timezone = _zone(zones.canonical(body.timezone) or "" if "timezone" in given else survey.timezone)
+        timezone = _zone(body.timezone if "timezone" in given else survey.timezone)  # type: ignore[arg-type]
         values: dict[str, Any] = {name: getattr(body, name) for name in given if name != "questions"}
         if "timezone" in given:
             values["timezone"] = timezone
