@@ -89,6 +89,8 @@ async def test_reports_need_a_token_and_say_what_is_wrong(client):
 
 
 async def test_top_posts_rank_by_engagement_rate_and_say_their_basis(client, db):
+    async with db.pool.acquire() as conn:  # the account's handle, as its account.* event gives it
+        await store.upsert_account(conn, "acc-m", "instagram", "perpus.palembang", None, "active")
     quiet = await read_post(db, {"likes": 10, "reach": 1000, "views": 3000}, text="Jam buka baru")
     loved = await read_post(db, {"likes": 90, "comments": 10, "reach": 500}, text="Lomba mewarnai #HariAnak")
     viewed = await read_post(db, {"likes": 30, "views": 600}, text="=HYPERLINK(\"http://x\") pustaka keliling")
@@ -100,6 +102,7 @@ async def test_top_posts_rank_by_engagement_rate_and_say_their_basis(client, db)
     assert first["rank"] == 1 and first["engagement_rate"] == pytest.approx(0.2)
     assert first["engagement_basis"] == "reach" and first["interactions"] == 100
     assert first["text"] == "Lomba mewarnai #HariAnak" and first["hashtags"] == ["HariAnak"]
+    assert first["handle"] == "perpus.palembang"
     assert posts[1]["engagement_basis"] == "views" and posts[1]["engagement_rate"] == pytest.approx(0.05)
     by_likes = (await client.get("/v1/reports/top-posts", params=period(order_by="likes", limit=1))).json()
     assert [p["likes"] for p in by_likes["posts"]] == [90]
@@ -116,6 +119,11 @@ async def test_top_posts_rank_by_engagement_rate_and_say_their_basis(client, db)
     assert [r["target_id"] for r in rows] == [p["target_id"] for p in posts]
     assert rows[1]["text"].startswith("'=HYPERLINK")  # never a formula in a spreadsheet
     assert float(rows[0]["engagement_rate"]) == pytest.approx(0.2)
+    # As the library reads a spreadsheet: the handle, and times in its zone with their offset.
+    assert rows[0]["handle"] == "perpus.palembang"
+    assert rows[0]["published_at"] == "2026-11-16T09:00:00+07:00"
+    assert datetime.fromisoformat(rows[0]["collected_at"]) == datetime.fromisoformat(first["collected_at"])
+    assert rows[0]["collected_at"].endswith("+07:00")
 
 
 async def test_a_stage_compares_posts_at_the_same_age(client, db):
@@ -176,6 +184,7 @@ async def test_audience_growth_per_account_by_local_day(client, db):
     assert [a["account_id"] for a in only] == ["acc-m"]
     rows = (await client.get("/v1/reports/audience", params=period(format="csv"))).text.lstrip("\ufeff").splitlines()
     assert rows[0] == "account_id,platform,handle,day,followers,collected_at" and len(rows) == 6
+    assert rows[1].startswith("acc-t,telegram,,2026-11-10,805") and rows[1].endswith(",2026-11-10T20:00:00+07:00")
 
 
 async def test_best_hours_in_the_library_time_zone(client, db):

@@ -90,7 +90,7 @@ def router(auth, timezone: str) -> APIRouter:
     ):
         async with db.acquire() as conn:
             report = await reports.top_posts(conn, when, platform=platform, stage=stage, order_by=order_by, limit=limit)
-        return _csv(reports.top_posts_csv(report), "top-posts") if format == "csv" else report
+        return _csv(reports.top_posts_csv(report, timezone), "top-posts") if format == "csv" else report
 
     @api.get("/reports/performance", response_model=Performance, tags=["reports"],
              responses=CSV_TOO,
@@ -113,7 +113,7 @@ def router(auth, timezone: str) -> APIRouter:
     ):
         async with db.acquire() as conn:
             report = await reports.audience(conn, when, timezone=timezone, platform=platform, account_id=account_id)
-        return _csv(reports.audience_csv(report), "audience") if format == "csv" else report
+        return _csv(reports.audience_csv(report, timezone), "audience") if format == "csv" else report
 
     @api.get("/reports/best-hours", response_model=BestHours, tags=["reports"], responses=CSV_TOO,
              summary="Engagement by day of week and hour of publication, in the library's time zone")
@@ -139,7 +139,7 @@ def router(auth, timezone: str) -> APIRouter:
             target = targets.get(r["target_id"])
             if target is None:
                 target = targets[r["target_id"]] = TargetEngagement(
-                    target_id=r["target_id"], account_id=r["account_id"], platform=r["platform"],
+                    target_id=r["target_id"], account_id=r["account_id"], handle=r["handle"], platform=r["platform"],
                     platform_post_id=r["platform_post_id"], url=r["url"], published_at=r["published_at"], readings=[])
             if r["request_id"] is None:
                 continue

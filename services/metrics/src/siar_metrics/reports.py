@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
+from siar_runtime import zones
 
 from . import store
 from .schemas import (
@@ -43,7 +44,7 @@ async def top_posts(conn: asyncpg.Connection, period: Period, *, platform: str |
     posts = [
         TopPost(
             rank=i, post_id=r["t_post_id"], target_id=r["target_id"], account_id=r["t_account_id"],
-            platform=r["platform"], url=r["url"], text=r["text"], hashtags=list(r["hashtags"]),
+            handle=r["handle"], platform=r["platform"], url=r["url"], text=r["text"], hashtags=list(r["hashtags"]),
             campaign_id=r["campaign_id"], published_at=r["t_published_at"], collected_at=r["collected_at"],
             stage=r["stage"], interactions=r["interactions"] or 0, denominator=r["denominator"],
             engagement_rate=_rate(r["interactions"], r["denominator"]), engagement_basis=r["basis"],
@@ -135,12 +136,20 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\ufeff" + out.getvalue()
 
 
-def top_posts_csv(report: TopPosts) -> str:
-    header = ("rank", "post_id", "target_id", "platform", "account_id", "published_at", "collected_at", "stage",
-              *POST_VALUES, "interactions", "engagement_rate", "engagement_basis", "campaign_id", "hashtags",
+def _local(when: datetime, timezone: str) -> datetime:
+    """A time as the library reads it in a spreadsheet: its local time, the offset kept (so the
+    cell still names one instant)."""
+    return when.astimezone(zones.zone(timezone))
+
+
+def top_posts_csv(report: TopPosts, timezone: str) -> str:
+    """Times in the library's zone (``timezone``), with their offset."""
+    header = ("rank", "post_id", "target_id", "platform", "account_id", "handle", "published_at", "collected_at",
+              "stage", *POST_VALUES, "interactions", "engagement_rate", "engagement_basis", "campaign_id", "hashtags",
               "url", "text")
     return to_csv(header, (
-        (p.rank, p.post_id, p.target_id, p.platform, p.account_id, p.published_at, p.collected_at, p.stage,
+        (p.rank, p.post_id, p.target_id, p.platform, p.account_id, p.handle, _local(p.published_at, timezone),
+         _local(p.collected_at, timezone), p.stage,
          *(getattr(p, name) for name in POST_VALUES), p.interactions, p.engagement_rate, p.engagement_basis,
          p.campaign_id, " ".join("#" + t for t in p.hashtags), p.url, p.text)
         for p in report.posts
@@ -158,10 +167,11 @@ def performance_csv(report: Performance) -> str:
     ))
 
 
-def audience_csv(report: AudienceGrowth) -> str:
+def audience_csv(report: AudienceGrowth, timezone: str) -> str:
+    """Days and times in the library's zone (``timezone``)."""
     header = ("account_id", "platform", "handle", "day", "followers", "collected_at")
     return to_csv(header, (
-        (a.account_id, a.platform, a.handle, p.day.isoformat(), p.followers, p.collected_at)
+        (a.account_id, a.platform, a.handle, p.day.isoformat(), p.followers, _local(p.collected_at, timezone))
         for a in report.accounts for p in a.series
     ))
 

@@ -39,6 +39,7 @@ class TopPost(Values, Engagement):
     post_id: str
     target_id: str
     account_id: str
+    handle: str | None = Field(default=None, description="The account's handle (null until its account.* event)")
     platform: str
     url: str | None
     text: str | None = Field(description="The post's text (null until the post's post.scheduled has been seen)")
@@ -128,6 +129,7 @@ class Reading(Values, Engagement):
 class TargetEngagement(BaseModel):
     target_id: str
     account_id: str
+    handle: str | None = Field(default=None, description="The account's handle (null until its account.* event)")
     platform: str
     platform_post_id: str
     url: str | None

@@ -367,9 +367,10 @@ async def top_posts(conn: asyncpg.Connection, start: datetime, end: datetime, pl
         f"""
         WITH {_READINGS}
         SELECT c.*, t.post_id AS t_post_id, t.account_id AS t_account_id, t.url, t.published_at AS t_published_at,
-               p.text, coalesce(p.hashtags, '{{}}') AS hashtags, p.campaign_id
+               p.text, coalesce(p.hashtags, '{{}}') AS hashtags, p.campaign_id, a.handle
         FROM readings c JOIN targets t ON t.target_id = c.target_id
         LEFT JOIN posts p ON p.post_id = t.post_id
+        LEFT JOIN accounts a ON a.account_id = t.account_id
         ORDER BY {key} DESC NULLS LAST, c.interactions DESC NULLS LAST, t.published_at DESC
         LIMIT $5
         """,
@@ -465,11 +466,12 @@ async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[async
                    c.reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{}'
             FROM collections c WHERE c.kind = 'post' AND c.target_id IN (SELECT target_id FROM mine)
         )
-        SELECT t.target_id, t.account_id, t.platform, t.platform_post_id, t.url, t.published_at,
+        SELECT t.target_id, t.account_id, a.handle, t.platform, t.platform_post_id, t.url, t.published_at,
                e.request_id, e.stage, e.state, e.planned_at, e.collected_at, e.attempts, e.error_class, e.reason,
                e.views, e.reach, e.likes, e.comments, e.shares, e.saves, e.clicks, e.followers,
                e.interactions, e.denominator, e.basis, coalesce(e.raw, '{}') AS raw
         FROM mine t LEFT JOIN every e ON e.target_id = t.target_id
+        LEFT JOIN accounts a ON a.account_id = t.account_id
         ORDER BY t.platform, t.target_id, e.planned_at, e.collected_at
         """,
         post_id,
