@@ -2,11 +2,12 @@
 
 The five everyday commands sit at the top (``siar create``, ``list``, ``approve``, ``import``,
 ``export``); everything else is grouped: ``siar posts …``, ``siar campaigns …``,
-``siar calendar …``, ``siar accounts …``, ``siar audit``. Another group plugs in the same way
+``siar calendar …``, ``siar accounts …``, ``siar reports …``, ``siar audit``. Another group plugs in the same way
 (``app.add_typer(dead_letters.app, name="dead-letters")``).
 
 The token comes from ``SIAR_API_TOKEN`` or ``--token``; the services' addresses from
-``SIAR_SCHEDULER_URL`` and ``SIAR_PUBLISHER_URL`` (defaults: the ports ``make run`` uses)."""
+``SIAR_SCHEDULER_URL``, ``SIAR_PUBLISHER_URL`` and ``SIAR_METRICS_URL`` (defaults: the ports
+``make run`` uses)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,13 @@ posts_app = typer.Typer(help="Posts: write, review, cancel.", no_args_is_help=Tr
 campaigns_app = typer.Typer(help="Campaigns and their hashtags.", no_args_is_help=True)
 calendar_app = typer.Typer(help="The content calendar: views, gaps, import and export.", no_args_is_help=True)
 accounts_app = typer.Typer(help="The platform accounts posts can go to.", no_args_is_help=True)
+reports_app = typer.Typer(help="How posts did: top posts, campaigns and hashtags, audience, best hours.",
+                          no_args_is_help=True)
 app.add_typer(posts_app, name="posts")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(reports_app, name="reports")
 
 
 @app.callback()
@@ -46,6 +50,8 @@ def options(
                                                       show_envvar=True, help="The scheduler's address")] = None,
     publisher_url: Annotated[str | None, typer.Option("--publisher-url", envvar="SIAR_PUBLISHER_URL",
                                                       show_envvar=True, help="The publisher's address")] = None,
+    metrics_url: Annotated[str | None, typer.Option("--metrics-url", envvar="SIAR_METRICS_URL",
+                                                    show_envvar=True, help="The metrics service's address")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone", envvar="SIAR_TIMEZONE", show_envvar=True,
                                                  help="Zone for times without an offset (default Asia/Jakarta)")] = None,
 ) -> None:
@@ -55,6 +61,7 @@ def options(
         token=token or base.token,
         scheduler_url=scheduler_url or base.scheduler_url,
         publisher_url=publisher_url or base.publisher_url,
+        metrics_url=metrics_url or base.metrics_url,
         timezone=zones.canonical(timezone) or base.timezone,  # --timezone WITA
     )
 

@@ -13,6 +13,7 @@ from siar_runtime import zones
 
 DEFAULT_SCHEDULER = "http://127.0.0.1:8001"
 DEFAULT_PUBLISHER = "http://127.0.0.1:8002"
+DEFAULT_METRICS = "http://127.0.0.1:8003"
 
 
 class CliError(Exception):
@@ -31,6 +32,7 @@ class Config:
     token: str | None = None
     scheduler_url: str = DEFAULT_SCHEDULER
     publisher_url: str = DEFAULT_PUBLISHER
+    metrics_url: str = DEFAULT_METRICS
     timezone: str = "Asia/Jakarta"
     timeout: float = 60.0
     make_client: Callable[[], httpx.Client] | None = field(default=None, repr=False)
@@ -42,6 +44,7 @@ class Config:
             "token": os.environ.get("SIAR_API_TOKEN"),
             "scheduler_url": os.environ.get("SIAR_SCHEDULER_URL", DEFAULT_SCHEDULER),
             "publisher_url": os.environ.get("SIAR_PUBLISHER_URL", DEFAULT_PUBLISHER),
+            "metrics_url": os.environ.get("SIAR_METRICS_URL", DEFAULT_METRICS),
             "timezone": os.environ.get("SIAR_TIMEZONE", "Asia/Jakarta"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -55,7 +58,8 @@ class Api:
     def __init__(self, config: Config, service: str = "scheduler") -> None:
         self.config = config
         self.service = service
-        self.base = (config.scheduler_url if service == "scheduler" else config.publisher_url).rstrip("/")
+        urls = {"scheduler": config.scheduler_url, "publisher": config.publisher_url, "metrics": config.metrics_url}
+        self.base = urls[service].rstrip("/")
         self._client: httpx.Client | None = None
 
     @property
