@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -114,6 +115,9 @@ async def test_free_text_answers_as_csv_safe_for_spreadsheets(client):
         "'@SUM(1+1)*cmd|' /C calc'!A0", "Pakai, koma \"kutip\"\ndan baris baru",
     ]
     assert {r["question"] for r in rows} == {"Apa saran Anda untuk kami?"}
+    # When, as the library reads it: the survey's zone (Asia/Jakarta here), the offset kept.
+    assert all(r["submitted_at"].endswith("+07:00") for r in rows)
+    assert abs(datetime.fromisoformat(rows[0]["submitted_at"]) - datetime.now(UTC)) < timedelta(minutes=5)
     english = await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv", params={"lang": "en", "question": "saran"})
     assert "What would you suggest?" in english.text
     assert (await client.get(f"/v1/surveys/{survey['survey_id']}/answers.csv", params={"question": "nope"})).status_code == 404

@@ -7,6 +7,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -135,10 +136,11 @@ def safe_cell(value: object) -> str:
 CSV_HEADER = ("response_id", "submitted_at", "channel", "question_key", "question", "answer")
 
 
-def _csv_cells(texts: Mapping[str, str], r: Mapping) -> list[str]:
+def _csv_cells(texts: Mapping[str, str], zone: ZoneInfo, r: Mapping) -> list[str]:
     return [
         safe_cell(r["response_id"]),
-        safe_cell(r["submitted_at"].isoformat()),
+        # In the survey's own zone, the offset kept: a spreadsheet shows the library's hour.
+        safe_cell(r["submitted_at"].astimezone(zone).isoformat()),
         safe_cell(r["channel"]),
         safe_cell(r["question_key"]),
         safe_cell(texts.get(r["question_key"], "")),
@@ -149,11 +151,12 @@ def _csv_cells(texts: Mapping[str, str], r: Mapping) -> list[str]:
 def text_answers_csv(survey: Survey, rows: Iterable[Mapping], lang: str = "id") -> str:
     """Free-text answers, one per row; UTF-8 with a byte-order mark so spreadsheets read it right."""
     texts = {q.key: q.text.get(lang) for q in survey.questions}
+    zone = ZoneInfo(survey.timezone)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for r in rows:
-        writer.writerow(_csv_cells(texts, r))
+        writer.writerow(_csv_cells(texts, zone, r))
     return "\ufeff" + out.getvalue()
 
 
@@ -162,12 +165,13 @@ async def stream_text_answers_csv(
 ) -> AsyncIterator[str]:
     """The same CSV as text_answers_csv, in pieces of about ``chunk_chars`` as the rows arrive."""
     texts = {q.key: q.text.get(lang) for q in survey.questions}
+    zone = ZoneInfo(survey.timezone)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     out.write("\ufeff")
     writer.writerow(CSV_HEADER)
     async for r in rows:
-        writer.writerow(_csv_cells(texts, r))
+        writer.writerow(_csv_cells(texts, zone, r))
         if out.tell() >= chunk_chars:
             yield out.getvalue()
             out.seek(0)
