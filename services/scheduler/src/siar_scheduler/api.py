@@ -133,7 +133,7 @@ def router(auth, policy: Policy) -> APIRouter:
         async with db.acquire() as conn:
             camp = await posts.campaign(conn, body.campaign_id)
         found = posts.findings(policy, text=body.text, media=body.media, title=body.title, camp=camp,
-                               scheduled_at=None, timezone=None)
+                               scheduled_at=None, timezone=None, answers=await posts.look_at_media(policy, body.media))
         return CheckResult(blocked=bool(checks.blocking(found)), findings=found)
 
     @api.get("/content-checks", response_model=ChecksConfigOut, tags=["review"],

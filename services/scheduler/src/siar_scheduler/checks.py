@@ -21,7 +21,7 @@ from typing import Literal
 from siar_platforms import extract_hashtags, extract_urls
 
 Mode = Literal["block", "warn", "off"]
-CHECKS = ("flagged_words", "alt_text", "link_source", "hashtag_case", "campaign_dates")
+CHECKS = ("flagged_words", "alt_text", "link_source", "hashtag_case", "campaign_dates", "media_links")
 
 
 @dataclass(frozen=True)
@@ -271,6 +271,7 @@ def config_from_settings(settings) -> ChecksConfig:
             "link_source": settings.check_link_source,
             "hashtag_case": settings.check_hashtag_case,
             "campaign_dates": settings.check_campaign_dates,
+            "media_links": settings.check_media_links,  # siar_scheduler.media_links: they need the network
         },
         terms=tuple(terms),
         source_markers=tuple(m.strip() for m in settings.source_markers.split(",") if m.strip()),

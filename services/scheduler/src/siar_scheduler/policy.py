@@ -16,6 +16,7 @@ class Policy:
     horizon_days: int = 90
     import_max_rows: int = 5000
     survey_review_minutes: int = 60
+    media_check_seconds: float = 5
 
     @classmethod
     def from_settings(cls, settings) -> Policy:
@@ -27,4 +28,5 @@ class Policy:
             horizon_days=settings.series_horizon_days,
             import_max_rows=settings.import_max_rows,
             survey_review_minutes=settings.survey_review_minutes,
+            media_check_seconds=settings.media_check_seconds,
         )

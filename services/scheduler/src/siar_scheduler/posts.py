@@ -8,7 +8,7 @@ approved by its time fails with error class not_approved (see :func:`dispatch_du
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -31,7 +31,7 @@ from siar_platforms import Content, Media, extract_hashtags, validate
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
-from . import accounts, checks, store
+from . import accounts, checks, media_links, store
 from . import planning_store as plans
 from .hashtags import with_hashtags
 from .identity import SYSTEM, Actor
@@ -178,10 +178,11 @@ def violations(
 
 def check_content(
     targets: list[AccountOut], text: str, media: list[MediaIn], title: str | None,
-    texts: dict[str, str | None] | None = None,
+    texts: dict[str, str | None] | None = None, answers: Mapping[str, media_links.Answer] | None = None,
 ) -> None:
-    """Refuse, before anything is stored, content that any target platform would refuse."""
-    found = violations(targets, text, media, title, texts)
+    """Refuse, before anything is stored, content that any target platform would refuse (with
+    ``answers``, media sizes as their servers said them where the post gave none)."""
+    found = violations(targets, text, media_links.sized(media, answers) if answers else media, title, texts)
     if found:
         raise Problem(
             422,
@@ -194,19 +195,28 @@ def check_content(
 
 def findings(
     policy: Policy, *, text: str, media: list[MediaIn], title: str | None, camp: Campaign | None,
-    scheduled_at: datetime | None, timezone: str | None,
+    scheduled_at: datetime | None, timezone: str | None, answers: Mapping[str, media_links.Answer] | None = None,
 ) -> list[dict]:
+    """The content checks' findings; with ``answers`` (:func:`look_at_media`), the media links' too."""
     local_day = local(scheduled_at, timezone or policy.timezone).date() if scheduled_at else None
-    return [
-        f.as_dict()
-        for f in checks.run(
-            policy.checks, text=text, title=title, media=media,
-            campaign_hashtags=camp.hashtags if camp else (),
-            local_date=local_day,
-            campaign_window=(camp.starts_on, camp.ends_on) if camp else None,
-            campaign_name=camp.name if camp else None,
-        )
-    ]
+    found = checks.run(
+        policy.checks, text=text, title=title, media=media,
+        campaign_hashtags=camp.hashtags if camp else (),
+        local_date=local_day,
+        campaign_window=(camp.starts_on, camp.ends_on) if camp else None,
+        campaign_name=camp.name if camp else None,
+    )
+    if answers:
+        found += media_links.findings(policy.checks.mode("media_links"), media, answers)
+    return [f.as_dict() for f in found]
+
+
+async def look_at_media(policy: Policy, media: Sequence) -> dict[str, media_links.Answer]:
+    """Each media link's answer, unless that check is off. Called before a transaction or a
+    connection is taken: a slow server must not hold a row lock or a pool connection."""
+    if not media or policy.checks.mode("media_links") == "off":
+        return {}
+    return await media_links.look([m.url for m in media], timeout=policy.media_check_seconds)
 
 
 def refuse_blocking(found: list[dict]) -> None:
@@ -325,12 +335,15 @@ class NewPost:
 def prepare(
     policy: Policy, *, text: str, media: list[MediaIn], title: str | None, scheduled_at: datetime,
     timezone: str | None, targets: list[AccountOut], camp: Campaign | None, draft: bool, created_by: str,
+    answers: Mapping[str, media_links.Answer] | None = None,
 ) -> NewPost:
-    """Check content against every target platform's rules and the library's checks; raises the
-    problem that refuses it. A draft is not refused by the library's checks (it is not submitted)."""
+    """Check content against every target platform's rules and the library's checks (with
+    ``answers``, the media links' too); raises the problem that refuses it. A draft is not refused
+    by the library's checks (it is not submitted)."""
     texts = target_texts(targets, text, media, title, camp)
-    check_content(targets, text, media, title, texts)
-    found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
+    check_content(targets, text, media, title, texts, answers)
+    found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at,
+                     timezone=timezone, answers=answers)
     found += hashtags_left_out(targets, text, texts, camp)
     if not draft:
         refuse_blocking(found)
@@ -394,6 +407,7 @@ async def create_post(
     # A local time without a zone is the library's (SIAR_TIMEZONE), as in series, CSV and the CLI.
     timezone = canonical(req.timezone) or (policy.timezone if req.scheduled_at.tzinfo is None else None)
     scheduled_at = when(req.scheduled_at, timezone, policy.grace_seconds)
+    answers = await look_at_media(policy, req.media)
     async with pool.acquire() as conn:
         if idempotency_key:
             existing = await store.post_id_for_key(conn, idempotency_key)
@@ -411,6 +425,7 @@ async def create_post(
         new = prepare(
             policy, text=req.text, media=req.media, title=req.title, scheduled_at=scheduled_at,
             timezone=timezone, targets=targets, camp=camp, draft=req.draft, created_by=author or actor.id,
+            answers=answers,
         )
         new.idempotency_key = idempotency_key
         new.edited_by = editor
@@ -514,6 +529,12 @@ def review_after_edit(state: str, actor: Actor, policy: Policy) -> dict:
 async def update_post(
     pool: asyncpg.Pool, post_id: UUID, req: PostUpdate, *, actor: Actor, policy: Policy
 ) -> PostOut:
+    if "media" in req.model_fields_set and req.media is not None:
+        answers = await look_at_media(policy, req.media)
+    else:  # the media the post has (read again, locked, below: a link changed meanwhile is not judged)
+        async with pool.acquire() as conn:
+            before = await store.get_post(conn, post_id)
+        answers = await look_at_media(policy, before.media if before else [])
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
         if post is None:
@@ -541,8 +562,9 @@ async def update_post(
         targets = await resolve_targets(conn, [t.account_id for t in post.targets if t.status != "cancelled"])
         camp = await campaign(conn, campaign_id)
         texts = target_texts(targets, text, media, title, camp)
-        check_content(targets, text, media, title, texts)
-        found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=timezone)
+        check_content(targets, text, media, title, texts, answers)
+        found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at,
+                         timezone=timezone, answers=answers)
         found += hashtags_left_out(targets, text, texts, camp)
         content_changed = (text, media, title, campaign_id) != (post.text, post.media, post.title, post.campaign_id)
         state = post.review.state

@@ -18,7 +18,16 @@ from . import planning_store as plans
 from . import store
 from .identity import Actor, require_reviewer
 from .policy import Policy
-from .posts import SCHEMA, campaign, findings, not_found, pending, refuse_blocking, updated_event
+from .posts import (
+    SCHEMA,
+    campaign,
+    findings,
+    look_at_media,
+    not_found,
+    pending,
+    refuse_blocking,
+    updated_event,
+)
 from .schemas import PostOut
 
 STATE_WORDS = {"draft": "a draft", "in_review": "in review", "approved": "approved"}
@@ -97,13 +106,16 @@ async def _announce(conn: asyncpg.Connection, post_id: UUID, actor: Actor, actio
 
 
 async def submit(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, policy: Policy) -> PostOut:
+    async with pool.acquire() as conn:  # its media links are tried before the row is locked
+        before = await store.get_post(conn, post_id)
+    answers = await look_at_media(policy, before.media if before else [])
     async with pool.acquire() as conn, conn.transaction():
         post = await _locked(conn, post_id)
         if post.review.state != "draft":
             raise wrong_state("post", post.review.state, "only a draft is submitted")
         camp = await campaign(conn, post.campaign_id)
         found = findings(policy, text=post.text, media=post.media, title=post.title, camp=camp,
-                         scheduled_at=post.scheduled_at, timezone=post.timezone)
+                         scheduled_at=post.scheduled_at, timezone=post.timezone, answers=answers)
         # The targets' texts do not change at submission: what they left out stays said.
         found += [f.model_dump(exclude_none=True) for f in post.findings if f.check == "campaign_hashtags"]
         refuse_blocking(found)

@@ -122,7 +122,8 @@ class TargetOut(BaseModel):
 
 
 class FindingOut(BaseModel):
-    check: Literal["flagged_words", "alt_text", "link_source", "hashtag_case", "campaign_dates", "campaign_hashtags"]
+    check: Literal["flagged_words", "alt_text", "link_source", "hashtag_case", "campaign_dates", "campaign_hashtags",
+                   "media_links"]
     severity: Literal["block", "warn"]
     message: str
     field: str = Field(description="text, title, media[0], media[0].alt_text or scheduled_at")

@@ -48,6 +48,10 @@ class SchedulerSettings(ServiceSettings):
     check_link_source: CheckMode = "off"
     check_hashtag_case: CheckMode = "warn"
     check_campaign_dates: CheckMode = "warn"
+    check_media_links: CheckMode = Field(
+        default="warn", description="Try each media link when a post is written or submitted (a dead link, a web "
+        "page instead of the file, a file over a platform's size limit) instead of failing at the post's time")
+    media_check_seconds: float = Field(default=5, gt=0, le=60, description="How long the media links may take, in all")
     flagged_words_file: str | None = Field(
         default=None, description="A list file of the library's own (term | category | language a line); empty: none"
     )

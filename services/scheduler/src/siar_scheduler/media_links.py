@@ -1,0 +1,147 @@
+"""Media links tried when a post is written or submitted, so that a dead or wrong link is said
+then — to the editor and the reviewer — and not first at the post's time, when the publisher
+fetches the file and the post fails.
+
+Each link is asked for its headers only (``HEAD``; where a server refuses that, as links signed
+for GET do, a ``GET`` of its first byte), all at once and within one deadline, following
+redirects. What comes back becomes a ``media_links`` finding of the content checks (warn by
+default, ``SIAR_CHECK_MEDIA_LINKS``): a link that cannot be reached, one that answers an error,
+a web page instead of the file (the share link of Google Drive, Dropbox or OneDrive), or a video
+given as an image. The file's size, where the server says it, is checked against each platform's
+limits with the post's other rules (a 2 GB video for X is refused at once). Nothing here changes
+the post: the publisher downloads the file at its time as before."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import httpx
+
+from .checks import Finding
+
+CONCURRENCY = 8
+_RANGE_TOTAL = re.compile(r"bytes \d+-\d+/(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int | None = None
+    content_type: str | None = None  # the media type, lower case, without parameters
+    size: int | None = None  # bytes, where the server says
+    error: str | None = None  # why there was no answer
+
+
+async def look(urls: Iterable[str], *, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+               ) -> dict[str, Answer]:
+    """Each distinct URL's answer, all within ``timeout`` seconds in all."""
+    unique = list(dict.fromkeys(urls))
+    if not unique:
+        return {}
+    limit = asyncio.Semaphore(CONCURRENCY)
+    headers = {"User-Agent": "Siar (checking a post's media link)", "Accept-Encoding": "identity"}
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers, transport=transport) as client:
+
+        async def one(url: str) -> Answer:
+            async with limit:
+                return await _look(client, url)
+
+        tasks = {url: asyncio.create_task(one(url)) for url in unique}
+        done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    late = Answer(error=f"did not answer within {timeout:g} s")
+    return {url: task.result() if task in done else late for url, task in tasks.items()}
+
+
+async def _look(client: httpx.AsyncClient, url: str) -> Answer:
+    try:
+        response = await client.head(url)
+        if response.status_code in (403, 405, 501):
+            # Some servers refuse HEAD (links signed for GET answer 403, others 405): the first byte.
+            async with client.stream("GET", url, headers={"Range": "bytes=0-0"}) as response:
+                pass  # the headers are what is wanted; leaving drops the body
+    except httpx.TimeoutException:
+        return Answer(error="did not answer in time")
+    except httpx.TooManyRedirects:
+        return Answer(error="redirects too many times")
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return Answer(error=f"cannot be reached ({_why(exc)})")
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower() or None
+    return Answer(status=response.status_code, content_type=media_type, size=_size(response))
+
+
+def _why(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "no such host"
+    return text[:160]
+
+
+def _size(response: httpx.Response) -> int | None:
+    if response.status_code == 206:
+        found = _RANGE_TOTAL.fullmatch(response.headers.get("content-range", "").strip())
+        return int(found.group(1)) if found else None
+    length = response.headers.get("content-length", "")
+    return int(length) if response.status_code == 200 and length.isdigit() and int(length) > 0 else None
+
+
+def shown(url: str) -> str:
+    """A link as findings show it: host and path, never the query (signed links carry secrets)."""
+    parts = urlsplit(url)
+    path = parts.path if len(parts.path) <= 60 else parts.path[:28] + "\u2026" + parts.path[-28:]
+    return f"{parts.hostname or ''}{path}"
+
+
+def findings(severity: str, media: Sequence, answers: Mapping[str, Answer]) -> list[Finding]:
+    found = []
+    for i, m in enumerate(media):
+        answer = answers.get(m.url)
+        if answer is None:
+            continue
+        where = f"media {i + 1} ({shown(m.url)})"
+        noun = {"image": "image", "gif": "GIF"}.get(m.kind, "video")
+        if answer.error:
+            rule, message = "unreachable", (f"{where} {answer.error}: the platforms are sent it at the post's time, "
+                                            "and the post fails there unless it answers then")
+        elif answer.status is not None and answer.status >= 400:
+            phrase = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
+            rule, message = "http_error", (f"{where} answers {answer.status} {phrase}".rstrip()
+                                           + ": the post would fail at its time; check the link")
+        elif answer.content_type and answer.content_type.startswith("text/"):
+            rule, message = "not_media", (f"{where} is a web page ({answer.content_type}), not the {noun} itself: "
+                                          "use the file's own link (a Google Drive, Dropbox or OneDrive share link "
+                                          "opens a page; take its direct-download link)")
+        elif _other_kind(m.kind, answer.content_type):
+            rule, message = "kind_mismatch", (f"{where} is {answer.content_type}, but the post gives it as "
+                                              f"{'an' if noun == 'image' else 'a'} {noun}: set its kind")
+        else:
+            continue
+        found.append(Finding(check="media_links", severity=severity, field=f"media[{i}]",  # type: ignore[arg-type]
+                             rule=rule, message=message))
+    return found
+
+
+def _other_kind(kind: str, content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    if kind == "video":
+        return content_type.startswith("image/")
+    return content_type.startswith("video/") and content_type != "video/gif"
+
+
+def sized(media: Sequence, answers: Mapping[str, Answer]) -> list:
+    """The media with the size each server said where the post gave none, for the platforms'
+    size limits (copies: what is stored stays as written)."""
+    out = []
+    for m in media:
+        answer = answers.get(m.url)
+        if m.size_bytes is None and answer is not None and answer.size is not None and not answer.error:
+            m = m.model_copy(update={"size_bytes": answer.size})
+        out.append(m)
+    return out

@@ -1,0 +1,127 @@
+"""A post's media links are tried when it is written or submitted, against a real HTTP server
+on a socket: a dead link, a web page, a video given as an image, a file too large for a platform,
+a slow server and a server that refuses HEAD — each said then, not at the post's time."""
+
+from __future__ import annotations
+
+import asyncio
+
+from siar_devstack.serving import served
+from siar_scheduler import media_links
+
+from .conftest import auth, running_scheduler
+from .test_review import create, later
+
+# path -> (status, headers) for HEAD; GET answers the same headers (and the first byte when asked).
+FILES = {
+    "/poster.jpg": (200, {"content-type": "image/jpeg", "content-length": "240000"}),
+    "/huge.jpg": (200, {"content-type": "image/jpeg", "content-length": "12000000"}),
+    "/gone.jpg": (404, {"content-type": "text/plain"}),
+    "/share": (200, {"content-type": "text/html; charset=utf-8"}),
+    "/clip.mp4": (200, {"content-type": "video/mp4", "content-length": "5000000"}),
+}
+
+
+async def files(scope, receive, send):
+    """The library's file server, as plain ASGI: HEAD answers headers only, as real servers do."""
+    path, method = scope["path"], scope["method"]
+    if path == "/moved.jpg":
+        await _answer(send, 302, {"location": "/poster.jpg"})
+    elif path == "/slow.jpg":
+        await asyncio.sleep(3)
+        await _answer(send, 200, {"content-type": "image/jpeg"})
+    elif path == "/signed.mp4":  # a link signed for GET only, as S3's are: HEAD is refused
+        if method == "HEAD":
+            await _answer(send, 403, {"content-type": "application/xml"})
+        else:
+            assert dict(scope["headers"]).get(b"range") == b"bytes=0-0"
+            await _answer(send, 206, {"content-type": "video/mp4", "content-range": "bytes 0-0/60000000"}, b"\0")
+    elif path in FILES:
+        status, headers = FILES[path]
+        await _answer(send, status, headers, b"" if method == "HEAD" else b"\0")
+    else:
+        await _answer(send, 404, {})
+
+
+async def _answer(send, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+    headers = {"content-length": str(len(body))} | headers
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+    await send({"type": "http.response.body", "body": body if headers["content-length"] == str(len(body)) else b""})
+
+
+async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, accts):
+    async with served(files) as base, running_scheduler(clean_db, amqp_url, media_check_seconds=1) as planner:
+        def image(path: str, kind: str = "image") -> dict:
+            return {"url": base + path, "kind": kind, "alt_text": "Poster pameran"}
+
+        fine = await create(planner, accts, media=[image("/poster.jpg"), image("/moved.jpg")])
+        assert [f for f in fine["findings"] if f["check"] == "media_links"] == []
+
+        post = await create(planner, accts, media=[
+            image("/gone.jpg"), image("/share?id=SECRET"), image("/clip.mp4"), image("/slow.jpg"),
+            {"url": "http://no-such-host.invalid/poster.jpg", "kind": "image", "alt_text": "Poster"},
+        ])
+        found = {f["field"]: f for f in post["findings"] if f["check"] == "media_links"}
+        assert {k: f["rule"] for k, f in found.items()} == {
+            "media[0]": "http_error", "media[1]": "not_media", "media[2]": "kind_mismatch", "media[3]": "unreachable",
+            "media[4]": "unreachable"}
+        assert all(f["severity"] == "warn" for f in found.values()) and post["status"] == "scheduled"
+        assert "answers 404 Not Found" in found["media[0]"]["message"]
+        assert "/gone.jpg" in found["media[0]"]["message"]
+        assert "web page (text/html)" in found["media[1]"]["message"] and "direct-download" in found["media[1]"]["message"]
+        assert "SECRET" not in found["media[1]"]["message"]  # a link's query (a signature) is never repeated
+        assert "video/mp4" in found["media[2]"]["message"] and "set its kind" in found["media[2]"]["message"]
+        assert "did not answer within 1 s" in found["media[3]"]["message"]
+        assert "no such host" in found["media[4]"]["message"]
+
+        # A size the server states is checked against the platforms' limits at once, not at the
+        # post's time: 12 MB is over Telegram's 10 MiB for a photo.
+        response = await planner.post("/v1/posts", json={
+            "text": "Pameran buku", "targets": [accts["telegram"]], "scheduled_at": later(),
+            "media": [image("/huge.jpg")]})
+        assert response.status_code == 422, response.text
+        assert "telegram" in response.text and "at most" in response.text
+        # The size from a GET of the first byte, where HEAD is refused: 60 MB is over 40 MiB for a video.
+        response = await planner.post("/v1/posts", json={
+            "text": "Video pameran", "targets": [accts["telegram"]], "scheduled_at": later(),
+            "media": [image("/signed.mp4?X-Amz-Signature=abc", "video")]})
+        assert response.status_code == 422 and "video" in response.text, response.text
+        # A size the post states is what counts (the publisher sends what it downloads).
+        stated = await create(planner, accts, media=[{**image("/huge.jpg"), "size_bytes": 2_000_000}])
+        assert stated["status"] == "scheduled"
+
+        # An edit of the media and a draft's submission try them again; the dry run too.
+        draft = await create(planner, accts, media=[image("/poster.jpg")], draft=True)
+        edited = await planner.patch(f"/v1/posts/{draft['post_id']}", json={"media": [image("/gone.jpg")]})
+        assert [f["rule"] for f in edited.json()["findings"] if f["check"] == "media_links"] == ["http_error"]
+        submitted = (await planner.post(f"/v1/posts/{draft['post_id']}/submit")).json()
+        assert [f["rule"] for f in submitted["findings"] if f["check"] == "media_links"] == ["http_error"]
+        dry = (await planner.post("/v1/posts/check", json={"text": "Poster", "media": [image("/share")]})).json()
+        assert [f["rule"] for f in dry["findings"] if f["check"] == "media_links"] == ["not_media"]
+        assert dry["blocked"] is False
+        config = (await planner.get("/v1/content-checks", headers=auth("editor"))).json()
+        assert config["modes"]["media_links"] == "warn"
+
+
+async def test_a_library_may_block_on_media_links_or_turn_them_off(clean_db, amqp_url, accts):
+    async with served(files) as base:
+        gone = [{"url": base + "/gone.jpg", "kind": "image", "alt_text": "Poster"}]
+        async with running_scheduler(clean_db, amqp_url, check_media_links="block") as planner:
+            refused = await planner.post("/v1/posts", json={
+                "text": "Pameran", "targets": [accts["telegram"]], "scheduled_at": later(), "media": gone})
+            assert refused.status_code == 422 and refused.json()["findings"][0]["check"] == "media_links"
+            draft = await create(planner, accts, media=gone, draft=True)  # a draft is kept, with the finding
+            assert draft["findings"][0]["rule"] == "http_error"
+        async with running_scheduler(clean_db, amqp_url, check_media_links="off") as planner:
+            post = await create(planner, accts, media=gone)
+            assert [f for f in post["findings"] if f["check"] == "media_links"] == []
+
+
+async def test_the_deadline_holds_for_many_links_at_once(monkeypatch):
+    # 35 links of a slow server (the most a post holds): one deadline for all, not one each.
+    async with served(files) as base:
+        started = asyncio.get_running_loop().time()
+        answers = await media_links.look([f"{base}/slow.jpg?n={n}" for n in range(35)], timeout=0.5)
+        assert asyncio.get_running_loop().time() - started < 2
+    assert len(answers) == 35 and all(a.error == "did not answer within 0.5 s" for a in answers.values())
