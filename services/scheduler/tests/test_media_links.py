@@ -18,13 +18,17 @@ FILES = {
     "/huge.jpg": (200, {"content-type": "image/jpeg", "content-length": "12000000"}),
     "/gone.jpg": (404, {"content-type": "text/plain"}),
     "/share": (200, {"content-type": "text/html; charset=utf-8"}),
-    "/clip.mp4": (200, {"content-type": "video/mp4", "content-length": "5000000"}),
+    "/clip.mp4": (200, {"content-type": "video/mp4", "content-length": "30000000"}),  # over a photo's 10 MiB
 }
+
+
+ASKED: list[str] = []
 
 
 async def files(scope, receive, send):
     """The library's file server, as plain ASGI: HEAD answers headers only, as real servers do."""
     path, method = scope["path"], scope["method"]
+    ASKED.append(path)
     if path == "/moved.jpg":
         await _answer(send, 302, {"location": "/poster.jpg"})
     elif path == "/slow.jpg":
@@ -51,7 +55,8 @@ async def _answer(send, status: int, headers: dict[str, str], body: bytes = b"")
 
 
 async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, accts):
-    async with served(files) as base, running_scheduler(clean_db, amqp_url, media_check_seconds=1) as planner:
+    async with served(files) as base, running_scheduler(clean_db, amqp_url, check_media_links="warn",
+                                                        media_check_seconds=1) as planner:
         def image(path: str, kind: str = "image") -> dict:
             return {"url": base + path, "kind": kind, "alt_text": "Poster pameran"}
 
@@ -60,12 +65,16 @@ async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, 
 
         post = await create(planner, accts, media=[
             image("/gone.jpg"), image("/share?id=SECRET"), image("/clip.mp4"), image("/slow.jpg"),
-            {"url": "http://no-such-host.invalid/poster.jpg", "kind": "image", "alt_text": "Poster"},
+            {"url": "http://no-such-host.invalid/poster.jpg?sig=SECRET", "kind": "image", "alt_text": "Poster"},
+            # Links the API's pattern lets through but no client can fetch: said, never a 500.
+            {"url": "http://xn--/poster.jpg", "kind": "image", "alt_text": "Poster"},
+            {"url": "http://[::1/poster.jpg?sig=SECRET", "kind": "image", "alt_text": "Poster"},
         ])
         found = {f["field"]: f for f in post["findings"] if f["check"] == "media_links"}
         assert {k: f["rule"] for k, f in found.items()} == {
             "media[0]": "http_error", "media[1]": "not_media", "media[2]": "kind_mismatch", "media[3]": "unreachable",
-            "media[4]": "unreachable"}
+            "media[4]": "unreachable", "media[5]": "unreachable", "media[6]": "unreachable"}
+        assert "SECRET" not in str(post["findings"])
         assert all(f["severity"] == "warn" for f in found.values()) and post["status"] == "scheduled"
         assert "answers 404 Not Found" in found["media[0]"]["message"]
         assert "/gone.jpg" in found["media[0]"]["message"]
@@ -91,6 +100,19 @@ async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, 
         stated = await create(planner, accts, media=[{**image("/huge.jpg"), "size_bytes": 2_000_000}])
         assert stated["status"] == "scheduled"
 
+        # An edit that leaves the media alone does not ask again, and keeps what was found; nor
+        # does a campaign's change of hashtags.
+        ASKED.clear()
+        moved = (await planner.patch(f"/v1/posts/{post['post_id']}", json={"text": "Pameran buku, jam 9"})).json()
+        assert [f["field"] for f in moved["findings"] if f["check"] == "media_links"] == list(found)
+        assert ASKED == []
+        camp = (await planner.post("/v1/campaigns", json={"name": "Pameran", "hashtags": ["Pameran"]})).json()
+        tagged = await create(planner, accts, media=[image("/gone.jpg")], campaign_id=camp["campaign_id"])
+        retagged = await planner.patch(f"/v1/campaigns/{camp['campaign_id']}", json={"hashtags": ["PameranBuku"]})
+        assert retagged.status_code == 200, retagged.text
+        kept = (await planner.get(f"/v1/posts/{tagged['post_id']}")).json()
+        assert [f["rule"] for f in kept["findings"] if f["check"] == "media_links"] == ["http_error"]
+
         # An edit of the media and a draft's submission try them again; the dry run too.
         draft = await create(planner, accts, media=[image("/poster.jpg")], draft=True)
         edited = await planner.patch(f"/v1/posts/{draft['post_id']}", json={"media": [image("/gone.jpg")]})
@@ -107,12 +129,17 @@ async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, 
 async def test_a_library_may_block_on_media_links_or_turn_them_off(clean_db, amqp_url, accts):
     async with served(files) as base:
         gone = [{"url": base + "/gone.jpg", "kind": "image", "alt_text": "Poster"}]
+        # A server's type that is not the post's kind: its finding, not a size limit of the wrong kind.
+        clip = [{"url": base + "/clip.mp4", "kind": "image", "alt_text": "Poster"}]
         async with running_scheduler(clean_db, amqp_url, check_media_links="block") as planner:
             refused = await planner.post("/v1/posts", json={
                 "text": "Pameran", "targets": [accts["telegram"]], "scheduled_at": later(), "media": gone})
             assert refused.status_code == 422 and refused.json()["findings"][0]["check"] == "media_links"
             draft = await create(planner, accts, media=gone, draft=True)  # a draft is kept, with the finding
             assert draft["findings"][0]["rule"] == "http_error"
+            mismatch = await planner.post("/v1/posts", json={
+                "text": "Pameran", "targets": [accts["telegram"]], "scheduled_at": later(), "media": clip})
+            assert mismatch.status_code == 422 and mismatch.json()["findings"][0]["rule"] == "kind_mismatch"
         async with running_scheduler(clean_db, amqp_url, check_media_links="off") as planner:
             post = await create(planner, accts, media=gone)
             assert [f for f in post["findings"] if f["check"] == "media_links"] == []

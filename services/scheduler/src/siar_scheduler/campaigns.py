@@ -27,6 +27,7 @@ from .posts import (
     Campaign,
     findings,
     hashtags_left_out,
+    media_findings,
     resolve_targets,
     review_after_edit,
     target_texts,
@@ -162,6 +163,7 @@ async def _retag(conn: asyncpg.Connection, camp: Campaign, old_tags: list[str], 
         bad = violations(targets, post.text, post.media, post.title, texts)
         found = findings(policy, text=post.text, media=post.media, title=post.title, camp=camp,
                          scheduled_at=post.scheduled_at, timezone=post.timezone)
+        found += media_findings(post)  # the media did not change: what was found of their links stays
         found += hashtags_left_out(targets, post.text, texts, camp)
         blocked = checks.blocking(found) if post.review.state != "draft" else []
         if bad or blocked:

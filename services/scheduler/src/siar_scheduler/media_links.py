@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -48,7 +49,10 @@ async def look(urls: Iterable[str], *, timeout: float, transport: httpx.AsyncBas
 
         async def one(url: str) -> Answer:
             async with limit:
-                return await _look(client, url)
+                try:
+                    return await _look(client, url)
+                except Exception as exc:  # a link httpx cannot even form (http://xn--/a): said, never a 500
+                    return Answer(error=f"is not a link that can be fetched ({_why(exc)})")
 
         tasks = {url: asyncio.create_task(one(url)) for url in unique}
         done, pending = await asyncio.wait(tasks.values(), timeout=timeout)
@@ -76,11 +80,14 @@ async def _look(client: httpx.AsyncClient, url: str) -> Answer:
     return Answer(status=response.status_code, content_type=media_type, size=_size(response))
 
 
-def _why(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "no such host"
-    return text[:160]
+def _why(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:  # the resolver's own error, whatever its wording on this system
+        if isinstance(seen, socket.gaierror):
+            return "no such host" if seen.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)) else (
+                f"the host's name could not be looked up: {seen.strerror or seen}")
+        seen = seen.__cause__ or seen.__context__
+    return (str(exc) or type(exc).__name__)[:160]
 
 
 def _size(response: httpx.Response) -> int | None:
@@ -93,9 +100,13 @@ def _size(response: httpx.Response) -> int | None:
 
 def shown(url: str) -> str:
     """A link as findings show it: host and path, never the query (signed links carry secrets)."""
-    parts = urlsplit(url)
-    path = parts.path if len(parts.path) <= 60 else parts.path[:28] + "\u2026" + parts.path[-28:]
-    return f"{parts.hostname or ''}{path}"
+    try:
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    except ValueError:  # http://[::1/a: what comes before any query, cut short
+        host, path = "", url.split("?", 1)[0].split("#", 1)[0][:60]
+    path = path if len(path) <= 60 else path[:28] + "\u2026" + path[-28:]
+    return f"{host}{path}"
 
 
 def findings(severity: str, media: Sequence, answers: Mapping[str, Answer]) -> list[Finding]:
@@ -137,11 +148,14 @@ def _other_kind(kind: str, content_type: str | None) -> bool:
 
 def sized(media: Sequence, answers: Mapping[str, Answer]) -> list:
     """The media with the size each server said where the post gave none, for the platforms'
-    size limits (copies: what is stored stays as written)."""
+    size limits (copies: what is stored stays as written). Not where the server's type is not
+    the kind the post gives (its kind_mismatch finding says more than a size limit would)."""
     out = []
     for m in media:
         answer = answers.get(m.url)
-        if m.size_bytes is None and answer is not None and answer.size is not None and not answer.error:
+        if (m.size_bytes is None and answer is not None and answer.size is not None and not answer.error
+                and (answer.status or 0) < 400 and not _other_kind(m.kind, answer.content_type)
+                and not (answer.content_type or "").startswith("text/")):
             m = m.model_copy(update={"size_bytes": answer.size})
         out.append(m)
     return out

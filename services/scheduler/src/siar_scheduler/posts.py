@@ -211,6 +211,11 @@ def findings(
     return [f.as_dict() for f in found]
 
 
+def media_findings(post: PostOut) -> list[dict]:
+    """What was found of a post's media links when they were last tried (kept while they stay)."""
+    return [f.model_dump(exclude_none=True) for f in post.findings if f.check == "media_links"]
+
+
 async def look_at_media(policy: Policy, media: Sequence) -> dict[str, media_links.Answer]:
     """Each media link's answer, unless that check is off. Called before a transaction or a
     connection is taken: a slow server must not hold a row lock or a pool connection."""
@@ -529,12 +534,9 @@ def review_after_edit(state: str, actor: Actor, policy: Policy) -> dict:
 async def update_post(
     pool: asyncpg.Pool, post_id: UUID, req: PostUpdate, *, actor: Actor, policy: Policy
 ) -> PostOut:
-    if "media" in req.model_fields_set and req.media is not None:
-        answers = await look_at_media(policy, req.media)
-    else:  # the media the post has (read again, locked, below: a link changed meanwhile is not judged)
-        async with pool.acquire() as conn:
-            before = await store.get_post(conn, post_id)
-        answers = await look_at_media(policy, before.media if before else [])
+    # New media are tried (before the row is locked); unchanged ones keep what was found of them.
+    new_media = "media" in req.model_fields_set and req.media is not None
+    answers = await look_at_media(policy, req.media) if new_media else {}  # type: ignore[arg-type]
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
         if post is None:
@@ -565,6 +567,8 @@ async def update_post(
         check_content(targets, text, media, title, texts, answers)
         found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at,
                          timezone=timezone, answers=answers)
+        if not new_media:
+            found += media_findings(post)
         found += hashtags_left_out(targets, text, texts, camp)
         content_changed = (text, media, title, campaign_id) != (post.text, post.media, post.title, post.campaign_id)
         state = post.review.state
