@@ -326,3 +326,19 @@ def test_the_app_leaves_room_for_more_groups():
         assert siar(Config(), "dead-letters", "list").output.strip() == "dead letters here"
     finally:
         app.registered_groups.pop()
+
+
+def test_report_figures_read_right():
+    from rich.console import Console
+    from siar_cli import reports
+
+    assert [reports.percent(r) for r in (None, 0.2, 0.005, -0.005, -0.2, 1.5, 0)] == [
+        "\u2013", "20.0 %", "0.50 %", "-0.50 %", "-20.0 %", "150.0 %", "0.00 %"]
+    # A long period in the room there is: each step the last day of its share; the latest day shows.
+    line = reports.sparkline([float(v) for v in range(90)], 30)
+    assert len(line) == 30 and line[0] == "\u2581" and line[-1] == "\u2588"
+    assert reports.sparkline([5.0, 5.0, 5.0], 10) == "\u2584" * 3
+    for grid in ([[0.0] * 24 for _ in range(7)], [[None] * 24 for _ in range(7)], [[-0.1, 0.2] + [None] * 22] * 7):
+        out = Console(record=True, width=100)
+        out.print(reports.heat_map(grid, title="t"))
+        assert out.export_text().count("Mon") == 1

@@ -34,7 +34,7 @@ async def test_reports_in_the_terminal(clean_db, amqp_url, db, monkeypatch):
         await store.upsert_account(conn, "acc-t", "telegram", "@perpus_kota", None, "active")
     loved = await read_post(db, {"likes": 90, "comments": 10, "reach": 500}, text="Lomba mewarnai #HariAnak",
                             campaign_id="camp-anak", campaign_hashtags=["BulanAnak"])
-    await read_post(db, {"likes": 10, "reach": 1000}, text="Jam buka baru",
+    await read_post(db, {"likes": 10, "reach": 1000}, text="Jam buka baru [anak-anak] [/]",  # not markup
                     published_at=MONDAY_9_WIB + timedelta(days=5, hours=10))  # Saturday 19:00 WIB
     start = datetime(2026, 11, 10, 1, 0, tzinfo=UTC)
     await read_audience(db, "acc-t", "telegram", [(start, 800), (start + timedelta(days=1), 830),
@@ -48,11 +48,12 @@ async def test_reports_in_the_terminal(clean_db, amqp_url, db, monkeypatch):
         lines = [line for line in top.output.splitlines() if "Lomba mewarnai" in line or "Jam buka" in line]
         assert "Lomba mewarnai" in lines[0] and "2026-11-16 09:00" in lines[0]  # rank 1, in WIB
         assert "instagram perpus.palembang" in lines[0] and "20.0 %" in lines[0] and "reach" in lines[0]
-        assert "Jam buka" in lines[1] and "1.0 %" in lines[1]
+        assert "Jam buka baru [anak-anak] [/]" in lines[1] and "1.0 %" in lines[1]
 
         as_csv = await siar(url, "reports", "top", "--from", "2026-11-01", "--to", "2026-11-30", "--csv")
-        rows = list(csv.DictReader(io.StringIO(as_csv.output)))
-        assert [r["text"] for r in rows] == ["Lomba mewarnai #HariAnak", "Jam buka baru"]
+        assert as_csv.output.startswith("\ufeffrank,")  # as the service wrote it: Excel reads UTF-8 by the BOM
+        rows = list(csv.DictReader(io.StringIO(as_csv.output.lstrip("\ufeff"))))
+        assert [r["text"] for r in rows] == ["Lomba mewarnai #HariAnak", "Jam buka baru [anak-anak] [/]"]
         assert rows[0]["handle"] == "perpus.palembang" and rows[0]["published_at"] == "2026-11-16T09:00:00+07:00"
         as_json = json.loads((await siar(url, "reports", "top", "--month", "2026-11", "--by", "likes",
                                          "--limit", "1", "--json")).output)

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from siar_runtime import zones
 
 # Piped or captured output is not cut at 80 columns; a terminal gets its own width.
@@ -58,14 +59,14 @@ def posts_table(posts: list[dict[str, Any]], tz: str | None, title: str | None =
     for p in posts:
         text = p["text"].replace("\n", " ")
         table.add_row(local_time(p, tz), status(p["status"]), ", ".join(sorted({t["platform"] for t in p["targets"]})),
-                      text if len(text) <= 80 else text[:79] + "\u2026", p["post_id"])
+                      Text(text if len(text) <= 80 else text[:79] + "\u2026"), p["post_id"])  # not markup
     return table
 
 
 def post_detail(post: dict[str, Any], tz: str | None) -> None:
     review = post.get("review") or {}
     console.print(f"[bold]{post['post_id']}[/]  {status(post['status'])}  {local_time(post, tz)}")
-    console.print(post["text"])
+    console.print(Text(post["text"]))
     if review:
         line = f"review: {review.get('state')}"
         if review.get("reviewed_by"):

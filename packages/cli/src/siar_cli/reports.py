@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -52,7 +53,7 @@ def fetch(ctx: typer.Context, path: str, params: dict[str, Any], as_csv: bool, a
     client = api(ctx, "metrics")
     if as_csv:
         response = client.request("GET", path, params=params | {"format": "csv"})
-        typer.echo(response.content.decode("utf-8-sig"), nl=False)
+        typer.echo(response.content, nl=False)  # as the service wrote it: the BOM tells Excel it is UTF-8
         return None
     report = client.get(path, params=params)
     if as_json:
@@ -64,7 +65,7 @@ def fetch(ctx: typer.Context, path: str, params: dict[str, Any], as_csv: bool, a
 def percent(rate: float | None) -> str:
     if rate is None:
         return "\u2013"
-    return f"{rate * 100:.2f} %" if rate < 0.01 else f"{rate * 100:.1f} %"
+    return f"{rate * 100:.2f} %" if abs(rate) < 0.01 else f"{rate * 100:.1f} %"
 
 
 def count(value: float | None) -> str:
@@ -78,12 +79,16 @@ def span(ctx: typer.Context, report: dict) -> str:
     return f"{render.moment(report['period']['start'], tz)} \u2013 {render.moment(report['period']['end'], tz)} ({tz})"
 
 
-def empty(report: dict, key: str, what: str) -> bool:
+def empty(report: dict, key: str, what: str, when: str = "an hour after a post is published") -> bool:
     if report[key]:
         return False
-    render.console.print(f"No {what} in this period. Readings arrive an hour after a post is published "
+    render.console.print(f"No {what} in this period. Readings arrive {when} "
                          "(siar reports collections shows what is still to be read).", style="dim")
     return True
+
+
+def who(row: dict) -> str:
+    return f"{row['platform']} {escape(row.get('handle') or row['account_id'])}"
 
 
 @command(reports_app, "top")
@@ -112,8 +117,8 @@ def top(
     table.add_column("read", style="dim", no_wrap=True)
     for p in report["posts"]:
         text = (p.get("text") or "(text not known yet)").replace("\n", " ")
-        table.add_row(str(p["rank"]), render.moment(p["published_at"], tz), f"{p['platform']} {p.get('handle') or ''}",
-                      text, count(p["interactions"]), percent(p["engagement_rate"]), p["engagement_basis"] or "",
+        table.add_row(str(p["rank"]), render.moment(p["published_at"], tz), who(p), Text(text),
+                      count(p["interactions"]), percent(p["engagement_rate"]), p["engagement_basis"] or "",
                       p["stage"])
     render.console.print(table)
     render.console.print("rate: likes + comments + shares + saves over reach, else views, else followers (of).",
@@ -139,9 +144,10 @@ def performance(
         table.add_column(column, justify="right")
     table.add_column("rate of", style="dim")
     for g in report["groups"]:
-        name = g["key"] if g["key"] is not None else ("(no campaign)" if group_by == "campaign" else "\u2013")
+        name = escape(g["key"]) if g["key"] is not None else ("(no campaign)" if group_by == "campaign" else "\u2013")
         if g.get("label") and g["label"] != g["key"]:
-            name = f"{g['label']} [dim]{name}[/]" if group_by == "account" else f"{name} [dim]{g['label']}[/]"
+            label = escape(g["label"])
+            name = f"{label} [dim]{name}[/]" if group_by == "account" else f"{name} [dim]{label}[/]"
         bases = ", ".join(f"{n} {basis}" for basis, n in g["denominators"].items() if n and basis != "none")
         if g["denominators"].get("none"):
             bases += (", " if bases else "") + f"{g['denominators']['none']} without"
@@ -152,7 +158,11 @@ def performance(
                          style="dim")
 
 
-def sparkline(values: list[float]) -> str:
+def sparkline(values: list[float], width: int) -> str:
+    """One character a day; a longer period is shown in ``width`` steps, each the last day of its
+    share of the period (the latest day always shows)."""
+    if len(values) > width:
+        values = [values[min(len(values) - 1, round((i + 1) * len(values) / width) - 1)] for i in range(width)]
     low, high = min(values), max(values)
     if high == low:
         return SPARKS[3] * len(values)
@@ -170,24 +180,24 @@ def audience(
     params = period(ctx, since, until, month) | ({"platform": platform} if platform else {}) | (
         {"account_id": account} if account else {})
     report = fetch(ctx, "/v1/reports/audience", params, as_csv, as_json)
-    if report is None or empty(report, "accounts", "audience reading"):
+    if report is None or empty(report, "accounts", "audience reading", "once a day for each account"):
         return
     table = Table(title=f"Audience, {span(ctx, report)}")
     table.add_column("account", no_wrap=True)
     for column in ("first day", "last day", "change", ""):
         table.add_column(column, justify="right")
-    table.add_column(f"each day ({report['timezone']})", no_wrap=True, overflow="ellipsis",
-                     max_width=max(8, render.console.width - 70))
+    room = max(8, render.console.width - 70)
+    table.add_column(f"trend ({report['timezone']})", no_wrap=True, max_width=room)
     for a in report["accounts"]:
         series = a["series"]
         change = a["change"] or 0
         style = "green" if change > 0 else "red" if change < 0 else "dim"
         table.add_row(
-            f"{a['platform']} {a.get('handle') or a['account_id']}",
+            who(a),
             f"{count(a['start_followers'])} [dim]{series[0]['day']}[/]", f"{count(a['end_followers'])} "
             f"[dim]{series[-1]['day']}[/]", Text(f"{change:+,.0f}", style=style),
             "" if a["change_percent"] is None else Text(f"{a['change_percent']:+.1f} %", style=style),
-            sparkline([p["followers"] for p in series]),
+            sparkline([p["followers"] for p in series], room),
         )
     render.console.print(table)
 
@@ -239,7 +249,7 @@ def heat_map(grid: list[list[float | None]], title: str) -> Table:
             if value is None:
                 cells.append(Text("\u00b7", style="dim"))
             else:
-                share = value / top_rate if top_rate else 0
+                share = max(0.0, value / top_rate) if top_rate else 0.0
                 cells.append(Text("\u2588\u2588", style=SHADES[min(len(SHADES) - 1, int(share * len(SHADES)))]))
         table.add_row(day, *cells)
     table.caption = "\u00b7 no posts   " + " ".join(
@@ -258,12 +268,12 @@ def post_engagement(
         render.as_json(report)
         return
     tz = config(ctx).timezone
-    render.console.print(f"[bold]{post_id}[/]")
+    render.console.print(Text(post_id, style="bold"))
     if report.get("text"):
-        render.console.print(report["text"])
+        render.console.print(Text(report["text"]))
     for t in report["targets"]:
-        table = Table(title=f"{t['platform']} {t.get('handle') or t['account_id']} \u2014 published "
-                            f"{render.moment(t['published_at'], tz)}" + (f"\n{t['url']}" if t.get("url") else ""))
+        table = Table(title=f"{who(t)} \u2014 published {render.moment(t['published_at'], tz)}"
+                            + (f"\n{escape(t['url'])}" if t.get("url") else ""))
         table.add_column("step")
         table.add_column(f"read ({tz})", no_wrap=True)
         for column in (*VALUES, "rate"):
@@ -278,7 +288,7 @@ def post_engagement(
             when = render.moment(r["planned_at"], tz)
             note = {"planned": f"to be read at {when}", "requested": "asked; waiting for the platform's answer"}.get(
                 r["state"], f"not read: {r.get('reason') or r.get('error_class') or 'failed'}")
-            table.add_row(r["stage"], Text(r["state"], style="red" if r["state"] == "failed" else "dim"),
+            table.add_row(escape(r["stage"]), Text(r["state"], style="red" if r["state"] == "failed" else "dim"),
                           *[""] * (len(VALUES) + 1), Text(note, style="red" if r["state"] == "failed" else "dim"))
         render.console.print(table)
 
@@ -286,13 +296,16 @@ def post_engagement(
 @command(reports_app, "collections")
 def collections(
     ctx: typer.Context,
-    state: Annotated[str | None, typer.Option(help="planned, requested or failed")] = None,
+    state: Annotated[Literal["planned", "requested", "failed"] | None, typer.Option(help="Only these")] = None,
+    kind: Annotated[Literal["post", "account"] | None, typer.Option(help="post (engagement) or account "
+                                                                     "(followers)")] = None,
     platform: PlatformOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, most recently changed first")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Readings still to take and those that failed, with the reason: why a number is missing."""
-    params = {"limit": limit} | ({"state": state} if state else {}) | ({"platform": platform} if platform else {})
+    params = {"limit": limit} | ({"state": state} if state else {}) | ({"kind": kind} if kind else {}) | (
+        {"platform": platform} if platform else {})
     found = api(ctx, "metrics").get("/v1/collections", params=params)["collections"]
     if as_json:
         render.as_json(found)
@@ -306,7 +319,7 @@ def collections(
         table.add_column(column, overflow="fold")
     for c in found:
         what = f"post {c['stage']}" if c["kind"] == "post" else "followers"
-        table.add_row(Text(c["state"], style="red" if c["state"] == "failed" else ""), what, c["platform"],
-                      c["account_id"], "" if c["state"] == "failed" else render.moment(c["due_at"], tz),
-                      str(c["attempts"]), c.get("reason") or "")
+        table.add_row(Text(c["state"], style="red" if c["state"] == "failed" else ""), escape(what), c["platform"],
+                      escape(c["account_id"]), "" if c["state"] == "failed" else render.moment(c["due_at"], tz),
+                      str(c["attempts"]), Text(c.get("reason") or ""))
     render.console.print(table)
