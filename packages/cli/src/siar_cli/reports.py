@@ -107,13 +107,14 @@ def top(
         return
     tz = config(ctx).timezone
     table = Table(title=f"Top posts by {order_by.replace('_', ' ')}, {span(ctx, report)}")
-    table.add_column("#", justify="right")
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("published", no_wrap=True, min_width=16)
-    table.add_column("account", no_wrap=True, max_width=32, overflow="ellipsis")
-    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=max(8, render.console.width - 92))
-    table.add_column("interactions", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("of", style="dim")
+    table.add_column("account", no_wrap=True, max_width=22, overflow="ellipsis")
+    # The figures keep their width; the text takes what room is left (about 90 columns go to the rest).
+    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=max(8, render.console.width - 90))
+    table.add_column("engaged", justify="right", no_wrap=True, min_width=7)
+    table.add_column("rate", justify="right", no_wrap=True, min_width=7)
+    table.add_column("of", style="dim", no_wrap=True, min_width=9)
     table.add_column("read", style="dim", no_wrap=True)
     for p in report["posts"]:
         text = (p.get("text") or "(text not known yet)").replace("\n", " ")
@@ -121,8 +122,8 @@ def top(
                       count(p["interactions"]), percent(p["engagement_rate"]), p["engagement_basis"] or "",
                       p["stage"])
     render.console.print(table)
-    render.console.print("rate: likes + comments + shares + saves over reach, else views, else followers (of).",
-                         style="dim")
+    render.console.print("engaged: likes + comments + shares + saves; rate: engaged over reach, else views, else "
+                         "followers (of); read: the reading's step after publication.", style="dim")
 
 
 @command(reports_app, "performance")
@@ -140,7 +141,7 @@ def performance(
         return
     table = Table(title=f"Performance per {group_by}, {span(ctx, report)}")
     table.add_column(group_by, overflow="ellipsis", max_width=40)
-    for column in ("posts", "platform posts", "views", "reach", "interactions", "rate"):
+    for column in ("posts", "platform posts", "views", "reach", "engaged", "rate"):
         table.add_column(column, justify="right")
     table.add_column("rate of", style="dim")
     for g in report["groups"]:
@@ -154,8 +155,8 @@ def performance(
         table.add_row(name, str(g["posts"]), str(g["targets"]), count(g["views"]), count(g["reach"]),
                       count(g["interactions"]), percent(g["engagement_rate"]), bases)
     render.console.print(table)
-    render.console.print("rate: the group's interactions over its reach/views/followers, each post's latest reading.",
-                         style="dim")
+    render.console.print("engaged: likes + comments + shares + saves; rate: the group's engaged over its reach, "
+                         "views or followers (rate of), each post's latest reading.", style="dim")
 
 
 def sparkline(values: list[float], width: int) -> str:
@@ -224,7 +225,7 @@ def best_hours(
         return
     best = Table(title="best hours")
     best.add_column("when")
-    for column in ("rate", "posts", "interactions per platform post"):
+    for column in ("rate", "posts", "engaged per platform post"):
         best.add_column(column, justify="right")
     for c in report["best"]:
         best.add_row(f"{DAYS[c['day_of_week'] - 1]} {c['hour']:02d}:00\u2013{(c['hour'] + 1) % 24:02d}:00",
