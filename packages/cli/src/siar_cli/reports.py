@@ -109,9 +109,9 @@ def top(
     table = Table(title=f"Top posts by {order_by.replace('_', ' ')}, {span(ctx, report)}")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("published", no_wrap=True, min_width=16)
-    table.add_column("account", no_wrap=True, max_width=22, overflow="ellipsis")
-    # The figures keep their width; the text takes what room is left (about 90 columns go to the rest).
-    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=max(8, render.console.width - 90))
+    table.add_column("account", no_wrap=True, max_width=28, overflow="ellipsis")
+    # The figures keep their width; the text takes what room is left (about 96 columns go to the rest).
+    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=max(8, render.console.width - 96))
     table.add_column("engaged", justify="right", no_wrap=True, min_width=7)
     table.add_column("rate", justify="right", no_wrap=True, min_width=7)
     table.add_column("of", style="dim", no_wrap=True, min_width=9)
