@@ -62,6 +62,13 @@ async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, 
 
         fine = await create(planner, accts, media=[image("/poster.jpg"), image("/moved.jpg")])
         assert [f for f in fine["findings"] if f["check"] == "media_links"] == []
+        # A client's retry of the same request (Idempotency-Key) is answered without asking again.
+        body = {"text": "Pameran", "targets": [accts["telegram"]], "scheduled_at": later(),
+                "media": [image("/poster.jpg")]}
+        first = await planner.post("/v1/posts", json=body, headers={"Idempotency-Key": "pameran-1"})
+        ASKED.clear()
+        again = await planner.post("/v1/posts", json=body, headers={"Idempotency-Key": "pameran-1"})
+        assert again.json()["post_id"] == first.json()["post_id"] and ASKED == []
 
         post = await create(planner, accts, media=[
             image("/gone.jpg"), image("/share?id=SECRET"), image("/clip.mp4"), image("/slow.jpg"),
@@ -145,7 +152,7 @@ async def test_a_library_may_block_on_media_links_or_turn_them_off(clean_db, amq
             assert [f for f in post["findings"] if f["check"] == "media_links"] == []
 
 
-async def test_the_deadline_holds_for_many_links_at_once(monkeypatch):
+async def test_the_deadline_holds_for_many_links_at_once():
     # 35 links of a slow server (the most a post holds): one deadline for all, not one each.
     async with served(files) as base:
         started = asyncio.get_running_loop().time()

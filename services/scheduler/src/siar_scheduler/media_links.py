@@ -37,15 +37,14 @@ class Answer:
     error: str | None = None  # why there was no answer
 
 
-async def look(urls: Iterable[str], *, timeout: float, transport: httpx.AsyncBaseTransport | None = None
-               ) -> dict[str, Answer]:
+async def look(urls: Iterable[str], *, timeout: float) -> dict[str, Answer]:
     """Each distinct URL's answer, all within ``timeout`` seconds in all."""
     unique = list(dict.fromkeys(urls))
     if not unique:
         return {}
     limit = asyncio.Semaphore(CONCURRENCY)
     headers = {"User-Agent": "Siar (checking a post's media link)", "Accept-Encoding": "identity"}
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers, transport=transport) as client:
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers) as client:
 
         async def one(url: str) -> Answer:
             async with limit:
@@ -121,7 +120,10 @@ def findings(severity: str, media: Sequence, answers: Mapping[str, Answer]) -> l
             rule, message = "unreachable", (f"{where} {answer.error}: the platforms are sent it at the post's time, "
                                             "and the post fails there unless it answers then")
         elif answer.status is not None and answer.status >= 400:
-            phrase = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
+            try:
+                phrase = HTTPStatus(answer.status).phrase
+            except ValueError:  # a code of the server's own (499, 520)
+                phrase = ""
             rule, message = "http_error", (f"{where} answers {answer.status} {phrase}".rstrip()
                                            + ": the post would fail at its time; check the link")
         elif answer.content_type and answer.content_type.startswith("text/"):

@@ -412,12 +412,13 @@ async def create_post(
     # A local time without a zone is the library's (SIAR_TIMEZONE), as in series, CSV and the CLI.
     timezone = canonical(req.timezone) or (policy.timezone if req.scheduled_at.tzinfo is None else None)
     scheduled_at = when(req.scheduled_at, timezone, policy.grace_seconds)
-    answers = await look_at_media(policy, req.media)
-    async with pool.acquire() as conn:
-        if idempotency_key:
+    if idempotency_key:  # a replay answers at once, its media links not tried again
+        async with pool.acquire() as conn:
             existing = await store.post_id_for_key(conn, idempotency_key)
             if existing is not None:
                 return await store.get_post(conn, existing), False  # type: ignore[return-value]
+    answers = await look_at_media(policy, req.media)
+    async with pool.acquire() as conn:
         try:  # a handle or platform:handle as in the CLI and CSV import
             account_ids = await accounts.ids_for(conn, req.targets)
         except accounts.Ambiguous as exc:

@@ -106,9 +106,11 @@ async def _announce(conn: asyncpg.Connection, post_id: UUID, actor: Actor, actio
 
 
 async def submit(pool: asyncpg.Pool, post_id: UUID, *, actor: Actor, policy: Policy) -> PostOut:
-    async with pool.acquire() as conn:  # its media links are tried before the row is locked
-        before = await store.get_post(conn, post_id)
-    answers = await look_at_media(policy, before.media if before else [])
+    answers = {}
+    if policy.checks.mode("media_links") != "off":  # its media links are tried before the row is locked
+        async with pool.acquire() as conn:
+            before = await store.get_post(conn, post_id)
+        answers = await look_at_media(policy, before.media if before else [])
     async with pool.acquire() as conn, conn.transaction():
         post = await _locked(conn, post_id)
         if post.review.state != "draft":
