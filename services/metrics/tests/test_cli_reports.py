@@ -55,6 +55,10 @@ async def test_reports_in_the_terminal(clean_db, amqp_url, db, monkeypatch):
         rows = list(csv.DictReader(io.StringIO(as_csv.output.lstrip("\ufeff"))))
         assert [r["text"] for r in rows] == ["Lomba mewarnai #HariAnak", "Jam buka baru [anak-anak] [/]"]
         assert rows[0]["handle"] == "perpus.palembang" and rows[0]["published_at"] == "2026-11-16T09:00:00+07:00"
+        by_likes = await siar(url, "reports", "top", "--month", "2026-11", "--by", "likes")
+        header = next(line for line in by_likes.output.splitlines() if "engaged" in line)
+        assert "likes" in header  # what the posts are ranked by is shown
+        assert "\u2502    100 \u2502    90 \u2502" in next(line for line in by_likes.output.splitlines() if "Lomba" in line)
         as_json = json.loads((await siar(url, "reports", "top", "--month", "2026-11", "--by", "likes",
                                          "--limit", "1", "--json")).output)
         assert [p["target_id"] for p in as_json["posts"]] == [loved["target_id"]]

@@ -113,14 +113,17 @@ def top(
     # The figures keep their width; the text takes what room is left (about 96 columns go to the rest).
     table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=max(8, render.console.width - 96))
     table.add_column("engaged", justify="right", no_wrap=True, min_width=7)
+    ranked_by = order_by if order_by not in ("engagement_rate", "interactions") else None  # shown beside it
+    if ranked_by:
+        table.add_column(ranked_by, justify="right", no_wrap=True)
     table.add_column("rate", justify="right", no_wrap=True, min_width=7)
     table.add_column("of", style="dim", no_wrap=True, min_width=9)
     table.add_column("read", style="dim", no_wrap=True)
     for p in report["posts"]:
         text = (p.get("text") or "(text not known yet)").replace("\n", " ")
         table.add_row(str(p["rank"]), render.moment(p["published_at"], tz), who(p), Text(text),
-                      count(p["interactions"]), percent(p["engagement_rate"]), p["engagement_basis"] or "",
-                      p["stage"])
+                      count(p["interactions"]), *([count(p[ranked_by])] if ranked_by else []),
+                      percent(p["engagement_rate"]), p["engagement_basis"] or "", p["stage"])
     render.console.print(table)
     render.console.print("engaged: likes + comments + shares + saves; rate: engaged over reach, else views, else "
                          "followers (of); read: the reading's step after publication.", style="dim")
