@@ -3,14 +3,20 @@ reading, events for other systems, and never a sample lost or counted twice."""
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 import structlog
 import structlog.testing
-from siar_contracts import CloudEvent, spec_for_type
-from siar_metrics import store
+from siar_contracts import CloudEvent, InsightsCollected, spec_for_type
+from siar_metrics import store, vocabulary
+from siar_metrics.engagement import rate
+from siar_metrics.ids import uuid7
 from siar_metrics.ingest import Answer, Policy, store_answers
+from siar_metrics.vocabulary import POST_METRICS, normalise, table
 
 from .conftest import answer, collected, envelope, failed, make_due, publish_target, readings
 from .test_collections import claim_all, requester
@@ -35,6 +41,10 @@ async def outbox(db, key: str) -> list[CloudEvent]:
     async with db.pool.acquire() as conn:
         rows = await conn.fetch("SELECT body FROM outbox WHERE routing_key = $1 ORDER BY id", key)
     return [CloudEvent.from_json(bytes(r["body"])) for r in rows]
+
+
+async def followers(conn, account_id: str) -> float | None:
+    return await conn.fetchval("SELECT followers FROM accounts WHERE account_id = $1", account_id)
 
 
 async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
@@ -158,10 +168,10 @@ async def test_an_audience_answer_updates_the_followers_used_for_later_rates(db)
     assert set(sampled.data) == set(type(audience).model_fields) and audience.account_id == "acc-m"
     assert sampled.subject == "account/acc-m" and sampled.source == "/siar/metrics"
     async with db.pool.acquire() as conn:
-        assert await store.followers_of(conn, ["acc-m"]) == {"acc-m": 2500}
+        assert await followers(conn, "acc-m") == 2500
         # An older reading arriving late does not overwrite a newer one.
         await store.record_followers(conn, [("acc-m", "mastodon", 10.0, datetime.now(UTC) - timedelta(days=1))])
-        assert await store.followers_of(conn, ["acc-m"]) == {"acc-m": 2500}
+        assert await followers(conn, "acc-m") == 2500
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
     post_row = await requested_first(db, target)
     await answer(db, collected(post_row, MASTODON))
@@ -188,3 +198,58 @@ async def test_retention_forgets_old_samples_only(db):
         deleted = await store.prune(conn, 20)
         assert deleted == (15, 5)  # the 30 d reading (10 days ago) stays
         assert await conn.fetchval("SELECT count(*) FROM samples") == 3
+
+
+async def test_the_stored_values_and_events_are_the_vocabulary_and_the_rate_definition(db):
+    """The statement normalises and rates in SQL; vocabulary.normalise and engagement.rate say
+    what that must give. 400 answers in one batch, any platform, names known and unknown,
+    integers, fractions and zeros, with the account's followers known, zero or unknown."""
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    known = {"acc-0": 1200.0, "acc-1": 0.0}  # acc-2: never read
+    async with db.pool.acquire() as conn:
+        await store.record_followers(conn, [(a, "x", f, now - timedelta(days=1)) for a, f in sorted(known.items())])
+    plans, payloads = [], []
+    for i in range(400):
+        kind = "account" if i % 5 == 0 else "post"
+        platform = rng.choice(vocabulary.PLATFORMS)
+        names = [*table(kind, platform), "brand_new"]
+        metrics = {name: rng.choice([0, rng.randint(1, 10**7), round(rng.uniform(0, 1e4), 3)])
+                   for name in rng.sample(names, k=rng.randint(0, len(names)))}
+        account_id = f"acc-{i % 3}"
+        target_id = str(uuid.uuid4()) if kind == "post" else None
+        request_id = uuid7()
+        plans.append((request_id, kind, "1d" if kind == "post" else "audience", target_id,
+                      str(uuid.uuid4()) if kind == "post" else None, account_id, platform,
+                      "p-1" if kind == "post" else None, now if kind == "post" else None, str(uuid.uuid4()),
+                      now, now, "requested", 1))
+        payloads.append(InsightsCollected(request_id=str(request_id), kind=kind, account_id=account_id,
+                                          platform=platform, target_id=target_id, metrics=metrics, collected_at=now))
+    async with db.pool.acquire() as conn:
+        await conn.copy_records_to_table("collections", records=plans, columns=(
+            "request_id", "kind", "stage", "target_id", "post_id", "account_id", "platform", "platform_post_id",
+            "published_at", "correlation_id", "planned_at", "due_at", "state", "attempts"))
+    outcome = await answer(db, *payloads)
+    assert outcome.total_samples == sum(len(p.metrics) for p in payloads) and outcome.duplicates == 0
+    async with db.pool.acquire() as conn:
+        stored = {str(r["request_id"]): r for r in await conn.fetch("SELECT * FROM readings")}
+        bodies = [CloudEvent.from_json(bytes(r["body"])) for r in await conn.fetch("SELECT body FROM outbox")]
+        assert await conn.fetchval("SELECT count(*) FROM samples") == outcome.total_samples
+    events = {e.id: spec_for_type(e.type).parse(e) for e in bodies}
+    assert len(stored) == len(events) == len(payloads)
+    close = partial(pytest.approx, rel=1e-12)
+    for p in payloads:
+        values, reading, event = normalise(p.kind, p.platform, p.metrics), stored[p.request_id], events[p.request_id]
+        assert event.raw == p.metrics
+        if p.kind == "post":
+            then = known.get(p.account_id)
+            r = rate(values, then)
+            assert {k: reading[k] for k in POST_METRICS if reading[k] is not None} == close(values)
+            assert (reading["followers"], reading["basis"]) == (then, r.basis)
+            assert reading["interactions"] == close(r.interactions)
+            assert reading["denominator"] == (None if r.denominator is None else close(r.denominator))
+            assert event.metrics == close(values) and event.engagement_basis == r.basis
+            assert event.engagement_rate == (None if r.value is None else close(r.value))
+        else:
+            assert reading["followers"] == event.followers == values.get("followers")
+            assert (reading["interactions"], reading["denominator"], reading["basis"]) == (None, None, None)

@@ -15,7 +15,13 @@ For several posts (an account, a platform, a campaign, a hashtag, an hour of the
 the sum of their interactions over the sum of their denominators, counting only posts that have a
 denominator — each post's latest sample, weighted by its audience, never an average of ratios.
 That aggregate is :data:`AGGREGATE_SQL`, the one SQL expression every report uses over the
-``interactions`` and ``denominator`` stored by :func:`rate` with each sample."""
+``interactions`` and ``denominator`` stored with each reading.
+
+Each reading's interactions, denominator and basis are computed where the reading is stored, in
+SQL (:data:`INTERACTIONS_SQL`, :data:`DENOMINATOR_SQL`, :data:`BASIS_SQL`, used by
+siar_metrics.store): in Python, for every answer, they were most of the ingest's Python time.
+:func:`rate` is the same definition for code outside SQL; test_ingest checks on the real database
+that the two agree for any values."""
 
 from __future__ import annotations
 
@@ -53,6 +59,13 @@ def combined(rates: list[Rate]) -> float | None:
     total = sum(r.denominator for r in counted)  # type: ignore[misc]
     return sum(r.interactions for r in counted) / total if total else None
 
+
+# The same definition over one row that has the vocabulary's columns (NULL: not reported) and
+# ``followers``, the account's followers at the time.
+INTERACTIONS_SQL = " + ".join(f"coalesce({name}, 0)" for name in INTERACTIONS)
+_BASES = ("reach", "views", "followers")
+DENOMINATOR_SQL = "CASE " + " ".join(f"WHEN {b} > 0 THEN {b}" for b in _BASES) + " END"
+BASIS_SQL = "CASE " + " ".join(f"WHEN {b} > 0 THEN '{b}'" for b in _BASES) + " END"
 
 AGGREGATE_SQL = (
     "(sum(c.interactions) FILTER (WHERE c.denominator > 0)"

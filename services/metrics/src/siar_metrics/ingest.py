@@ -35,8 +35,7 @@ from siar_runtime.outbox import notify_channel
 
 from . import store
 from .collections import SCHEMA
-from .engagement import rate
-from .vocabulary import VOCABULARY_COLUMNS, normalise
+from .vocabulary import VOCABULARY_COLUMNS
 
 log = structlog.get_logger("siar.metrics.ingest")
 
@@ -117,48 +116,23 @@ async def _collected(conn: asyncpg.Connection, answers: dict[str, InsightsCollec
                      announce: bool = True) -> None:
     """Store the answered readings in one statement (store.store_collected).
 
-    This runs once per answer at tens of thousands a second, so Python only computes what only it
-    defines — the vocabulary (normalise) and the engagement rate (rate) — and hands the batch over
-    as one JSON document; PostgreSQL deduplicates, writes samples, readings and events, and puts
-    each event's JSON together around the part encoded here. test_ingest checks every event
-    against the payload models."""
+    This runs once per answer at tens of thousands a second, so Python does nothing per value:
+    the payloads go over as one JSON document (pydantic-core, in Rust) and PostgreSQL
+    deduplicates, normalises, rates, and writes samples, readings and events. test_ingest checks
+    every event against the payload models, and the stored values against vocabulary.normalise
+    and engagement.rate."""
     given = list(answers.values())
-    followers = await store.followers_of(conn, sorted({p.account_id for p in given if p.kind == "post"}))
-    rows: list[dict] = []
-    audience: dict[int, float] = {}
-    for n, p in enumerate(given, start=1):
-        kind, raw = p.kind, p.metrics
-        values: dict[str, float] = normalise(kind, p.platform, raw)
-        row = {"request_id": p.request_id, "kind": kind, "platform": p.platform, "account_id": p.account_id,
-               "collected_at": p.collected_at, "raw": raw}
-        if kind == "post":
-            then = followers.get(p.account_id)
-            r = rate(values, then)
-            row["interactions"], row["denominator"], row["basis"] = r.interactions, r.denominator, r.basis
-            if announce:  # the rest of engagement.sampled
-                row["event"] = {"metrics": {k: _number(v) for k, v in values.items()},
-                                "engagement_rate": r.value, "engagement_basis": r.basis}
-            if then is not None:
-                values["followers"] = then
-        else:
-            count = values.get("followers")
-            if count is not None:
-                audience[n] = count
-            if announce:  # the rest of audience.sampled
-                row["event"] = {"followers": None if count is None else _number(count)}
-        row.update(values)  # views, reach, …, followers: the reading's columns of the same names
-        rows.append(row)
     stored = await store.store_collected(
-        conn, pydantic_core.to_json(rows), VOCABULARY_COLUMNS, announce=announce,
-        time=datetime.now(UTC).isoformat().replace("+00:00", "Z"), types=(ENGAGEMENT.type, AUDIENCE.type))
+        conn, pydantic_core.to_json(given), VOCABULARY_COLUMNS, announce=announce,
+        types=(ENGAGEMENT.type, AUDIENCE.type), time=datetime.now(UTC).isoformat().replace("+00:00", "Z"))
     outcome.duplicates += len(given) - len(stored)
     newest: dict[str, tuple[str, str, float, datetime]] = {}
-    for n in stored:
+    for n, followers in stored:
         p = given[n - 1]
         outcome.samples[p.platform] += len(p.metrics)
         outcome.collected[(p.platform, p.kind)] += 1
-        if n in audience and (p.account_id not in newest or newest[p.account_id][3] < p.collected_at):
-            newest[p.account_id] = (p.account_id, p.platform, audience[n], p.collected_at)
+        if followers is not None and (p.account_id not in newest or newest[p.account_id][3] < p.collected_at):
+            newest[p.account_id] = (p.account_id, p.platform, followers, p.collected_at)
     if announce:
         outcome.events += len(stored)
     await store.record_followers(conn, sorted(newest.values()))
@@ -191,7 +165,3 @@ async def _failed(conn: asyncpg.Connection, answers: dict[str, InsightsFailed], 
             log.warning("collection failed", platform=row["platform"], kind=row["kind"],
                         account_id=row["account_id"], error_class=row["error_class"], reason=row["reason"],
                         attempts=row["attempts"])
-
-
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value

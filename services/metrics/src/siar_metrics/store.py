@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from .engagement import AGGREGATE_SQL
+from .engagement import AGGREGATE_SQL, BASIS_SQL, DENOMINATOR_SQL, INTERACTIONS_SQL
 
 DUE_CHANNEL = "metrics_collections"
 
@@ -31,6 +31,7 @@ async def outstanding(conn: asyncpg.Connection) -> int:
 
 
 VALUE_COLUMNS = ("views", "reach", "likes", "comments", "shares", "saves", "clicks", "followers")
+POST_VALUES = VALUE_COLUMNS[:-1]  # followers is the account's, not the post's
 
 # --------------------------------------------------------------------------- read models
 
@@ -160,95 +161,111 @@ async def give_up(conn: asyncpg.Connection, request_ids: list[uuid.UUID], reason
 # --------------------------------------------------------------------------- answers
 
 
-async def followers_of(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, float]:
-    rows = await conn.fetch(
-        "SELECT account_id, followers FROM accounts WHERE account_id = ANY($1::text[]) AND followers IS NOT NULL",
-        account_ids,
-    )
-    return {r["account_id"]: r["followers"] for r in rows}
-
-
-# One statement stores a whole batch of answers (siar_metrics.ingest computes the values and
-# sends the batch as one JSON array, $1 — the cheapest way to hand thousands of values over):
-# takes the readings answered off the list (the deduplication: an answer whose reading is gone
-# matches nothing), appends every raw value as a sample with its normalised name (the vocabulary,
-# $2–$5, is siar_metrics.vocabulary's), the reading with its values and engagement, and, when
-# $6, the engagement.sampled / audience.sampled event of each in the outbox: its JSON put
-# together here from the reading's own columns and the part ingest encoded ("event", from
-# "metrics" on). The event's id is the reading's request id: one reading, one event, always
-# under the same id (no other event of this source uses a request id as its id). Returns the
-# ordinals (1-based) of the answers stored.
-_STORE_COLLECTED = """
+# One statement stores a whole batch of answers. siar_metrics.ingest hands the answers over as
+# they came ($1: the insights.collected payloads as one JSON array — the cheapest way to hand
+# thousands of values over); this statement does the rest, so that no value passes through
+# Python one by one:
+# - takes the readings answered off the list (the deduplication: an answer whose reading is gone
+#   matches nothing);
+# - appends every raw value as a sample with its normalised name (the vocabulary, $2–$5, is
+#   siar_metrics.vocabulary's; a name it does not list is kept with none);
+# - adds up the values under each normalised name (vocabulary.normalise, here in SQL) and appends
+#   the reading with them, the account's followers at the time (a post's) or the followers read
+#   (an account's), and the post's engagement (siar_metrics.engagement's *_SQL);
+# - when $6, writes the engagement.sampled / audience.sampled event of each to the outbox, its
+#   JSON put together from the reading's columns. The event's id is the reading's request id: one
+#   reading, one event, always under the same id (no other event of this source uses a request
+#   id as its id).
+# A post's reading is rated on the followers known before this statement: an audience reading in
+# the same batch counts from the next one on, as it would in the next batch.
+# Returns the ordinal (1-based) of each answer stored, with the followers an audience reading gave.
+_SUMS_BY_METRIC = ", ".join(f"sum(value) FILTER (WHERE metric = '{name}') AS {name}" for name in VALUE_COLUMNS)
+_METRIC_PAIRS = ", ".join(f"""'"{name}":' || t.{name}""" for name in POST_VALUES)  # '"likes":' || t.likes, …
+_STORE_COLLECTED = f"""
 WITH answer AS (
     SELECT * FROM ROWS FROM (json_to_recordset($1::text::json) AS (
-        request_id uuid, kind text, platform text, account_id text, collected_at timestamptz,
-        views float8, reach float8, likes float8, comments float8, shares float8, saves float8, clicks float8,
-        followers float8, interactions float8, denominator float8, basis text, raw json, event json)
-    ) WITH ORDINALITY AS a(request_id, kind, platform, account_id, collected_at, views, reach, likes, comments,
-                           shares, saves, clicks, followers, interactions, denominator, basis, raw, event, n)
+        request_id uuid, kind text, platform text, account_id text, collected_at timestamptz, metrics json)
+    ) WITH ORDINALITY AS a(request_id, kind, platform, account_id, collected_at, raw, n)
 ), taken AS (
     DELETE FROM collections c USING answer a
     WHERE c.request_id = a.request_id AND c.kind = a.kind AND c.platform = a.platform
       AND c.account_id = a.account_id
     RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform, c.platform_post_id,
-              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.views, a.reach,
-              a.likes, a.comments, a.shares, a.saves, a.clicks, a.followers, a.interactions, a.denominator,
-              a.basis, a.raw, a.event, a.n
+              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.raw, a.n
 ), vocabulary AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(kind, platform, raw_name, metric)
-), sampled AS (
-    INSERT INTO samples (request_id, collected_at, platform, account_id, target_id, metric, raw_name, value)
-    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, v.metric, r.key, r.value::float8
+), valued AS MATERIALIZED (
+    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, v.metric, r.key AS raw_name,
+           r.value::float8 AS value
     FROM taken t
     CROSS JOIN LATERAL json_each_text(t.raw) r
     LEFT JOIN vocabulary v ON v.kind = t.kind AND v.platform = t.platform AND v.raw_name = r.key
+), sampled AS (
+    INSERT INTO samples (request_id, collected_at, platform, account_id, target_id, metric, raw_name, value)
+    SELECT request_id, collected_at, platform, account_id, target_id, metric, raw_name, value FROM valued
+), normalised AS (
+    SELECT request_id, {_SUMS_BY_METRIC}
+    FROM valued WHERE metric IS NOT NULL
+    GROUP BY request_id
+), reading AS (
+    SELECT t.*, {", ".join("n." + name for name in POST_VALUES)},
+           CASE WHEN t.kind = 'post' THEN a.followers ELSE n.followers END AS followers, p.campaign_id
+    FROM taken t
+    LEFT JOIN normalised n ON n.request_id = t.request_id
+    LEFT JOIN accounts a ON t.kind = 'post' AND a.account_id = t.account_id
+    LEFT JOIN posts p ON p.post_id = t.post_id
+), rated AS MATERIALIZED (
+    SELECT r.*, CASE WHEN kind = 'post' THEN {INTERACTIONS_SQL} END AS interactions,
+           CASE WHEN kind = 'post' THEN {DENOMINATOR_SQL} END AS denominator,
+           CASE WHEN kind = 'post' THEN {BASIS_SQL} END AS basis
+    FROM reading r
 ), read AS (
     INSERT INTO readings (request_id, kind, stage, target_id, post_id, account_id, platform, planned_at,
                           collected_at, attempts, views, reach, likes, comments, shares, saves, clicks, followers,
                           interactions, denominator, basis)
     SELECT request_id, kind, stage, target_id, post_id, account_id, platform, planned_at, collected_at, attempts,
            views, reach, likes, comments, shares, saves, clicks, followers, interactions, denominator, basis
-    FROM taken
+    FROM rated
 ), announced AS (
     INSERT INTO outbox (event_id, routing_key, event_type, correlation_id, body)
-    SELECT e.id, e.name, e.type, t.correlation_id, convert_to(
-               '{"specversion":"1.0","id":"' || e.id || '","source":"/siar/metrics","type":"' || e.type
-               || '","time":"' || $7 || '","subject":' || to_json(e.subject)::text
+    SELECT t.request_id::text, CASE WHEN t.kind = 'post' THEN 'engagement.sampled' ELSE 'audience.sampled' END,
+           CASE WHEN t.kind = 'post' THEN $7 ELSE $8 END, t.correlation_id, convert_to(
+               '{{"specversion":"1.0","id":"' || t.request_id::text || '","source":"/siar/metrics","type":"'
+               || CASE WHEN t.kind = 'post' THEN $7 ELSE $8 END || '","time":"' || $9 || '","subject":'
+               || to_json(CASE WHEN t.kind = 'post' THEN 'target/' || t.target_id
+                               ELSE 'account/' || t.account_id END)::text
                || ',"datacontenttype":"application/json","correlationid":' || to_json(t.correlation_id)::text
-               || ',"data":{"request_id":"' || t.request_id::text || '",' || e.head
+               || ',"data":{{"request_id":"' || t.request_id::text || '",'
+               || CASE WHEN t.kind = 'post' THEN
+                      '"post_id":' || coalesce(to_json(t.post_id)::text, 'null')
+                      || ',"target_id":' || to_json(t.target_id)::text
+                      || ',"platform_post_id":' || coalesce(to_json(t.platform_post_id)::text, 'null')
+                      || ',"campaign_id":' || coalesce(to_json(t.campaign_id)::text, 'null')
+                      || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
+                  ELSE '' END
                || '"account_id":' || to_json(t.account_id)::text || ',"platform":' || to_json(t.platform)::text
                || ',"collected_at":' || to_json(t.collected_at)::text || ',"raw":' || t.raw::text
-               || ',' || substr(t.event::text, 2) || '}',
-               'UTF8')
-    FROM taken t
-    LEFT JOIN posts p ON p.post_id = t.post_id
-    CROSS JOIN LATERAL (
-        SELECT t.request_id::text AS id, k.name, k.type, k.subject,
-               CASE WHEN t.kind = 'post' THEN
-                   '"post_id":' || coalesce(to_json(t.post_id)::text, 'null')
-                   || ',"target_id":' || to_json(t.target_id)::text
-                   || ',"platform_post_id":' || coalesce(to_json(t.platform_post_id)::text, 'null')
-                   || ',"campaign_id":' || coalesce(to_json(p.campaign_id)::text, 'null')
-                   || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
-               ELSE '' END AS head
-        FROM (SELECT CASE WHEN t.kind = 'post' THEN 'engagement.sampled' ELSE 'audience.sampled' END AS name,
-                     CASE WHEN t.kind = 'post' THEN $8 ELSE $9 END AS type,
-                     CASE WHEN t.kind = 'post' THEN 'target/' || t.target_id ELSE 'account/' || t.account_id END
-                         AS subject) k
-    ) e
+               || CASE WHEN t.kind = 'post' THEN
+                      -- concat_ws leaves out the names with no value (NULL)
+                      ',"metrics":{{' || concat_ws(',', {_METRIC_PAIRS})
+                      || '}},"engagement_rate":' || coalesce((t.interactions / t.denominator)::text, 'null')
+                      || ',"engagement_basis":' || coalesce(to_json(t.basis)::text, 'null')
+                  ELSE ',"followers":' || coalesce(t.followers::text, 'null') END
+               || '}}}}', 'UTF8')
+    FROM rated t
     WHERE $6
 )
-SELECT n FROM taken
+SELECT n, CASE WHEN kind = 'account' THEN followers END AS followers FROM rated
 """
 
 
 async def store_collected(conn: asyncpg.Connection, answers: bytes, vocabulary: Sequence[Sequence[str | None]],
-                          *, announce: bool, time: str, types: tuple[str, str]) -> list[int]:
-    """answers: a JSON array of objects with the columns of ``_STORE_COLLECTED``'s ``answer``;
-    vocabulary: (kind, platform, raw name, metric) columns; types: the engagement.sampled and
-    audience.sampled CloudEvent types."""
-    rows = await conn.fetch(_STORE_COLLECTED, answers.decode(), *vocabulary, announce, time, *types)
-    return [r[0] for r in rows]
+                          *, announce: bool, types: tuple[str, str], time: str) -> list[asyncpg.Record]:
+    """answers: a JSON array of insights.collected payloads; vocabulary: (kind, platform, raw name,
+    metric) columns; types: the engagement.sampled and audience.sampled CloudEvent types; time:
+    the events' time. Returns (n, followers) per answer stored: its ordinal and, for an audience
+    reading, the followers it read."""
+    return await conn.fetch(_STORE_COLLECTED, answers.decode(), *vocabulary, announce, *types, time)
 
 
 async def record_followers(conn: asyncpg.Connection, rows: list[tuple[str, str, float, datetime]]) -> None:
@@ -339,7 +356,6 @@ async def platform_times(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 # --------------------------------------------------------------------------- reports
 
-POST_VALUES = VALUE_COLUMNS[:-1]  # followers is the account's, not the post's
 ORDERS = ("engagement_rate", "interactions", *POST_VALUES)
 
 # Each target's reading: its latest, or the one at a stage; for targets published in [$1, $2).
