@@ -14,6 +14,9 @@ from siar_runtime.definitions import definitions
 # Every pooled connection released in a test (and in the services the e2e tests start) is checked
 # for session state it must not keep (siar_runtime.db).
 os.environ.setdefault("SIAR_DB_CHECK_SESSION", "1")
+# The tests' media hosts and sandbox listen on this machine, which a media link may otherwise not
+# lead to (siar_runtime.egress; test_mediafetch and test_media_links check the refusals).
+os.environ.setdefault("SIAR_ALLOWED_PRIVATE_ADDRESSES", "127.0.0.0/8,::1")
 
 NAME = fresh.unique("siar_test")  # this session's database and vhost (SIAR_TEST_ADMIN_DSN / SIAR_TEST_AMQP: fresh)
 

@@ -15,6 +15,7 @@ from siar_contracts import ErrorClass, MediaItem
 from siar_publisher.adapters import PlatformError, mediafetch
 from siar_publisher.adapters.mediafetch import MAX_MEDIA_BYTES, fetch_media, fetch_media_file, sniff
 from siar_publisher.transport import http_client
+from siar_runtime.egress import Egress, networks
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -297,3 +298,47 @@ async def refused_with(coro, error_class: ErrorClass = ErrorClass.INVALID_CONTEN
         await coro
     assert caught.value.error_class is error_class, caught.value
     return caught.value
+
+
+async def counting_file(request: Request) -> Response:
+    ASKED.append(request.url.path)
+    if request.url.path == "/away":  # a public-looking link that sends the download inside
+        return Response(status_code=302, headers={"Location": request.query_params["to"]})
+    return Response(PNG, media_type="image/png")
+
+
+ASKED: list[str] = []
+
+
+@pytest.fixture
+async def guarded_host() -> AsyncIterator[str]:
+    ASKED.clear()
+    async with served(Starlette(routes=[Route("/{name}", counting_file)])) as url:
+        yield url
+
+
+async def test_a_media_link_to_this_machine_or_a_private_network_is_not_fetched(guarded_host):
+    """The publisher's own client, as the service builds it: nothing private unless allowed."""
+    port = guarded_host.rsplit(":", 1)[1]
+    async with http_client(timeout_seconds=5, egress=Egress()) as strict:
+        for url, said in ((f"{guarded_host}/poster.png", "127.0.0.1, a loopback address"),  # an address
+                          (f"http://localhost:{port}/poster.png", "a loopback address"),  # a name for one
+                          ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a link-local address"),
+                          ("http://[::ffff:10.0.0.7]/a.png", "10.0.0.7, a private network address")):
+            with pytest.raises(PlatformError) as caught:
+                await fetch_media(strict, MediaItem(url=url, kind="image"))
+            assert caught.value.error_class is ErrorClass.INVALID_CONTENT, url  # not retried: it will not change
+            assert said in caught.value.reason and "SIAR_ALLOWED_PRIVATE_ADDRESSES" in caught.value.reason, url
+    assert ASKED == []  # refused before a connection was made
+    # Allowed, the library's own media host is fetched; a redirect from it is checked again.
+    allowed = Egress(networks("127.0.0.1/32"))
+    async with http_client(timeout_seconds=5, egress=allowed) as client:
+        fetched = await fetch_media(client, MediaItem(url=f"{guarded_host}/poster.png", kind="image"))
+        assert fetched.data == PNG
+        with pytest.raises(PlatformError) as caught:
+            await fetch_media(client, MediaItem(url=f"{guarded_host}/away?to=http://127.0.0.2:{port}/poster.png",
+                                                kind="image"))
+        assert "127.0.0.2, a loopback address" in caught.value.reason
+        # The platform calls on the same client are not media links: the sandbox on loopback answers.
+        assert (await client.get(f"{guarded_host}/api")).status_code == 200
+    assert ASKED == ["/poster.png", "/away", "/api"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from siar_devstack.serving import served
+from siar_runtime.egress import Egress, networks
 from siar_scheduler import media_links
 
 from .conftest import auth, running_scheduler
@@ -23,6 +24,7 @@ FILES = {
 
 
 ASKED: list[str] = []
+LOCAL = Egress(networks("127.0.0.0/8,::1"))  # the test's file server is on this machine
 
 
 async def files(scope, receive, send):
@@ -156,6 +158,34 @@ async def test_the_deadline_holds_for_many_links_at_once():
     # 35 links of a slow server (the most a post holds): one deadline for all, not one each.
     async with served(files) as base:
         started = asyncio.get_running_loop().time()
-        answers = await media_links.look([f"{base}/slow.jpg?n={n}" for n in range(35)], timeout=0.5)
+        answers = await media_links.look([f"{base}/slow.jpg?n={n}" for n in range(35)], timeout=0.5, egress=LOCAL)
         assert asyncio.get_running_loop().time() - started < 2
     assert len(answers) == 35 and all(a.error == "did not answer within 0.5 s" for a in answers.values())
+
+
+async def test_a_link_to_this_machine_or_a_private_network_is_a_finding_and_not_asked(clean_db, amqp_url, accts):
+    """As a fresh install has it (SIAR_ALLOWED_PRIVATE_ADDRESSES empty): an editor's link may
+    not make Siar ask this machine, the cloud's metadata or the library's network for anything."""
+    ASKED.clear()
+    async with served(files) as base, running_scheduler(clean_db, amqp_url, check_media_links="warn",
+                                                        media_check_seconds=2, allowed_private_addresses="") as planner:
+        port = base.rsplit(":", 1)[1]
+        links = [base + "/poster.jpg", f"http://localhost:{port}/poster.jpg", "http://169.254.169.254/latest/meta-data/",
+                 "http://[fd00::7]/a.jpg"]
+        post = await create(planner, accts, media=[{"url": u, "kind": "image", "alt_text": "Poster"} for u in links])
+        found = {f["field"]: f for f in post["findings"] if f["check"] == "media_links"}
+        assert {f["rule"] for f in found.values()} == {"private_address"} and len(found) == 4
+        assert "leads to 127.0.0.1, a loopback address" in found["media[0]"]["message"]
+        assert "a loopback address" in found["media[1]"]["message"]
+        assert "169.254.169.254, a link-local address" in found["media[2]"]["message"]
+        assert "fd00::7, a private network address" in found["media[3]"]["message"]
+        assert "SIAR_ALLOWED_PRIVATE_ADDRESSES" in found["media[0]"]["message"]
+    assert ASKED == []
+    # Allowed, the server is asked; a redirect from it to an address not allowed is refused.
+    narrow = Egress(networks("127.0.0.1"))
+    async with served(files) as base:
+        port = base.rsplit(":", 1)[1]
+        answers = await media_links.look([base + "/poster.jpg", f"http://127.0.0.2:{port}/poster.jpg"],
+                                         timeout=2, egress=narrow)
+    assert answers[base + "/poster.jpg"].status == 200
+    assert "127.0.0.2, a loopback address" in answers[f"http://127.0.0.2:{port}/poster.jpg"].refused

@@ -133,6 +133,9 @@ class Stack:
                 "SIAR_HTTP_HOST": "127.0.0.1",
                 "SIAR_HTTP_PORT": str(self.ports[name]),
                 "PYTHONUNBUFFERED": "1",
+                # The sandbox serves its sample media on this machine, where a media link may
+                # otherwise not lead (siar_runtime.egress); an operator's own setting wins.
+                "SIAR_ALLOWED_PRIVATE_ADDRESSES": os.environ.get("SIAR_ALLOWED_PRIVATE_ADDRESSES", "127.0.0.0/8,::1"),
             }
         )
         env.update(self.extra_env)

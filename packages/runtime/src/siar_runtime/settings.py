@@ -6,8 +6,10 @@ import json
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .egress import Egress, networks
 
 
 class ServiceSettings(BaseSettings):
@@ -29,6 +31,19 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     inbox_keep_days: int = Field(default=30, ge=1, description="How long received event ids are kept "
                                  "to recognise a redelivered event")
+    allowed_private_addresses: str = Field(
+        default="", description="Private addresses and networks (comma-separated) that a media link an editor "
+        "gives may lead to (siar_runtime.egress); empty: public servers only")
+
+    @field_validator("allowed_private_addresses")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        networks(value)  # ValueError naming the entry
+        return value
+
+    def egress(self) -> Egress:
+        """Where the links editors give may be fetched from (the scheduler's check, the publisher's download)."""
+        return Egress(networks(self.allowed_private_addresses))
 
     @model_validator(mode="after")
     def _no_example_password_in_production(self) -> ServiceSettings:

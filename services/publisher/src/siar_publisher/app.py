@@ -48,7 +48,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         await bus.connect()
         mediafetch.configure(max_bytes=settings.media_max_bytes, disk_bytes=settings.media_disk_bytes,
                              directory=settings.media_dir)
-        client = http_client(timeout_seconds=settings.http_timeout_seconds, max_connections=settings.concurrency * 2)
+        client = http_client(timeout_seconds=settings.http_timeout_seconds, max_connections=settings.concurrency * 2,
+                             egress=settings.egress())
         relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch,
                             poll_seconds=settings.outbox_poll_seconds)
         runner: DueRunner

@@ -16,10 +16,14 @@ exceptions are mapped onto those meanings below; anything unrecognised counts as
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
+import aiohttp.abc
 import httpx
+from siar_runtime.egress import Egress
 
 from .redact import redact_text, redact_url, url_secrets
 
@@ -78,6 +82,28 @@ it is read, and its answer comes back unread, to be read as a stream (``client.s
 media: a video of gigabytes is downloaded to disk and uploaded from it, never held whole."""
 
 
+MEDIA = "siar_media"
+"""A request extension (``extensions={MEDIA: True}``): the URL is a link an editor gave (a post's
+media), fetched only from the addresses :class:`siar_runtime.egress.Egress` allows — checked on
+the addresses the connection is then made to, on every redirect too (httpx keeps a request's
+extensions when it follows one). A link refused raises :class:`siar_runtime.egress.Refused`."""
+
+
+class _GuardedResolver(aiohttp.abc.AbstractResolver):
+    """Resolves a media link's host to the addresses Siar may fetch from, and only those."""
+
+    def __init__(self, egress: Egress) -> None:
+        self._egress = egress
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[aiohttp.abc.ResolveResult]:
+        return [aiohttp.abc.ResolveResult(hostname=host, host=address, port=port, family=found, proto=0,
+                                          flags=socket.AI_NUMERICHOST)
+                for found, address in await self._egress.resolve(host, port, family)]
+
+    async def close(self) -> None:
+        return None
+
+
 class _Answer(httpx.AsyncByteStream):
     """An aiohttp answer's body, read as httpx reads a stream; its failures are httpx's too."""
 
@@ -111,12 +137,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     in the body is a ReadTimeout like one that stalls before the status line. Content decoding,
     redirects, cookies and proxies stay httpx's: aiohttp is told to do none of them."""
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, egress: Egress | None = None) -> None:
         self._limits = limits
+        self._egress = egress
         self._session: aiohttp.ClientSession | None = None
+        self._guarded: aiohttp.ClientSession | None = None  # for MEDIA requests, when egress is given
 
-    def _open(self) -> aiohttp.ClientSession:
+    def _open(self, resolver: aiohttp.abc.AbstractResolver | None = None) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
+            resolver=resolver,
+            use_dns_cache=resolver is None,  # a media link's name is checked each time it is resolved
             limit=self._limits.max_connections or 0,
             limit_per_host=0,
             # An idle connection is dropped before a server would drop it (uvicorn's and
@@ -128,8 +158,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                      auto_decompress=False, skip_auto_headers=("User-Agent",))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._session is None:
-            self._session = self._open()
+        session = await self._session_for(request)
         if request.extensions.get(STREAM):
             try:
                 body: bytes | AsyncIterator[bytes] = request.content  # in memory already (a GET's none)
@@ -137,20 +166,31 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 body = _sent_as_read(request.stream)  # type: ignore[arg-type]
             # Not sent again after a WriteError: a body read as it went cannot go a second time
             # (the attempt fails as not sent, and the delivery tries again).
-            return await self._send(request, body, stream=True)
+            return await self._send(session, request, body, stream=True)
         body = await request.aread()
         try:
-            return await self._send(request, body)
+            return await self._send(session, request, body)
         except httpx.WriteError:
             # Not sent: once more, on another connection (the one that failed is closed).
-            return await self._send(request, body)
+            return await self._send(session, request, body)
 
-    async def _send(self, request: httpx.Request, body: bytes | AsyncIterator[bytes], *,
-                    stream: bool = False) -> httpx.Response:  # fmt: skip
-        assert self._session is not None
+    async def _session_for(self, request: httpx.Request) -> aiohttp.ClientSession:
+        if self._egress is not None and request.extensions.get(MEDIA):
+            # aiohttp connects to an address given as such without asking the resolver: checked here.
+            if _literal(request.url.host):
+                await self._egress.resolve(request.url.host, request.url.port or 0)
+            if self._guarded is None:
+                self._guarded = self._open(_GuardedResolver(self._egress))
+            return self._guarded
+        if self._session is None:
+            self._session = self._open()
+        return self._session
+
+    async def _send(self, session: aiohttp.ClientSession, request: httpx.Request,
+                    body: bytes | AsyncIterator[bytes], *, stream: bool = False) -> httpx.Response:  # fmt: skip
         timeout = request.extensions.get("timeout", {})
         try:
-            answer = await self._session.request(
+            answer = await session.request(
                 request.method,
                 str(request.url),
                 # The body goes with its Content-Length (an iterator's is the caller's): a chunked
@@ -184,9 +224,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         raise failure
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._guarded):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded = None
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class _NoCookies(httpx.Cookies):
@@ -215,15 +264,17 @@ class PlatformClient(httpx.AsyncClient):
 
 
 def http_client(*, timeout_seconds: float, max_connections: int = 128,
-                user_agent: str = "Siar/0.1 (+https://siar.dev)", **options) -> PlatformClient:
+                user_agent: str = "Siar/0.1 (+https://siar.dev)", egress: Egress | None = None,
+                **options) -> PlatformClient:  # fmt: skip
     """The client every adapter call goes through (``options``: more httpx.AsyncClient arguments).
     Idle connections stay pooled up to ``max_connections`` in all, each for at most 4 s
-    (aiohttp's pool has no separate cap on idle ones)."""
+    (aiohttp's pool has no separate cap on idle ones). ``egress``: where requests marked
+    :data:`MEDIA` may go (None: anywhere, for tests of the adapters alone)."""
     limits = httpx.Limits(max_connections=max_connections)
     return PlatformClient(
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
         limits=limits,
-        transport=AiohttpTransport(limits),
+        transport=AiohttpTransport(limits, egress),
         headers={"User-Agent": user_agent},
         **options,
     )

@@ -9,7 +9,15 @@ default, ``SIAR_CHECK_MEDIA_LINKS``): a link that cannot be reached, one that an
 a web page instead of the file (the share link of Google Drive, Dropbox or OneDrive), or a video
 given as an image. The file's size, where the server says it, is checked against each platform's
 limits with the post's other rules (a 2 GB video for X is refused at once). Nothing here changes
-the post: the publisher downloads the file at its time as before."""
+the post: the publisher downloads the file at its time as before.
+
+A link must lead where the publisher will fetch from (siar_runtime.egress): to this machine, the
+cloud's instance metadata or a private network only where the operator allows it. Each request,
+redirects included, is checked on the addresses its host resolves to before it is sent; the
+connection then resolves the name again (httpx offers no hook in between), so a name that
+answers differently within that moment could still be asked for its headers — which tells the
+editor a status and a type, never a body. The publisher's download, which would carry a body,
+connects only to the addresses it checked."""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import httpx
+from siar_runtime.egress import Egress, Refused
 
 from .checks import Finding
 
@@ -35,16 +44,24 @@ class Answer:
     content_type: str | None = None  # the media type, lower case, without parameters
     size: int | None = None  # bytes, where the server says
     error: str | None = None  # why there was no answer
+    refused: str | None = None  # where it leads, that Siar does not fetch from (siar_runtime.egress)
 
 
-async def look(urls: Iterable[str], *, timeout: float) -> dict[str, Answer]:
-    """Each distinct URL's answer, all within ``timeout`` seconds in all."""
+async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = None) -> dict[str, Answer]:
+    """Each distinct URL's answer, all within ``timeout`` seconds in all; only the addresses
+    ``egress`` allows are asked (default: public ones)."""
     unique = list(dict.fromkeys(urls))
     if not unique:
         return {}
     limit = asyncio.Semaphore(CONCURRENCY)
     headers = {"User-Agent": "Siar (checking a post's media link)", "Accept-Encoding": "identity"}
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers) as client:
+    guard = egress or Egress()
+
+    async def allowed(request: httpx.Request) -> None:  # every request, each redirect's too
+        await guard.resolve(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))
+
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers,
+                                 event_hooks={"request": [allowed]}) as client:
 
         async def one(url: str) -> Answer:
             async with limit:
@@ -69,11 +86,13 @@ async def _look(client: httpx.AsyncClient, url: str) -> Answer:
             # Some servers refuse HEAD (links signed for GET answer 403, others 405): the first byte.
             async with client.stream("GET", url, headers={"Range": "bytes=0-0"}) as response:
                 pass  # the headers are what is wanted; leaving drops the body
+    except Refused as exc:
+        return Answer(refused=str(exc))
     except httpx.TimeoutException:
         return Answer(error="did not answer in time")
     except httpx.TooManyRedirects:
         return Answer(error="redirects too many times")
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:  # OSError: the guard's own look-up of the name
         return Answer(error=f"cannot be reached ({_why(exc)})")
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower() or None
     return Answer(status=response.status_code, content_type=media_type, size=_size(response))
@@ -116,7 +135,9 @@ def findings(severity: str, media: Sequence, answers: Mapping[str, Answer]) -> l
             continue
         where = f"media {i + 1} ({shown(m.url)})"
         noun = {"image": "image", "gif": "GIF"}.get(m.kind, "video")
-        if answer.error:
+        if answer.refused:
+            rule, message = "private_address", f"{where} {answer.refused}; the post would fail at its time"
+        elif answer.error:
             rule, message = "unreachable", (f"{where} {answer.error}: the platforms are sent it at the post's time, "
                                             "and the post fails there unless it answers then")
         elif answer.status is not None and answer.status >= 400:

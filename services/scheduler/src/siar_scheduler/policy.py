@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from siar_runtime.egress import Egress
+
 from .checks import ChecksConfig, config_from_settings
 
 
@@ -17,6 +19,7 @@ class Policy:
     import_max_rows: int = 5000
     survey_review_minutes: int = 60
     media_check_seconds: float = 5
+    egress: Egress = field(default_factory=Egress)  # where media links may lead: public servers only
 
     @classmethod
     def from_settings(cls, settings) -> Policy:
@@ -29,4 +32,5 @@ class Policy:
             import_max_rows=settings.import_max_rows,
             survey_review_minutes=settings.survey_review_minutes,
             media_check_seconds=settings.media_check_seconds,
+            egress=settings.egress(),
         )

@@ -221,7 +221,7 @@ async def look_at_media(policy: Policy, media: Sequence) -> dict[str, media_link
     connection is taken: a slow server must not hold a row lock or a pool connection."""
     if not media or policy.checks.mode("media_links") == "off":
         return {}
-    return await media_links.look([m.url for m in media], timeout=policy.media_check_seconds)
+    return await media_links.look([m.url for m in media], timeout=policy.media_check_seconds, egress=policy.egress)
 
 
 def refuse_blocking(found: list[dict]) -> None:

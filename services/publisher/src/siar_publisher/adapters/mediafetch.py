@@ -16,9 +16,10 @@ from typing import Any, BinaryIO, Protocol
 
 import httpx
 from siar_contracts import ErrorClass, MediaItem
+from siar_runtime.egress import Refused
 
 from ..redact import redact_url
-from ..transport import STREAM
+from ..transport import MEDIA, STREAM
 from .base import PlatformError, exception_detail, retry_after
 
 _EXTENSION_TYPES = {
@@ -289,7 +290,7 @@ async def _download(client: httpx.AsyncClient, url: str, limit: int, held: _Held
     # As it comes (STREAM: the publisher's transport reads other answers whole), and not
     # compressed: the declared length is then the size the file takes.
     async with client.stream("GET", url, follow_redirects=True, headers={"Accept-Encoding": "identity"},
-                             extensions={STREAM: True}) as response:  # fmt: skip
+                             extensions={STREAM: True, MEDIA: True}) as response:  # fmt: skip
         if response.status_code != 200:
             head = bytearray()
             async for chunk in response.aiter_bytes():
@@ -327,6 +328,8 @@ async def _fetch(client: httpx.AsyncClient, media: MediaItem, limit: int, too_la
     where = redact_url(media.url)  # for the reasons: a signed URL's signature stays out of them
     try:
         source, _ = await _download(client, media.url, limit, held, sink)
+    except Refused as exc:  # a link to this machine, the cloud's metadata, the library's own network
+        raise PlatformError(ErrorClass.INVALID_CONTENT, f"the media link {where} {exc}") from None
     except _TooLarge as exc:
         reason = too_large or f"the media at {where} is larger than Siar uploads ({_size(limit)}); link a smaller file"
         raise PlatformError(ErrorClass.INVALID_CONTENT, reason, detail=f"at least {exc.args[0]:,} bytes") from exc
