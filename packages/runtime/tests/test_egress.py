@@ -16,6 +16,9 @@ from siar_runtime.settings import ServiceSettings
     ("192.0.2.1", "private"),  # documentation, not routed
     ("::ffff:10.0.0.7", "private"), ("64:ff9b::a00:7", "private"),  # IPv4 written as IPv6
     ("::ffff:169.254.169.254", "link-local"),
+    ("::7f00:1", "loopback"), ("::ffff:0:7f00:1", "loopback"), ("2002:a9fe:a9fe::", "link-local"),  # compatible,
+    ("64:ff9b:1::a00:7", "reserved"), ("fec0::1", "reserved"), ("240.0.0.1", "reserved"),  # translated, 6to4
+    ("2002:5db8:d822::1", None),  # 6to4 of a public address
     ("0.0.0.0", "unspecified"), ("224.0.0.1", "multicast"),
 ])
 def test_only_public_addresses_by_default(address, kind):
@@ -47,3 +50,19 @@ async def test_resolving_keeps_only_the_allowed_addresses_and_refuses_when_none_
         await Egress().resolve("[::ffff:10.0.0.7]", 80)
     assert [a for _, a in await Egress(networks("127.0.0.0/8")).resolve("localhost", 80)] == ["127.0.0.1"]
     assert [a for _, a in await Egress().resolve("93.184.216.34", 443)] == ["93.184.216.34"]
+
+
+async def test_a_name_with_one_address_not_allowed_is_refused_where_the_caller_cannot_choose(monkeypatch):
+    """A name whose records mix a public and a private address: the publisher connects to the
+    public one only; the scheduler, whose HTTP client picks its own, refuses the name."""
+    import asyncio
+    import socket
+
+    async def both(host, port, *, family=0, type=0, proto=0, flags=0):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", both)  # no DNS server with such a name here
+    assert [a for _, a in await Egress().resolve("media.example", 80)] == ["93.184.216.34"]
+    with pytest.raises(Refused, match="169.254.169.254, a link-local address"):
+        await Egress().resolve("media.example", 80, every=True)

@@ -324,7 +324,9 @@ async def test_a_media_link_to_this_machine_or_a_private_network_is_not_fetched(
         for url, said in ((f"{guarded_host}/poster.png", "127.0.0.1, a loopback address"),  # an address
                           (f"http://localhost:{port}/poster.png", "a loopback address"),  # a name for one
                           ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a link-local address"),
-                          ("http://[::ffff:10.0.0.7]/a.png", "10.0.0.7, a private network address")):
+                          ("http://[::ffff:10.0.0.7]/a.png", "10.0.0.7, a private network address"),
+                          (f"http://2130706433:{port}/poster.png", "127.0.0.1, a loopback address"),  # a number
+                          (f"http://127.1:{port}/poster.png", "127.0.0.1, a loopback address")):
             with pytest.raises(PlatformError) as caught:
                 await fetch_media(strict, MediaItem(url=url, kind="image"))
             assert caught.value.error_class is ErrorClass.INVALID_CONTENT, url  # not retried: it will not change

@@ -51,16 +51,26 @@ def networks(text: str | Iterable[str]) -> tuple[Network, ...]:
 
 
 def _plain(address: Address) -> Address:
-    """An IPv4 address written as IPv6 (::ffff:10.0.0.1, or NAT64's 64:ff9b::a00:1) as itself."""
+    """An IPv4 address carried inside an IPv6 one as itself: mapped (::ffff:10.0.0.1), compatible
+    (::10.0.0.1), translated (::ffff:0:10.0.0.1), NAT64 (64:ff9b::a00:1), 6to4 (2002:a00:1::) and
+    Teredo's client; such an address reaches the IPv4 one where the route exists."""
     if isinstance(address, ipaddress.IPv6Address):
+        value = int(address)
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
-        if address in _NAT64:
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address.teredo is not None:
+            return address.teredo[1]
+        if address in _NAT64 or address in _TRANSLATED or (address in _COMPATIBLE and value > 1):
+            return ipaddress.IPv4Address(value & 0xFFFFFFFF)
     return address
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_COMPATIBLE = ipaddress.ip_network("::/96")  # ::10.0.0.1 (but :: and ::1, themselves)
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")  # the only IPv6 addresses that are public servers
 
 
 class Egress:
@@ -80,9 +90,12 @@ class Egress:
                 return None
         return kind
 
-    async def resolve(self, host: str, port: int, family: int = socket.AF_UNSPEC) -> list[tuple[int, str]]:
+    async def resolve(self, host: str, port: int, family: int = socket.AF_UNSPEC, *,
+                      every: bool = False) -> list[tuple[int, str]]:  # fmt: skip
         """The (family, address) pairs of ``host`` that may be fetched from, in the resolver's
-        order; :class:`Refused` if none may (``socket.gaierror`` if the name does not resolve)."""
+        order; :class:`Refused` if none may — or, with ``every``, if any may not (for a caller that
+        cannot choose the address its connection goes to). ``socket.gaierror`` if the name does
+        not resolve."""
         host = host.strip("[]")
         try:
             literal: Address | None = ipaddress.ip_address(host)
@@ -90,13 +103,14 @@ class Egress:
             literal = None
         if literal is not None:
             pairs = [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
-        else:
+        else:  # a name, or a number the resolver reads as an address (2130706433, 127.1, 0x7f.1)
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
             pairs = list(dict.fromkeys((info[0], str(info[4][0]).split("%", 1)[0]) for info in infos))
+        refused = [a for _, a in pairs if self.why_not(a) is not None]
         usable = [(f, a) for f, a in pairs if self.why_not(a) is None]
-        if usable:
+        if usable and not (every and refused):
             return usable
-        address = str(_plain(ipaddress.ip_address(pairs[0][1]))) if pairs else host
+        address = str(_plain(ipaddress.ip_address(refused[0]))) if refused else host
         raise Refused(f"leads to {address}, {self.why_not(address) or 'an address'} Siar does not fetch from: "
                       f"a link must lead to a public server, or the operator must allow this address "
                       f"({VARIABLE})")
@@ -111,6 +125,10 @@ def _kind(ip: Address) -> str | None:
         return "a multicast address"
     if ip.is_unspecified:
         return "an unspecified address"
-    if ip.is_private or not ip.is_global:
+    if ip.is_private and not ip.is_reserved:
         return "a private network address"
+    if ip.is_reserved or (isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST):
+        return "a reserved address"  # 240.0.0.0/4, fec0:: site-local, 64:ff9b:1::/48, …
+    if not ip.is_global:
+        return "a private network address"  # 100.64.0.0/10 (carrier-grade NAT) and the like
     return None

@@ -16,7 +16,6 @@ exceptions are mapped onto those meanings below; anything unrecognised counts as
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import AsyncIterator
 
@@ -176,9 +175,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def _session_for(self, request: httpx.Request) -> aiohttp.ClientSession:
         if self._egress is not None and request.extensions.get(MEDIA):
-            # aiohttp connects to an address given as such without asking the resolver: checked here.
-            if _literal(request.url.host):
-                await self._egress.resolve(request.url.host, request.url.port or 0)
+            # Checked here first as well: aiohttp connects to an address given as such without
+            # asking the resolver, and refuses some numeric hosts (2130706433, 127.1) as invalid
+            # URLs, which would read as a download to try again. A name is then resolved again
+            # by the guarded resolver, which is what the connection uses.
+            await self._egress.resolve(request.url.host, request.url.port or 0)
             if self._guarded is None:
                 self._guarded = self._open(_GuardedResolver(self._egress))
             return self._guarded
@@ -228,14 +229,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if session is not None:
                 await session.close()
         self._session = self._guarded = None
-
-
-def _literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 class _NoCookies(httpx.Cookies):

@@ -13,11 +13,11 @@ the post: the publisher downloads the file at its time as before.
 
 A link must lead where the publisher will fetch from (siar_runtime.egress): to this machine, the
 cloud's instance metadata or a private network only where the operator allows it. Each request,
-redirects included, is checked on the addresses its host resolves to before it is sent; the
-connection then resolves the name again (httpx offers no hook in between), so a name that
-answers differently within that moment could still be asked for its headers — which tells the
-editor a status and a type, never a body. The publisher's download, which would carry a body,
-connects only to the addresses it checked."""
+redirects included, is checked before it is sent on every address its host resolves to (one
+not allowed refuses the link). The connection then resolves the name again (httpx offers no
+hook in between), so a name that answers differently within that moment could still be asked
+for its headers — which tells the editor a status and a type, never a body. The publisher's
+download, which would carry a body, connects only to the addresses it checked."""
 
 from __future__ import annotations
 
@@ -58,9 +58,12 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
     guard = egress or Egress()
 
     async def allowed(request: httpx.Request) -> None:  # every request, each redirect's too
-        await guard.resolve(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))
+        # every: httpx resolves the name again and may try any of its addresses
+        await guard.resolve(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80),
+                            every=True)
 
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers,
+    # trust_env off: through a proxy from the environment the guard's addresses would not be the ones asked
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers, trust_env=False,
                                  event_hooks={"request": [allowed]}) as client:
 
         async def one(url: str) -> Answer:
