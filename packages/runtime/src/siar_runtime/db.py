@@ -57,8 +57,10 @@ def _pool_reset():
 
 def _server_settings(schema: str) -> dict[str, str]:
     # UTC, so that timestamps PostgreSQL renders as text (JSON built in SQL, CSV) read the same
-    # whatever the server's own time zone is.
-    return {"search_path": f"{schema},public", "application_name": f"siar-{schema}", "TimeZone": "UTC"}
+    # whatever the server's own time zone is; extra_float_digits 1 (the default), so that numbers
+    # it renders as text are exact whatever a server sets (0 or less would round them).
+    return {"search_path": f"{schema},public", "application_name": f"siar-{schema}", "TimeZone": "UTC",
+            "extra_float_digits": "1"}
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:
