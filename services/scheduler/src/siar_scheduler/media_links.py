@@ -48,8 +48,9 @@ class Answer:
 
 
 async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = None) -> dict[str, Answer]:
-    """Each distinct URL's answer, all within ``timeout`` seconds in all; only the addresses
-    ``egress`` allows are asked (default: public ones)."""
+    """Each distinct URL's answer, all within ``timeout`` seconds in all (a URL not yet asked when
+    the time is up has none); only the addresses ``egress`` allows are asked (default: public
+    ones)."""
     unique = list(dict.fromkeys(urls))
     if not unique:
         return {}
@@ -66,8 +67,11 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers, trust_env=False,
                                  event_hooks={"request": [allowed]}) as client:
 
+        started: set[str] = set()
+
         async def one(url: str) -> Answer:
             async with limit:
+                started.add(url)
                 try:
                     return await _look(client, url)
                 except Exception as exc:  # a link httpx cannot even form (http://xn--/a): said, never a 500
@@ -79,7 +83,10 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     late = Answer(error=f"did not answer within {timeout:g} s")
-    return {url: task.result() if task in done else late for url, task in tasks.items()}
+    # A link whose turn never came (many links, CONCURRENCY at a time) is not the link's fault:
+    # it has no answer, and no finding.
+    return {url: task.result() if task in done else late for url, task in tasks.items()
+            if task in done or url in started}
 
 
 async def _look(client: httpx.AsyncClient, url: str) -> Answer:

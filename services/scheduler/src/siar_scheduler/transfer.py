@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -33,7 +34,7 @@ from icalendar import Event as VEvent
 from pydantic import ValidationError
 from siar_runtime.problems import TYPE_BASE, Problem
 
-from . import accounts, store
+from . import accounts, media_links, store
 from . import planning_store as plans
 from .accounts import AccountIndex
 from .identity import Actor
@@ -45,6 +46,7 @@ from .posts import (
     hashtags_left_out,
     initial_state,
     insert_new,
+    look_at_media,
     target_texts,
     violations,
 )
@@ -193,11 +195,15 @@ async def import_csv(
             row.pop("post_id")
     if len(rows) > policy.import_max_rows:
         raise _problem(f"{len(rows)} rows; one import takes at most {policy.import_max_rows}")
-    async with pool.acquire() as conn:
-        if idempotency_key and not dry_run:
+    if idempotency_key and not dry_run:  # a replay answers at once, its media links not tried again
+        async with pool.acquire() as conn:
             replay = await _replay(conn, idempotency_key, rows, first_row)
-            if replay is not None:
-                return replay, False
+        if replay is not None:
+            return replay, False
+    # Every row's media links at once, within one deadline, before a connection is taken (as for
+    # one post): a plan of a month names the same few files many times, each is asked once.
+    answers = await look_at_media(policy, [m for row in rows if row for m in _media_or_none(row)])
+    async with pool.acquire() as conn:
         index = AccountIndex(await accounts.list_accounts(conn))
         campaigns = {}
         for r in await plans.list_campaigns(conn):
@@ -216,7 +222,7 @@ async def import_csv(
                     f"already in the calendar as post {row['post_id']}; change it there, or clear post_id and give "
                     "another time to add a copy"]))
                 continue
-            new, reasons, warnings = _check_row(row, index, campaigns, policy, actor)
+            new, reasons, warnings = _check_row(row, index, campaigns, policy, actor, answers)
             if reasons:
                 report.append(ImportRow(row=n, status="refused", reasons=reasons, warnings=warnings))
             else:
@@ -305,8 +311,16 @@ async def _replay(conn, key: str, rows, first_row: int) -> ImportReport | None:
     )
 
 
+def _media_or_none(row: dict[str, str]) -> list[MediaIn]:
+    try:
+        return _media(row.get("media_url", ""), row.get("alt_text", ""))
+    except ValidationError:  # said by _check_row
+        return []
+
+
 def _check_row(row: dict[str, str], index: AccountIndex, campaigns: dict[str, Campaign], policy: Policy,
-               actor: Actor) -> tuple[NewPost | None, list[str], list[str]]:
+               actor: Actor, answers: Mapping[str, media_links.Answer] | None = None,
+               ) -> tuple[NewPost | None, list[str], list[str]]:
     reasons: list[str] = []
     if row.get(OVERFLOW):
         reasons.append(f"the row has {row[OVERFLOW]} more cell(s) than the header: a cell with the file's separator "
@@ -355,8 +369,10 @@ def _check_row(row: dict[str, str], index: AccountIndex, campaigns: dict[str, Ca
     warnings: list[str] = []
     if targets and not reasons:
         texts = target_texts(targets, text, media, title, camp)
-        reasons += [f"{v['platform']}:{v['handle']}: {v['message']}" for v in violations(targets, text, media, title, texts)]
-        found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at, timezone=tz_name)
+        sized = media_links.sized(media, answers) if answers else media  # sizes the servers said, too
+        reasons += [f"{v['platform']}:{v['handle']}: {v['message']}" for v in violations(targets, text, sized, title, texts)]
+        found = findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=scheduled_at,
+                         timezone=tz_name, answers=answers)
         found += hashtags_left_out(targets, text, texts, camp)
         for f in found:
             if f["severity"] == "block" and not draft:
