@@ -95,6 +95,7 @@ async def test_reports_in_the_terminal(clean_db, amqp_url, db, monkeypatch):
 
         why = await siar(url, "reports", "collections", "--state", "failed")
         assert "no longer has this post" in why.output and "post 6h" in why.output
+        assert "instagram perpus.palembang" in why.output  # the account by its handle, not its id
 
         # Errors read as the service says them, and the CLI's own mistakes as usage errors.
         wrong = await siar(url, "reports", "performance", "--by", "weather")

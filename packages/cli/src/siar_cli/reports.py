@@ -319,11 +319,11 @@ def collections(
         return
     tz = config(ctx).timezone
     table = Table()
-    for column in ("state", "what", "platform", "account", f"next ({tz})", "tries", "why"):
+    for column in ("state", "what", "account", f"next ({tz})", "tries", "why"):
         table.add_column(column, overflow="fold")
     for c in found:
         what = f"post {c['stage']}" if c["kind"] == "post" else "followers"
-        table.add_row(Text(c["state"], style="red" if c["state"] == "failed" else ""), escape(what), c["platform"],
-                      escape(c["account_id"]), "" if c["state"] == "failed" else render.moment(c["due_at"], tz),
+        table.add_row(Text(c["state"], style="red" if c["state"] == "failed" else ""), escape(what), who(c),
+                      "" if c["state"] == "failed" else render.moment(c["due_at"], tz),
                       str(c["attempts"]), Text(c.get("reason") or ""))
     render.console.print(table)

@@ -151,6 +151,7 @@ class Collection(BaseModel):
     stage: str
     state: str
     account_id: str
+    handle: str | None = Field(default=None, description="The account's handle, where an account.* event gave it")
     platform: str
     target_id: str | None
     planned_at: datetime

@@ -499,10 +499,10 @@ async def list_collections(conn: asyncpg.Connection, state: str | None, kind: st
                            platform: str | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
-        SELECT * FROM collections
-        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
-          AND ($3::text IS NULL OR platform = $3)
-        ORDER BY updated_at DESC LIMIT $4
+        SELECT c.*, a.handle FROM collections c LEFT JOIN accounts a ON a.account_id = c.account_id
+        WHERE ($1::text IS NULL OR c.state = $1) AND ($2::text IS NULL OR c.kind = $2)
+          AND ($3::text IS NULL OR c.platform = $3)
+        ORDER BY c.updated_at DESC LIMIT $4
         """,
         state, kind, platform, limit,
     )
