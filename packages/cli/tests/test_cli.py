@@ -19,6 +19,8 @@ from siar_cli import accounts, posts, render
 from siar_cli.client import Config
 from siar_cli.main import app
 from siar_contracts import AccountRegistered
+from siar_publisher.app import create_app as create_publisher
+from siar_publisher.settings import PublisherSettings
 from siar_runtime.db import connect
 from siar_scheduler import accounts as read_model
 from siar_scheduler.app import create_app
@@ -27,6 +29,7 @@ from typer.testing import CliRunner
 
 EDITOR = "cli-editor-token-1"
 REVIEWER = "cli-reviewer-token-1"
+ADMIN = "cli-admin-token-1"
 runner = CliRunner()
 
 
@@ -65,7 +68,9 @@ def scheduler(clean_db, amqp_url, known_accounts):
 
 
 def as_(client: TestClient, token: str) -> Config:
-    return Config(token=token, scheduler_url="http://scheduler", make_client=lambda: client)
+    # No publisher runs here: its address is a closed port, as when only the scheduler is up.
+    return Config(token=token, scheduler_url="http://scheduler", publisher_url="http://127.0.0.1:9",
+                  make_client=lambda service: client if service == "scheduler" else httpx.Client(timeout=5))
 
 
 def test_create_list_approve_export(scheduler):
@@ -243,16 +248,16 @@ def test_list_follows_the_pages_and_says_when_there_are_more(scheduler, monkeypa
 
 
 def test_audit_shows_the_latest_entries_in_local_time(scheduler, monkeypatch):
-    editor = as_(scheduler, EDITOR)
+    editor = as_(scheduler, EDITOR)  # no publisher: a note on stderr says its entries are missing
     month = next_month()
     ids = []
     for day in range(1, 6):
         created = siar(editor, "create", f"Post {day}", "--at", f"{month}-{day:02d} 09:00", "--to", "telegram", "--json")
         ids.append(json.loads(created.output)["post_id"])
-    everything = json.loads(siar(editor, "audit", "--limit", "1000", "--json").output)
+    everything = json.loads(siar(editor, "audit", "--limit", "1000", "--json").stdout)
     for page in (1000, 2):  # one page; then small pages, followed to the end
         monkeypatch.setattr(accounts, "PAGE", page)
-        latest = json.loads(siar(editor, "audit", "--limit", "2", "--json").output)
+        latest = json.loads(siar(editor, "audit", "--limit", "2", "--json").stdout)
         assert latest == everything[-2:]
         assert [e["entity_id"] for e in latest] == ids[-2:]
 
@@ -267,10 +272,42 @@ def test_audit_shows_the_latest_entries_in_local_time(scheduler, monkeypatch):
     # Today's entries (a day in --timezone), by this editor; none tomorrow.
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
     mine = json.loads(siar(editor, "audit", "--from", today.isoformat(), "--to", today.isoformat(),
-                           "--by", everything[-1]["actor"], "--json").output)
+                           "--by", everything[-1]["actor"], "--json").stdout)
     assert [e["entity_id"] for e in mine][-5:] == ids
     tomorrow = (today + timedelta(days=1)).isoformat()
-    assert json.loads(siar(editor, "audit", "--from", tomorrow, "--json").output) == []
+    assert json.loads(siar(editor, "audit", "--from", tomorrow, "--json").stdout) == []
+
+
+@pytest.fixture
+def publisher(clean_db, amqp_url):
+    settings = PublisherSettings(database_url=clean_db, amqp_url=amqp_url, environment="test",
+                                 api_tokens=f"{EDITOR}:editor,{ADMIN}:admin")
+    with TestClient(create_publisher(settings)) as client:
+        yield client
+
+
+def test_audit_shows_who_connected_an_account_among_the_planning(scheduler, publisher):
+    connected = publisher.post("/v1/accounts", headers={"Authorization": f"Bearer {ADMIN}"}, json={
+        "platform": "mastodon", "base_url": "https://sosial.example", "credentials": {"access_token": "rahasia"},
+        "verify": False, "handle": "perpus_kota"})
+    assert connected.status_code == 201, connected.text
+    both = Config(token=EDITOR, scheduler_url="http://scheduler", publisher_url="http://publisher",
+                  make_client=lambda service: {"scheduler": scheduler, "publisher": publisher}[service])
+    created = siar(both, "create", "Pameran", "--at", f"{next_month()}-03 09:00", "--to", "telegram", "--json")
+    post_id = json.loads(created.output)["post_id"]
+    log = json.loads(siar(both, "audit", "--json").output)
+    assert [e["action"] for e in log][-2:] == ["account.connected", "post.created"]  # one log, in time order
+    shown = siar(both, "audit")
+    assert shown.exit_code == 0 and "mastodon perpus_kota" in shown.output and "rahasia" not in shown.output
+    latest = json.loads(siar(both, "audit", "--limit", "1", "--json").output)
+    assert [e["entity_id"] for e in latest] == [post_id]
+    assert "account.connected" not in siar(both, "audit", "--post", post_id).output  # a post's history only
+    only = json.loads(siar(both, "audit", "--entity", "account", "--json").output)
+    assert [e["action"] for e in only] == ["account.connected"]
+    # Without the publisher, the scheduler's log still shows, saying what is missing.
+    alone = siar(as_(scheduler, EDITOR), "audit")
+    assert alone.exit_code == 0 and "post.created" in alone.output
+    assert "Account connections not shown: cannot reach the publisher" in alone.output
 
 
 def test_campaigns_and_the_calendar(scheduler):
@@ -290,7 +327,7 @@ def test_campaigns_and_the_calendar(scheduler):
 def canned(status: int, body: dict) -> Config:
     transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body,
                                                                    headers={"content-type": "application/problem+json"}))
-    return Config(token="t-1234567", scheduler_url="http://scheduler", make_client=lambda: httpx.Client(transport=transport))
+    return Config(token="t-1234567", scheduler_url="http://scheduler", make_client=lambda service: httpx.Client(transport=transport))
 
 
 def test_problems_read_clearly():

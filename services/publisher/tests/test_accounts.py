@@ -8,12 +8,14 @@ own words."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import httpx
 import pytest
 from siar_publisher.app import create_app
 from siar_publisher.settings import PublisherSettings
+from siar_runtime.auth import actor_id
 from siar_sandbox import instagram as ig_sandbox
 
 from services.publisher.tests import sandbox_kit
@@ -128,6 +130,22 @@ async def test_a_bot_that_may_not_post_is_refused_at_connect_time(client, live_s
     # The demo channel of `make run`, where the bot is an administrator, connects.
     demo = await client.post("/v1/accounts", json={**telegram, "settings": {"chat_id": "@perpustakaan_demo"}})
     assert demo.status_code == 201 and demo.json()["handle"] == "@perpustakaan_demo"
+    # Who connected it is in the publisher's audit log (a refused attempt is not), and so is who
+    # gave it new credentials; never the credentials themselves.
+    again = await client.post("/v1/accounts", json={**telegram, "settings": {"chat_id": "@perpustakaan_demo"}})
+    assert again.status_code == 200
+    log = (await client.get("/v1/audit")).json()
+    assert [(e["action"], e["entity"], e["entity_id"], e["role"]) for e in log["entries"]] == [
+        ("account.connected", "account", demo.json()["account_id"], "admin"),
+        ("account.reconnected", "account", demo.json()["account_id"], "admin")]
+    first = log["entries"][0]
+    assert first["actor"] == actor_id(TOKEN) and first["details"]["handle"] == "@perpustakaan_demo"
+    assert first["details"]["platform"] == "telegram" and BOT_TOKEN not in json.dumps(log)
+    only = (await client.get("/v1/audit", params={"limit": 1})).json()
+    rest = (await client.get("/v1/audit", params={"limit": 1, "cursor": only["next_cursor"]})).json()
+    assert [e["action"] for e in only["entries"] + rest["entries"]] == ["account.connected", "account.reconnected"]
+    assert (await client.get("/v1/audit", params={"from": "2026-01-01T00:00:00"})).status_code == 422
+    assert (await client.get("/v1/audit", params={"cursor": "x"})).status_code == 400
 
 
 async def test_a_wrong_oauth_client_secret_is_refused_at_connect_time(client, live_server):

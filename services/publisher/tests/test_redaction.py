@@ -26,6 +26,7 @@ from siar_publisher.settings import DEV_CREDENTIALS_KEY
 from siar_publisher.tokens import TokenRefresher
 from siar_publisher.transport import http_client
 from siar_publisher.vault import Vault
+from siar_runtime.auth import Caller
 from siar_runtime.db import Database
 from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.problems import Problem
@@ -178,7 +179,7 @@ async def test_an_http_error_keeps_the_tokens_out(server):
         request = AccountCreate(platform="telegram", base_url=echoing, credentials={"bot_token": BOT_TOKEN},
                                 settings={"chat_id": "@perpus"})  # fmt: skip
         with pytest.raises(Problem) as caught_problem:
-            await register(None, client, None, request)  # refused before the database is touched
+            await register(None, client, None, request, actor=Caller("test", "admin"))  # refused before the database
     body = caught_problem.value.body()
     assert body["platform_detail"].startswith("HTTP 404") and "bot***" in body["platform_detail"]
     assert_clean(body)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import deque
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import render
 from .app import accounts_app, api, app, command, config
-from .client import Api
+from .client import Api, ApiError, CliError
 from .posts import bound
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -43,12 +45,24 @@ def audit(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many of the latest entries")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Who did what, when (the append-only audit log): the latest entries, oldest of them first."""
+    """Who did what, when (the append-only audit logs): the latest entries, oldest of them first.
+    The scheduler's (posts, reviews, campaigns, series, imports) and the publisher's (who connected
+    which account) as one log."""
     tz = config(ctx).timezone
     params = ({"entity_id": post} if post else {}) | ({"entity": entity} if entity else {}) | (
         {"by": by} if by else {}) | ({"from": bound(since, tz)} if since else {}) | (
         {"to": bound(until, tz, end=True)} if until else {})
     entries, earlier = latest_entries(api(ctx), params, limit)
+    if post is None and entity in (None, "account"):  # the publisher's log holds account connections only
+        try:
+            theirs, their_earlier = latest_entries(api(ctx, "publisher"), params, limit)
+        except (CliError, ApiError) as exc:  # the scheduler's log is still worth showing
+            why = str(exc) if isinstance(exc, CliError) else f"the publisher answered {exc.status}: {exc.problem.get('detail') or exc.problem.get('title')}"
+            render.errors.print(f"[dim]Account connections not shown: {escape(why)}[/]")
+        else:
+            merged = sorted(entries + theirs, key=lambda e: datetime.fromisoformat(e["at"]))
+            earlier += their_earlier + max(0, len(merged) - limit)
+            entries = merged[-limit:]
     if as_json:
         render.as_json(entries)
         return
@@ -56,11 +70,19 @@ def audit(
     for column in (f"when ({tz})", "who", "role", "what", "on"):
         table.add_column(column)
     for e in entries:
-        table.add_row(render.moment(e["at"], tz), e["actor"], e["role"] or "", e["action"],
-                      f"{e['entity']} {e['entity_id'] or ''}")
+        table.add_row(render.moment(e["at"], tz), escape(e["actor"]), e["role"] or "", escape(e["action"]),
+                      escape(f"{e['entity']} {_named(e)}"))
     if earlier:
         render.console.print(f"\u2026 {earlier} earlier entries; use --limit to see more", style="dim")
     render.console.print(table)
+
+
+def _named(entry: dict) -> str:
+    """An account by its platform and handle where the entry says them, else the entity's id."""
+    details = entry.get("details") or {}
+    if entry["entity"] == "account" and details.get("handle"):
+        return f"{details.get('platform', '')} {details['handle']} ({entry['entity_id']})".strip()
+    return entry["entity_id"] or ""
 
 
 PAGE = 1000  # the most GET /v1/audit gives in one page

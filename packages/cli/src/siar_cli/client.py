@@ -35,7 +35,7 @@ class Config:
     metrics_url: str = DEFAULT_METRICS
     timezone: str = "Asia/Jakarta"
     timeout: float = 60.0
-    make_client: Callable[[], httpx.Client] | None = field(default=None, repr=False)
+    make_client: Callable[[str], httpx.Client] | None = field(default=None, repr=False)  # (service) -> client: tests
     """Tests hand in their own client (a transport or an ASGI test client)."""
 
     @classmethod
@@ -65,7 +65,8 @@ class Api:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = self.config.make_client() if self.config.make_client else httpx.Client(timeout=self.config.timeout)
+            self._client = (self.config.make_client(self.service) if self.config.make_client
+                            else httpx.Client(timeout=self.config.timeout))
         return self._client
 
     def close(self) -> None:

@@ -9,6 +9,8 @@ import asyncpg
 import httpx
 import structlog
 from siar_contracts import AccountRegistered, AccountUpdated, ErrorClass
+from siar_runtime import audit as audit_log
+from siar_runtime.auth import Caller
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -113,7 +115,10 @@ def to_out(row: asyncpg.Record) -> AccountOut:
     return AccountOut(**values, rate_limit=rate.limit, rate_window_seconds=rate.window_seconds)
 
 
-async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, req: AccountCreate) -> tuple[AccountOut, bool]:
+async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, req: AccountCreate, *,
+                   actor: Caller) -> tuple[AccountOut, bool]:
+    """Verify and store an account (a new one, or new credentials for one already connected),
+    announce it, and write who did it to the audit log, all in one transaction."""
     adapter = ADAPTERS.get(req.platform)
     if adapter is None:
         raise Problem(422, "Platform not supported", f"Siar cannot post to {req.platform!r} yet; "
@@ -164,6 +169,12 @@ async def register(pool: asyncpg.Pool, client: httpx.AsyncClient, vault: Vault, 
             str(uuid.uuid4()),
             f"account/{row['account_id']}",
         )])
+        await audit_log.append(
+            conn, actor=actor.actor_id, role=actor.role, action="account.connected" if created else "account.reconnected",
+            entity="account", entity_id=row["account_id"],
+            details={"platform": row["platform"], "handle": row["handle"], "base_url": row["base_url"],
+                     "verified": req.verify},  # never the credentials
+        )
     if assumed:
         log.info("token expiry assumed", account_id=row["account_id"], platform=row["platform"],
                  token_expires_at=row["token_expires_at"].isoformat(),

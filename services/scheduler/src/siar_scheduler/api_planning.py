@@ -8,6 +8,8 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from siar_runtime import audit as audit_log
+from siar_runtime.audit import AuditList
 from siar_runtime.problems import TYPE_BASE, Problem
 
 from . import accounts, calendar, campaigns, series, transfer
@@ -16,8 +18,6 @@ from .api import ERRORS, FromQuery, ToQuery, check_range
 from .identity import Actor, actor_dependency
 from .policy import Policy
 from .schemas import (
-    AuditEntry,
-    AuditList,
     CalendarView,
     CampaignCreate,
     CampaignList,
@@ -339,15 +339,8 @@ def router(auth, policy: Policy) -> APIRouter:
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> AuditList:
         lo, hi = check_range(start, end, policy.timezone)
-        after = None
-        if cursor:
-            if not (cursor.isascii() and cursor.isdigit()):  # "²" is a digit int() refuses
-                raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor")
-            after = int(cursor)
         async with db.acquire() as conn:
-            rows = await plans.audit_entries(conn, entity=entity, entity_id=entity_id, actor=by, start=lo, end=hi,
-                                             after_id=after, limit=limit)
-        entries = [AuditEntry(**dict(r)) for r in rows]
-        return AuditList(entries=entries, next_cursor=str(entries[-1].id) if len(entries) == limit else None)
+            return await audit_log.page(conn, entity=entity, entity_id=entity_id, actor=by, start=lo, end=hi,
+                                        cursor=cursor, limit=limit)
 
     return api

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from siar_runtime import audit as audit_log
 
 SERIES_CHANNEL = "scheduler_series"
 
@@ -20,39 +21,9 @@ SECONDS_UNTIL_NEXT_EXTENSION = (
 # -- audit -----------------------------------------------------------------------------------
 
 
-async def audit(
-    conn: asyncpg.Connection, *, actor: str, role: str | None, action: str, entity: str,
-    entity_id: str | UUID | None, details: dict[str, Any] | None = None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor, role, action, entity, entity_id, details) VALUES ($1, $2, $3, $4, $5, $6)",
-        actor, role, action, entity, None if entity_id is None else str(entity_id), details or {},
-    )
-
-
-async def audit_many(conn: asyncpg.Connection, rows: list[tuple]) -> None:
-    """rows: (actor, role, action, entity, entity_id, details)."""
-    await conn.executemany(
-        "INSERT INTO audit_log (actor, role, action, entity, entity_id, details) VALUES ($1, $2, $3, $4, $5, $6)",
-        rows,
-    )
-
-
-async def audit_entries(
-    conn: asyncpg.Connection, *, entity: str | None, entity_id: str | None, actor: str | None,
-    start: datetime | None, end: datetime | None, after_id: int | None, limit: int,
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT * FROM audit_log
-        WHERE ($1::text IS NULL OR entity = $1) AND ($2::text IS NULL OR entity_id = $2)
-          AND ($3::text IS NULL OR actor = $3)
-          AND ($4::timestamptz IS NULL OR at >= $4) AND ($5::timestamptz IS NULL OR at < $5)
-          AND ($6::bigint IS NULL OR id > $6)
-        ORDER BY id LIMIT $7
-        """,
-        entity, entity_id, actor, start, end, after_id, limit,
-    )
+# The audit log: siar_runtime.audit's table in this schema.
+audit = audit_log.append
+audit_many = audit_log.append_many
 
 
 # -- campaigns -------------------------------------------------------------------------------

@@ -510,22 +510,3 @@ class ImportReport(BaseModel):
     dry_run: bool
     rows: list[ImportRow]
     notes: list[str] = Field(default_factory=list, description="About the file as a whole (ignored columns)")
-
-
-# -- audit -----------------------------------------------------------------------------------
-
-
-class AuditEntry(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    role: str | None
-    action: str
-    entity: str
-    entity_id: str | None
-    details: dict[str, Any]
-
-
-class AuditList(BaseModel):
-    entries: list[AuditEntry]
-    next_cursor: str | None = None

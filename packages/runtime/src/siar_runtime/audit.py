@@ -1,0 +1,90 @@
+"""The audit log every service that takes people's changes keeps in its own schema: who did what,
+when. Append-only (a trigger refuses UPDATE and DELETE), written in the transaction of the change
+it records, read a page at a time oldest first (``GET /v1/audit``). ``siar audit`` shows the
+scheduler's and the publisher's as one log.
+
+Each service's migration creates the table::
+
+    CREATE TABLE audit_log (
+        id        bigserial PRIMARY KEY,
+        at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+        actor     text NOT NULL,
+        role      text,
+        action    text NOT NULL,
+        entity    text NOT NULL,
+        entity_id text,
+        details   jsonb NOT NULL DEFAULT '{}'
+    );
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel
+
+from .problems import TYPE_BASE, Problem
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    role: str | None
+    action: str
+    entity: str
+    entity_id: str | None
+    details: dict[str, Any]
+
+
+class AuditList(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: str | None = None
+
+
+_INSERT = "INSERT INTO audit_log (actor, role, action, entity, entity_id, details) VALUES ($1, $2, $3, $4, $5, $6)"
+
+
+async def append(
+    conn: asyncpg.Connection, *, actor: str, role: str | None, action: str, entity: str,
+    entity_id: str | UUID | None, details: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(_INSERT, actor, role, action, entity, None if entity_id is None else str(entity_id),
+                       details or {})
+
+
+async def append_many(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """rows: (actor, role, action, entity, entity_id, details)."""
+    await conn.executemany(_INSERT, rows)
+
+
+def after(cursor: str | None) -> int | None:
+    """The id a page starts after: the ``next_cursor`` of the previous page; a 400 for any other."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit()):  # "²" is a digit int() refuses
+        raise Problem(400, "Bad request", "the cursor is not one this API gave out", type_=TYPE_BASE + "bad-cursor")
+    return int(cursor)
+
+
+async def page(
+    conn: asyncpg.Connection, *, entity: str | None, entity_id: str | None, actor: str | None,
+    start: datetime | None, end: datetime | None, cursor: str | None, limit: int,
+) -> AuditList:
+    """One page of the log, oldest first, with the cursor of the next while there may be more."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM audit_log
+        WHERE ($1::text IS NULL OR entity = $1) AND ($2::text IS NULL OR entity_id = $2)
+          AND ($3::text IS NULL OR actor = $3)
+          AND ($4::timestamptz IS NULL OR at >= $4) AND ($5::timestamptz IS NULL OR at < $5)
+          AND ($6::bigint IS NULL OR id > $6)
+        ORDER BY id LIMIT $7
+        """,
+        entity, entity_id, actor, start, end, after(cursor), limit,
+    )
+    entries = [AuditEntry(**dict(r)) for r in rows]
+    return AuditList(entries=entries, next_cursor=str(entries[-1].id) if len(entries) == limit else None)
