@@ -19,6 +19,8 @@ from siar_cli import accounts, posts, render
 from siar_cli.client import Config
 from siar_cli.main import app
 from siar_contracts import AccountRegistered
+from siar_feedback.app import create_app as create_feedback
+from siar_feedback.settings import FeedbackSettings
 from siar_publisher.app import create_app as create_publisher
 from siar_publisher.settings import PublisherSettings
 from siar_runtime.db import connect
@@ -68,8 +70,10 @@ def scheduler(clean_db, amqp_url, known_accounts):
 
 
 def as_(client: TestClient, token: str) -> Config:
-    # No publisher runs here: its address is a closed port, as when only the scheduler is up.
+    # No publisher or feedback service runs here: their address is a closed port, as when only
+    # the scheduler is up.
     return Config(token=token, scheduler_url="http://scheduler", publisher_url="http://127.0.0.1:9",
+                  feedback_url="http://127.0.0.1:9",
                   make_client=lambda service: client if service == "scheduler" else httpx.Client(timeout=5))
 
 
@@ -286,28 +290,43 @@ def publisher(clean_db, amqp_url):
         yield client
 
 
-def test_audit_shows_who_connected_an_account_among_the_planning(scheduler, publisher):
+@pytest.fixture
+def feedback(clean_db, amqp_url):
+    settings = FeedbackSettings(database_url=clean_db, amqp_url=amqp_url, environment="test",
+                                api_tokens=f"{EDITOR}:editor", survey_base_url="https://perpus.example.id")
+    with TestClient(create_feedback(settings)) as client:
+        yield client
+
+
+def test_audit_shows_accounts_and_surveys_among_the_planning(scheduler, publisher, feedback):
     connected = publisher.post("/v1/accounts", headers={"Authorization": f"Bearer {ADMIN}"}, json={
         "platform": "mastodon", "base_url": "https://sosial.example", "credentials": {"access_token": "rahasia"},
         "verify": False, "handle": "perpus_kota"})
     assert connected.status_code == 201, connected.text
-    both = Config(token=EDITOR, scheduler_url="http://scheduler", publisher_url="http://publisher",
-                  make_client=lambda service: {"scheduler": scheduler, "publisher": publisher}[service])
-    created = siar(both, "create", "Pameran", "--at", f"{next_month()}-03 09:00", "--to", "telegram", "--json")
+    surveyed = feedback.post("/v1/surveys", headers={"Authorization": f"Bearer {EDITOR}"}, json={
+        "title": {"id": "Survei Pameran"}, "questions": [{"key": "puas", "kind": "rating", "text": {"id": "Puas?"}}]})
+    assert surveyed.status_code == 201, surveyed.text
+    clients = {"scheduler": scheduler, "publisher": publisher, "feedback": feedback}
+    every = Config(token=EDITOR, scheduler_url="http://scheduler", publisher_url="http://publisher",
+                   feedback_url="http://feedback", make_client=lambda service: clients[service])
+    created = siar(every, "create", "Pameran", "--at", f"{next_month()}-03 09:00", "--to", "telegram", "--json")
     post_id = json.loads(created.output)["post_id"]
-    log = json.loads(siar(both, "audit", "--json").output)
-    assert [e["action"] for e in log][-2:] == ["account.connected", "post.created"]  # one log, in time order
-    shown = siar(both, "audit")
-    assert shown.exit_code == 0 and "mastodon perpus_kota" in shown.output and "rahasia" not in shown.output
-    latest = json.loads(siar(both, "audit", "--limit", "1", "--json").output)
+    log = json.loads(siar(every, "audit", "--json").stdout)
+    assert [e["action"] for e in log][-3:] == ["account.connected", "survey.created", "post.created"]  # in time order
+    shown = siar(every, "audit")
+    assert shown.exit_code == 0 and "not shown" not in shown.output
+    assert "mastodon perpus_kota" in shown.output and "Survei Pameran" in shown.output
+    assert "rahasia" not in shown.output
+    latest = json.loads(siar(every, "audit", "--limit", "1", "--json").stdout)
     assert [e["entity_id"] for e in latest] == [post_id]
-    assert "account.connected" not in siar(both, "audit", "--post", post_id).output  # a post's history only
-    only = json.loads(siar(both, "audit", "--entity", "account", "--json").output)
+    assert "account.connected" not in siar(every, "audit", "--post", post_id).output  # a post's history only
+    only = json.loads(siar(every, "audit", "--entity", "account", "--json").stdout)
     assert [e["action"] for e in only] == ["account.connected"]
-    # Without the publisher, the scheduler's log still shows, saying what is missing.
+    # Without the other services, the scheduler's log still shows, saying what is missing.
     alone = siar(as_(scheduler, EDITOR), "audit")
     assert alone.exit_code == 0 and "post.created" in alone.output
     assert "Account connections not shown: cannot reach the publisher" in alone.output
+    assert "Survey changes not shown: cannot reach the feedback" in alone.output
 
 
 def test_campaigns_and_the_calendar(scheduler):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from siar_runtime.auth import actor_id
 
-from .conftest import open_survey, survey_body, wait_until
+from .conftest import TOKEN, open_survey, survey_body, wait_until
 
 
 def later(seconds: int = 3600) -> str:
@@ -223,3 +224,29 @@ async def test_an_open_survey_cannot_move_its_opening_date_ahead(client, patron)
     assert dateless.status_code == 409
     assert dateless.json()["type"].endswith("/survey-scheduled")
     assert (await client.patch(f"/v1/surveys/{sid}", json={"opens_at": later(7200)})).status_code == 200
+
+
+async def test_who_created_changed_opened_and_closed_a_survey_is_on_record(client):
+    survey = await open_survey(client, closes_at=later(2))
+    sid = survey["survey_id"]
+    assert (await client.patch(f"/v1/surveys/{sid}", json={"announce_text": {"id": "Isi survei kami"}})).status_code == 200
+
+    async def closed_by_date():
+        return (await client.get(f"/v1/surveys/{sid}")).json()["status"] == "closed"
+
+    await wait_until(closed_by_date, timeout=10)
+    assert (await client.patch(f"/v1/surveys/{sid}", json={"closes_at": later()})).status_code == 200
+    assert (await client.post(f"/v1/surveys/{sid}/open")).status_code == 200
+    assert (await client.post(f"/v1/surveys/{sid}/close")).status_code == 200
+    log = (await client.get("/v1/audit", params={"entity": "survey", "entity_id": sid})).json()["entries"]
+    me = actor_id(TOKEN)
+    assert [(e["action"], e["actor"], e["role"]) for e in log] == [
+        ("survey.created", me, "admin"), ("survey.opened", me, "admin"), ("survey.updated", me, "admin"),
+        ("survey.closed", "siar", "system"),  # its closing date
+        ("survey.updated", me, "admin"), ("survey.opened", me, "admin"), ("survey.closed", me, "admin")]
+    assert log[0]["details"]["title"] == survey["title"]["id"] and log[0]["details"]["questions"] == len(survey["questions"])
+    assert log[2]["details"] == {"fields": ["announce_text"]} and log[3]["details"] == {"by": "its closing date"}
+    assert log[6]["details"] == {"was": "open"}
+    # Nothing a patron answered is in it; the log pages and filters as the scheduler's does.
+    assert (await client.get("/v1/audit", params={"by": "siar"})).json()["entries"][0]["action"] == "survey.closed"
+    assert (await client.get("/v1/audit", params={"to": "2026-01-01T00:00:00"})).status_code == 422

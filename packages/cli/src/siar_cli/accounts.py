@@ -34,6 +34,10 @@ def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     render.console.print(table)
 
 
+# The services besides the scheduler that keep an audit log: what it holds, and its one entity.
+OTHER_LOGS = (("publisher", "account connections", "account"), ("feedback", "survey changes", "survey"))
+
+
 @command(app, "audit")
 def audit(
     ctx: typer.Context,
@@ -46,23 +50,27 @@ def audit(
     as_json: JsonOpt = False,
 ) -> None:
     """Who did what, when (the append-only audit logs): the latest entries, oldest of them first.
-    The scheduler's (posts, reviews, campaigns, series, imports) and the publisher's (who connected
-    which account) as one log."""
+    The scheduler's (posts, reviews, campaigns, series, imports), the publisher's (who connected
+    which account) and the feedback service's (who created, changed, opened, closed a survey) as
+    one log."""
     tz = config(ctx).timezone
     params = ({"entity_id": post} if post else {}) | ({"entity": entity} if entity else {}) | (
         {"by": by} if by else {}) | ({"from": bound(since, tz)} if since else {}) | (
         {"to": bound(until, tz, end=True)} if until else {})
     entries, earlier = latest_entries(api(ctx), params, limit)
-    if post is None and entity in (None, "account"):  # the publisher's log holds account connections only
+    for service, holds, entity_kind in OTHER_LOGS:
+        if post is not None or entity not in (None, entity_kind):
+            continue
         try:
-            theirs, their_earlier = latest_entries(api(ctx, "publisher"), params, limit)
-        except (CliError, ApiError) as exc:  # the scheduler's log is still worth showing
-            why = str(exc) if isinstance(exc, CliError) else f"the publisher answered {exc.status}: {exc.problem.get('detail') or exc.problem.get('title')}"
-            render.errors.print(f"[dim]Account connections not shown: {escape(why)}[/]")
-        else:
-            merged = sorted(entries + theirs, key=lambda e: datetime.fromisoformat(e["at"]))
-            earlier += their_earlier + max(0, len(merged) - limit)
-            entries = merged[-limit:]
+            theirs, their_earlier = latest_entries(api(ctx, service), params, limit)
+        except (CliError, ApiError) as exc:  # the others are still worth showing
+            why = str(exc) if isinstance(exc, CliError) else (
+                f"the {service} answered {exc.status}: {exc.problem.get('detail') or exc.problem.get('title')}")
+            render.errors.print(f"[dim]{holds.capitalize()} not shown: {escape(why)}[/]")
+            continue
+        merged = sorted(entries + theirs, key=lambda e: datetime.fromisoformat(e["at"]))
+        earlier += their_earlier + max(0, len(merged) - limit)
+        entries = merged[-limit:]
     if as_json:
         render.as_json(entries)
         return
@@ -78,10 +86,13 @@ def audit(
 
 
 def _named(entry: dict) -> str:
-    """An account by its platform and handle where the entry says them, else the entity's id."""
+    """An account by its platform and handle, a survey by its title, where the entry says them;
+    else the entity's id."""
     details = entry.get("details") or {}
     if entry["entity"] == "account" and details.get("handle"):
         return f"{details.get('platform', '')} {details['handle']} ({entry['entity_id']})".strip()
+    if entry["entity"] == "survey" and details.get("title"):
+        return f"{details['title']} ({entry['entity_id']})"
     return entry["entity_id"] or ""
 
 

@@ -52,6 +52,8 @@ def options(
                                                       show_envvar=True, help="The publisher's address")] = None,
     metrics_url: Annotated[str | None, typer.Option("--metrics-url", envvar="SIAR_METRICS_URL",
                                                     show_envvar=True, help="The metrics service's address")] = None,
+    feedback_url: Annotated[str | None, typer.Option("--feedback-url", envvar="SIAR_FEEDBACK_URL",
+                                                     show_envvar=True, help="The feedback service's address")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone", envvar="SIAR_TIMEZONE", show_envvar=True,
                                                  help="Zone for times without an offset (default Asia/Jakarta)")] = None,
 ) -> None:
@@ -62,6 +64,7 @@ def options(
         scheduler_url=scheduler_url or base.scheduler_url,
         publisher_url=publisher_url or base.publisher_url,
         metrics_url=metrics_url or base.metrics_url,
+        feedback_url=feedback_url or base.feedback_url,
         timezone=zones.canonical(timezone) or base.timezone,  # --timezone WITA
     )
 

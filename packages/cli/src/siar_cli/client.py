@@ -14,6 +14,7 @@ from siar_runtime import zones
 DEFAULT_SCHEDULER = "http://127.0.0.1:8001"
 DEFAULT_PUBLISHER = "http://127.0.0.1:8002"
 DEFAULT_METRICS = "http://127.0.0.1:8003"
+DEFAULT_FEEDBACK = "http://127.0.0.1:8004"
 
 
 class CliError(Exception):
@@ -33,6 +34,7 @@ class Config:
     scheduler_url: str = DEFAULT_SCHEDULER
     publisher_url: str = DEFAULT_PUBLISHER
     metrics_url: str = DEFAULT_METRICS
+    feedback_url: str = DEFAULT_FEEDBACK
     timezone: str = "Asia/Jakarta"
     timeout: float = 60.0
     make_client: Callable[[str], httpx.Client] | None = field(default=None, repr=False)  # (service) -> client: tests
@@ -45,6 +47,7 @@ class Config:
             "scheduler_url": os.environ.get("SIAR_SCHEDULER_URL", DEFAULT_SCHEDULER),
             "publisher_url": os.environ.get("SIAR_PUBLISHER_URL", DEFAULT_PUBLISHER),
             "metrics_url": os.environ.get("SIAR_METRICS_URL", DEFAULT_METRICS),
+            "feedback_url": os.environ.get("SIAR_FEEDBACK_URL", DEFAULT_FEEDBACK),
             "timezone": os.environ.get("SIAR_TIMEZONE", "Asia/Jakarta"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -58,7 +61,8 @@ class Api:
     def __init__(self, config: Config, service: str = "scheduler") -> None:
         self.config = config
         self.service = service
-        urls = {"scheduler": config.scheduler_url, "publisher": config.publisher_url, "metrics": config.metrics_url}
+        urls = {"scheduler": config.scheduler_url, "publisher": config.publisher_url, "metrics": config.metrics_url,
+                "feedback": config.feedback_url}
         self.base = urls[service].rstrip("/")
         self._client: httpx.Client | None = None
 

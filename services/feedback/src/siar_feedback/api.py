@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from siar_runtime import audit as audit_log
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -48,9 +49,12 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
             raise Problem(404, "Not found", f"no survey {ref}", type_=TYPE_BASE + "not-found")
         return survey
 
+    audit_log.add_route(api, CallerDep, Pool, what="who created, changed, opened and closed which survey, when",
+                        entities="survey")
+
     @api.post("/surveys", status_code=201, response_model=Survey, summary="Define a survey (as a draft)")
     async def create(body: SurveyCreate, response: Response, caller: CallerDep, db: Pool) -> Survey:
-        survey = await surveys.create_survey(db, body, created_by=caller.actor_id)
+        survey = await surveys.create_survey(db, body, actor=caller)
         response.headers["Location"] = f"/v1/surveys/{survey.survey_id}"
         return linked(survey)
 
@@ -81,7 +85,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         ),
     )
     async def update(survey: SurveyRef, body: SurveyUpdate, request: Request, caller: CallerDep, db: Pool) -> Survey:
-        updated = await surveys.update_survey(db, surveys.survey_ref(survey), body, edited_by=caller.actor_id)
+        updated = await surveys.update_survey(db, surveys.survey_ref(survey), body, actor=caller)
         request.app.state.wake()
         return linked(updated)
 
@@ -100,7 +104,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
     ) -> Survey:
         opened = await surveys.open_survey(
             db, surveys.survey_ref(survey), base_url=settings.base_url, announce=body.announce if body else None,
-            opened_by=caller.actor_id,
+            actor=caller,
         )
         request.app.state.wake()
         return linked(opened)
@@ -108,7 +112,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
     @api.post("/surveys/{survey}/close", response_model=Survey,
               summary="Close a survey; emits survey.closed with its headline results")
     async def close(survey: SurveyRef, request: Request, caller: CallerDep, db: Pool) -> Survey:
-        closed = await surveys.close_survey(db, surveys.survey_ref(survey))
+        closed = await surveys.close_survey(db, surveys.survey_ref(survey), actor=caller)
         request.app.state.wake()
         return linked(closed)
 

@@ -22,7 +22,9 @@ from siar_contracts import (
     SurveyOpened,
     spec_for_model,
 )
+from siar_runtime import audit as audit_log
 from siar_runtime import zones
+from siar_runtime.auth import Caller
 from siar_runtime.outbox import write_events
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -106,7 +108,7 @@ def with_links(survey: Survey, base_url: str) -> Survey:
     return survey.model_copy(update={"links": links})
 
 
-async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, created_by: str) -> Survey:
+async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, actor: Caller) -> Survey:
     timezone = _zone(body.timezone)
     values: dict[str, Any] = body.model_dump(exclude={"slug", "questions"})
     values.update(
@@ -120,14 +122,26 @@ async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, created_by: s
     async with pool.acquire() as conn, conn.transaction():
         created = await store.insert_survey(
             conn, survey_id=survey_id, slug=body.slug or slugify(body.title.id), values=values,
-            questions=body.questions, correlation_id=str(uuid.uuid4()), created_by=created_by,
+            questions=body.questions, correlation_id=str(uuid.uuid4()), created_by=actor.actor_id,
         )
         if not created:
             raise Problem(409, "Slug taken", f"another survey already uses the slug {body.slug!r}",
                           type_=TYPE_BASE + "slug-taken")
         survey = await store.get_survey(conn, survey_id)
-    assert survey is not None
+        assert survey is not None
+        await _audit(conn, actor, "survey.created", survey, {"title": survey.title.id, "slug": survey.slug,
+                                                              "questions": len(survey.questions)})
     return survey
+
+
+SIAR = "siar"  # Siar itself in the audit log (a survey's dates), as the scheduler names it
+
+
+async def _audit(conn: asyncpg.Connection, actor: Caller | None, action: str, survey: Survey,
+                 details: dict[str, Any] | None = None) -> None:
+    """An entry in the audit log; ``actor`` None: Siar itself (a survey's dates)."""
+    await audit_log.append(conn, actor=actor.actor_id if actor else SIAR, role=actor.role if actor else "system",
+                           action=action, entity="survey", entity_id=survey.survey_id, details=details)
 
 
 async def _locked(conn: asyncpg.Connection, ref: UUID | str) -> Survey:
@@ -146,8 +160,7 @@ ANNOUNCEMENT_FIELDS = frozenset({"title", "announce", "announce_text", "announce
 """What the announcement posts say or where they go: whoever changes one is named as their editor."""
 
 
-async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate, *,
-                        edited_by: str | None = None) -> Survey:  # fmt: skip
+async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate, *, actor: Caller) -> Survey:
     """Change what is given. A closed survey changes only its dates; an open one cannot move its
     opening date into the future (close it first: it then opens again as scheduled, as /open
     does with a future opens_at); a scheduled one keeps an opening date to open at."""
@@ -200,11 +213,12 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate,
             raise _invalid("closes_at is in the past; close the survey instead", "closes_at")
         channels = values.get("channels", survey.channels)
         values["announce"] = _check_announce(values.get("announce", survey.announce), channels)
-        if edited_by and given & ANNOUNCEMENT_FIELDS:
-            values["announce_edited_by"] = edited_by
+        if given & ANNOUNCEMENT_FIELDS:
+            values["announce_edited_by"] = actor.actor_id
         await store.update_survey(conn, survey.survey_id, values)
         if body.questions is not None:
             await store.replace_questions(conn, survey.survey_id, body.questions)
+        await _audit(conn, actor, "survey.updated", survey, {"fields": sorted(given)})
         updated = await store.get_survey(conn, survey.survey_id)
     assert updated is not None
     return updated
@@ -264,8 +278,7 @@ async def closed_event(conn: asyncpg.Connection, survey: Survey) -> Any:
 
 
 async def open_survey(
-    pool: asyncpg.Pool, ref: UUID | str, *, base_url: str, announce: list[AnnounceTarget] | None = None,
-    opened_by: str | None = None,
+    pool: asyncpg.Pool, ref: UUID | str, *, base_url: str, actor: Caller, announce: list[AnnounceTarget] | None = None,
 ) -> Survey:
     """Open now (survey.opened), or at opens_at when that is still ahead. Opening an open or
     scheduled survey changes nothing; a closed one opens again, once its closing date (if any) is
@@ -284,10 +297,13 @@ async def open_survey(
                           "(PATCH the survey; a closed survey's dates can change), then open it",
                           type_=TYPE_BASE + "closing-date-passed")
         targets = _check_announce(announce, survey.channels) if announce is not None else None
-        editor = opened_by if targets is not None else None  # a new announce list: its accounts are theirs
+        editor = actor.actor_id if targets is not None else None  # a new announce list: its accounts are theirs
+        announced = {"announce": [t.model_dump(mode="json") for t in targets]} if targets is not None else {}
         if survey.opens_at and survey.opens_at > now:
             await store.set_status(conn, survey.survey_id, "scheduled", announce=targets, announce_edited_by=editor)
+            await _audit(conn, actor, "survey.scheduled", survey, {"opens_at": survey.opens_at.isoformat()} | announced)
         else:
+            await _audit(conn, actor, "survey.opened", survey, announced)
             await store.set_status(conn, survey.survey_id, "open", announce=targets, announce_edited_by=editor,
                                    opens_at=None if survey.opens_at else now)
             opened = await store.get_survey(conn, survey.survey_id)
@@ -298,13 +314,14 @@ async def open_survey(
     return updated
 
 
-async def close_survey(pool: asyncpg.Pool, ref: UUID | str) -> Survey:
+async def close_survey(pool: asyncpg.Pool, ref: UUID | str, *, actor: Caller) -> Survey:
     async with pool.acquire() as conn, conn.transaction():
         survey = await _locked(conn, ref)
         if survey.status not in ("open", "scheduled"):
             raise Problem(409, "Not open", f"the survey is {survey.status}; only an open or scheduled survey closes",
                           type_=TYPE_BASE + "not-open")
         await store.set_status(conn, survey.survey_id, "closed", close_reason="closed_by_person")
+        await _audit(conn, actor, "survey.closed", survey, {"was": survey.status})
         closed = await store.get_survey(conn, survey.survey_id)
         assert closed is not None
         if survey.status == "open":
@@ -321,10 +338,12 @@ async def apply_dates(conn: asyncpg.Connection, limit: int, *, base_url: str) ->
         survey = await store.get_survey(conn, survey_id)
         assert survey is not None
         events.append(await opened_event_for(conn, survey, base_url))
+        await _audit(conn, None, "survey.opened", survey, {"by": "its opening date"})
     closed = await store.claim_closings(conn, limit)
     for survey_id in closed:
         survey = await store.get_survey(conn, survey_id)
         assert survey is not None
         events.append(await closed_event(conn, survey))
+        await _audit(conn, None, "survey.closed", survey, {"by": "its closing date"})
     await write_events(conn, SCHEMA, events)
     return opened + closed

@@ -1,13 +1,11 @@
 """The publisher's HTTP API: accounts and delivery records (OpenAPI at /docs)."""
 
 
-from datetime import datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from siar_runtime import audit as audit_log
-from siar_runtime.audit import AuditList
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -39,25 +37,8 @@ def router(auth) -> APIRouter:
         response.headers["Location"] = f"/v1/accounts/{out.account_id}"
         return out
 
-    @api.get("/audit", response_model=AuditList, tags=["audit"],
-             summary="The publisher's audit log: who connected or reconnected which account, when (append-only)")
-    async def audit(
-        caller: CallerDep, db: Pool,
-        entity: Annotated[str | None, Query(description="account")] = None,
-        entity_id: Annotated[str | None, Query(description="An account id")] = None,
-        by: Annotated[str | None, Query(description="Only what this actor did")] = None,
-        start: Annotated[datetime | None, Query(alias="from", description="From this time (with its offset)")] = None,
-        end: Annotated[datetime | None, Query(alias="to", description="Before this time (with its offset)")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    ) -> AuditList:
-        for name, when in (("from", start), ("to", end)):
-            if when is not None and when.tzinfo is None:
-                raise Problem(422, "Invalid request", f"'{name}' needs an offset (2026-12-01T00:00:00+07:00 or Z)",
-                              type_=TYPE_BASE + "validation")
-        async with db.acquire() as conn:
-            return await audit_log.page(conn, entity=entity, entity_id=entity_id, actor=by, start=start, end=end,
-                                        cursor=cursor, limit=limit)
+    audit_log.add_route(api, CallerDep, Pool, what="who connected or reconnected which account, when",
+                        entities="account")
 
     @api.get("/accounts", response_model=AccountList, tags=["accounts"], summary="Connected accounts")
     async def list_(caller: CallerDep, db: Pool) -> AccountList:
