@@ -222,7 +222,22 @@ async def test_an_imported_plan_has_its_media_links_tried_each_once(clean_db, am
             assert all(report[n]["warnings"] == [] for n in (2, 4, 6))
             assert sorted(ASKED) == ["/gone.jpg", "/huge.jpg", "/poster.jpg"]  # three links, each asked once
         async with running_scheduler(clean_db, amqp_url, check_media_links="block") as planner:
+            ASKED.clear()
             refused = await planner.post("/v1/calendar/import", content=body, headers={"content-type": "text/csv"})
             assert refused.status_code == 422
             report = {r["row"]: r for r in refused.json()["rows"]}
             assert report[3]["status"] == "refused" and "answers 404 Not Found" in report[3]["reasons"][0]
+            assert report[5]["status"] == "refused"  # the 12 MB photo, as its server said a moment ago
+            # A link that answered well a moment ago is believed (siar import checks a plan in
+            # parts, then imports it); a broken one is asked again.
+            assert ASKED == ["/gone.jpg"]
+        # More links than the time allows: those never tried are said in the notes, not blamed.
+        slow = calendar_csv(base, [("telegram", f"/slow.jpg?n={n}") for n in range(10)])
+        async with running_scheduler(clean_db, amqp_url, check_media_links="warn", media_check_seconds=0.5) as planner:
+            dry = await planner.post("/v1/calendar/import", params={"dry_run": "true"}, content=slow,
+                                     headers={"content-type": "text/csv"})
+            assert dry.status_code == 200, dry.text
+            late = [r for r in dry.json()["rows"] if r["warnings"]]
+            assert len(late) == media_links.CONCURRENCY and "did not answer within 0.5 s" in late[0]["warnings"][0]
+            assert dry.json()["notes"] == [f"{10 - media_links.CONCURRENCY} of 10 media links could not be tried "
+                                           "within 0.5 s (too many for the time); they are tried at each post's time"]

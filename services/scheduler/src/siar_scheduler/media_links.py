@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -51,12 +53,15 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
     """Each distinct URL's answer, all within ``timeout`` seconds in all (a URL not yet asked when
     the time is up has none); only the addresses ``egress`` allows are asked (default: public
     ones)."""
-    unique = list(dict.fromkeys(urls))
+    guard = egress or Egress()
+    now = time.monotonic()
+    known = {url: _RECENT[(url, guard.allowed)][1] for url in dict.fromkeys(urls)
+             if (url, guard.allowed) in _RECENT and _RECENT[(url, guard.allowed)][0] > now}
+    unique = [url for url in dict.fromkeys(urls) if url not in known]
     if not unique:
-        return {}
+        return known
     limit = asyncio.Semaphore(CONCURRENCY)
     headers = {"User-Agent": "Siar (checking a post's media link)", "Accept-Encoding": "identity"}
-    guard = egress or Egress()
 
     async def allowed(request: httpx.Request) -> None:  # every request, each redirect's too
         # every: httpx resolves the name again and may try any of its addresses
@@ -85,8 +90,21 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
     late = Answer(error=f"did not answer within {timeout:g} s")
     # A link whose turn never came (many links, CONCURRENCY at a time) is not the link's fault:
     # it has no answer, and no finding.
-    return {url: task.result() if task in done else late for url, task in tasks.items()
-            if task in done or url in started}
+    found = {url: task.result() if task in done else late for url, task in tasks.items()
+             if task in done or url in started}
+    for url, answer in found.items():
+        if answer.status is not None and answer.status < 400:  # a good answer holds for a while;
+            _RECENT[(url, guard.allowed)] = (now + FRESH_SECONDS, answer)  # a bad one is asked again
+            _RECENT.move_to_end((url, guard.allowed))
+    while len(_RECENT) > 4096:
+        _RECENT.popitem(last=False)
+    return known | found
+
+
+FRESH_SECONDS = 120
+"""How long a link that answered well is believed without asking again: a post written and then
+submitted, or ``siar import`` checking a plan in parts and then importing it, ask each link once."""
+_RECENT: OrderedDict[tuple[str, tuple], tuple[float, Answer]] = OrderedDict()
 
 
 async def _look(client: httpx.AsyncClient, url: str) -> Answer:

@@ -195,14 +195,22 @@ async def import_csv(
             row.pop("post_id")
     if len(rows) > policy.import_max_rows:
         raise _problem(f"{len(rows)} rows; one import takes at most {policy.import_max_rows}")
-    if idempotency_key and not dry_run:  # a replay answers at once, its media links not tried again
-        async with pool.acquire() as conn:
+    async with pool.acquire() as conn:
+        if idempotency_key and not dry_run:  # a replay answers at once, its media links not tried again
             replay = await _replay(conn, idempotency_key, rows, first_row)
-        if replay is not None:
-            return replay, False
-    # Every row's media links at once, within one deadline, before a connection is taken (as for
-    # one post): a plan of a month names the same few files many times, each is asked once.
-    answers = await look_at_media(policy, [m for row in rows if row for m in _media_or_none(row)])
+            if replay is not None:
+                return replay, False
+        known = await store.existing_post_ids(conn, [str(r["post_id"]) for r in rows if r.get("post_id")])
+    # Every new row's media links at once, within one deadline, before a connection is taken (as
+    # for one post): a plan of a month names the same few files many times, each is asked once.
+    # The rows of an export already in the calendar are skipped below: their links are not asked.
+    links = [m for row in rows if row and not _known(row, known) and not row.get(OVERFLOW)
+             for m in _media_or_none(row)]
+    answers = await look_at_media(policy, links)
+    untried = len({m.url for m in links} - answers.keys()) if policy.checks.mode("media_links") != "off" else 0
+    if untried:
+        notes = [*notes, f"{untried} of {len({m.url for m in links})} media links could not be tried within "
+                 f"{policy.media_check_seconds:g} s (too many for the time); they are tried at each post's time"]
     async with pool.acquire() as conn:
         index = AccountIndex(await accounts.list_accounts(conn))
         campaigns = {}
@@ -211,11 +219,10 @@ async def import_csv(
             campaigns[str(camp.campaign_id)] = campaigns[camp.name.casefold()] = camp
         report: list[ImportRow] = []
         ready: list[tuple[int, NewPost]] = []
-        known = await store.existing_post_ids(conn, [str(r["post_id"]) for r in rows if r.get("post_id")])
         for n, row in enumerate(rows, start=first_row):
             if not row:
                 continue
-            if row.get("post_id") and str(UUID(row["post_id"])) in known:
+            if _known(row, known):
                 # A row of an export: the post is in the calendar already; importing it again would
                 # post it twice. It is changed with PATCH /v1/posts/{id}, not by importing.
                 report.append(ImportRow(row=n, status="skipped", post_id=UUID(row["post_id"]), reasons=[
@@ -248,13 +255,26 @@ async def import_csv(
                 + "; ".join(f"row {r.row}: {', '.join(r.reasons)}" for r in report if r.status == "refused")[:1500],
                 **result.model_dump(mode="json"),
             )
-        async with conn.transaction():
-            for _, new in ready:
-                await insert_new(conn, new, actor, action="post.imported")
-            await plans.audit(conn, actor=actor.id, role=actor.role, action="calendar.imported", entity="calendar",
-                              entity_id=None, details={"rows": len(ready), "posts": [str(n.post_id) for _, n in ready]})
+        try:
+            async with conn.transaction():
+                for _, new in ready:
+                    await insert_new(conn, new, actor, action="post.imported")
+                await plans.audit(conn, actor=actor.id, role=actor.role, action="calendar.imported",
+                                  entity="calendar", entity_id=None,
+                                  details={"rows": len(ready), "posts": [str(n.post_id) for _, n in ready]})
+        except asyncpg.UniqueViolationError:
+            # The same Idempotency-Key raced in from a retry (while the links were tried): the other won.
+            replay = await _replay(conn, idempotency_key, rows, first_row) if idempotency_key else None
+            if replay is None:
+                raise
+            return replay, False
     result.imported = len(ready)
     return result, bool(ready)
+
+
+def _known(row: dict[str, str], known: set) -> bool:
+    """A row of an export whose post is in the calendar already."""
+    return bool(row.get("post_id")) and str(UUID(row["post_id"])) in known
 
 
 async def _without_twins(conn: asyncpg.Connection, ready: list[tuple[int, NewPost]],
