@@ -313,6 +313,7 @@ def test_audit_shows_accounts_and_surveys_among_the_planning(scheduler, publishe
     post_id = json.loads(created.output)["post_id"]
     log = json.loads(siar(every, "audit", "--json").stdout)
     assert [e["action"] for e in log][-3:] == ["account.connected", "survey.created", "post.created"]  # in time order
+    assert [e["service"] for e in log][-3:] == ["publisher", "feedback", "scheduler"]  # each numbers its own ids
     shown = siar(every, "audit")
     assert shown.exit_code == 0 and "not shown" not in shown.output
     assert "mastodon perpus_kota" in shown.output and "Survei Pameran" in shown.output

@@ -250,3 +250,7 @@ async def test_who_created_changed_opened_and_closed_a_survey_is_on_record(clien
     # Nothing a patron answered is in it; the log pages and filters as the scheduler's does.
     assert (await client.get("/v1/audit", params={"by": "siar"})).json()["entries"][0]["action"] == "survey.closed"
     assert (await client.get("/v1/audit", params={"to": "2026-01-01T00:00:00"})).status_code == 422
+    assert (await client.get("/v1/audit", params={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
+                             )).status_code == 422
+    assert (await client.patch(f"/v1/surveys/{sid}", json={})).status_code == 200  # nothing changed: no entry
+    assert len((await client.get("/v1/audit", params={"entity_id": sid})).json()["entries"]) == len(log)

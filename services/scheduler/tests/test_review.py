@@ -454,3 +454,15 @@ async def test_left_out_campaign_hashtags_are_still_said_after_submission(review
     assert [f["check"] for f in draft["findings"]] == ["campaign_hashtags"]
     submitted = (await reviewed.post(f"/v1/posts/{draft['post_id']}/submit")).json()
     assert [f["check"] for f in submitted["findings"]] == ["campaign_hashtags"], submitted
+
+
+async def test_a_signed_media_link_keeps_its_signature_out_of_the_audit_log(planner, accts):
+    signed = "https://files.perpus.example/poster.jpg?X-Amz-Signature=abc123secret&X-Amz-Expires=600"
+    post = await create(planner, accts, media=[{"url": "https://files.perpus.example/old.jpg", "alt_text": "Poster"}])
+    changed = await planner.patch(f"/v1/posts/{post['post_id']}",
+                                  json={"media": [{"url": signed, "alt_text": "Poster"}]}, headers=auth("editor"))
+    assert changed.status_code == 200, changed.text
+    log = (await planner.get("/v1/audit", params={"entity_id": post["post_id"]})).json()["entries"]
+    [update] = [e for e in log if e["action"] == "post.updated"]
+    assert update["details"]["media"]["to"][0]["url"] == "https://files.perpus.example/poster.jpg?\u2026"
+    assert "abc123secret" not in str(log)

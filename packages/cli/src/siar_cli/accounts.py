@@ -58,6 +58,8 @@ def audit(
         {"by": by} if by else {}) | ({"from": bound(since, tz)} if since else {}) | (
         {"to": bound(until, tz, end=True)} if until else {})
     entries, earlier = latest_entries(api(ctx), params, limit)
+    for e in entries:
+        e["service"] = "scheduler"  # each log numbers its own entries: the id alone is not unique
     for service, holds, entity_kind in OTHER_LOGS:
         if post is not None or entity not in (None, entity_kind):
             continue
@@ -68,6 +70,8 @@ def audit(
                 f"the {service} answered {exc.status}: {exc.problem.get('detail') or exc.problem.get('title')}")
             render.errors.print(f"[dim]{holds.capitalize()} not shown: {escape(why)}[/]")
             continue
+        for e in theirs:
+            e["service"] = service
         merged = sorted(entries + theirs, key=lambda e: datetime.fromisoformat(e["at"]))
         earlier += their_earlier + max(0, len(merged) - limit)
         entries = merged[-limit:]

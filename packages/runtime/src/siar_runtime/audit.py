@@ -1,7 +1,7 @@
 """The audit log every service that takes people's changes keeps in its own schema: who did what,
 when. Append-only (a trigger refuses UPDATE and DELETE), written in the transaction of the change
 it records, read a page at a time oldest first (``GET /v1/audit``). ``siar audit`` shows the
-scheduler's and the publisher's as one log.
+scheduler's, the publisher's and the feedback service's as one log.
 
 Each service's migration creates the table::
 
@@ -96,7 +96,8 @@ def add_route(api: APIRouter, caller_dep: Any, pool_dep: Any, *, what: str, enti
     scheduler's takes days in the library's zone and has its own route): ``from`` and ``to`` are
     times with their offset. ``what``: the summary's words; ``entities``: what ``entity`` takes."""
 
-    @api.get("/audit", response_model=AuditList, tags=["audit"], summary=f"The audit log: {what} (append-only)")
+    @api.get("/audit", response_model=AuditList, tags=["audit"], summary=f"The audit log: {what} (append-only)",
+             responses={400: {"description": "A cursor this API did not give out (problem details)"}})
     async def audit(
         caller: caller_dep, db: pool_dep,
         entity: Annotated[str | None, Query(description=entities)] = None,
@@ -111,6 +112,8 @@ def add_route(api: APIRouter, caller_dep: Any, pool_dep: Any, *, what: str, enti
             if when is not None and when.tzinfo is None:
                 raise Problem(422, "Invalid request", f"'{name}' needs an offset (2026-12-01T00:00:00+07:00 or Z)",
                               type_=TYPE_BASE + "validation")
+        if start and end and end <= start:
+            raise Problem(422, "Invalid request", "'to' must be after 'from'", type_=TYPE_BASE + "validation")
         async with db.acquire() as conn:
             return await page(conn, entity=entity, entity_id=entity_id, actor=by, start=start, end=end,
                               cursor=cursor, limit=limit)

@@ -218,7 +218,8 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate,
         await store.update_survey(conn, survey.survey_id, values)
         if body.questions is not None:
             await store.replace_questions(conn, survey.survey_id, body.questions)
-        await _audit(conn, actor, "survey.updated", survey, {"fields": sorted(given)})
+        if given:  # an empty PATCH changed nothing
+            await _audit(conn, actor, "survey.updated", survey, {"fields": sorted(given)})
         updated = await store.get_survey(conn, survey.survey_id)
     assert updated is not None
     return updated

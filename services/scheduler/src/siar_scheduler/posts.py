@@ -606,9 +606,16 @@ def _plain(value):
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
-    if isinstance(value, list):
-        return [m.model_dump(exclude_none=True) if hasattr(m, "model_dump") else m for m in value]
+    if isinstance(value, list):  # media: a signed link's query (its signature) stays out of the log
+        return [_unsigned(m.model_dump(exclude_none=True)) if hasattr(m, "model_dump") else m for m in value]
     return value
+
+
+def _unsigned(media: dict) -> dict:
+    url = media.get("url")
+    if isinstance(url, str) and "?" in url:
+        media["url"] = url.split("?", 1)[0] + "?…"
+    return media
 
 
 async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str, *, actor: Actor = SYSTEM) -> PostOut:
