@@ -27,7 +27,7 @@ import asyncpg
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from .problems import TYPE_BASE, Problem
+from .problems import PROBLEM_JSON, TYPE_BASE, Problem
 
 
 class AuditEntry(BaseModel):
@@ -97,7 +97,7 @@ def add_route(api: APIRouter, caller_dep: Any, pool_dep: Any, *, what: str, enti
     times with their offset. ``what``: the summary's words; ``entities``: what ``entity`` takes."""
 
     @api.get("/audit", response_model=AuditList, tags=["audit"], summary=f"The audit log: {what} (append-only)",
-             responses={400: {"description": "A cursor this API did not give out (problem details)"}})
+             responses={400: {"description": "A cursor this API did not give out", "content": {PROBLEM_JSON: {}}}})
     async def audit(
         caller: caller_dep, db: pool_dep,
         entity: Annotated[str | None, Query(description=entities)] = None,
