@@ -2,12 +2,12 @@
 
 The five everyday commands sit at the top (``siar create``, ``list``, ``approve``, ``import``,
 ``export``); everything else is grouped: ``siar posts …``, ``siar campaigns …``,
-``siar calendar …``, ``siar accounts …``, ``siar reports …``, ``siar audit``. Another group plugs in the same way
+``siar calendar …``, ``siar accounts …``, ``siar reports …``, ``siar surveys …``, ``siar audit``. Another group plugs in the same way
 (``app.add_typer(dead_letters.app, name="dead-letters")``).
 
 The token comes from ``SIAR_API_TOKEN`` or ``--token``; the services' addresses from
-``SIAR_SCHEDULER_URL``, ``SIAR_PUBLISHER_URL`` and ``SIAR_METRICS_URL`` (defaults: the ports
-``make run`` uses)."""
+``SIAR_SCHEDULER_URL``, ``SIAR_PUBLISHER_URL``, ``SIAR_METRICS_URL`` and ``SIAR_FEEDBACK_URL``
+(defaults: the ports ``make run`` uses)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ posts_app = typer.Typer(help="Posts: write, review, cancel.", no_args_is_help=Tr
 campaigns_app = typer.Typer(help="Campaigns and their hashtags.", no_args_is_help=True)
 calendar_app = typer.Typer(help="The content calendar: views, gaps, import and export.", no_args_is_help=True)
 accounts_app = typer.Typer(help="The platform accounts posts can go to.", no_args_is_help=True)
+surveys_app = typer.Typer(help="Patron surveys: define, open, close, read the results.", no_args_is_help=True)
 reports_app = typer.Typer(help="How posts did: top posts, campaigns and hashtags, audience, best hours.",
                           no_args_is_help=True)
 app.add_typer(posts_app, name="posts")
@@ -39,6 +40,7 @@ app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(reports_app, name="reports")
+app.add_typer(surveys_app, name="surveys")
 
 
 @app.callback()
