@@ -129,8 +129,7 @@ async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, actor: Caller
                           type_=TYPE_BASE + "slug-taken")
         survey = await store.get_survey(conn, survey_id)
         assert survey is not None
-        await _audit(conn, actor, "survey.created", survey, {"title": survey.title.id, "slug": survey.slug,
-                                                              "questions": len(survey.questions)})
+        await _audit(conn, actor, "survey.created", survey, {"slug": survey.slug, "questions": len(survey.questions)})
     return survey
 
 
@@ -139,9 +138,11 @@ SIAR = "siar"  # Siar itself in the audit log (a survey's dates), as the schedul
 
 async def _audit(conn: asyncpg.Connection, actor: Caller | None, action: str, survey: Survey,
                  details: dict[str, Any] | None = None) -> None:
-    """An entry in the audit log; ``actor`` None: Siar itself (a survey's dates)."""
+    """An entry in the audit log, naming the survey by its title; ``actor`` None: Siar itself (a
+    survey's dates)."""
     await audit_log.append(conn, actor=actor.actor_id if actor else SIAR, role=actor.role if actor else "system",
-                           action=action, entity="survey", entity_id=survey.survey_id, details=details)
+                           action=action, entity="survey", entity_id=survey.survey_id,
+                           details={"title": survey.title.id} | (details or {}))
 
 
 async def _locked(conn: asyncpg.Connection, ref: UUID | str) -> Survey:
