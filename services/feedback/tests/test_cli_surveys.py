@@ -60,7 +60,7 @@ async def test_a_survey_from_the_terminal(clean_db, amqp_url, tmp_path, monkeypa
         assert any("Tambah buku anak" in cell for row in rows for cell in row)
         out = tmp_path / "jawaban.csv"
         saved = await siar(url, "surveys", "answers", "survei-desember", "-o", str(out))
-        assert "1 answers written" in saved.output and "Tambah buku anak" in out.read_text(encoding="utf-8-sig")
+        assert "1 answer written" in saved.output and "Tambah buku anak" in out.read_text(encoding="utf-8-sig")
         closed = await siar(url, "surveys", "close", "survei-desember")
         assert closed.exit_code == 0 and "closed after 3 answers" in closed.output
 
@@ -72,6 +72,16 @@ async def test_a_survey_from_the_terminal(clean_db, amqp_url, tmp_path, monkeypa
         listed_file.write_text("[]", encoding="utf-8")
         wrong = await siar(url, "surveys", "create", str(listed_file))
         assert wrong.exit_code == 2 and "a survey is an object" in wrong.output
+        (tmp_path / "notepad.json").write_bytes(json.dumps(survey_body()).encode("utf-16"))  # Notepad's "Unicode"
+        utf16 = await siar(url, "surveys", "create", str(tmp_path / "notepad.json"))
+        assert utf16.exit_code == 2 and "is not UTF-8 text" in utf16.output
+        nan = await siar(url, "surveys", "create", "-", stdin='{"title": {"id": "x"}, "rate_limit_per_minute": NaN}')
+        assert nan.exit_code == 2 and "standard input is not JSON: NaN is not a JSON number" in nan.output
+        # The service's words read as written: a pattern's [a-z0-9] or a name's [red] are not markup.
+        odd = await siar(url, "surveys", "show", "[red]x?y")  # ? stays in the name, not the query
+        assert odd.exit_code == 1 and "no survey [red]x?y" in odd.output
+        slug = await siar(url, "surveys", "create", "-", stdin=json.dumps(survey_body(slug="Besar")))
+        assert slug.exit_code == 1 and "[a-z0-9]" in slug.output, slug.output
         refused = await siar(url, "surveys", "create", "-", stdin=json.dumps({"title": {"id": "Tanpa pertanyaan"}}))
         assert refused.exit_code == 1 and "questions" in refused.output
         again = await siar(url, "surveys", "close", "survei-desember")

@@ -94,31 +94,34 @@ def findings(found: list[dict[str, Any]], *, to: Console = console) -> None:
         if f.get("start") is not None:
             where += f" {f['start']}\u2013{f['end']}"
         mark = "[red]block[/]" if f.get("severity") == "block" else "[yellow]warn[/]"
-        table.add_row(mark, f.get("check", ""), where, f.get("message", ""))
+        table.add_row(mark, Text(str(f.get("check", ""))), Text(str(where)), Text(str(f.get("message", ""))))
     to.print(table)
 
 
 def problem(status_code: int, body: dict[str, Any]) -> None:
     """Print an RFC 9457 problem: its title and detail, and the lists it carries."""
+    # The service's words are shown as written, never read as Rich markup ("[a-z0-9]" in a
+    # pattern, "[/x]" in a name the caller typed).
     title = body.get("title") or f"HTTP {status_code}"
-    errors.print(f"[bold red]\u2717 {title}[/] [dim]({status_code})[/]")
+    errors.print(Text.assemble((f"\u2717 {title}", "bold red"), " ", (f"({status_code})", "dim")))
     if body.get("violations"):
         table = Table(title="refused by the platforms")
         for column in ("account", "rule", "message"):
             table.add_column(column)
         for v in body["violations"]:
-            table.add_row(f"{v.get('platform')} {v.get('handle')}", str(v.get("rule")), v.get("message", ""))
+            table.add_row(Text(f"{v.get('platform')} {v.get('handle')}"), Text(str(v.get("rule"))),
+                          Text(str(v.get("message", ""))))
         errors.print(table)
     elif body.get("findings"):
         findings(body["findings"], to=errors)
     elif body.get("errors"):
         for e in body["errors"]:
-            errors.print(f"  {e.get('field')}: {e.get('message')}")
+            errors.print(Text(f"  {e.get('field')}: {e.get('message')}"))
     elif isinstance(body.get("rows"), list):
         refused_rows(body["rows"], to=errors)
         errors.print(f"{body.get('refused', '?')} of {len(body['rows'])} rows refused; nothing was imported.")
     elif body.get("detail"):
-        errors.print(body["detail"])
+        errors.print(Text(str(body["detail"])))
 
 
 def refused_rows(rows: list[dict[str, Any]], *, to: Console = console) -> None:
@@ -129,7 +132,7 @@ def refused_rows(rows: list[dict[str, Any]], *, to: Console = console) -> None:
     table.add_column("row", justify="right")
     table.add_column("why")
     for r in refused:
-        table.add_row(str(r["row"]), "; ".join(r.get("reasons") or []))
+        table.add_row(str(r["row"]), Text("; ".join(r.get("reasons") or [])))
     to.print(table)
 
 

@@ -3,10 +3,13 @@ open and close it, read its results and its free-text answers (``SIAR_FEEDBACK_U
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -21,6 +24,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 SurveyArg = Annotated[str, typer.Argument(help="The survey's id or slug")]
 BAR = "\u2588"
 STATUS_STYLE = {"draft": "dim", "scheduled": "cyan", "open": "green", "closed": "strike dim"}
+
+
+def _path(survey: str, rest: str = "") -> str:
+    """The API path of a survey named by id or slug (whatever was typed stays one path segment)."""
+    return f"/v1/surveys/{quote(survey, safe='')}{rest}"
 
 
 def _title(survey: dict[str, Any]) -> str:
@@ -53,8 +61,8 @@ def list_surveys(
         table.add_column(column, overflow="fold")
     for s in found["surveys"]:
         table.add_row(Text(s["status"], style=STATUS_STYLE.get(s["status"], "")), Text(_title(s)), escape(s["slug"]),
-                      str(s.get("responses", 0)), _when(s.get("opens_at") or s.get("opened_at"), tz),
-                      _when(s.get("closes_at") or s.get("closed_at"), tz), Text(s["survey_id"], style="dim"))
+                      str(s.get("responses", 0)), _when(s.get("opened_at") or s.get("opens_at"), tz),
+                      _when(s.get("closed_at") or s.get("closes_at"), tz), Text(s["survey_id"], style="dim"))
     render.console.print(table)
 
 
@@ -66,8 +74,8 @@ def _show(ctx: typer.Context, survey: dict[str, Any]) -> None:
     dates = [f"{name} {_when(survey.get(key), tz)}" for name, key in (("opens", "opens_at"), ("opened", "opened_at"),
                                                                         ("closes", "closes_at"), ("closed", "closed_at"))
              if survey.get(key)]
-    if dates:
-        render.console.print(f"{', '.join(dates)} ({tz}); {survey.get('responses', 0)} answers", style="dim")
+    render.console.print(f"{', '.join(dates)} ({tz}); " if dates else "", f"{survey.get('responses', 0)} answers",
+                         style="dim", sep="")
     questions = Table(title="Questions")
     for column in ("key", "kind", "question", "required"):
         questions.add_column(column, overflow="fold")
@@ -87,7 +95,7 @@ def _show(ctx: typer.Context, survey: dict[str, Any]) -> None:
 @command(surveys_app, "show")
 def show(ctx: typer.Context, survey: SurveyArg, as_json: JsonOpt = False) -> None:
     """One survey: its dates, questions and links per channel."""
-    found = api(ctx, "feedback").get(f"/v1/surveys/{survey}")
+    found = api(ctx, "feedback").get(_path(survey))
     if as_json:
         render.as_json(found)
     else:
@@ -97,21 +105,32 @@ def show(ctx: typer.Context, survey: SurveyArg, as_json: JsonOpt = False) -> Non
 @command(surveys_app, "create")
 def create(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The survey as JSON (docs/feedback.md: title, questions, channels, "
-                                                "dates); - reads standard input", allow_dash=True)],
+    file: Annotated[Path, typer.Argument(help="The survey as JSON, the body of POST /v1/surveys (title, "
+                                                "questions, channels, dates: the feedback service's /docs); - reads "
+                                                "standard input", allow_dash=True)],
     as_json: JsonOpt = False,
 ) -> None:
     """Define a survey from a JSON file, as a draft (open it with siar surveys open)."""
+    name = "standard input" if str(file) == "-" else str(file)
     try:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8-sig")
+        raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        text = raw.decode("utf-8-sig")
     except OSError as exc:
-        raise CliError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        raise CliError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{name} is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8 and try again") from exc
+
+    def no_constant(word: str) -> None:
+        raise ValueError(f"{word} is not a JSON number")
+
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as exc:
-        raise CliError(f"{file} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        raise CliError(f"{name} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+    except ValueError as exc:
+        raise CliError(f"{name} is not JSON: {exc}") from exc
     if not isinstance(body, dict):
-        raise CliError(f"{file} holds a JSON {type(body).__name__}; a survey is an object with a title and questions")
+        raise CliError(f"{name} holds a JSON {type(body).__name__}; a survey is an object with a title and questions")
     created = api(ctx, "feedback").post("/v1/surveys", json=body)
     if as_json:
         render.as_json(created)
@@ -123,7 +142,7 @@ def create(
 @command(surveys_app, "open")
 def open_(ctx: typer.Context, survey: SurveyArg, as_json: JsonOpt = False) -> None:
     """Open a survey now, or at its opening date (it waits, scheduled); its announcement goes out."""
-    opened = api(ctx, "feedback").post(f"/v1/surveys/{survey}/open")
+    opened = api(ctx, "feedback").post(_path(survey, "/open"))
     if as_json:
         render.as_json(opened)
         return
@@ -140,7 +159,7 @@ def open_(ctx: typer.Context, survey: SurveyArg, as_json: JsonOpt = False) -> No
 @command(surveys_app, "close")
 def close(ctx: typer.Context, survey: SurveyArg, as_json: JsonOpt = False) -> None:
     """Close a survey: no more answers; its headline results go out (survey.closed)."""
-    closed = api(ctx, "feedback").post(f"/v1/surveys/{survey}/close")
+    closed = api(ctx, "feedback").post(_path(survey, "/close"))
     if as_json:
         render.as_json(closed)
         return
@@ -154,7 +173,7 @@ def _score(value: float | None, suffix: str = "") -> str:
 @command(surveys_app, "results")
 def results(ctx: typer.Context, survey: SurveyArg, as_json: JsonOpt = False) -> None:
     """Answers per question and channel: counts, average rating, CSAT and NPS (every role)."""
-    found = api(ctx, "feedback").get(f"/v1/surveys/{survey}/results")
+    found = api(ctx, "feedback").get(_path(survey, "/results"))
     if as_json:
         render.as_json(found)
         return
@@ -193,7 +212,7 @@ def answers(
 ) -> None:
     """Patrons' free-text answers as CSV (admins only: they may hold personal data)."""
     params = {"lang": lang} | ({"question": question} if question else {})
-    response = api(ctx, "feedback").request("GET", f"/v1/surveys/{survey}/answers.csv", params=params)
+    response = api(ctx, "feedback").request("GET", _path(survey, "/answers.csv"), params=params)
     if output is None:
         sys.stdout.buffer.write(response.content)
         sys.stdout.buffer.flush()
@@ -202,5 +221,5 @@ def answers(
         output.write_bytes(response.content)
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    rows = max(0, response.content.decode("utf-8-sig", "replace").count("\n") - 1)
-    render.console.print(f"[green]\u2713[/] {rows} answers written to {escape(str(output))}")
+    rows = max(0, sum(1 for _ in csv.reader(io.StringIO(response.content.decode("utf-8-sig", "replace")))) - 1)
+    render.console.print(f"[green]\u2713[/] {rows} answer{'' if rows == 1 else 's'} written to {escape(str(output))}")
