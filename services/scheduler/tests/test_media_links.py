@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from siar_devstack.serving import served
 from siar_runtime.egress import Egress, networks
 from siar_scheduler import media_links
@@ -26,6 +27,14 @@ FILES = {
 
 ASKED: list[str] = []
 LOCAL = Egress(networks("127.0.0.0/8,::1"))  # the test's file server is on this machine
+
+
+@pytest.fixture(autouse=True)
+def fresh_answers():
+    """No answer a CSV import believed carries over to the next test (a port may come again)."""
+    media_links._RECENT.clear()
+    yield
+    media_links._RECENT.clear()
 
 
 async def files(scope, receive, send):
@@ -228,8 +237,8 @@ async def test_an_imported_plan_has_its_media_links_tried_each_once(clean_db, am
             report = {r["row"]: r for r in refused.json()["rows"]}
             assert report[3]["status"] == "refused" and "answers 404 Not Found" in report[3]["reasons"][0]
             assert report[5]["status"] == "refused"  # the 12 MB photo, as its server said a moment ago
-            # A link that answered well a moment ago is believed (siar import checks a plan in
-            # parts, then imports it); a broken one is asked again.
+            # A link that answered with a file a moment ago is believed by an import (siar import
+            # checks a plan in parts, then imports it); a broken one is asked again.
             assert ASKED == ["/gone.jpg"]
         # More links than the time allows: those never tried are said in the notes, not blamed.
         slow = calendar_csv(base, [("telegram", f"/slow.jpg?n={n}") for n in range(10)])

@@ -49,14 +49,15 @@ class Answer:
     refused: str | None = None  # where it leads, that Siar does not fetch from (siar_runtime.egress)
 
 
-async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = None) -> dict[str, Answer]:
+async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = None,
+               reuse: bool = False) -> dict[str, Answer]:
     """Each distinct URL's answer, all within ``timeout`` seconds in all (a URL not yet asked when
     the time is up has none); only the addresses ``egress`` allows are asked (default: public
-    ones)."""
+    ones). ``reuse``: believe a recent answer (:data:`FRESH_SECONDS`)."""
     guard = egress or Egress()
     now = time.monotonic()
     known = {url: _RECENT[(url, guard.allowed)][1] for url in dict.fromkeys(urls)
-             if (url, guard.allowed) in _RECENT and _RECENT[(url, guard.allowed)][0] > now}
+             if reuse and (url, guard.allowed) in _RECENT and _RECENT[(url, guard.allowed)][0] > now}
     unique = [url for url in dict.fromkeys(urls) if url not in known]
     if not unique:
         return known
@@ -93,8 +94,8 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
     found = {url: task.result() if task in done else late for url, task in tasks.items()
              if task in done or url in started}
     for url, answer in found.items():
-        if answer.status is not None and answer.status < 400:  # a good answer holds for a while;
-            _RECENT[(url, guard.allowed)] = (now + FRESH_SECONDS, answer)  # a bad one is asked again
+        if answer.status is not None and answer.status < 400 and not (answer.content_type or "").startswith("text/"):
+            _RECENT[(url, guard.allowed)] = (now + FRESH_SECONDS, answer)  # a file's answer holds a while
             _RECENT.move_to_end((url, guard.allowed))
     while len(_RECENT) > 4096:
         _RECENT.popitem(last=False)
@@ -102,8 +103,10 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
 
 
 FRESH_SECONDS = 120
-"""How long a link that answered well is believed without asking again: a post written and then
-submitted, or ``siar import`` checking a plan in parts and then importing it, ask each link once."""
+"""How long a CSV import (``reuse``) believes a link that answered with a file, without asking
+again: ``siar import`` checks a plan in parts and then imports it, asking each link once. A post
+written or submitted always asks afresh (an editor who just replaced the file behind a link must
+not be told about the old one); an error or a web page is always asked again."""
 _RECENT: OrderedDict[tuple[str, tuple], tuple[float, Answer]] = OrderedDict()
 
 

@@ -216,12 +216,13 @@ def media_findings(post: PostOut) -> list[dict]:
     return [f.model_dump(exclude_none=True) for f in post.findings if f.check == "media_links"]
 
 
-async def look_at_media(policy: Policy, media: Sequence) -> dict[str, media_links.Answer]:
+async def look_at_media(policy: Policy, media: Sequence, *, reuse: bool = False) -> dict[str, media_links.Answer]:
     """Each media link's answer, unless that check is off. Called before a transaction or a
     connection is taken: a slow server must not hold a row lock or a pool connection."""
     if not media or policy.checks.mode("media_links") == "off":
         return {}
-    return await media_links.look([m.url for m in media], timeout=policy.media_check_seconds, egress=policy.egress)
+    return await media_links.look([m.url for m in media], timeout=policy.media_check_seconds, egress=policy.egress,
+                                  reuse=reuse)
 
 
 def refuse_blocking(found: list[dict]) -> None:

@@ -206,7 +206,7 @@ async def import_csv(
     # The rows of an export already in the calendar are skipped below: their links are not asked.
     links = [m for row in rows if row and not _known(row, known) and not row.get(OVERFLOW)
              for m in _media_or_none(row)]
-    answers = await look_at_media(policy, links)
+    answers = await look_at_media(policy, links, reuse=True)  # siar import asks in parts, then imports
     untried = len({m.url for m in links} - answers.keys()) if policy.checks.mode("media_links") != "off" else 0
     if untried:
         notes = [*notes, f"{untried} of {len({m.url for m in links})} media links could not be tried within "
