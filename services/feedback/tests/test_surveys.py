@@ -256,3 +256,11 @@ async def test_who_created_changed_opened_and_closed_a_survey_is_on_record(clien
                              )).status_code == 422
     assert (await client.patch(f"/v1/surveys/{sid}", json={})).status_code == 200  # nothing changed: no entry
     assert len((await client.get("/v1/audit", params={"entity_id": sid})).json()["entries"]) == len(log)
+
+
+async def test_a_renamed_survey_is_logged_under_its_new_title_with_the_old_one(client):
+    draft = (await client.post("/v1/surveys", json=survey_body())).json()
+    renamed = await client.patch(f"/v1/surveys/{draft['survey_id']}", json={"title": {"id": "Survei Desember"}})
+    assert renamed.status_code == 200
+    log = (await client.get("/v1/audit", params={"entity_id": draft["survey_id"]})).json()["entries"]
+    assert log[-1]["details"] == {"title": "Survei Desember", "fields": ["title"], "was": draft["title"]["id"]}

@@ -219,10 +219,11 @@ async def update_survey(pool: asyncpg.Pool, ref: UUID | str, body: SurveyUpdate,
         await store.update_survey(conn, survey.survey_id, values)
         if body.questions is not None:
             await store.replace_questions(conn, survey.survey_id, body.questions)
-        if given:  # an empty PATCH changed nothing
-            await _audit(conn, actor, "survey.updated", survey, {"fields": sorted(given)})
         updated = await store.get_survey(conn, survey.survey_id)
-    assert updated is not None
+        assert updated is not None
+        if given:  # an empty PATCH changed nothing; a renamed survey is logged under its new title
+            await _audit(conn, actor, "survey.updated", updated, {"fields": sorted(given)}
+                         | ({"was": survey.title.id} if updated.title.id != survey.title.id else {}))
     return updated
 
 
