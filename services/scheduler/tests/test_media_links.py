@@ -5,7 +5,7 @@ a slow server and a server that refuses HEAD — each said then, not at the post
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from siar_devstack.serving import served
@@ -250,3 +250,27 @@ async def test_an_imported_plan_has_its_media_links_tried_each_once(clean_db, am
             assert len(late) == media_links.CONCURRENCY and "did not answer within 0.5 s" in late[0]["warnings"][0]
             assert dry.json()["notes"] == [f"{10 - media_links.CONCURRENCY} of 10 media links could not be tried "
                                            "within 0.5 s (too many for the time); they are tried at each post's time"]
+
+
+async def test_a_series_and_an_event_have_their_media_links_tried_when_written(clean_db, amqp_url, accts):
+    start = (datetime.now(UTC) + timedelta(days=2)).date()
+    async with served(files) as base:
+        def series(path: str) -> dict:
+            return {"text": "Dongeng pagi", "targets": [accts["telegram"]], "start": f"{start}T09:00:00",
+                    "rrule": "FREQ=WEEKLY", "count": 3, "media": [{"url": base + path, "alt_text": "Poster"}]}
+
+        async with running_scheduler(clean_db, amqp_url, check_media_links="block") as planner:
+            gone = await planner.post("/v1/series", json=series("/gone.jpg"))
+            assert gone.status_code == 422 and gone.json()["findings"][0]["rule"] == "http_error"
+            huge = await planner.post("/v1/series", json=series("/huge.jpg"))  # 12 MB for Telegram's 10
+            assert huge.status_code == 422 and "12 MB, at most 10 MB" in huge.text
+            fine = await planner.post("/v1/series", json=series("/poster.jpg"))
+            assert fine.status_code == 201, fine.text
+            moved = await planner.patch(f"/v1/series/{fine.json()['series_id']}",
+                                        json={"media": [{"url": base + "/gone.jpg", "alt_text": "Poster"}]})
+            assert moved.status_code == 422  # a new link that does not answer is refused, the series kept
+            event = await planner.post("/v1/events", json={
+                "title": "Lomba Mendongeng", "starts_at": f"{start + timedelta(days=5)}T10:00:00",
+                "targets": [accts["telegram"]], "days_before": [3, 0],
+                "media": [{"url": base + "/share", "alt_text": "Poster"}]})
+            assert event.status_code == 422 and event.json()["findings"][0]["rule"] == "not_media"

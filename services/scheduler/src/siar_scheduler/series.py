@@ -40,6 +40,7 @@ from .posts import (
     hashtags_left_out,
     initial_state,
     insert_new,
+    look_at_media,
     refuse_blocking,
     resolve_targets,
     target_texts,
@@ -263,13 +264,16 @@ async def _locked(conn: asyncpg.Connection, series_id: UUID, kind: str | None = 
 
 
 async def _check(conn, policy: Policy, *, texts: list[tuple[str, datetime | None]], media, title, account_ids,
-                 campaign_id, tz: str, draft: bool):
+                 campaign_id, tz: str, draft: bool, answers=None):
+    """Refuse what a platform or the library's checks would refuse in any of the texts; with
+    ``answers`` (look_at_media), the media links' findings and the sizes their servers said too."""
     targets = await resolve_targets(conn, account_ids)
     camp = await campaign(conn, campaign_id)
     for text, at in texts:
-        check_content(targets, text, media, title, target_texts(targets, text, media, title, camp))
+        check_content(targets, text, media, title, target_texts(targets, text, media, title, camp), answers)
         if not draft:
-            refuse_blocking(findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=at, timezone=tz))
+            refuse_blocking(findings(policy, text=text, media=media, title=title, camp=camp, scheduled_at=at,
+                                     timezone=tz, answers=answers))
     return targets, camp
 
 
@@ -293,9 +297,10 @@ async def create_series(pool: asyncpg.Pool, req: SeriesCreate, *, actor: Actor, 
         raise _problem(ValueError("every date of this series is in the past"))
     series_id = uuid.uuid4()
     state = initial_state(policy, draft=req.draft)
+    answers = await look_at_media(policy, req.media)  # before a connection is taken, as for one post
     async with pool.acquire() as conn, conn.transaction():
         await _check(conn, policy, texts=[(req.text, None)], media=req.media, title=req.title,
-                     account_ids=req.targets, campaign_id=req.campaign_id, tz=tz, draft=req.draft)
+                     account_ids=req.targets, campaign_id=req.campaign_id, tz=tz, draft=req.draft, answers=answers)
         await plans.insert_series(
             conn, series_id=series_id, kind="recurrence", text=req.text,
             media=[m.model_dump(exclude_none=True) for m in req.media], title=req.title, targets=req.targets,
@@ -314,6 +319,7 @@ async def create_series(pool: asyncpg.Pool, req: SeriesCreate, *, actor: Actor, 
 
 async def update_series(pool: asyncpg.Pool, series_id: UUID, req: SeriesUpdate, *, actor: Actor, policy: Policy) -> SeriesOut:
     fields = req.model_fields_set
+    answers = await look_at_media(policy, req.media) if "media" in fields and req.media else None
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, series_id, "recurrence")
         tz = _zone(req.timezone, policy) if "timezone" in fields and req.timezone else row["timezone"]
@@ -338,13 +344,15 @@ async def update_series(pool: asyncpg.Pool, series_id: UUID, req: SeriesUpdate, 
             "timezone": tz, "starts_local": start, "rrule": rule.rule, "exdates": sorted(rule.exdates),
         }
         return await _apply_update(conn, row, values, actor=actor, policy=policy,
-                                   texts=[(values["text"], None)])
+                                   texts=[(values["text"], None)], answers=answers)
 
 
-async def _apply_update(conn, row, values: dict, *, actor: Actor, policy: Policy, texts) -> SeriesOut:
+async def _apply_update(conn, row, values: dict, *, actor: Actor, policy: Policy, texts, answers=None) -> SeriesOut:
+    """``answers``: the new media links' (look_at_media), when the media changed."""
     media = [MediaIn(**m) for m in values["media"]]
     await _check(conn, policy, texts=texts, media=media, title=values["title"], account_ids=values["targets"],
-                 campaign_id=values["campaign_id"], tz=values["timezone"], draft=row["review_state"] == "draft")
+                 campaign_id=values["campaign_id"], tz=values["timezone"], draft=row["review_state"] == "draft",
+                 answers=answers)
     changes = {k: {"from": _plain(row[k]), "to": _plain(v)} for k, v in values.items() if row[k] != v}
     content = {"text", "media", "title", "campaign_id", "countdown"} & set(changes)
     if set(values["targets"]) != set(row["targets"]):
@@ -417,9 +425,10 @@ async def create_event(pool: asyncpg.Pool, req: EventCreate, *, actor: Actor, po
         raise _problem(ValueError("every countdown post of this event would be in the past"))
     series_id = uuid.uuid4()
     state = initial_state(policy, draft=req.draft)
+    answers = await look_at_media(policy, req.media)  # before a connection is taken, as for one post
     async with pool.acquire() as conn, conn.transaction():
         await _check(conn, policy, texts=[(p.text, p.at) for p in planned], media=req.media, title=req.video_title,
-                     account_ids=req.targets, campaign_id=req.campaign_id, tz=tz, draft=req.draft)
+                     account_ids=req.targets, campaign_id=req.campaign_id, tz=tz, draft=req.draft, answers=answers)
         await plans.insert_series(
             conn, series_id=series_id, kind="countdown", text=req.template or cd.DEFAULT_TEMPLATES[req.language],
             media=[m.model_dump(exclude_none=True) for m in req.media], title=req.video_title, targets=req.targets,
@@ -436,6 +445,7 @@ async def create_event(pool: asyncpg.Pool, req: EventCreate, *, actor: Actor, po
 
 async def update_event(pool: asyncpg.Pool, series_id: UUID, req: EventUpdate, *, actor: Actor, policy: Policy) -> SeriesOut:
     fields = req.model_fields_set
+    answers = await look_at_media(policy, req.media) if "media" in fields and req.media else None
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, series_id, "countdown")
         old = dict(row["countdown"])
@@ -463,7 +473,7 @@ async def update_event(pool: asyncpg.Pool, series_id: UUID, req: EventUpdate, *,
         }
         now = datetime.now(UTC)
         texts = [(t, at) for t, at in _event_texts(values) if at >= now]
-        return await _apply_update(conn, row, values, actor=actor, policy=policy, texts=texts)
+        return await _apply_update(conn, row, values, actor=actor, policy=policy, texts=texts, answers=answers)
 
 
 # -- cancelling and review -------------------------------------------------------------------
