@@ -466,3 +466,14 @@ async def test_a_signed_media_link_keeps_its_signature_out_of_the_audit_log(plan
     [update] = [e for e in log if e["action"] == "post.updated"]
     assert update["details"]["media"]["to"][0]["url"] == "https://files.perpus.example/poster.jpg?\u2026"
     assert "abc123secret" not in str(log)
+    # A series' changes are logged the same way.
+    start = (datetime.now(UTC) + timedelta(days=2)).date()
+    series = (await planner.post("/v1/series", json={
+        "text": "Dongeng pagi", "targets": [accts["telegram"]], "start": f"{start}T09:00:00", "rrule": "FREQ=DAILY",
+        "count": 2, "media": [{"url": "https://files.perpus.example/old.jpg", "alt_text": "Poster"}]})).json()
+    moved = await planner.patch(f"/v1/series/{series['series_id']}", json={"media": [{"url": signed, "alt_text": "Poster"}]})
+    assert moved.status_code == 200, moved.text
+    entries = (await planner.get("/v1/audit", params={"entity_id": series["series_id"]})).json()["entries"]
+    [changed] = [e for e in entries if e["action"] == "series.updated"]
+    assert changed["details"]["media"]["to"][0]["url"] == "https://files.perpus.example/poster.jpg?\u2026"
+    assert "abc123secret" not in str(entries)

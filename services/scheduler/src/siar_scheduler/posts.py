@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -587,7 +587,7 @@ async def update_post(
         assert updated is not None
         await write_events(conn, SCHEMA, [updated_event(updated, camp)])
         changes = {
-            name: {"from": _plain(old), "to": _plain(new)}
+            name: {"from": audit_value(old), "to": audit_value(new)}
             for name, old, new in (
                 ("text", post.text, text), ("media", post.media, media), ("title", post.title, title),
                 ("scheduled_at", post.scheduled_at, scheduled_at), ("timezone", post.timezone, timezone),
@@ -602,21 +602,21 @@ async def update_post(
     return updated
 
 
-def _plain(value):
-    if isinstance(value, datetime):
+def audit_value(value):
+    """A changed field's value as the audit log keeps it (posts' and series' "from"/"to"): times
+    and ids as text, media as plain objects — a media link without its query, since every role
+    reads the log and it is never cleaned, and a signed link's query is its signature."""
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
-    if isinstance(value, list):  # media: a signed link's query (its signature) stays out of the log
-        return [_unsigned(m.model_dump(exclude_none=True)) if hasattr(m, "model_dump") else m for m in value]
+    if isinstance(value, list):
+        return [audit_value(v) for v in value]
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, dict) and isinstance(value.get("url"), str) and "?" in value["url"]:
+        return value | {"url": value["url"].split("?", 1)[0] + "?\u2026"}
     return value
-
-
-def _unsigned(media: dict) -> dict:
-    url = media.get("url")
-    if isinstance(url, str) and "?" in url:
-        media["url"] = url.split("?", 1)[0] + "?…"
-    return media
 
 
 async def cancel_post(pool: asyncpg.Pool, post_id: UUID, reason: str, *, actor: Actor = SYSTEM) -> PostOut:

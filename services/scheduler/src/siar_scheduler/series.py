@@ -33,6 +33,7 @@ from .policy import Policy
 from .posts import (
     SCHEMA,
     NewPost,
+    audit_value,
     campaign,
     cancelled_event,
     check_content,
@@ -353,7 +354,7 @@ async def _apply_update(conn, row, values: dict, *, actor: Actor, policy: Policy
     await _check(conn, policy, texts=texts, media=media, title=values["title"], account_ids=values["targets"],
                  campaign_id=values["campaign_id"], tz=values["timezone"], draft=row["review_state"] == "draft",
                  answers=answers)
-    changes = {k: {"from": _plain(row[k]), "to": _plain(v)} for k, v in values.items() if row[k] != v}
+    changes = {k: {"from": audit_value(row[k]), "to": audit_value(v)} for k, v in values.items() if row[k] != v}
     content = {"text", "media", "title", "campaign_id", "countdown"} & set(changes)
     if set(values["targets"]) != set(row["targets"]):
         # Other accounts are other audiences: what a reviewer approved was to go out on these.
@@ -375,16 +376,6 @@ async def _apply_update(conn, row, values: dict, *, actor: Actor, policy: Policy
 
 def _entity(row) -> str:
     return "series" if row["kind"] == "recurrence" else "event"
-
-
-def _plain(value):
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 # -- event countdowns ------------------------------------------------------------------------
