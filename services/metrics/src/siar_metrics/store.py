@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from .engagement import AGGREGATE_SQL, BASIS_SQL, DENOMINATOR_SQL, INTERACTIONS_SQL
+from .vocabulary import POST_METRICS, VOCABULARY
 
 DUE_CHANNEL = "metrics_collections"
 
@@ -30,8 +31,9 @@ async def outstanding(conn: asyncpg.Connection) -> int:
     return await conn.fetchval(_OUTSTANDING)
 
 
-VALUE_COLUMNS = ("views", "reach", "likes", "comments", "shares", "saves", "clicks", "followers")
-POST_VALUES = VALUE_COLUMNS[:-1]  # followers is the account's, not the post's
+# The readings' value columns are the vocabulary's names; followers is the account's, not the post's.
+VALUE_COLUMNS = VOCABULARY
+POST_VALUES = POST_METRICS
 
 # --------------------------------------------------------------------------- read models
 
