@@ -46,6 +46,10 @@ class AuditList(BaseModel):
     next_cursor: str | None = None
 
 
+SYSTEM_ACTOR, SYSTEM_ROLE = "siar", "system"
+"""Who an entry names when Siar itself acted (a post not approved by its time, a survey's closing
+date): the same in every service's log."""
+
 _INSERT = "INSERT INTO audit_log (actor, role, action, entity, entity_id, details) VALUES ($1, $2, $3, $4, $5, $6)"
 
 

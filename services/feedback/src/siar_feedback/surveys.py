@@ -133,14 +133,12 @@ async def create_survey(pool: asyncpg.Pool, body: SurveyCreate, *, actor: Caller
     return survey
 
 
-SIAR = "siar"  # Siar itself in the audit log (a survey's dates), as the scheduler names it
-
-
 async def _audit(conn: asyncpg.Connection, actor: Caller | None, action: str, survey: Survey,
                  details: dict[str, Any] | None = None) -> None:
     """An entry in the audit log, naming the survey by its title; ``actor`` None: Siar itself (a
     survey's dates)."""
-    await audit_log.append(conn, actor=actor.actor_id if actor else SIAR, role=actor.role if actor else "system",
+    await audit_log.append(conn, actor=actor.actor_id if actor else audit_log.SYSTEM_ACTOR,
+                           role=actor.role if actor else audit_log.SYSTEM_ROLE,
                            action=action, entity="survey", entity_id=survey.survey_id,
                            details={"title": survey.title.id} | (details or {}))
 

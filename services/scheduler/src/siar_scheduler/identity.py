@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Depends
+from siar_runtime.audit import SYSTEM_ACTOR, SYSTEM_ROLE
 from siar_runtime.auth import Caller
 from siar_runtime.problems import TYPE_BASE, Problem
 
@@ -27,7 +28,7 @@ class Actor:
         return self.role in REVIEWERS
 
 
-SYSTEM = Actor("siar", "system")
+SYSTEM = Actor(SYSTEM_ACTOR, SYSTEM_ROLE)
 """The scheduler itself (a post not approved by its time, a series extended)."""
 
 
