@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from siar_runtime import zones
@@ -15,6 +16,12 @@ DEFAULT_SCHEDULER = "http://127.0.0.1:8001"
 DEFAULT_PUBLISHER = "http://127.0.0.1:8002"
 DEFAULT_METRICS = "http://127.0.0.1:8003"
 DEFAULT_FEEDBACK = "http://127.0.0.1:8004"
+
+
+def segment(value: str) -> str:
+    """Something typed on the command line (a survey's slug, a post's id) as one segment of an
+    API path: a ? or # in it stays in it instead of starting the query."""
+    return quote(value, safe="")
 
 
 class CliError(Exception):

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from . import render
 from .app import api, command, config, posts_app, reports_app
-from .client import CliError
+from .client import CliError, segment
 from .posts import bound, month_bounds
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON")]
@@ -267,7 +267,7 @@ def post_engagement(
     ctx: typer.Context, post_id: Annotated[str, typer.Argument(help="The post's id")], as_json: JsonOpt = False,
 ) -> None:
     """Every reading of one post on each platform, and why one is missing."""
-    report = api(ctx, "metrics").get(f"/v1/posts/{post_id}/engagement")
+    report = api(ctx, "metrics").get(f"/v1/posts/{segment(post_id)}/engagement")
     if as_json:
         render.as_json(report)
         return

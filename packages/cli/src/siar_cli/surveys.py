@@ -9,7 +9,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -18,7 +17,7 @@ from rich.text import Text
 
 from . import render
 from .app import api, command, config, surveys_app
-from .client import CliError
+from .client import CliError, segment
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 SurveyArg = Annotated[str, typer.Argument(help="The survey's id or slug")]
@@ -28,7 +27,7 @@ STATUS_STYLE = {"draft": "dim", "scheduled": "cyan", "open": "green", "closed": 
 
 def _path(survey: str, rest: str = "") -> str:
     """The API path of a survey named by id or slug (whatever was typed stays one path segment)."""
-    return f"/v1/surveys/{quote(survey, safe='')}{rest}"
+    return f"/v1/surveys/{segment(survey)}{rest}"
 
 
 def _title(survey: dict[str, Any]) -> str:
