@@ -253,3 +253,57 @@ async def test_the_stored_values_and_events_are_the_vocabulary_and_the_rate_defi
         else:
             assert reading["followers"] == event.followers == values.get("followers")
             assert (reading["interactions"], reading["denominator"], reading["basis"]) == (None, None, None)
+
+
+async def audience_requested(db, account_id: str, platform: str = "mastodon"):
+    """One more audience reading of the account, requested (an earlier one may still wait)."""
+    from siar_metrics import collections
+
+    async with db.pool.acquire() as conn, conn.transaction():
+        await collections.plan_audience(conn, account_id, platform)
+    [(row, _)] = await claim_all(db, requester())
+    return row
+
+
+async def test_one_batch_keeps_the_newest_followers_and_each_platforms_last_answer_and_failure(db):
+    """The statement that stores the answers also keeps the accounts' followers and the platforms'
+    last collection (the gauge SiarInsightsNotCollected watches); a failure in the same batch is
+    noted with them."""
+    early, late = await audience_requested(db, "acc-m"), await audience_requested(db, "acc-m")
+    target = await publish_target(db, platform="x", account_id="acc-x")
+    gone = await requested_first(db, target)
+    now = datetime.now(UTC)
+    await answer(db, collected(late, {"followers_count": 300}, at=now),
+                 collected(early, {"followers_count": 200}, at=now - timedelta(hours=1)),
+                 failed(gone, "transient"))
+    async with db.pool.acquire() as conn:
+        assert await followers(conn, "acc-m") == 300
+        times = {r["platform"]: (r["last_collected_at"], r["last_failed_at"]) for r in await store.platform_times(conn)}
+    assert times["mastodon"] == (now, None)
+    assert times["x"][0] is None and times["x"][1] > now - timedelta(minutes=1)
+    await answer(db, failed(gone, "transient"))  # a failure alone, for a request no longer waiting
+    async with db.pool.acquire() as conn:
+        assert {r["platform"]: r["last_collected_at"] for r in await store.platform_times(conn)}["mastodon"] == now
+
+
+async def test_concurrent_batches_over_the_same_accounts_and_platforms_all_commit(db):
+    """Every batch upserts the same platforms' and accounts' rows: in one order everywhere, so
+    that batches stored at once wait for each other, never deadlock."""
+    import asyncio
+
+    platforms = ["bluesky", "mastodon", "threads", "x"]
+    batches = []
+    for i in range(8):
+        gone = platforms[i % 4]  # each batch fails on a platform the others collect from
+        target = await publish_target(db, platform=gone, account_id=f"acc-{gone}")
+        batch = [failed(await requested_first(db, target), "transient")]
+        for platform in platforms:
+            if platform != gone:
+                batch.append(collected(await audience_requested(db, f"acc-{platform}", platform),
+                                       {"followers_count": 10 * i}))
+        batches.append(batch)
+
+    outcomes = await asyncio.gather(*(answer(db, *batch) for batch in batches))
+    assert sum(o.total_samples for o in outcomes) == 24 and sum(sum(o.retrying.values()) for o in outcomes) == 8
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM readings WHERE kind = 'account'") == 24

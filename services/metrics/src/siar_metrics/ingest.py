@@ -92,19 +92,17 @@ async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], pol
     for request_id in collected.keys() & failed.keys():
         del failed[request_id]  # an answer beats a failure of the same request
         outcome.duplicates += 1
-    if collected:
-        await _collected(conn, collected, outcome, announce)
-    if failed:
-        await _failed(conn, failed, policy, outcome)
-    last_ok: dict[str, datetime] = {}
-    for p in collected.values():
-        last_ok[p.platform] = max(p.collected_at, last_ok.get(p.platform, p.collected_at))
     last_failed: dict[str, datetime] = {}
     for p in failed.values():
         last_failed[p.platform] = max(p.failed_at, last_failed.get(p.platform, p.failed_at))
-    await store.touch_platforms(conn, last_ok, last_failed)
-    if outcome.events:
-        await conn.execute("SELECT pg_notify($1, '')", notify_channel(SCHEMA))
+    if failed:
+        await _failed(conn, failed, policy, outcome)
+    # The platforms' rows are shared by every batch: one upsert, in platform order, after the
+    # accounts' (the collected statement's order), so that concurrent batches never deadlock.
+    if collected:
+        await _collected(conn, collected, outcome, announce, last_failed)
+    elif last_failed:
+        await store.touch_platforms(conn, {}, last_failed)
     return outcome
 
 
@@ -113,7 +111,7 @@ AUDIENCE = spec_for_model(AudienceSampled)
 
 
 async def _collected(conn: asyncpg.Connection, answers: dict[str, InsightsCollected], outcome: Outcome,
-                     announce: bool = True) -> None:
+                     announce: bool, last_failed: dict[str, datetime]) -> None:
     """Store the answered readings in one statement (store.store_collected).
 
     This runs once per answer at tens of thousands a second, so Python does nothing per value:
@@ -124,18 +122,16 @@ async def _collected(conn: asyncpg.Connection, answers: dict[str, InsightsCollec
     given = list(answers.values())
     stored = await store.store_collected(
         conn, pydantic_core.to_json(given), VOCABULARY_COLUMNS, announce=announce,
-        types=(ENGAGEMENT.type, AUDIENCE.type), time=datetime.now(UTC).isoformat().replace("+00:00", "Z"))
-    outcome.duplicates += len(given) - len(stored)
-    newest: dict[str, tuple[str, str, float, datetime]] = {}
-    for n, followers in stored:
-        p = given[n - 1]
-        outcome.samples[p.platform] += len(p.metrics)
-        outcome.collected[(p.platform, p.kind)] += 1
-        if followers is not None and (p.account_id not in newest or newest[p.account_id][3] < p.collected_at):
-            newest[p.account_id] = (p.account_id, p.platform, followers, p.collected_at)
+        types=(ENGAGEMENT.type, AUDIENCE.type), time=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        channel=notify_channel(SCHEMA), failed=last_failed)
+    answered = 0
+    for row in stored:
+        outcome.samples[row["platform"]] += row["samples"]
+        outcome.collected[(row["platform"], row["kind"])] += row["answers"]
+        answered += row["answers"]
+    outcome.duplicates += len(given) - answered
     if announce:
-        outcome.events += len(stored)
-    await store.record_followers(conn, sorted(newest.values()))
+        outcome.events += answered
 
 
 async def _failed(conn: asyncpg.Connection, answers: dict[str, InsightsFailed], policy: Policy, outcome: Outcome) -> None:
