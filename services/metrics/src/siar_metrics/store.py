@@ -164,9 +164,9 @@ async def give_up(conn: asyncpg.Connection, request_ids: list[uuid.UUID], reason
 
 
 # One statement stores a whole batch of answers. siar_metrics.ingest hands the answers over as
-# they came ($1: the insights.collected payloads as one JSON array — the cheapest way to hand
-# thousands of values over); this statement does the rest, so that no value passes through
-# Python one by one:
+# they came ($1: one JSON array of the insights.collected payloads, with only the fields read
+# here — the cheapest way to hand thousands of values over); this statement does the rest, so
+# that no value passes through Python one by one:
 # - takes the readings answered off the list (the deduplication: an answer whose reading is gone
 #   matches nothing);
 # - appends every raw value as a sample with its normalised name (the vocabulary, $2–$5, is
@@ -191,15 +191,14 @@ _SUMS_BY_METRIC = ", ".join(f"sum(value) FILTER (WHERE metric = '{name}') AS {na
 _METRIC_PAIRS = ", ".join(f"""'"{name}":' || t.{name}""" for name in POST_VALUES)  # '"likes":' || t.likes, …
 _STORE_COLLECTED = f"""
 WITH answer AS (
-    SELECT * FROM ROWS FROM (json_to_recordset($1::text::json) AS (
+    SELECT * FROM json_to_recordset($1::text::json) AS a(
         request_id uuid, kind text, platform text, account_id text, collected_at timestamptz, metrics json)
-    ) WITH ORDINALITY AS a(request_id, kind, platform, account_id, collected_at, raw, n)
 ), taken AS (
     DELETE FROM collections c USING answer a
     WHERE c.request_id = a.request_id AND c.kind = a.kind AND c.platform = a.platform
       AND c.account_id = a.account_id
     RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform, c.platform_post_id,
-              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.raw, a.n
+              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.metrics AS raw
 ), vocabulary AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(kind, platform, raw_name, metric)
 ), valued AS MATERIALIZED (
@@ -290,7 +289,8 @@ FROM rated GROUP BY platform, kind
 async def store_collected(conn: asyncpg.Connection, answers: bytes, vocabulary: Sequence[Sequence[str | None]],
                           *, announce: bool, types: tuple[str, str], time: str, channel: str,
                           failed: dict[str, datetime]) -> list[asyncpg.Record]:
-    """answers: a JSON array of insights.collected payloads; vocabulary: (kind, platform, raw name,
+    """answers: a JSON array of insights.collected payloads (request_id, kind, platform,
+    account_id, collected_at and metrics are read); vocabulary: (kind, platform, raw name,
     metric) columns; types: the engagement.sampled and audience.sampled CloudEvent types; time:
     the events' time; channel: the outbox's, notified when events were written; failed: the
     platforms' last failed answer in the same batch (platform -> failed_at), noted with the
