@@ -201,18 +201,16 @@ WITH answer AS (
               c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.metrics AS raw
 ), vocabulary AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(kind, platform, raw_name, metric)
-), valued AS MATERIALIZED (
-    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, v.metric, r.key AS raw_name,
-           r.value::float8 AS value
+), sampled AS (
+    INSERT INTO samples (request_id, collected_at, platform, account_id, target_id, metric, raw_name, value)
+    SELECT t.request_id, t.collected_at, t.platform, t.account_id, t.target_id, v.metric, r.key, r.value::float8
     FROM taken t
     CROSS JOIN LATERAL json_each_text(t.raw) r
     LEFT JOIN vocabulary v ON v.kind = t.kind AND v.platform = t.platform AND v.raw_name = r.key
-), sampled AS (
-    INSERT INTO samples (request_id, collected_at, platform, account_id, target_id, metric, raw_name, value)
-    SELECT request_id, collected_at, platform, account_id, target_id, metric, raw_name, value FROM valued
+    RETURNING request_id, metric, value
 ), normalised AS (
     SELECT request_id, count(*) AS samples, {_SUMS_BY_METRIC}
-    FROM valued
+    FROM sampled
     GROUP BY request_id
 ), reading AS (
     SELECT t.*, coalesce(n.samples, 0) AS samples, {", ".join("n." + name for name in POST_VALUES)},
