@@ -10,10 +10,12 @@ engagement.sampled / audience.sampled event per answer in the outbox; then the a
 followers and the platforms' last collection. The baseline is ``copy_records_to_table`` of the
 very same sample rows, batch for batch, into a table with the same columns and no index or
 constraint — the fastest way PostgreSQL takes them. Answers are a mix over the ten platforms with
-their real metric names (about five values each, as the platforms give them). Rounds alternate
-baseline and path so that neither gets a warmer cache.
+their real metric names (about five values each, as the platforms give them). Six rounds, each
+running the baseline, the path and the path without events in another order; each phase is 16
+batches long, as the first batches two connections store at once are slower (measured: the
+second's first took half as long again), which shorter phases would weigh too much.
 
-    uv run python -m bench.metrics_ingest [answers=40000] [batch=500] [connections=2]"""
+    uv run python -m bench.metrics_ingest [answers=48000] [batch=500] [connections=2]"""
 
 from __future__ import annotations
 
@@ -35,10 +37,13 @@ from siar_runtime.migrate import migrate
 
 from .common import fresh_environment, machine
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 48_000
 BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 CONCURRENCY = int(sys.argv[3]) if len(sys.argv) > 3 else 2  # as SIAR_INGEST_CONCURRENCY
-ROUNDS = 4
+ROUNDS = 6
+# Each round runs the three phases in another order (each in each place twice), so that none
+# always comes first after the round's setup or always inherits another's dirty pages.
+ORDERS = [("copy", "path", "quiet"), ("path", "quiet", "copy"), ("quiet", "copy", "path")]
 
 # What each platform's adapter answers for a post (shared/platforms.md item 6), and one audience.
 ANSWERS = {
@@ -154,25 +159,28 @@ async def run() -> dict:
             copied = stored = events = quiet = 0
             for round_ in range(ROUNDS):
                 rows, answers = plan(per_round, rng)
+                quiet_rows, quiet_answers = plan(per_round, rng)  # the path without events, on readings of its own
                 async with db.pool.acquire() as conn:
-                    await conn.copy_records_to_table("collections", records=rows, columns=COLLECTION_COLUMNS)
+                    await conn.copy_records_to_table("collections", records=rows + quiet_rows,
+                                                     columns=COLLECTION_COLUMNS)
                     await conn.execute("ANALYZE collections")
                 answer_batches = [answers[i:i + BATCH] for i in range(0, len(answers), BATCH)]
                 row_batches = [sample_rows(b) for b in answer_batches]
-                copy_seconds += await plain_copy(db.pool, row_batches)
-                copied += sum(len(b) for b in row_batches)
-                if round_ % 2:  # every other round also without the events, on readings of its own
-                    more_rows, more = plan(per_round, rng)
-                    async with db.pool.acquire() as conn:
-                        await conn.copy_records_to_table("collections", records=more_rows, columns=COLLECTION_COLUMNS)
-                    seconds, samples, _ = await storage_path(
-                        db.pool, [more[i:i + BATCH] for i in range(0, len(more), BATCH)], announce=False)
-                    quiet_seconds += seconds
-                    quiet += samples
-                seconds, samples, written = await storage_path(db.pool, answer_batches)
-                path_seconds += seconds
-                stored += samples
-                events += written
+                for phase in ORDERS[round_ % len(ORDERS)]:
+                    if phase == "copy":
+                        copy_seconds += await plain_copy(db.pool, row_batches)
+                        copied += sum(len(b) for b in row_batches)
+                    elif phase == "path":
+                        seconds, samples, written = await storage_path(db.pool, answer_batches)
+                        path_seconds += seconds
+                        stored += samples
+                        events += written
+                    else:
+                        seconds, samples, _ = await storage_path(
+                            db.pool, [quiet_answers[i:i + BATCH] for i in range(0, per_round, BATCH)],
+                            announce=False)
+                        quiet_seconds += seconds
+                        quiet += samples
             async with db.pool.acquire() as conn:
                 in_samples = await conn.fetchval("SELECT count(*) FROM samples")
                 in_plain = await conn.fetchval("SELECT count(*) FROM plain_samples")
