@@ -307,3 +307,31 @@ async def test_concurrent_batches_over_the_same_accounts_and_platforms_all_commi
     assert sum(o.total_samples for o in outcomes) == 24 and sum(sum(o.retrying.values()) for o in outcomes) == 8
     async with db.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM readings WHERE kind = 'account'") == 24
+
+
+async def test_stored_events_wake_every_replicas_relay_once_and_duplicates_do_not(db):
+    """The outbox's channel is notified in the storing statement when it wrote events (another
+    replica's relay listens), once per batch, and not for a batch of answers already stored."""
+    import asyncio
+
+    from siar_metrics.collections import SCHEMA
+    from siar_runtime.outbox import notify_channel
+
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    row = await requested_first(db, target)
+    heard: asyncio.Queue = asyncio.Queue()
+
+    def hear(connection, pid, channel, payload) -> None:
+        heard.put_nowait(channel)
+
+    async with db.pool.acquire() as listener:
+        await listener.add_listener(notify_channel(SCHEMA), hear)
+        try:
+            payload = collected(row, MASTODON)
+            await answer(db, payload, payload)
+            assert await asyncio.wait_for(heard.get(), 5) == notify_channel(SCHEMA)
+            await answer(db, payload)  # already stored: no event, no notification
+            await asyncio.sleep(0.3)
+            assert heard.empty()
+        finally:
+            await listener.remove_listener(notify_channel(SCHEMA), hear)
