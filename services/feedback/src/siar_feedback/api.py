@@ -31,7 +31,7 @@ SurveyRef = Annotated[str, Path(max_length=100, description="The survey's id or 
 
 
 def router(auth, settings: FeedbackSettings) -> APIRouter:
-    api = APIRouter(prefix="/v1", responses=ERRORS, tags=["surveys"])
+    api = APIRouter(prefix="/v1", responses=ERRORS)  # tags per route: the audit log is not "surveys"
     CallerDep = Annotated[Caller, Depends(auth)]
 
     def pool(request: Request) -> asyncpg.Pool:
@@ -52,13 +52,13 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
     audit_log.add_route(api, CallerDep, Pool, what="who created, changed, opened and closed which survey, when",
                         entities="survey")
 
-    @api.post("/surveys", status_code=201, response_model=Survey, summary="Define a survey (as a draft)")
+    @api.post("/surveys", tags=["surveys"], status_code=201, response_model=Survey, summary="Define a survey (as a draft)")
     async def create(body: SurveyCreate, response: Response, caller: CallerDep, db: Pool) -> Survey:
         survey = await surveys.create_survey(db, body, actor=caller)
         response.headers["Location"] = f"/v1/surveys/{survey.survey_id}"
         return linked(survey)
 
-    @api.get("/surveys", response_model=SurveyList, summary="Surveys, newest first")
+    @api.get("/surveys", tags=["surveys"], response_model=SurveyList, summary="Surveys, newest first")
     async def list_(
         caller: CallerDep,
         db: Pool,
@@ -69,12 +69,12 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
             found = await store.list_surveys(conn, status, limit)
         return SurveyList(surveys=[linked(s) for s in found])
 
-    @api.get("/surveys/{survey}", response_model=Survey, summary="A survey with its links per channel")
+    @api.get("/surveys/{survey}", tags=["surveys"], response_model=Survey, summary="A survey with its links per channel")
     async def read(survey: SurveyRef, caller: CallerDep, db: Pool) -> Survey:
         return linked(await find(db, survey))
 
     @api.patch(
-        "/surveys/{survey}", response_model=Survey,
+        "/surveys/{survey}", tags=["surveys"], response_model=Survey,
         summary="Change a survey (its questions only while it is a draft)",
         description=(
             "Only the fields given change. Questions change only while the survey is a draft. A closed "
@@ -90,7 +90,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         return linked(updated)
 
     @api.post(
-        "/surveys/{survey}/open", response_model=Survey,
+        "/surveys/{survey}/open", tags=["surveys"], response_model=Survey,
         summary="Open a survey now, or at its opening date; emits survey.opened with its links",
         description=(
             "A draft or closed survey opens now, or becomes scheduled when its opens_at is ahead. Opening "
@@ -109,14 +109,14 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         request.app.state.wake()
         return linked(opened)
 
-    @api.post("/surveys/{survey}/close", response_model=Survey,
+    @api.post("/surveys/{survey}/close", tags=["surveys"], response_model=Survey,
               summary="Close a survey; emits survey.closed with its headline results")
     async def close(survey: SurveyRef, request: Request, caller: CallerDep, db: Pool) -> Survey:
         closed = await surveys.close_survey(db, surveys.survey_ref(survey), actor=caller)
         request.app.state.wake()
         return linked(closed)
 
-    @api.post("/surveys/{survey}/responses", status_code=201, response_model=ResponseOut,
+    @api.post("/surveys/{survey}/responses", tags=["surveys"], status_code=201, response_model=ResponseOut,
               summary="Hand in a patron's response (a kiosk, a form elsewhere)")
     async def respond(survey: SurveyRef, body: ResponseIn, request: Request, caller: CallerDep, db: Pool) -> ResponseOut:
         found = await find(db, survey, count=False)
@@ -150,7 +150,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
         assert result.response is not None
         return result.response
 
-    @api.get("/surveys/{survey}/results", response_model=Results,
+    @api.get("/surveys/{survey}/results", tags=["surveys"], response_model=Results,
              summary="Counts per question and channel, average rating, CSAT and NPS")
     async def results_(survey: SurveyRef, caller: CallerDep, db: Pool) -> Results:
         found = await find(db, survey, count=False)
@@ -158,7 +158,7 @@ def router(auth, settings: FeedbackSettings) -> APIRouter:
             return await results.results(conn, found)
 
     @api.get(
-        "/surveys/{survey}/answers.csv",
+        "/surveys/{survey}/answers.csv", tags=["surveys"],
         response_class=Response,
         summary="Free-text answers as CSV (cells that would start a formula are quoted); admins only",
         description="Patrons' own words, which may hold personal data (a name, a phone number): only a token "
