@@ -399,3 +399,67 @@ def test_report_figures_read_right():
         out = Console(record=True, width=100)
         out.print(reports.heat_map(grid, title="t"))
         assert out.export_text().count("Mon") == 1
+
+
+def test_series_and_events_written_reviewed_moved_and_cancelled_from_the_command_line(scheduler):
+    editor, reviewer = as_(scheduler, EDITOR), as_(scheduler, REVIEWER)
+    month = next_month()
+    made = siar(editor, "series", "create", "Jam buka Sabtu 08.00-14.00 #PalembangBaca", "--start", f"{month}-06 08:00",
+                "--rule", "FREQ=DAILY;INTERVAL=7", "--count", "4", "--to", "telegram", "--json")
+    assert made.exit_code == 0, made.output
+    series = json.loads(made.output)
+    assert series["review"]["state"] == "in_review" and series["timezone"] == "Asia/Jakarta"
+    assert [o["scheduled_local"][:16] for o in series["occurrences"]] == [
+        f"{month}-06T08:00", f"{month}-13T08:00", f"{month}-20T08:00", f"{month}-27T08:00"]
+    listed = siar(editor, "series", "list")
+    assert "Jam buka Sabtu" in listed.output and "FREQ=DAILY;INTERVAL=7" in listed.output
+    assert f"{month}-06 08:00" in listed.output and "in_review" in listed.output
+
+    skipped = siar(editor, "series", "change", series["series_id"], "--skip", f"{month}-13", "--json")
+    assert skipped.exit_code == 0, skipped.output
+    assert json.loads(skipped.output)["exdates"] == [f"{month}-13"]
+    nothing = siar(editor, "series", "change", series["series_id"])
+    assert nothing.exit_code == 2 and "nothing to change" in nothing.output
+    own = siar(editor, "series", "approve", series["series_id"])
+    assert own.exit_code == 1 and "Not allowed" in own.output
+    approved = siar(reviewer, "series", "approve", series["series_id"], "--comment", "Oke")
+    assert approved.exit_code == 0, approved.output
+    assert "approved" in approved.output and f"next post {month}-06 08:00" in approved.output
+    shown = siar(editor, "series", "show", series["series_id"])
+    assert f"skips {month}-13" in shown.output and "Oke" in shown.output
+    assert shown.output.count("scheduled") == 3 and "cancelled" not in shown.output
+
+    made = siar(editor, "events", "create", "Lomba Mendongeng Anak", "--at", f"{month}-20 10.00", "--to",
+                "mastodon:perpustakaan", "--place", "Aula Perpustakaan", "--days", "3, 0", "--post-time", "08.30",
+                "--draft", "--json")
+    assert made.exit_code == 0, made.output
+    event = json.loads(made.output)
+    assert event["review"]["state"] == "draft" and event["event"]["days_before"] == [3, 0]
+    assert [o["scheduled_local"][:16] for o in event["occurrences"]] == [f"{month}-17T08:30", f"{month}-20T08:30"]
+    submitted = siar(editor, "events", "submit", event["series_id"])
+    assert submitted.exit_code == 0 and "in_review" in submitted.output
+    back = siar(reviewer, "events", "send-back", event["series_id"], "--comment", "Tambah tautan pendaftaran")
+    assert back.exit_code == 0, back.output
+    moved = siar(editor, "events", "change", event["series_id"], "--at", f"{month}-21 10:00", "--link",
+                 "https://perpus.palembang.go.id/lomba", "--json")
+    assert moved.exit_code == 0, moved.output
+    moved_event = json.loads(moved.output)
+    assert moved_event["timezone"] == "Asia/Jakarta" and moved_event["event"]["link"].endswith("/lomba")
+    assert [o["scheduled_local"][:16] for o in moved_event["occurrences"] if o["status"] != "cancelled"] == [
+        f"{month}-18T08:30", f"{month}-21T08:30"]
+    shown = siar(editor, "events", "show", event["series_id"])
+    assert "Lomba Mendongeng Anak" in shown.output and "place: Aula Perpustakaan" in shown.output
+    assert "Tambah tautan pendaftaran" in shown.output
+
+    cancelled = siar(editor, "events", "cancel", event["series_id"], "--reason", "Ditunda")
+    assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
+    assert "Lomba" not in siar(editor, "events", "list").output
+    assert "Lomba" in siar(editor, "events", "list", "--cancelled").output
+
+    wrong = siar(editor, "events", "create", "Lomba", "--at", f"{month}-20 10:00", "--to", "telegram", "--days", "x")
+    assert wrong.exit_code == 2 and "--days 'x'" in wrong.output
+    late = siar(editor, "events", "create", "Lomba", "--at", f"{month}-20 10:00", "--to", "telegram",
+                "--post-time", "25:00")
+    assert late.exit_code == 2 and "not a time of day" in late.output
+    unknown = siar(editor, "series", "show", str(uuid.uuid4()))
+    assert unknown.exit_code == 1

@@ -2,7 +2,8 @@
 
 The five everyday commands sit at the top (``siar create``, ``list``, ``approve``, ``import``,
 ``export``); everything else is grouped: ``siar posts …``, ``siar campaigns …``,
-``siar calendar …``, ``siar accounts …``, ``siar reports …``, ``siar surveys …``, ``siar audit``. Another group plugs in the same way
+``siar calendar …``, ``siar accounts …``, ``siar series …``, ``siar events …``, ``siar reports …``,
+``siar surveys …``, ``siar audit``. Another group plugs in the same way
 (``app.add_typer(dead_letters.app, name="dead-letters")``).
 
 The token comes from ``SIAR_API_TOKEN`` or ``--token``; the services' addresses from

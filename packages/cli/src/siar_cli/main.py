@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, calendar, dead_letters, posts, reports, surveys  # noqa: F401  (each module registers its commands)
+from . import accounts, calendar, dead_letters, posts, reports, series, surveys  # noqa: F401  (each module registers its commands)
 from .app import app
 
 

@@ -98,6 +98,9 @@ def router(auth, policy: Policy) -> APIRouter:
 
     # -- series and events -------------------------------------------------------------------
 
+    def article(what: str) -> str:
+        return ("an " if what[0] in "aeiou" else "a ") + what
+
     def review_routes(prefix: str, what: str, tag: str) -> None:
         kind = "recurrence" if prefix == "series" else "countdown"
 
@@ -109,7 +112,7 @@ def router(auth, policy: Policy) -> APIRouter:
             return out
 
         @api.post(f"/{prefix}/{{series_id}}/approve", response_model=SeriesOut, tags=["review"],
-                  summary=f"Approve a {what} in review and its posts (reviewers; not one's own)", name=f"approve_{prefix}")
+                  summary=f"Approve {article(what)} in review and its posts (reviewers; not one's own)", name=f"approve_{prefix}")
         async def approve(series_id: UUID, request: Request, actor: ActorDep, db: Pool,
                           body: ReviewRequest | None = None) -> SeriesOut:
             out = await series.review(db, series_id, "approve", actor=actor, policy=policy,
@@ -118,7 +121,7 @@ def router(auth, policy: Policy) -> APIRouter:
             return out
 
         @api.post(f"/{prefix}/{{series_id}}/send-back", response_model=SeriesOut, tags=["review"],
-                  summary=f"Send a {what} back to its author with a comment (reviewers)", name=f"send_back_{prefix}")
+                  summary=f"Send {article(what)} back to its author with a comment (reviewers)", name=f"send_back_{prefix}")
         async def send_back(series_id: UUID, body: SendBackRequest, actor: ActorDep, db: Pool) -> SeriesOut:
             return await series.review(db, series_id, "send_back", actor=actor, policy=policy, comment=body.comment,
                                        kind=kind)
