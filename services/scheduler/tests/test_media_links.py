@@ -204,6 +204,39 @@ async def test_a_link_to_this_machine_or_a_private_network_is_a_finding_and_not_
     assert "127.0.0.2, a loopback address" in answers[f"http://127.0.0.2:{port}/poster.jpg"].refused
 
 
+
+async def test_the_check_connects_only_to_an_address_it_allowed_and_asks_by_the_links_name(monkeypatch):
+    """The name is resolved once, by the guard, for the connection itself: of a name whose records
+    hold a private and an allowed address only the allowed one is connected to (httpx asked
+    again would pick either), the server is asked for the link's own name, and a name with no
+    allowed address is never connected to at all."""
+    import socket
+
+    loop = asyncio.get_running_loop()
+    resolve = loop.getaddrinfo
+    records = {"media.example": ["10.0.0.7", "127.0.0.1"], "intranet.example": ["10.0.0.7"]}
+
+    async def fake(host, port, *args, **kwargs):  # no DNS server with such names here
+        if host not in records:
+            return await resolve(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in records[host]]
+
+    monkeypatch.setattr(loop, "getaddrinfo", fake)
+    hosts: list[bytes] = []
+
+    async def app(scope, receive, send):
+        hosts.append(dict(scope["headers"]).get(b"host", b""))
+        await files(scope, receive, send)
+
+    async with served(app) as base:
+        port = base.rsplit(":", 1)[1]
+        answers = await media_links.look([f"http://media.example:{port}/poster.jpg",
+                                          f"http://intranet.example:{port}/poster.jpg"], timeout=2,
+                                         egress=Egress(networks("127.0.0.1")))
+    assert answers[f"http://media.example:{port}/poster.jpg"].status == 200
+    assert hosts == [f"media.example:{port}".encode()]
+    assert "10.0.0.7, a private network address" in answers[f"http://intranet.example:{port}/poster.jpg"].refused
+
 def calendar_csv(base: str, rows: list[tuple[str, str]]) -> bytes:
     """(account, media path) per row, each a day apart next year at 09:00."""
     year = datetime.now(UTC).year + 1

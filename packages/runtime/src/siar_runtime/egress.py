@@ -90,12 +90,10 @@ class Egress:
                 return None
         return kind
 
-    async def resolve(self, host: str, port: int, family: int = socket.AF_UNSPEC, *,
-                      every: bool = False) -> list[tuple[int, str]]:  # fmt: skip
+    async def resolve(self, host: str, port: int, family: int = socket.AF_UNSPEC) -> list[tuple[int, str]]:
         """The (family, address) pairs of ``host`` that may be fetched from, in the resolver's
-        order; :class:`Refused` if none may — or, with ``every``, if any may not (for a caller that
-        cannot choose the address its connection goes to). ``socket.gaierror`` if the name does
-        not resolve."""
+        order, for the caller to connect to (and to no other); :class:`Refused` if none may.
+        ``socket.gaierror`` if the name does not resolve."""
         host = host.strip("[]")
         try:
             literal: Address | None = ipaddress.ip_address(host)
@@ -108,7 +106,7 @@ class Egress:
             pairs = list(dict.fromkeys((info[0], str(info[4][0]).split("%", 1)[0]) for info in infos))
         refused = [a for _, a in pairs if self.why_not(a) is not None]
         usable = [(f, a) for f, a in pairs if self.why_not(a) is None]
-        if usable and not (every and refused):
+        if usable:
             return usable
         address = str(_plain(ipaddress.ip_address(refused[0]))) if refused else host
         raise Refused(f"leads to {address}, {self.why_not(address) or 'an address'} Siar does not fetch from: "

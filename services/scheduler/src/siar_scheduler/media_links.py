@@ -12,12 +12,11 @@ limits with the post's other rules (a 2 GB video for X is refused at once). Noth
 the post: the publisher downloads the file at its time as before.
 
 A link must lead where the publisher will fetch from (siar_runtime.egress): to this machine, the
-cloud's instance metadata or a private network only where the operator allows it. Each request,
-redirects included, is checked before it is sent on every address its host resolves to (one
-not allowed refuses the link). The connection then resolves the name again (httpx offers no
-hook in between), so a name that answers differently within that moment could still be asked
-for its headers — which tells the editor a status and a type, never a body. The publisher's
-download, which would carry a body, connects only to the addresses it checked."""
+cloud's instance metadata or a private network only where the operator allows it. Every
+connection, a redirect's included, resolves its host once through the guard and connects only to
+an address it allows (TLS still checks the certificate against the name), as the publisher's
+download does: a name that answers differently a moment later (DNS rebinding) gains nothing, and
+a name with both a public and a private address is asked at the public one."""
 
 from __future__ import annotations
 
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from siar_runtime.egress import Egress, Refused
 
@@ -64,14 +64,9 @@ async def look(urls: Iterable[str], *, timeout: float, egress: Egress | None = N
     limit = asyncio.Semaphore(CONCURRENCY)
     headers = {"User-Agent": "Siar (checking a post's media link)", "Accept-Encoding": "identity"}
 
-    async def allowed(request: httpx.Request) -> None:  # every request, each redirect's too
-        # every: httpx resolves the name again and may try any of its addresses
-        await guard.resolve(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80),
-                            every=True)
-
     # trust_env off: through a proxy from the environment the guard's addresses would not be the ones asked
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers=headers, trust_env=False,
-                                 event_hooks={"request": [allowed]}) as client:
+                                 transport=_guarded_transport(guard)) as client:
 
         started: set[str] = set()
 
@@ -108,6 +103,47 @@ again: ``siar import`` checks a plan in parts and then imports it, asking each l
 written or submitted always asks afresh (an editor who just replaced the file behind a link must
 not be told about the old one); an error or a web page is always asked again."""
 _RECENT: OrderedDict[tuple[str, tuple], tuple[float, Answer]] = OrderedDict()
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network with the guard in front: the host's addresses resolved once, only
+    those allowed connected to (the connection goes to the address; TLS, above it, still speaks
+    and checks the name)."""
+
+    def __init__(self, guard: Egress) -> None:
+        self._guard = guard
+        self._network = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+        failed: Exception | None = None
+        for _, address in await self._guard.resolve(host, port):  # Refused if none is allowed
+            try:
+                return await self._network.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failed = exc  # the next address, as a client tries a name's addresses in turn
+        assert failed is not None  # resolve gives at least one address or raises
+        raise failed
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+        raise Refused("a media link cannot lead to a local socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._network.sleep(seconds)
+
+
+def _guarded_transport(guard: Egress) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    # httpx has no parameter for httpcore's network backend; its pool is rebuilt with one, and
+    # test_media_links proves a connection goes through it (a name the guard refuses is never
+    # connected to, even with nothing else checking).
+    limits = httpx.Limits()  # httpx's own defaults
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_GuardedBackend(guard))
+    return transport
 
 
 async def _look(client: httpx.AsyncClient, url: str) -> Answer:
