@@ -97,8 +97,8 @@ async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], pol
         last_failed[p.platform] = max(p.failed_at, last_failed.get(p.platform, p.failed_at))
     if failed:
         await _failed(conn, failed, policy, outcome)
-    # The platforms' rows are shared by every batch: one upsert, in platform order, after the
-    # accounts' (the collected statement's order), so that concurrent batches never deadlock.
+    # The platforms' rows are shared by every batch: one upsert in platform order, after the
+    # accounts' (store.store_collected), so that concurrent batches never deadlock.
     if collected:
         await _collected(conn, collected, outcome, announce, last_failed)
     elif last_failed:

@@ -179,8 +179,13 @@ async def give_up(conn: asyncpg.Connection, request_ids: list[uuid.UUID], reason
 #   reading, one event, always under the same id (no other event of this source uses a request
 #   id as its id).
 # - keeps each account's newest followers read, and each platform's last collected answer with
-#   the batch's last failed one ($11, $12) in one upsert in platform order (every batch shares
-#   these rows; the same order everywhere keeps concurrent batches from deadlocking);
+#   the batch's last failed one ($11, $12), in one upsert in platform order. Every batch shares
+#   these rows, so their locks come in one order everywhere — accounts, then platforms (touched
+#   reads followed, which runs it first), as the separate statements before did — and last:
+#   PostgreSQL runs the data-modifying CTEs the final SELECT does not read after it (in
+#   practice the last written first; the documentation leaves the order open, and only this
+#   waiting depends on it), so the outbox and readings rows, written below them, go in before
+#   these shared rows are locked and a concurrent batch waits only for the end of this one;
 # - notifies the outbox's channel ($10) when it wrote events.
 # A post's reading is rated on the followers known before this statement: an audience reading in
 # the same batch counts from the next one on, as it would in the next batch.
@@ -224,6 +229,26 @@ WITH answer AS (
            CASE WHEN kind = 'post' THEN {DENOMINATOR_SQL} END AS denominator,
            CASE WHEN kind = 'post' THEN {BASIS_SQL} END AS basis
     FROM reading r
+), followed AS (
+    INSERT INTO accounts AS a (account_id, platform, followers, followers_at)
+    SELECT DISTINCT ON (account_id) account_id, platform, followers, collected_at
+    FROM rated WHERE kind = 'account' AND followers IS NOT NULL
+    ORDER BY account_id, collected_at DESC
+    ON CONFLICT (account_id) DO UPDATE SET followers = EXCLUDED.followers, followers_at = EXCLUDED.followers_at
+    WHERE a.followers_at IS NULL OR a.followers_at < EXCLUDED.followers_at
+    RETURNING 1
+), touched AS (
+    INSERT INTO platforms AS p (platform, last_collected_at, last_failed_at)
+    SELECT platform, max(collected_at), max(failed_at) FROM (
+        SELECT platform, collected_at, NULL::timestamptz AS failed_at FROM rated
+        UNION ALL
+        SELECT platform, NULL, failed_at FROM unnest($11::text[], $12::timestamptz[]) AS f(platform, failed_at)
+    ) AS t
+    WHERE (SELECT count(*) FROM followed) >= 0  -- runs followed first: accounts' rows, then platforms'
+    GROUP BY platform ORDER BY platform
+    ON CONFLICT (platform) DO UPDATE SET
+        last_collected_at = greatest(p.last_collected_at, EXCLUDED.last_collected_at),
+        last_failed_at = greatest(p.last_failed_at, EXCLUDED.last_failed_at)
 ), read AS (
     INSERT INTO readings (request_id, kind, stage, target_id, post_id, account_id, platform, planned_at,
                           collected_at, attempts, views, reach, likes, comments, shares, saves, clicks, followers,
@@ -259,24 +284,6 @@ WITH answer AS (
                || '}}}}', 'UTF8')
     FROM rated t
     WHERE $6
-), followed AS (
-    INSERT INTO accounts AS a (account_id, platform, followers, followers_at)
-    SELECT DISTINCT ON (account_id) account_id, platform, followers, collected_at
-    FROM rated WHERE kind = 'account' AND followers IS NOT NULL
-    ORDER BY account_id, collected_at DESC
-    ON CONFLICT (account_id) DO UPDATE SET followers = EXCLUDED.followers, followers_at = EXCLUDED.followers_at
-    WHERE a.followers_at IS NULL OR a.followers_at < EXCLUDED.followers_at
-), touched AS (
-    INSERT INTO platforms AS p (platform, last_collected_at, last_failed_at)
-    SELECT platform, max(collected_at), max(failed_at) FROM (
-        SELECT platform, collected_at, NULL::timestamptz AS failed_at FROM rated
-        UNION ALL
-        SELECT platform, NULL, failed_at FROM unnest($11::text[], $12::timestamptz[]) AS f(platform, failed_at)
-    ) AS t
-    GROUP BY platform ORDER BY platform
-    ON CONFLICT (platform) DO UPDATE SET
-        last_collected_at = greatest(p.last_collected_at, EXCLUDED.last_collected_at),
-        last_failed_at = greatest(p.last_failed_at, EXCLUDED.last_failed_at)
 )
 SELECT platform, kind, count(*) AS answers, sum(samples)::int AS samples,
        (SELECT count(*) FROM (SELECT pg_notify($10, '') WHERE $6) AS x) AS notified
