@@ -116,12 +116,16 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+        addresses = [a for _, a in await self._guard.resolve(host, port)]  # Refused if none is allowed
+        # The addresses in turn, as a client tries a name's; each gets its share of the time, so
+        # that a first one that drops packets (a broken IPv6 route) leaves time for the next.
+        share = timeout / len(addresses) if timeout else None
         failed: Exception | None = None
-        for _, address in await self._guard.resolve(host, port):  # Refused if none is allowed
+        for address in addresses:
             try:
-                return await self._network.connect_tcp(address, port, timeout, local_address, socket_options)
+                return await self._network.connect_tcp(address, port, share, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failed = exc  # the next address, as a client tries a name's addresses in turn
+                failed = exc
         assert failed is not None  # resolve gives at least one address or raises
         raise failed
 
@@ -137,10 +141,11 @@ def _guarded_transport(guard: Egress) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     # httpx has no parameter for httpcore's network backend; its pool is rebuilt with one, and
     # test_media_links proves a connection goes through it (a name the guard refuses is never
-    # connected to, even with nothing else checking).
+    # connected to, even with nothing else checking). The certificates are certifi's, as the
+    # transport's own (SSL_CERT_FILE is not read: trust_env off).
     limits = httpx.Limits()  # httpx's own defaults
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
         network_backend=_GuardedBackend(guard))
     return transport
