@@ -463,3 +463,9 @@ def test_series_and_events_written_reviewed_moved_and_cancelled_from_the_command
     assert late.exit_code == 2 and "not a time of day" in late.output
     unknown = siar(editor, "series", "show", str(uuid.uuid4()))
     assert unknown.exit_code == 1
+    no_media = siar(editor, "series", "change", series["series_id"], "--alt", "Poster")
+    assert no_media.exit_code == 2 and "--alt describes a --media" in no_media.output
+    no_days = siar(editor, "events", "change", event["series_id"], "--days", "")
+    assert no_days.exit_code == 2 and "--days ''" in no_days.output
+    same = siar(editor, "series", "change", series["series_id"], "--unskip", f"{month}-20")
+    assert same.exit_code == 2 and "nothing to change" in same.output  # that day was not skipped

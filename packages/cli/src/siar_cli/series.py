@@ -46,6 +46,8 @@ def day(value: str, option: str) -> str:
 
 def media_list(urls: list[str] | None, alts: list[str] | None) -> list[dict[str, str]]:
     alts = alts or []
+    if alts and not urls:
+        raise CliError("--alt describes a --media: give the media again with their descriptions")
     if len(alts) > len(urls or []):
         raise CliError("more --alt than --media: each --alt describes the --media at its place")
     return [{"url": url, **({"alt_text": alts[i]} if i < len(alts) else {})} for i, url in enumerate(urls or [])]
@@ -73,11 +75,11 @@ def post_time(value: str) -> str:
 
 
 def name(series: dict[str, Any]) -> str:
-    """An event's title; a series' title, else its text's first line."""
+    """An event's title; a series' first line of text (its ``title`` is a video's title)."""
     if series["kind"] == "countdown":
-        return (series.get("event") or {}).get("title") or series.get("title") or ""
+        return (series.get("event") or {}).get("title") or ""
     lines = series["text"].strip().splitlines()
-    return series.get("title") or (lines[0] if lines else "")
+    return lines[0] if lines else ""
 
 
 def schedule(series: dict[str, Any], tz: str) -> str:
@@ -278,6 +280,7 @@ def change_series(
     campaign: Annotated[str | None, typer.Option(help="Campaign name or id")] = None,
     media: MediaOpt = None,
     alt: AltOpt = None,
+    title: Annotated[str | None, typer.Option(help="A new video title (YouTube, TikTok)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a series: every post of it that has not gone out follows."""
@@ -296,16 +299,20 @@ def change_series(
     if skip or unskip:
         current = client.get(f"/v1/series/{segment(series_id)}").get("exdates") or []
         gone = {day(d, "--unskip") for d in unskip or []}
-        body["exdates"] = sorted((set(current) | {day(d, "--skip") for d in skip or []}) - gone)
+        wanted = sorted((set(current) | {day(d, "--skip") for d in skip or []}) - gone)
+        if wanted != sorted(current):
+            body["exdates"] = wanted
     if to:
         body["targets"] = resolve_accounts(client, to)
     if campaign:
         body["campaign_id"] = campaign_id(client, campaign)
-    if media:
+    if media or alt:
         body["media"] = media_list(media, alt)
+    if title is not None:
+        body["title"] = title
     if not body:
         raise CliError("nothing to change: give --text, --start, --rule, --until, --count, --skip, --to, "
-                       "--campaign or --media")
+                       "--campaign, --media or --title")
     done(ctx, client.patch(f"/v1/series/{segment(series_id)}", json=body), "changed", as_json)
 
 
@@ -342,7 +349,7 @@ def create_event(
                        ("video_title", video_title)):
         if value:
             body[key] = value
-    if days:
+    if days is not None:
         body["days_before"] = days_before(days)
     if post_time_:
         body["post_time"] = post_time(post_time_)
@@ -364,6 +371,8 @@ def change_event(
     template: Annotated[str | None, typer.Option(help="A new text for every post")] = None,
     to: Annotated[list[str] | None, typer.Option("--to", help="New accounts (all of them); repeat")] = None,
     campaign: Annotated[str | None, typer.Option(help="Campaign name or id")] = None,
+    language: Annotated[str | None, typer.Option(help="id or en: of the default text and the dates")] = None,
+    video_title: Annotated[str | None, typer.Option("--video-title", help="A new video title")] = None,
     media: MediaOpt = None,
     alt: AltOpt = None,
     as_json: JsonOpt = False,
@@ -371,12 +380,13 @@ def change_event(
     """Move or change an event: its posts that have not gone out follow."""
     client = api(ctx)
     body: dict[str, Any] = {}
-    for key, value in (("title", title), ("place", place), ("link", link), ("template", template)):
+    for key, value in (("title", title), ("place", place), ("link", link), ("template", template),
+                       ("language", language), ("video_title", video_title)):
         if value is not None:
             body[key] = value
     if at:
         body |= when_fields(at, "starts_at", None)  # local time in the event's own zone
-    if days:
+    if days is not None:
         body["days_before"] = days_before(days)
     if post_time_:
         body["post_time"] = post_time(post_time_)
@@ -384,9 +394,9 @@ def change_event(
         body["targets"] = resolve_accounts(client, to)
     if campaign:
         body["campaign_id"] = campaign_id(client, campaign)
-    if media:
+    if media or alt:
         body["media"] = media_list(media, alt)
     if not body:
         raise CliError("nothing to change: give --title, --at, --place, --link, --days, --post-time, --template, "
-                       "--to, --campaign or --media")
+                       "--language, --video-title, --to, --campaign or --media")
     done(ctx, client.patch(f"/v1/events/{segment(series_id)}", json=body), "changed", as_json)
