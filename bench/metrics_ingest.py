@@ -11,15 +11,17 @@ followers and the platforms' last collection. The baseline is ``copy_records_to_
 very same sample rows, batch for batch, into a table with the same columns and no index or
 constraint — the fastest way PostgreSQL takes them. Answers are a mix over the ten platforms with
 their real metric names (about five values each, as the platforms give them). Six rounds, each
-running the baseline, the path and the path without events in another order; each phase is 16
-batches long, as the first batches two connections store at once are slower (measured: the
-second's first took half as long again), which shorter phases would weigh too much.
+running the baseline, the path and the path without events in another of the six orders; each
+phase is 16 batches long, as the first batches two connections store at once are slower
+(measured: the second's first took half as long again), which shorter phases would weigh too
+much.
 
     uv run python -m bench.metrics_ingest [answers=48000] [batch=500] [connections=2]"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import sys
@@ -41,9 +43,9 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 48_000
 BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 CONCURRENCY = int(sys.argv[3]) if len(sys.argv) > 3 else 2  # as SIAR_INGEST_CONCURRENCY
 ROUNDS = 6
-# Each round runs the three phases in another order (each in each place twice), so that none
-# always comes first after the round's setup or always inherits another's dirty pages.
-ORDERS = [("copy", "path", "quiet"), ("path", "quiet", "copy"), ("quiet", "copy", "path")]
+# Each round runs the three phases in another of the six orders, so that none always comes first
+# after the round's setup or always follows the same other phase (its dirty pages, its checkpoint).
+ORDERS = list(itertools.permutations(("copy", "path", "quiet")))
 
 # What each platform's adapter answers for a post (shared/platforms.md item 6), and one audience.
 ANSWERS = {
