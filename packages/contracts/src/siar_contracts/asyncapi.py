@@ -28,6 +28,7 @@ PRODUCERS: dict[str, str | tuple[str, ...]] = {
     "post.published": "publisher",
     "post.failed": ("publisher", "scheduler"),  # the scheduler's: not approved by its time
     "post.retrying": "publisher",
+    "post.at_risk": "scheduler",
     "account.registered": "publisher",
     "account.updated": "publisher",
     "account.needs_reconnect": "publisher",

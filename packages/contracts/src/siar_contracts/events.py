@@ -70,6 +70,26 @@ class PostUpdated(Payload):
     review_state: str | None = Field(default=None, description="draft, in_review or approved; only approved goes out")
 
 
+class MediaLinkFinding(Payload):
+    field: str = Field(description="Which media item: media[0] is the first")
+    rule: str = Field(description="unreachable, http_error, not_media, kind_mismatch or private_address")
+    message: str = Field(description="What was found, in words a librarian understands")
+
+
+class PostAtRisk(Payload):
+    """Shortly before a post's time (SIAR_MEDIA_RECHECK_MINUTES) its media links were tried
+    again, and one no longer works: it cannot be reached, answers an error, is a web page, or leads
+    where Siar does not fetch from. Unless someone mends the link or changes the post, the
+    publisher fails its targets at their time. For the team's chat bot or mail; the post's
+    findings in the scheduler's API say the same."""
+
+    post_id: str
+    scheduled_at: datetime
+    targets: list[TargetPlan] = Field(description="The targets still to go out")
+    findings: list[MediaLinkFinding]
+    reason: str = Field(description="The findings in one sentence")
+
+
 class PostCancelled(Payload):
     """These targets will not go out. The publisher stops any retry still waiting for them."""
 
@@ -412,6 +432,7 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("post.published", 1, PostPublished, "A target was published on its platform."),
     EventSpec("post.failed", 1, PostFailed, "A target could not be published, with the reason."),
     EventSpec("post.retrying", 1, PostRetrying, "A target's attempt failed and will be retried."),
+    EventSpec("post.at_risk", 1, PostAtRisk, "Shortly before its time a post's media link no longer works."),
     EventSpec("account.registered", 1, AccountRegistered, "A platform account was connected."),
     EventSpec("account.updated", 1, AccountUpdated, "A platform account's status or limits changed."),
     EventSpec(

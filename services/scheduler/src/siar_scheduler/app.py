@@ -21,7 +21,7 @@ from siar_runtime.logging import configure_logging
 from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
 
-from . import api_planning, posts, series, store
+from . import api_planning, posts, recheck, series, store
 from . import planning_store as plans
 from .api import router
 from .handlers import batch_handlers, handlers
@@ -34,7 +34,9 @@ SERVICE = "scheduler"
 log = structlog.get_logger("siar.scheduler")
 
 
-async def _cancel(task: asyncio.Task) -> None:
+async def _cancel(task: asyncio.Task | None) -> None:
+    if task is None:
+        return
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
@@ -104,9 +106,12 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         app.state.db = db
         app.state.bus = bus
 
+        recheck_wakeup = asyncio.Event()  # a post written or changed may be due for its links' second look
+
         def wake() -> None:
             runner.wake()
             relay.wake()
+            recheck_wakeup.set()
 
         app.state.wake = wake
         relay.start()
@@ -114,6 +119,17 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         pruner.start()
         runner.start()
         extending = asyncio.create_task(series.keep_extending(extender), name="series-extend")
+        rechecking = None
+        if settings.media_recheck_minutes and policy.checks.mode("media_links") != "off":
+            def at_risk(post_ids: list[str]) -> None:
+                metrics.at_risk.inc(len(post_ids))
+                relay.wake()
+
+            rechecking = asyncio.create_task(
+                recheck.keep_rechecking(db.pool, policy, settings.media_recheck_minutes, announced=at_risk,
+                                        wakeup=recheck_wakeup),
+                name="media-recheck",
+            )
         watching = asyncio.create_task(
             watch_overdue(db.pool, metrics, grace_seconds=settings.overdue_grace_seconds,
                           every_seconds=settings.overdue_check_seconds),
@@ -129,6 +145,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
                 ("due runner", runner.stop),
                 ("series extender", partial(_cancel, extending)),
                 ("overdue watch", partial(_cancel, watching)),
+                ("media recheck", partial(_cancel, rechecking)),
                 ("outbox relay", relay.stop),
                 ("inbox pruner", pruner.stop),
                 ("broker", bus.close),

@@ -36,6 +36,11 @@ class SchedulerMetrics:
             ["platform"],
             registry=r,
         )
+        self.at_risk = Counter(
+            "siar_scheduler_posts_at_risk_total",
+            "Posts whose media link no longer worked when tried again shortly before their time (post.at_risk)",
+            registry=r,
+        )
         self.dispatch_lateness = Histogram(
             "siar_scheduler_dispatch_lateness_seconds",
             "Time from a target's due time to its claim by the scheduler",

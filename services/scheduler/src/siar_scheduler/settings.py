@@ -52,6 +52,9 @@ class SchedulerSettings(ServiceSettings):
         default="warn", description="Try each media link when a post is written or submitted (a dead link, a web "
         "page instead of the file, a file over a platform's size limit) instead of failing at the post's time")
     media_check_seconds: float = Field(default=5, gt=0, le=60, description="How long the media links may take, in all")
+    media_recheck_minutes: int = Field(
+        default=60, ge=0, le=1440, description="Try a post's media links again this long before its time, and emit "
+        "post.at_risk if one no longer works (0: not again)")
     flagged_words_file: str | None = Field(
         default=None, description="A list file of the library's own (term | category | language a line); empty: none"
     )

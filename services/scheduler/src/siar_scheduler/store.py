@@ -249,7 +249,10 @@ async def update_post(
     review = review or {}
     await conn.execute(
         """
-        UPDATE posts SET text = $2, media = $3, title = $4, scheduled_at = $5, timezone = $6,
+        UPDATE posts SET media_rechecked_at = CASE WHEN media IS DISTINCT FROM $3::jsonb
+                                                        OR scheduled_at IS DISTINCT FROM $5
+                                                   THEN NULL ELSE media_rechecked_at END,
+                         text = $2, media = $3, title = $4, scheduled_at = $5, timezone = $6,
                          campaign_id = $7, detached = coalesce($8, detached),
                          findings = coalesce($9, findings),
                          review_state = coalesce($10, review_state),
@@ -294,6 +297,12 @@ async def update_post(
             [(post_id, account_id, text) for account_id, text in target_texts.items()],
         )
     await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
+
+
+async def set_findings(conn: asyncpg.Connection, post_id: UUID, findings: list[dict]) -> None:
+    """The post's content check findings, as a later look found them (siar_scheduler.recheck): not
+    a change of the post (its version stays)."""
+    await conn.execute("UPDATE posts SET findings = $2 WHERE post_id = $1", post_id, findings)
 
 
 async def set_review(

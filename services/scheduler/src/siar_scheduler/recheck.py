@@ -1,0 +1,142 @@
+"""A post's media links tried once more shortly before its time.
+
+A link that worked when the post was written can be gone by its time: the file moved, a share
+link expired, the library's server is down. The publisher would then fail the post's targets at
+their time, when it is too late to mend anything. So ``SIAR_MEDIA_RECHECK_MINUTES`` (60) before
+its time, each post that still has targets to send and has media is tried again (the same check
+as when it was written, siar_scheduler.media_links): what is found replaces the post's media link
+findings (the API and ``siar posts show`` show them), goes on record in the audit log
+(``post.media_rechecked``, by siar), and a link that no longer works is announced as
+``post.at_risk`` — for the team's chat bot or mail — while there is still time to fix it. The
+post itself is not changed or stopped: the link may work again at its time.
+
+Each post is tried once in that window; changing its media or its time lets it be tried again.
+The claim marks the posts in a short transaction and the links are tried outside any transaction
+(a slow server holds no row lock); a post changed in between is left to the check its change ran."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from uuid import UUID
+
+import asyncpg
+import structlog
+from siar_contracts import MediaLinkFinding, PostAtRisk, spec_for_model
+from siar_runtime.outbox import write_events
+
+from . import media_links, store
+from . import planning_store as plans
+from .identity import SYSTEM
+from .policy import Policy
+from .posts import SCHEMA, SOURCE, media_findings, plans_of
+from .schemas import MediaIn
+
+log = structlog.get_logger("siar.scheduler.recheck")
+
+BATCH = 20  # posts claimed at once (their links are asked together, within one deadline)
+IDLE_SECONDS = 30.0  # the longest sleep: a post written within the window waits at most this
+
+
+async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH) -> list[asyncpg.Record]:
+    """Posts with media, targets still to send and their time within ``minutes``, not tried
+    again yet: marked as tried now, and returned with their media and version."""
+    return await conn.fetch(
+        """
+        WITH due AS (
+            SELECT p.post_id FROM posts p
+            WHERE p.media_rechecked_at IS NULL AND p.media <> '[]'::jsonb
+              AND p.scheduled_at > clock_timestamp()
+              AND p.scheduled_at <= clock_timestamp() + make_interval(mins => $1)
+              AND EXISTS (SELECT 1 FROM targets t WHERE t.post_id = p.post_id AND t.status = 'scheduled')
+            ORDER BY p.scheduled_at
+            LIMIT $2
+            FOR UPDATE OF p SKIP LOCKED
+        )
+        UPDATE posts p SET media_rechecked_at = clock_timestamp()
+        FROM due WHERE p.post_id = due.post_id
+        RETURNING p.post_id, p.media, p.version
+        """,
+        minutes, limit,
+    )
+
+
+async def seconds_until_next(conn: asyncpg.Connection, minutes: int) -> float | None:
+    """Until the next post enters the window (None: none waits)."""
+    return await conn.fetchval(
+        """
+        SELECT extract(epoch FROM min(scheduled_at) - make_interval(mins => $1) - clock_timestamp())::float8
+        FROM posts WHERE media_rechecked_at IS NULL AND media <> '[]'::jsonb AND scheduled_at > clock_timestamp()
+        """,
+        minutes,
+    )
+
+
+async def recheck(pool: asyncpg.Pool, policy: Policy, claimed: list[asyncpg.Record]) -> list[str]:
+    """Try the claimed posts' links and keep what is found; returns the ids of the posts at risk."""
+    media = {row["post_id"]: [MediaIn(**m) for m in row["media"]] for row in claimed}
+    answers = await media_links.look([m.url for items in media.values() for m in items],
+                                     timeout=policy.media_check_seconds, egress=policy.egress)
+    at_risk = []
+    for row in claimed:
+        found = [f.as_dict() for f in media_links.findings(policy.checks.mode("media_links"), media[row["post_id"]],
+                                                             answers)]
+        if await _keep(pool, row["post_id"], row["version"], found):
+            at_risk.append(str(row["post_id"]))
+    return at_risk
+
+
+async def _keep(pool: asyncpg.Pool, post_id: UUID, version: int, found: list[dict]) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        post = await store.get_post(conn, post_id, for_update=True)
+        if post is None or post.version != version:
+            return False  # changed while its links were asked: that change ran its own check
+        pending = [t for t in post.targets if t.status == "scheduled"]
+        before = media_findings(post)
+        if not pending or (not found and not before):
+            return False
+        if sorted(map(repr, found)) != sorted(map(repr, before)):
+            others = [f.model_dump(exclude_none=True) for f in post.findings if f.check != "media_links"]
+            await store.set_findings(conn, post_id, others + found)
+            await plans.audit(conn, actor=SYSTEM.id, role=SYSTEM.role, action="post.media_rechecked", entity="post",
+                              entity_id=post_id, details={"warnings": [f["message"] for f in found]})
+        if not found:
+            return False
+        log.warning("media link no longer works", post_id=str(post_id), scheduled_at=post.scheduled_at.isoformat(),
+                    findings=[f["rule"] for f in found])
+        event = PostAtRisk(
+            post_id=str(post_id), scheduled_at=post.scheduled_at,
+            targets=[p for p in plans_of(post) if p.status == "scheduled"],
+            findings=[MediaLinkFinding(field=f["field"], rule=f["rule"], message=f["message"]) for f in found],
+            reason="; ".join(f["message"] for f in found),
+        )
+        await write_events(conn, SCHEMA, [spec_for_model(PostAtRisk).envelope(
+            event, source=SOURCE, correlation_id=post.correlation_id, subject=f"post/{post_id}")])
+        return True
+
+
+async def keep_rechecking(pool: asyncpg.Pool, policy: Policy, minutes: int, *,
+                          announced: Callable[[list[str]], None], wakeup: asyncio.Event) -> None:
+    """The service's loop: claim what entered the window, try it, sleep until the next post
+    enters it (at most :data:`IDLE_SECONDS`, or until ``wakeup`` is set: a post was written or
+    changed). ``announced``: called with the posts found at risk (the relay is woken)."""
+    while True:
+        wakeup.clear()
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                claimed = await claim(conn, minutes)
+            if claimed:
+                at_risk = await recheck(pool, policy, claimed)
+                if at_risk:
+                    announced(at_risk)
+                continue
+            async with pool.acquire() as conn:
+                wait = await seconds_until_next(conn, minutes)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database away a moment: try again later, never stop
+            log.exception("media recheck failed; trying again")
+            wait = IDLE_SECONDS
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), min(IDLE_SECONDS, max(0.5, wait if wait is not None else IDLE_SECONDS)))

@@ -1,0 +1,130 @@
+"""A post's media links tried once more shortly before its time (siar_scheduler.recheck): a link
+gone since the post was written is said on the post, in the audit log and as post.at_risk while
+there is still time, against a real file server and the real database."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from siar_devstack.serving import served
+from siar_runtime.db import Database
+from siar_scheduler import recheck
+from siar_scheduler.policy import Policy
+from siar_scheduler.settings import SchedulerSettings
+
+from .conftest import running_scheduler
+from .test_media_links import LOCAL, files
+from .test_review import create
+
+BROKEN: set[str] = set()
+
+
+async def library_files(scope, receive, send):
+    """The file server of test_media_links, where a path can break and mend between two looks."""
+    if scope["path"] in BROKEN:
+        await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await files(scope, receive, send)
+
+
+def soon(minutes: float = 30) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+async def audit(db: Database, post_id: str) -> list[dict]:
+    async with db.pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch(
+            "SELECT actor, action, details FROM audit_log WHERE entity_id = $1 AND action = 'post.media_rechecked'"
+            " ORDER BY id", post_id)]
+
+
+async def test_a_link_gone_since_the_post_was_written_is_said_while_there_is_time(clean_db, amqp_url, accts, tap):
+    BROKEN.clear()
+    policy = replace(Policy.from_settings(SchedulerSettings(check_media_links="warn", media_check_seconds=2)),
+                     egress=LOCAL)
+    db = await Database.open(clean_db, "scheduler", min_size=1, max_size=2)
+    try:
+        async with served(library_files) as base, running_scheduler(clean_db, amqp_url, check_media_links="warn",
+                                                                    media_check_seconds=2) as planner:
+            media = [{"url": base + "/poster.jpg", "kind": "image", "alt_text": "Poster pameran"}]
+            post = await create(planner, accts, media=media, scheduled_at=soon(30))
+            later = await create(planner, accts, media=media, scheduled_at=soon(120))  # not yet in the window
+            bare = await create(planner, accts, scheduled_at=soon(20))  # no media: nothing to try
+            assert post["findings"] == []
+
+            BROKEN.add("/poster.jpg")  # the file was moved after the post was written
+            async with db.pool.acquire() as conn, conn.transaction():
+                claimed = await recheck.claim(conn, 60)
+            assert [str(r["post_id"]) for r in claimed] == [post["post_id"]]
+            assert await recheck.recheck(db.pool, policy, claimed) == [post["post_id"]]
+
+            shown = (await planner.get(f"/v1/posts/{post['post_id']}")).json()
+            [finding] = shown["findings"]
+            assert finding["check"] == "media_links" and finding["rule"] == "http_error"
+            assert "answers 404 Not Found" in finding["message"] and shown["status"] == "scheduled"
+            [event] = await tap.wait(lambda: tap.of(post["post_id"], "post.at_risk"))
+            assert event["subject"] == f"post/{post['post_id']}" and event["correlationid"] == post["correlation_id"]
+            assert event["data"]["findings"][0]["rule"] == "http_error" and "404" in event["data"]["reason"]
+            assert [t["account_id"] for t in event["data"]["targets"]] == [accts["telegram"]]
+            [entry] = await audit(db, post["post_id"])
+            assert entry["actor"] == "siar" and "404" in entry["details"]["warnings"][0]
+
+            # Tried once in the window: nothing more is claimed, however often the loop looks.
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.claim(conn, 60) == []
+                assert 3000 < await recheck.seconds_until_next(conn, 60) <= 3600  # `later` enters in an hour
+
+            # Mended and the post moved: tried again, the finding goes, nothing is announced.
+            BROKEN.clear()
+            moved = await planner.patch(f"/v1/posts/{post['post_id']}", json={"scheduled_at": soon(40)})
+            assert moved.status_code == 200, moved.text
+            async with db.pool.acquire() as conn, conn.transaction():
+                claimed = await recheck.claim(conn, 60)
+            assert await recheck.recheck(db.pool, policy, claimed) == []
+            assert (await planner.get(f"/v1/posts/{post['post_id']}")).json()["findings"] == []
+            await asyncio.sleep(0.5)
+            assert len(tap.of(post["post_id"], "post.at_risk")) == 1 and len(await audit(db, post["post_id"])) == 2
+            assert later["post_id"] and bare["post_id"]
+    finally:
+        await db.close()
+
+
+async def test_a_post_changed_while_its_links_are_asked_keeps_what_its_change_found(clean_db, amqp_url, accts, tap):
+    BROKEN.clear()
+    policy = replace(Policy.from_settings(SchedulerSettings(check_media_links="warn")), egress=LOCAL)
+    db = await Database.open(clean_db, "scheduler", min_size=1, max_size=2)
+    try:
+        async with served(library_files) as base, running_scheduler(clean_db, amqp_url) as planner:
+            media = [{"url": base + "/poster.jpg", "kind": "image", "alt_text": "Poster pameran"}]
+            post = await create(planner, accts, media=media, scheduled_at=soon(30))
+            async with db.pool.acquire() as conn, conn.transaction():
+                claimed = await recheck.claim(conn, 60)
+            BROKEN.add("/poster.jpg")
+            edited = await planner.patch(f"/v1/posts/{post['post_id']}", json={"text": "Pameran buku anak, lagi!"})
+            assert edited.status_code == 200
+            assert await recheck.recheck(db.pool, policy, claimed) == []  # its version moved on: left alone
+            await asyncio.sleep(0.5)
+            assert tap.of(post["post_id"], "post.at_risk") == []
+            assert (await planner.get(f"/v1/posts/{post['post_id']}")).json()["findings"] == []
+    finally:
+        BROKEN.clear()
+        await db.close()
+
+
+async def test_the_service_tries_again_on_its_own_and_announces_on_the_broker(clean_db, amqp_url, accts, tap):
+    BROKEN.clear()
+    BROKEN.add("/gone.jpg")
+    async with served(library_files) as base, running_scheduler(
+            clean_db, amqp_url, check_media_links="warn", media_check_seconds=2, media_recheck_minutes=60,
+            allowed_private_addresses="127.0.0.0/8") as planner:
+        post = await create(planner, accts, scheduled_at=soon(10),
+                            media=[{"url": base + "/gone.jpg", "kind": "image", "alt_text": "Poster"}])
+        [event] = await tap.wait(lambda: tap.of(post["post_id"], "post.at_risk"), timeout=20)
+        assert "answers 404" in event["data"]["reason"]
+        metrics = (await planner.get("/metrics")).text
+        assert "siar_scheduler_posts_at_risk_total 1.0" in metrics
+    BROKEN.clear()
+    await asyncio.sleep(0)
