@@ -17,7 +17,7 @@ from rich.text import Text
 
 from . import render
 from .app import api, app, command, config
-from .client import CliError, segment
+from .client import Api, CliError, segment
 from .posts import JsonOpt, campaign_id, parse_when, resolve_accounts
 
 series_app = typer.Typer(help="Recurring posts: every Friday's opening hours, the monthly story hour.",
@@ -223,6 +223,20 @@ def lifecycle(group: typer.Typer, base: str, noun: str, a_noun: str) -> None:
 lifecycle(series_app, "/v1/series", "series", "a series")
 lifecycle(events_app, "/v1/events", "event", "an event")
 
+def change(ctx: typer.Context, client: Api, path: str, body: dict[str, Any], *, to: list[str] | None,
+           campaign: str | None, media: list[str] | None, alt: list[str] | None, options: str, as_json: bool) -> None:
+    """The end of a series' or an event's change: what both take, then the PATCH."""
+    if to:
+        body["targets"] = resolve_accounts(client, to)
+    if campaign:
+        body["campaign_id"] = campaign_id(client, campaign)
+    if media or alt:
+        body["media"] = media_list(media, alt)
+    if not body:
+        raise CliError(f"nothing to change: give {options}")
+    done(ctx, client.patch(path, json=body), "changed", as_json)
+
+
 ToOpt = Annotated[list[str], typer.Option("--to", help="Account: id, platform:handle, handle or platform; repeat")]
 MediaOpt = Annotated[list[str] | None, typer.Option("--media", help="Image or video URL; repeat")]
 AltOpt = Annotated[list[str] | None, typer.Option("--alt", help="Description of each --media, in order")]
@@ -302,18 +316,11 @@ def change_series(
         wanted = sorted((set(current) | {day(d, "--skip") for d in skip or []}) - gone)
         if wanted != sorted(current):
             body["exdates"] = wanted
-    if to:
-        body["targets"] = resolve_accounts(client, to)
-    if campaign:
-        body["campaign_id"] = campaign_id(client, campaign)
-    if media or alt:
-        body["media"] = media_list(media, alt)
     if title is not None:
         body["title"] = title
-    if not body:
-        raise CliError("nothing to change: give --text, --start, --rule, --until, --count, --skip, --to, "
-                       "--campaign, --media or --title")
-    done(ctx, client.patch(f"/v1/series/{segment(series_id)}", json=body), "changed", as_json)
+    change(ctx, client, f"/v1/series/{segment(series_id)}", body, to=to, campaign=campaign, media=media, alt=alt,
+           options="--text, --start, --rule, --until, --count, --skip, --to, --campaign, --media or --title",
+           as_json=as_json)
 
 
 # --------------------------------------------------------------------------- events
@@ -390,13 +397,6 @@ def change_event(
         body["days_before"] = days_before(days)
     if post_time_:
         body["post_time"] = post_time(post_time_)
-    if to:
-        body["targets"] = resolve_accounts(client, to)
-    if campaign:
-        body["campaign_id"] = campaign_id(client, campaign)
-    if media or alt:
-        body["media"] = media_list(media, alt)
-    if not body:
-        raise CliError("nothing to change: give --title, --at, --place, --link, --days, --post-time, --template, "
-                       "--language, --video-title, --to, --campaign or --media")
-    done(ctx, client.patch(f"/v1/events/{segment(series_id)}", json=body), "changed", as_json)
+    change(ctx, client, f"/v1/events/{segment(series_id)}", body, to=to, campaign=campaign, media=media, alt=alt,
+           options="--title, --at, --place, --link, --days, --post-time, --template, --language, --video-title, "
+                   "--to, --campaign or --media", as_json=as_json)
