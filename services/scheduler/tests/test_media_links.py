@@ -307,3 +307,8 @@ async def test_a_series_and_an_event_have_their_media_links_tried_when_written(c
                 "targets": [accts["telegram"]], "days_before": [3, 0],
                 "media": [{"url": base + "/share", "alt_text": "Poster"}]})
             assert event.status_code == 422 and event.json()["findings"][0]["rule"] == "not_media"
+            # A draft keeps a link that does not answer; submitting it tries the link again, as a post's.
+            draft = await planner.post("/v1/series", json=series("/gone.jpg") | {"draft": True})
+            assert draft.status_code == 201, draft.text
+            submitted = await planner.post(f"/v1/series/{draft.json()['series_id']}/submit")
+            assert submitted.status_code == 422 and submitted.json()["findings"][0]["rule"] == "http_error"

@@ -507,6 +507,12 @@ async def review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Act
 
 async def _review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Actor, policy: Policy,
                   comment: str | None, kind: str | None) -> SeriesOut:
+    answers = None
+    if action == "submit":  # a draft's links are tried when it is submitted, as a post's are
+        async with pool.acquire() as conn:
+            draft = await plans.get_series(conn, series_id)
+        if draft is not None and draft["media"]:
+            answers = await look_at_media(policy, [MediaIn(**m) for m in draft["media"]])
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, series_id, kind)
         state = row["review_state"]
@@ -518,7 +524,7 @@ async def _review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Ac
             media = [MediaIn(**m) for m in row["media"]]
             texts = [(row["text"], None)] if row["kind"] == "recurrence" else _event_texts(dict(row))
             await _check(conn, policy, texts=texts, media=media, title=row["title"], account_ids=list(row["targets"]),
-                         campaign_id=row["campaign_id"], tz=row["timezone"], draft=False)
+                         campaign_id=row["campaign_id"], tz=row["timezone"], draft=False, answers=answers)
             new_state = "in_review" if policy.review_required else "approved"
             values = {"review_state": new_state, "submitted_by": actor.id, "reviewed_by": None, "reviewed_at": None}
         elif action == "approve":
