@@ -88,6 +88,9 @@ class PostAtRisk(Payload):
     targets: list[TargetPlan] = Field(description="The targets still to go out")
     findings: list[MediaLinkFinding]
     reason: str = Field(description="The findings in one sentence")
+    review_state: str | None = Field(default=None, description="draft, in_review or approved; only approved goes out")
+    campaign_id: str | None = Field(default=None, description="The campaign the post belongs to")
+    series_id: str | None = Field(default=None, description="The recurring series or event countdown that made it")
 
 
 class PostCancelled(Payload):

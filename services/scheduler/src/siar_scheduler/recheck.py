@@ -12,7 +12,12 @@ post itself is not changed or stopped: the link may work again at its time.
 
 Each post is tried once in that window; changing its media or its time lets it be tried again.
 The claim marks the posts in a short transaction and the links are tried outside any transaction
-(a slow server holds no row lock); a post changed in between is left to the check its change ran."""
+(a slow server holds no row lock), each post's on its own deadline; a post changed in between is
+left to the check its change ran, a link not asked in time keeps what it had, and what is found
+is kept as a warning whatever SIAR_CHECK_MEDIA_LINKS says (this look refuses nothing, and a
+blocking finding would refuse moving the post to buy time). A scheduler stopped between the claim
+and the look loses that look: the post goes out as written, and the publisher says why if it
+fails."""
 
 from __future__ import annotations
 
@@ -39,17 +44,24 @@ BATCH = 20  # posts claimed at once (their links are asked together, within one 
 IDLE_SECONDS = 30.0  # the longest sleep: a post written within the window waits at most this
 
 
+# Posts still to be tried again: with media, targets still to send, a time still ahead. The
+# times are sub-selects so that the planner sees constants and scans only the partial index's
+# range ahead (a bare clock_timestamp() is volatile and would filter every post ever written).
+_WAITING = """
+    p.media_rechecked_at IS NULL AND p.media <> '[]'::jsonb
+    AND p.scheduled_at > (SELECT clock_timestamp())
+    AND EXISTS (SELECT 1 FROM targets t WHERE t.post_id = p.post_id AND t.status = 'scheduled')
+"""
+
+
 async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH) -> list[asyncpg.Record]:
     """Posts with media, targets still to send and their time within ``minutes``, not tried
     again yet: marked as tried now, and returned with their media and version."""
     return await conn.fetch(
-        """
+        f"""
         WITH due AS (
             SELECT p.post_id FROM posts p
-            WHERE p.media_rechecked_at IS NULL AND p.media <> '[]'::jsonb
-              AND p.scheduled_at > clock_timestamp()
-              AND p.scheduled_at <= clock_timestamp() + make_interval(mins => $1)
-              AND EXISTS (SELECT 1 FROM targets t WHERE t.post_id = p.post_id AND t.status = 'scheduled')
+            WHERE {_WAITING} AND p.scheduled_at <= (SELECT clock_timestamp() + make_interval(mins => $1))
             ORDER BY p.scheduled_at
             LIMIT $2
             FOR UPDATE OF p SKIP LOCKED
@@ -65,35 +77,47 @@ async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH) -> l
 async def seconds_until_next(conn: asyncpg.Connection, minutes: int) -> float | None:
     """Until the next post enters the window (None: none waits)."""
     return await conn.fetchval(
-        """
-        SELECT extract(epoch FROM min(scheduled_at) - make_interval(mins => $1) - clock_timestamp())::float8
-        FROM posts WHERE media_rechecked_at IS NULL AND media <> '[]'::jsonb AND scheduled_at > clock_timestamp()
+        f"""
+        SELECT extract(epoch FROM min(p.scheduled_at) - make_interval(mins => $1) - clock_timestamp())::float8
+        FROM posts p WHERE {_WAITING}
         """,
         minutes,
     )
 
 
 async def recheck(pool: asyncpg.Pool, policy: Policy, claimed: list[asyncpg.Record]) -> list[str]:
-    """Try the claimed posts' links and keep what is found; returns the ids of the posts at risk."""
-    media = {row["post_id"]: [MediaIn(**m) for m in row["media"]] for row in claimed}
-    answers = await media_links.look([m.url for items in media.values() for m in items],
-                                     timeout=policy.media_check_seconds, egress=policy.egress)
-    at_risk = []
-    for row in claimed:
-        found = [f.as_dict() for f in media_links.findings(policy.checks.mode("media_links"), media[row["post_id"]],
-                                                             answers)]
-        if await _keep(pool, row["post_id"], row["version"], found):
-            at_risk.append(str(row["post_id"]))
-    return at_risk
+    """Try the claimed posts' links and keep what is found; returns the ids of the posts at risk.
+    Each post's links are asked on their own deadline (a batch of posts sharing one would leave
+    some links unasked, or asked too late), a few posts at a time."""
+    limit = asyncio.Semaphore(4)
+
+    async def one(row: asyncpg.Record) -> bool:
+        try:
+            media = [MediaIn(**m) for m in row["media"]]
+            async with limit:
+                answers = await media_links.look([m.url for m in media], timeout=policy.media_check_seconds,
+                                                 egress=policy.egress)
+            # Stored as warnings whatever the check's mode: this look refuses nothing, and a
+            # blocking finding kept on the post would refuse moving it to buy time to mend the link.
+            found = [f.as_dict() for f in media_links.findings("warn", media, answers)]
+            unasked = {f"media[{i}]" for i, m in enumerate(media) if m.url not in answers}
+            return await _keep(pool, row["post_id"], row["version"], found, unasked)
+        except Exception:  # one post's trouble is not the others'
+            log.exception("media recheck of a post failed", post_id=str(row["post_id"]))
+            return False
+
+    results = await asyncio.gather(*(one(row) for row in claimed))
+    return [str(row["post_id"]) for row, at_risk in zip(claimed, results, strict=True) if at_risk]
 
 
-async def _keep(pool: asyncpg.Pool, post_id: UUID, version: int, found: list[dict]) -> bool:
+async def _keep(pool: asyncpg.Pool, post_id: UUID, version: int, found: list[dict], unasked: set[str]) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
         if post is None or post.version != version:
             return False  # changed while its links were asked: that change ran its own check
         pending = [t for t in post.targets if t.status == "scheduled"]
         before = media_findings(post)
+        found = found + [f for f in before if f.get("field") in unasked]  # a link not asked keeps what it had
         if not pending or (not found and not before):
             return False
         if sorted(map(repr, found)) != sorted(map(repr, before)):
@@ -101,15 +125,19 @@ async def _keep(pool: asyncpg.Pool, post_id: UUID, version: int, found: list[dic
             await store.set_findings(conn, post_id, others + found)
             await plans.audit(conn, actor=SYSTEM.id, role=SYSTEM.role, action="post.media_rechecked", entity="post",
                               entity_id=post_id, details={"warnings": [f["message"] for f in found]})
-        if not found:
+        fresh = [f for f in found if f.get("field") not in unasked]
+        if not fresh:
             return False
         log.warning("media link no longer works", post_id=str(post_id), scheduled_at=post.scheduled_at.isoformat(),
-                    findings=[f["rule"] for f in found])
+                    findings=[f["rule"] for f in fresh])
         event = PostAtRisk(
             post_id=str(post_id), scheduled_at=post.scheduled_at,
             targets=[p for p in plans_of(post) if p.status == "scheduled"],
-            findings=[MediaLinkFinding(field=f["field"], rule=f["rule"], message=f["message"]) for f in found],
-            reason="; ".join(f["message"] for f in found),
+            findings=[MediaLinkFinding(field=f["field"], rule=f["rule"], message=f["message"]) for f in fresh],
+            reason="; ".join(f["message"] for f in fresh),
+            review_state=post.review.state,
+            campaign_id=str(post.campaign_id) if post.campaign_id else None,
+            series_id=str(post.series_id) if post.series_id else None,
         )
         await write_events(conn, SCHEMA, [spec_for_model(PostAtRisk).envelope(
             event, source=SOURCE, correlation_id=post.correlation_id, subject=f"post/{post_id}")])
