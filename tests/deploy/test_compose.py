@@ -84,6 +84,30 @@ def test_environment_variables_are_settings_the_program_reads(name):
         assert override.get("tty") is True, f"compose.override.yaml {name}: console logs need tty: true"
 
 
+@pytest.mark.parametrize("name", ["scheduler", "publisher", "metrics", "feedback"])
+def test_a_setting_passed_through_with_a_default_has_the_programs_default(name):
+    """``SIAR_X: ${SIAR_X:-value}`` lets .env set a library's choice; the value Compose falls back
+    to must be the one the program has without it, or Compose would quietly run another Siar."""
+    settings = importlib.import_module(f"{module_of(OURS[name])}.settings")
+    [cls] = [c for c in vars(settings).values() if isinstance(c, type) and c.__module__ == settings.__name__
+             and hasattr(c, "model_fields") and "database_url" in c.model_fields]
+    checked = 0
+    for key, value in env(OURS[name]).items():
+        m = VARIABLE.fullmatch(value)
+        if not m or m.group(1) != key or m.group(2) != "-" or key == "SIAR_ENVIRONMENT":  # Compose: production
+            continue
+        field = cls.model_fields[key.removeprefix("SIAR_").lower()]
+        default = field.get_default(call_default_factory=True)
+        fallback = m.group(3)
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            same = float(fallback) == default
+        else:
+            same = re.sub(r"\s", "", str(default)).lower() == re.sub(r"\s", "", fallback).lower()  # a list's spaces
+        assert same, f"{name}: {key} falls back to {fallback!r}, the program to {default!r}"
+        checked += 1
+    assert name != "scheduler" or checked >= 9
+
+
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_ports_and_healthchecks_agree_with_the_service_defaults(name):
     service = SERVICES_IN_COMPOSE[name]
