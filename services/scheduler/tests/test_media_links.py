@@ -130,7 +130,11 @@ async def test_media_links_are_tried_when_a_post_is_written(clean_db, amqp_url, 
         retagged = await planner.patch(f"/v1/campaigns/{camp['campaign_id']}", json={"hashtags": ["PameranBuku"]})
         assert retagged.status_code == 200, retagged.text
         kept = (await planner.get(f"/v1/posts/{tagged['post_id']}")).json()
-        assert [f["rule"] for f in kept["findings"] if f["check"] == "media_links"] == ["http_error"]
+        # What its creation found is kept (a 404; once, in a clean-clone CI run, the 1 s deadline
+        # read "unreachable" instead — the retag must keep whichever it was).
+        created = [f for f in tagged["findings"] if f["check"] == "media_links"]
+        assert len(created) == 1, tagged["findings"]
+        assert [f for f in kept["findings"] if f["check"] == "media_links"] == created
 
         # An edit of the media and a draft's submission try them again; the dry run too.
         draft = await create(planner, accts, media=[image("/poster.jpg")], draft=True)
