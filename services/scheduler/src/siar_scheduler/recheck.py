@@ -40,7 +40,7 @@ from .schemas import MediaIn
 
 log = structlog.get_logger("siar.scheduler.recheck")
 
-BATCH = 20  # posts claimed at once (their links are asked together, within one deadline)
+BATCH = 20  # posts claimed at once (each asked on its own deadline, four at a time)
 IDLE_SECONDS = 30.0  # the longest sleep: a post written within the window waits at most this
 
 
