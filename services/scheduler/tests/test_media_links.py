@@ -316,3 +316,30 @@ async def test_a_series_and_an_event_have_their_media_links_tried_when_written(c
             assert draft.status_code == 201, draft.text
             submitted = await planner.post(f"/v1/series/{draft.json()['series_id']}/submit")
             assert submitted.status_code == 422 and submitted.json()["findings"][0]["rule"] == "http_error"
+
+
+async def test_a_series_posts_carry_what_its_links_answered_and_keep_it_through_a_new_text(clean_db, amqp_url, accts):
+    """With `warn`, a series' link that does not answer is on each of its posts (the team sees it
+    on the post, as for one written alone); a change of text keeps it, a change of media asks
+    again."""
+    start = (datetime.now(UTC) + timedelta(days=2)).date()
+    async with served(files) as base, running_scheduler(clean_db, amqp_url, check_media_links="warn") as planner:
+        made = await planner.post("/v1/series", json={
+            "text": "Dongeng pagi", "targets": [accts["telegram"]], "start": f"{start}T09:00:00", "rrule": "FREQ=WEEKLY",
+            "count": 2, "media": [{"url": base + "/gone.jpg", "alt_text": "Poster"}]})
+        assert made.status_code == 201, made.text
+        series = made.json()
+
+        async def rules() -> list[list[str]]:
+            posts = [(await planner.get(f"/v1/posts/{o['post_id']}")).json()
+                     for o in (await planner.get(f"/v1/series/{series['series_id']}")).json()["occurrences"]]
+            return [[f["rule"] for f in p["findings"] if f["check"] == "media_links"] for p in posts]
+
+        assert await rules() == [["http_error"], ["http_error"]]
+        retold = await planner.patch(f"/v1/series/{series['series_id']}", json={"text": "Dongeng pagi, jam 9"})
+        assert retold.status_code == 200, retold.text
+        assert await rules() == [["http_error"], ["http_error"]]
+        mended = await planner.patch(f"/v1/series/{series['series_id']}",
+                                     json={"media": [{"url": base + "/poster.jpg", "alt_text": "Poster"}]})
+        assert mended.status_code == 200, mended.text
+        assert await rules() == [[], []]

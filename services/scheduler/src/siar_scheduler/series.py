@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -42,6 +44,7 @@ from .posts import (
     initial_state,
     insert_new,
     look_at_media,
+    media_findings,
     refuse_blocking,
     resolve_targets,
     target_texts,
@@ -137,8 +140,11 @@ def _next_extension(row, now: datetime, until: datetime) -> datetime | None:
     return now + timedelta(days=1)
 
 
-async def replan(conn: asyncpg.Connection, row, *, actor: Actor, policy: Policy, now: datetime | None = None) -> dict:
-    """Make the series' posts that have not gone out match the series (caller's transaction)."""
+async def replan(conn: asyncpg.Connection, row, *, actor: Actor, policy: Policy, now: datetime | None = None,
+                 answers: Mapping[str, Any] | None = None) -> dict:
+    """Make the series' posts that have not gone out match the series (caller's transaction).
+    ``answers``: its media links' (look_at_media), where they were just asked: each post carries
+    their findings; without, a post whose media stay keeps the link findings it had."""
     now = now or datetime.now(UTC)
     until = max(horizon(policy, now), row["materialised_until"] or now)
     plan = {p.key: p for p in wanted(row, now=now, until=until)}
@@ -161,7 +167,9 @@ async def replan(conn: asyncpg.Connection, row, *, actor: Actor, policy: Policy,
             continue
         texts = target_texts(targets, planned.text, media, row["title"], camp)
         found = findings(policy, text=planned.text, media=media, title=row["title"], camp=camp,
-                         scheduled_at=planned.at, timezone=row["timezone"])
+                         scheduled_at=planned.at, timezone=row["timezone"], answers=answers)
+        if answers is None and post.media == media:
+            found += media_findings(post)  # not asked again: what was found stays while the links do
         found += hashtags_left_out(targets, planned.text, texts, camp)
         same = (
             post.text == planned.text and post.media == media and post.title == row["title"]
@@ -194,7 +202,7 @@ async def replan(conn: asyncpg.Connection, row, *, actor: Actor, policy: Policy,
             text=planned.text, media=media, title=row["title"], scheduled_at=planned.at, timezone=row["timezone"],
             targets=targets, review_state=row["review_state"], created_by=row["created_by"], camp=camp, texts=texts,
             found=findings(policy, text=planned.text, media=media, title=row["title"], camp=camp,
-                           scheduled_at=planned.at, timezone=row["timezone"])
+                           scheduled_at=planned.at, timezone=row["timezone"], answers=answers)
             + hashtags_left_out(targets, planned.text, texts, camp),
             series_id=row["series_id"], occurrence_key=key,
             submitted_by=row["submitted_by"], reviewed_by=row["reviewed_by"],
@@ -310,7 +318,7 @@ async def create_series(pool: asyncpg.Pool, req: SeriesCreate, *, actor: Actor, 
             submitted_by=None if req.draft else actor.id,
         )
         row = await plans.get_series(conn, series_id)
-        counts = await replan(conn, row, actor=actor, policy=policy, now=now)
+        counts = await replan(conn, row, actor=actor, policy=policy, now=now, answers=answers)
         await plans.audit(conn, actor=actor.id, role=actor.role, action="series.created", entity="series",
                           entity_id=series_id, details={"rrule": rule.rule, "start": start.isoformat(), "timezone": tz,
                                                         "text": req.text, "targets": req.targets, "review_state": state,
@@ -368,7 +376,7 @@ async def _apply_update(conn, row, values: dict, *, actor: Actor, policy: Policy
             values["submitted_by"] = actor.id
     await plans.update_series(conn, row["series_id"], **values)
     row = await plans.get_series(conn, row["series_id"])
-    counts = await replan(conn, row, actor=actor, policy=policy)
+    counts = await replan(conn, row, actor=actor, policy=policy, answers=answers)
     await plans.audit(conn, actor=actor.id, role=actor.role, action=f"{_entity(row)}.updated", entity=_entity(row),
                       entity_id=row["series_id"], details=changes | {"occurrences": counts})
     return await out(conn, row["series_id"])
@@ -427,7 +435,7 @@ async def create_event(pool: asyncpg.Pool, req: EventCreate, *, actor: Actor, po
             created_by=actor.id, edited_by=actor.id, submitted_by=None if req.draft else actor.id,
         )
         row = await plans.get_series(conn, series_id)
-        counts = await replan(conn, row, actor=actor, policy=policy, now=now)
+        counts = await replan(conn, row, actor=actor, policy=policy, now=now, answers=answers)
         await plans.audit(conn, actor=actor.id, role=actor.role, action="event.created", entity="event",
                           entity_id=series_id, details={"event": spec, "starts": starts.isoformat(), "timezone": tz,
                                                         "targets": req.targets, "review_state": state, **counts})
@@ -540,7 +548,7 @@ async def _review(pool: asyncpg.Pool, series_id: UUID, action: str, *, actor: Ac
                       "review_comment": comment}
         await plans.update_series(conn, series_id, **values)
         row = await plans.get_series(conn, series_id)
-        counts = await replan(conn, row, actor=actor, policy=policy)
+        counts = await replan(conn, row, actor=actor, policy=policy, answers=answers)
         await plans.audit(conn, actor=actor.id, role=actor.role, action=f"{_entity(row)}.{_past(action)}",
                           entity=_entity(row), entity_id=series_id,
                           details={"review_state": row["review_state"], "occurrences": counts,
