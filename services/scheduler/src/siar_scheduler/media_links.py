@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -137,15 +138,26 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._network.sleep(seconds)
 
 
+_TLS: ssl.SSLContext | None = None
+
+
+def _tls() -> ssl.SSLContext:
+    """certifi's certificates, as httpx's own transport uses them (SSL_CERT_FILE is not read:
+    trust_env off); loaded once (about 16 ms each time), not for every post written."""
+    global _TLS
+    if _TLS is None:
+        _TLS = httpx.create_ssl_context(trust_env=False)
+    return _TLS
+
+
 def _guarded_transport(guard: Egress) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    transport = httpx.AsyncHTTPTransport(verify=_tls(), trust_env=False)
     # httpx has no parameter for httpcore's network backend; its pool is rebuilt with one, and
     # test_media_links proves a connection goes through it (a name the guard refuses is never
-    # connected to, even with nothing else checking). The certificates are certifi's, as the
-    # transport's own (SSL_CERT_FILE is not read: trust_env off).
+    # connected to, even with nothing else checking).
     limits = httpx.Limits()  # httpx's own defaults
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=limits.max_connections,
+        ssl_context=_tls(), max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
         network_backend=_GuardedBackend(guard))
     return transport
