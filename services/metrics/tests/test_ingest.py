@@ -47,9 +47,15 @@ async def followers(conn, account_id: str) -> float | None:
     return await conn.fetchval("SELECT followers FROM accounts WHERE account_id = $1", account_id)
 
 
+async def known_followers(conn, rows: list[tuple[str, str, float, datetime]]) -> None:
+    """Setup: accounts whose followers were read before (account, platform, followers, when)."""
+    await conn.executemany(
+        "INSERT INTO accounts (account_id, platform, followers, followers_at) VALUES ($1, $2, $3, $4)", rows)
+
+
 async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
     async with db.pool.acquire() as conn:
-        await store.record_followers(conn, [("acc-m", "mastodon", 1000.0, datetime.now(UTC))])
+        await known_followers(conn, [("acc-m", "mastodon", 1000.0, datetime.now(UTC))])
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2), campaign_id="camp-1")
     row = await requested_first(db, target)
     at = datetime.now(UTC)
@@ -169,8 +175,10 @@ async def test_an_audience_answer_updates_the_followers_used_for_later_rates(db)
     assert sampled.subject == "account/acc-m" and sampled.source == "/siar/metrics"
     async with db.pool.acquire() as conn:
         assert await followers(conn, "acc-m") == 2500
-        # An older reading arriving late does not overwrite a newer one.
-        await store.record_followers(conn, [("acc-m", "mastodon", 10.0, datetime.now(UTC) - timedelta(days=1))])
+    # An older reading answered late (another batch) does not overwrite the newer one.
+    late = await audience_requested(db, "acc-m")
+    await answer(db, collected(late, {"followers_count": 10}, at=datetime.now(UTC) - timedelta(days=1)))
+    async with db.pool.acquire() as conn:
         assert await followers(conn, "acc-m") == 2500
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
     post_row = await requested_first(db, target)
@@ -208,7 +216,7 @@ async def test_the_stored_values_and_events_are_the_vocabulary_and_the_rate_defi
     now = datetime.now(UTC)
     known = {"acc-0": 1200.0, "acc-1": 0.0}  # acc-2: never read
     async with db.pool.acquire() as conn:
-        await store.record_followers(conn, [(a, "x", f, now - timedelta(days=1)) for a, f in sorted(known.items())])
+        await known_followers(conn, [(a, "x", f, now - timedelta(days=1)) for a, f in sorted(known.items())])
     plans, payloads = [], []
     for i in range(400):
         kind = "account" if i % 5 == 0 else "post"

@@ -102,7 +102,7 @@ async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], pol
     if collected:
         await _collected(conn, collected, outcome, announce, last_failed)
     elif last_failed:
-        await store.touch_platforms(conn, {}, last_failed)
+        await store.touch_failed_platforms(conn, last_failed)
     return outcome
 
 

@@ -304,21 +304,6 @@ async def store_collected(conn: asyncpg.Connection, answers: bytes, vocabulary: 
                             list(failed), list(failed.values()))
 
 
-async def record_followers(conn: asyncpg.Connection, rows: list[tuple[str, str, float, datetime]]) -> None:
-    """rows: (account_id, platform, followers, at), sorted by account; keeps only the newest."""
-    if not rows:
-        return
-    await conn.execute(
-        """
-        INSERT INTO accounts AS a (account_id, platform, followers, followers_at)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::timestamptz[])
-        ON CONFLICT (account_id) DO UPDATE SET followers = EXCLUDED.followers, followers_at = EXCLUDED.followers_at
-        WHERE a.followers_at IS NULL OR a.followers_at < EXCLUDED.followers_at
-        """,
-        *map(list, zip(*rows, strict=True)),
-    )
-
-
 async def mark_failed(conn: asyncpg.Connection, columns: dict[str, list], max_attempts: int,
                       backoff_seconds: float, backoff_max_seconds: float) -> list[asyncpg.Record]:
     """A failed answer to a request still waiting for one: retried (planned again at retry_at,
@@ -353,19 +338,19 @@ async def mark_failed(conn: asyncpg.Connection, columns: dict[str, list], max_at
     return rows
 
 
-async def touch_platforms(conn: asyncpg.Connection, collected: dict[str, datetime], failed: dict[str, datetime]) -> None:
-    names = sorted(set(collected) | set(failed))
+async def touch_failed_platforms(conn: asyncpg.Connection, failed: dict[str, datetime]) -> None:
+    """The platforms' last failed answer, for a batch of failures alone (with answers collected,
+    store_collected notes both in one upsert)."""
+    names = sorted(failed)
     if not names:
         return
     await conn.execute(
         """
-        INSERT INTO platforms AS p (platform, last_collected_at, last_failed_at)
-        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
-        ON CONFLICT (platform) DO UPDATE SET
-            last_collected_at = greatest(p.last_collected_at, EXCLUDED.last_collected_at),
-            last_failed_at = greatest(p.last_failed_at, EXCLUDED.last_failed_at)
+        INSERT INTO platforms AS p (platform, last_failed_at)
+        SELECT * FROM unnest($1::text[], $2::timestamptz[])
+        ON CONFLICT (platform) DO UPDATE SET last_failed_at = greatest(p.last_failed_at, EXCLUDED.last_failed_at)
         """,
-        names, [collected.get(n) for n in names], [failed.get(n) for n in names],
+        names, [failed[n] for n in names],
     )
 
 
