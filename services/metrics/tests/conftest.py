@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from siar_contracts import (
+    CloudEvent,
     InsightsCollected,
     InsightsFailed,
     PostPublished,
@@ -15,7 +16,7 @@ from siar_contracts import (
     TargetPlan,
     spec_for_model,
 )
-from siar_metrics import collections, store
+from siar_metrics import announce, collections, store
 from siar_metrics.ingest import Answer, Policy, store_answers
 from siar_metrics.settings import MetricsSettings, schedule
 from siar_runtime.db import Database
@@ -25,10 +26,10 @@ STEPS = schedule("1h,6h,1d,3d,7d,30d")
 
 
 def settings_for(database_url: str, amqp_url: str, **extra) -> MetricsSettings:
-    return MetricsSettings(
-        database_url=database_url, amqp_url=amqp_url, api_tokens=f"{TOKEN}:admin", environment="test",
-        outbox_poll_seconds=0.2, sweep_seconds=0.5, gauge_refresh_seconds=0.2, **extra,
-    )
+    return MetricsSettings(**{
+        "database_url": database_url, "amqp_url": amqp_url, "api_tokens": f"{TOKEN}:admin", "environment": "test",
+        "outbox_poll_seconds": 0.2, "sweep_seconds": 0.5, "gauge_refresh_seconds": 0.2, **extra,
+    })
 
 
 @pytest.fixture
@@ -66,6 +67,15 @@ async def publish_target(db: Database, *, platform: str = "mastodon", account_id
                                     correlation_id=correlation_id, steps=steps)
     return {"post_id": post_id, "target_id": target_id, "published_at": published_at,
             "correlation_id": correlation_id, "platform": platform, "account_id": account_id}
+
+
+async def pending_events(db: Database, key: str | None = None) -> list[CloudEvent]:
+    """The events the announcer would publish next (rendered as it does, not published), of one
+    routing key or all, in the log's order."""
+    async with db.pool.acquire() as conn, conn.transaction():
+        cursor = await store.announce_cursor(conn)
+        rows = await store.unannounced(conn, cursor, 1_000_000, announce.TYPES)
+    return [CloudEvent.from_json(r["body"]) for r in rows if key is None or announce.ROUTING[r["kind"]] == key]
 
 
 async def readings(db: Database, target_id: str) -> list:

@@ -11,14 +11,23 @@ from functools import partial
 import pytest
 import structlog
 import structlog.testing
-from siar_contracts import CloudEvent, InsightsCollected, spec_for_type
+from siar_contracts import InsightsCollected, spec_for_type
 from siar_metrics import store, vocabulary
 from siar_metrics.engagement import rate
 from siar_metrics.ids import uuid7
 from siar_metrics.ingest import Answer, Policy, store_answers
 from siar_metrics.vocabulary import POST_METRICS, normalise, table
 
-from .conftest import answer, collected, envelope, failed, make_due, publish_target, readings
+from .conftest import (
+    answer,
+    collected,
+    envelope,
+    failed,
+    make_due,
+    pending_events,
+    publish_target,
+    readings,
+)
 from .test_collections import claim_all, requester
 
 MASTODON = {"favourites_count": 40, "reblogs_count": 6, "replies_count": 4}
@@ -35,12 +44,6 @@ async def requested_first(db, target) -> object:
 async def samples_of(db, request_id) -> list:
     async with db.pool.acquire() as conn:
         return await conn.fetch("SELECT * FROM samples WHERE request_id = $1 ORDER BY raw_name", request_id)
-
-
-async def outbox(db, key: str) -> list[CloudEvent]:
-    async with db.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT body FROM outbox WHERE routing_key = $1 ORDER BY id", key)
-    return [CloudEvent.from_json(bytes(r["body"])) for r in rows]
 
 
 async def followers(conn, account_id: str) -> float | None:
@@ -73,7 +76,7 @@ async def test_an_answer_becomes_raw_samples_normalised_values_and_an_event(db):
     # Mastodon reports no reach or views: the followers at the time are the denominator.
     assert (reading["interactions"], reading["denominator"], reading["basis"], reading["followers"]) == (
         51, 1000, "followers", 1000)
-    [sampled] = await outbox(db, "engagement.sampled")
+    [sampled] = await pending_events(db, "engagement.sampled")
     assert sampled.correlationid == target["correlation_id"]
     payload = spec_for_type(sampled.type).parse(sampled)
     assert payload.engagement_basis == "followers"
@@ -106,7 +109,7 @@ async def test_an_answer_delivered_twice_or_given_twice_counts_once(db):
     assert (again.duplicates, both.duplicates) == (1, 2)
     assert len(await samples_of(db, row["request_id"])) == 3
     assert (await readings(db, target["target_id"]))[0]["likes"] == 40
-    assert len(await outbox(db, "engagement.sampled")) == 1
+    assert len(await pending_events(db, "engagement.sampled")) == 1
 
 
 async def test_a_retryable_failure_plans_the_reading_again_and_a_final_one_says_why(db):
@@ -168,7 +171,7 @@ async def test_an_audience_answer_updates_the_followers_used_for_later_rates(db)
         await collections.plan_audience(conn, "acc-m", "mastodon")
     [(row, _)] = await claim_all(db, requester())
     await answer(db, collected(row, {"followers_count": 2500, "statuses_count": 12}))
-    [sampled] = await outbox(db, "audience.sampled")
+    [sampled] = await pending_events(db, "audience.sampled")
     assert sampled.data["followers"] == 2500 and sampled.data["raw"]["statuses_count"] == 12
     audience = spec_for_type(sampled.type).parse(sampled)
     assert set(sampled.data) == set(type(audience).model_fields) and audience.account_id == "acc-m"
@@ -241,9 +244,8 @@ async def test_the_stored_values_and_events_are_the_vocabulary_and_the_rate_defi
     assert outcome.total_samples == sum(len(p.metrics) for p in payloads) and outcome.duplicates == 0
     async with db.pool.acquire() as conn:
         stored = {str(r["request_id"]): r for r in await conn.fetch("SELECT * FROM readings")}
-        bodies = [CloudEvent.from_json(bytes(r["body"])) for r in await conn.fetch("SELECT body FROM outbox")]
         assert await conn.fetchval("SELECT count(*) FROM samples") == outcome.total_samples
-    events = {e.id: spec_for_type(e.type).parse(e) for e in bodies}
+    events = {e.id: spec_for_type(e.type).parse(e) for e in await pending_events(db)}
     assert len(stored) == len(events) == len(payloads)
     close = partial(pytest.approx, rel=1e-12)
     for p in payloads:
@@ -317,13 +319,10 @@ async def test_concurrent_batches_over_the_same_accounts_and_platforms_all_commi
         assert await conn.fetchval("SELECT count(*) FROM readings WHERE kind = 'account'") == 24
 
 
-async def test_stored_events_wake_every_replicas_relay_once_and_duplicates_do_not(db):
-    """The outbox's channel is notified in the storing statement when it wrote events (another
-    replica's relay listens), once per batch, and not for a batch of answers already stored."""
+async def test_stored_readings_wake_every_replicas_announcer_once_and_duplicates_do_not(db):
+    """The announcer's channel is notified in the storing statement when it stored readings
+    (another replica's announcer listens), once per batch, and not for answers already stored."""
     import asyncio
-
-    from siar_metrics.collections import SCHEMA
-    from siar_runtime.outbox import notify_channel
 
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
     row = await requested_first(db, target)
@@ -333,13 +332,13 @@ async def test_stored_events_wake_every_replicas_relay_once_and_duplicates_do_no
         heard.put_nowait(channel)
 
     async with db.pool.acquire() as listener:
-        await listener.add_listener(notify_channel(SCHEMA), hear)
+        await listener.add_listener(store.ANNOUNCED_CHANNEL, hear)
         try:
             payload = collected(row, MASTODON)
             await answer(db, payload, payload)
-            assert await asyncio.wait_for(heard.get(), 5) == notify_channel(SCHEMA)
-            await answer(db, payload)  # already stored: no event, no notification
+            assert await asyncio.wait_for(heard.get(), 5) == store.ANNOUNCED_CHANNEL
+            await answer(db, payload)  # already stored: no reading, no notification
             await asyncio.sleep(0.3)
             assert heard.empty()
         finally:
-            await listener.remove_listener(notify_channel(SCHEMA), hear)
+            await listener.remove_listener(store.ANNOUNCED_CHANNEL, hear)

@@ -133,7 +133,8 @@ def build() -> dict[str, Any]:
                 "`type` version, emitted beside the old one for a while. Events of one post or survey are "
                 "not guaranteed to arrive in the order they happened: post.due goes to the broker from the "
                 "claim itself, so for a post due at once it can overtake its post.scheduled (which, like "
-                "every other event, goes through its service's outbox); key on the ids and take an event "
+                "most events, goes through its service's outbox; engagement.sampled and audience.sampled "
+                "are published from the metrics service's stored readings); key on the ids and take an event "
                 "about something not seen yet as its first news. An event that arrives twice has the same "
                 "`id`."
             ),

@@ -1,5 +1,5 @@
 """Wiring: settings, database, broker, consumer (answers in batches), outbox relay, the
-collections due runner, the gauges and HTTP in one process."""
+readings' announcer, the collections due runner, the gauges and HTTP in one process."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from siar_runtime.metrics import ChassisMetrics
 from siar_runtime.outbox import OutboxRelay
 
 from . import ingest, store
+from .announce import Announcer
 from .api import router
 from .collections import Requester
 from .handlers import handlers
@@ -48,6 +49,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         await bus.connect()
         relay = OutboxRelay(db, bus, metrics.chassis, batch=settings.outbox_batch,
                             poll_seconds=settings.outbox_poll_seconds)
+        announcer = Announcer(db, bus, metrics.chassis, batch=settings.outbox_batch,
+                              poll_seconds=settings.outbox_poll_seconds)
         upkeep = Upkeep(db.pool, metrics, refresh_seconds=settings.gauge_refresh_seconds,
                         window_days=settings.gauge_window_days, campaign_labels=settings.campaign_labels,
                         retention_days=settings.sample_retention_days)
@@ -74,7 +77,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
             async with db.pool.acquire() as conn, conn.transaction():
                 outcome = await ingest.store_answers(conn, answers, policy)
             metrics.stored(outcome, len(answers))
-            relay.wake()
+            announcer.wake()
             runner.wake()
             upkeep.wake()
 
@@ -94,6 +97,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         app.state.bus = bus
         app.state.wake = wake
         relay.start()
+        announcer.start()
         pruner = Pruner(db.pool, settings.inbox_keep_days)
         pruner.start()
         runner.start()
@@ -109,6 +113,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 ("due runner", runner.stop),
                 ("gauges", upkeep.stop),
                 ("outbox relay", relay.stop),
+                ("announcer", announcer.stop),
                 ("inbox pruner", pruner.stop),
                 ("broker", bus.close),
                 ("database", db.close),

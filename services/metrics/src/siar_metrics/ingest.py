@@ -7,9 +7,10 @@ transaction:
    takes the readings answered off the list of readings to take — an answer whose reading is no
    longer there (redelivered, or a second answer to a request asked twice) is not stored: the
    request id is the deduplication key, so these events need no inbox row — and appends every raw
-   value as a sample row (raw name and value, its normalised name beside it), the reading with
-   its normalised values and engagement, and its engagement.sampled / audience.sampled event in
-   the outbox, all with the same commit;
+   value as a sample row (raw name and value, its normalised name beside it) and the reading with
+   its normalised values, engagement and raw values, all with the same commit; the announcer
+   (siar_metrics.announce) publishes each reading's engagement.sampled / audience.sampled event
+   from the readings once committed;
 2. failures plan the reading again at ``retry_at`` or after a backoff, or give it up."""
 
 from __future__ import annotations
@@ -17,24 +18,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import pydantic_core
 import structlog
-from siar_contracts import (
-    AudienceSampled,
-    CloudEvent,
-    EngagementSampled,
-    ErrorClass,
-    InsightsCollected,
-    InsightsFailed,
-    spec_for_model,
-)
-from siar_runtime.outbox import notify_channel
+from siar_contracts import CloudEvent, ErrorClass, InsightsCollected, InsightsFailed
 
 from . import store
-from .collections import SCHEMA
 from .vocabulary import VOCABULARY_COLUMNS
 
 log = structlog.get_logger("siar.metrics.ingest")
@@ -61,7 +52,6 @@ class Outcome:
     retrying: Counter = field(default_factory=Counter)       # (platform, kind)
     failed: Counter = field(default_factory=Counter)         # (platform, kind)
     duplicates: int = 0  # answers already stored, or for a request this service does not know
-    events: int = 0
 
     @property
     def total_samples(self) -> int:
@@ -75,10 +65,8 @@ class Policy:
     backoff_max_seconds: float = 6 * 3600
 
 
-async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], policy: Policy, *,
-                        announce: bool = True) -> Outcome:
-    """Store a batch of answers inside the caller's transaction (``announce=False`` leaves out the
-    events: the benchmark uses it to show what they cost)."""
+async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], policy: Policy) -> Outcome:
+    """Store a batch of answers inside the caller's transaction."""
     outcome = Outcome()
     collected: dict[str, InsightsCollected] = {}
     failed: dict[str, InsightsFailed] = {}
@@ -100,41 +88,36 @@ async def store_answers(conn: asyncpg.Connection, answers: Sequence[Answer], pol
     # The platforms' rows are shared by every batch: one upsert in platform order, after the
     # accounts' (store.store_collected), so that concurrent batches never deadlock.
     if collected:
-        await _collected(conn, collected, outcome, announce, last_failed)
+        await _collected(conn, collected, outcome, last_failed)
     elif last_failed:
         await store.touch_failed_platforms(conn, last_failed)
     return outcome
 
 
-ENGAGEMENT = spec_for_model(EngagementSampled)
-AUDIENCE = spec_for_model(AudienceSampled)
 # What the statement reads of each answer (the rest it takes from the reading asked for): a
 # quarter less JSON for PostgreSQL to read.
 _STATEMENT_FIELDS = {"__all__": {"request_id", "kind", "platform", "account_id", "collected_at", "metrics"}}
 
 
 async def _collected(conn: asyncpg.Connection, answers: dict[str, InsightsCollected], outcome: Outcome,
-                     announce: bool, last_failed: dict[str, datetime]) -> None:
+                     last_failed: dict[str, datetime]) -> None:
     """Store the answered readings in one statement (store.store_collected).
 
     This runs once per answer at tens of thousands a second, so Python does nothing per value:
     the payloads go over as one JSON document (pydantic-core, in Rust) and PostgreSQL
-    deduplicates, normalises, rates, and writes samples, readings and events. test_ingest checks
-    every event against the payload models, and the stored values against vocabulary.normalise
-    and engagement.rate."""
+    deduplicates, normalises, rates, and writes samples and readings. test_ingest checks the
+    stored values against vocabulary.normalise and engagement.rate, and test_announce every
+    event against the payload models."""
     given = list(answers.values())
     stored = await store.store_collected(
-        conn, pydantic_core.to_json(given, include=_STATEMENT_FIELDS), VOCABULARY_COLUMNS, announce=announce,
-        types=(ENGAGEMENT.type, AUDIENCE.type), time=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        channel=notify_channel(SCHEMA), failed=last_failed)
+        conn, pydantic_core.to_json(given, include=_STATEMENT_FIELDS), VOCABULARY_COLUMNS,
+        channel=store.ANNOUNCED_CHANNEL, failed=last_failed)
     answered = 0
     for row in stored:
         outcome.samples[row["platform"]] += row["samples"]
         outcome.collected[(row["platform"], row["kind"])] += row["answers"]
         answered += row["answers"]
     outcome.duplicates += len(given) - answered
-    if announce:
-        outcome.events += answered
 
 
 async def _failed(conn: asyncpg.Connection, answers: dict[str, InsightsFailed], policy: Policy, outcome: Outcome) -> None:

@@ -173,27 +173,24 @@ async def give_up(conn: asyncpg.Connection, request_ids: list[uuid.UUID], reason
 #   siar_metrics.vocabulary's; a name it does not list is kept with none);
 # - adds up the values under each normalised name (vocabulary.normalise, here in SQL) and appends
 #   the reading with them, the account's followers at the time (a post's) or the followers read
-#   (an account's), and the post's engagement (siar_metrics.engagement's *_SQL);
-# - when $6, writes the engagement.sampled / audience.sampled event of each to the outbox, its
-#   JSON put together from the reading's columns. The event's id is the reading's request id: one
-#   reading, one event, always under the same id (no other event of this source uses a request
-#   id as its id).
+#   (an account's), the post's engagement (siar_metrics.engagement's *_SQL), the answer's raw
+#   values and (by default) the transaction's id: the announcer publishes each reading's event
+#   from there (ANNOUNCE below, siar_metrics.announce), so nothing of the event is written here;
 # - keeps each account's newest followers read, and each platform's last collected answer with
-#   the batch's last failed one ($11, $12), in one upsert in platform order. Every batch shares
+#   the batch's last failed one ($7, $8), in one upsert in platform order. Every batch shares
 #   these rows, so their locks come in one order everywhere — accounts, then platforms (touched
 #   reads followed, which runs it first), as the separate statements before did — and last:
 #   PostgreSQL runs the data-modifying CTEs the final SELECT does not read after it (in
 #   practice the last written first; the documentation leaves the order open, and only this
-#   waiting depends on it), so the outbox and readings rows, written below them, go in before
-#   these shared rows are locked and a concurrent batch waits only for the end of this one;
-# - notifies the outbox's channel ($10) when it wrote events.
+#   waiting depends on it), so the readings, written below them, go in before these shared rows
+#   are locked and a concurrent batch waits only for the end of this one;
+# - notifies the announcer's channel ($6) when it stored readings.
 # A post's reading is rated on the followers known before this statement: an audience reading in
 # the same batch counts from the next one on, as it would in the next batch.
 # Returns, per platform and kind, the answers stored and their samples. (The followers, platforms
 # and notification were three more round trips and a loop over the answers in Python: about a
 # sixth of the ingest's time, measured.)
 _SUMS_BY_METRIC = ", ".join(f"sum(value) FILTER (WHERE metric = '{name}') AS {name}" for name in VALUE_COLUMNS)
-_METRIC_PAIRS = ", ".join(f"""'"{name}":' || t.{name}""" for name in POST_VALUES)  # '"likes":' || t.likes, …
 _STORE_COLLECTED = f"""
 WITH answer AS (
     SELECT * FROM json_to_recordset($1::text::json) AS a(
@@ -202,8 +199,8 @@ WITH answer AS (
     DELETE FROM collections c USING answer a
     WHERE c.request_id = a.request_id AND c.kind = a.kind AND c.platform = a.platform
       AND c.account_id = a.account_id
-    RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform, c.platform_post_id,
-              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.metrics AS raw
+    RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform,
+              c.planned_at, c.attempts, a.collected_at, a.metrics AS raw
 ), vocabulary AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(kind, platform, raw_name, metric)
 ), sampled AS (
@@ -219,11 +216,10 @@ WITH answer AS (
     GROUP BY request_id
 ), reading AS (
     SELECT t.*, coalesce(n.samples, 0) AS samples, {", ".join("n." + name for name in POST_VALUES)},
-           CASE WHEN t.kind = 'post' THEN a.followers ELSE n.followers END AS followers, p.campaign_id
+           CASE WHEN t.kind = 'post' THEN a.followers ELSE n.followers END AS followers
     FROM taken t
     LEFT JOIN normalised n ON n.request_id = t.request_id
     LEFT JOIN accounts a ON t.kind = 'post' AND a.account_id = t.account_id
-    LEFT JOIN posts p ON p.post_id = t.post_id
 ), rated AS MATERIALIZED (
     SELECT r.*, CASE WHEN kind = 'post' THEN {INTERACTIONS_SQL} END AS interactions,
            CASE WHEN kind = 'post' THEN {DENOMINATOR_SQL} END AS denominator,
@@ -242,7 +238,7 @@ WITH answer AS (
     SELECT platform, max(collected_at), max(failed_at) FROM (
         SELECT platform, collected_at, NULL::timestamptz AS failed_at FROM rated
         UNION ALL
-        SELECT platform, NULL, failed_at FROM unnest($11::text[], $12::timestamptz[]) AS f(platform, failed_at)
+        SELECT platform, NULL, failed_at FROM unnest($7::text[], $8::timestamptz[]) AS f(platform, failed_at)
     ) AS t
     WHERE (SELECT count(*) FROM followed) >= 0  -- runs followed first: accounts' rows, then platforms'
     GROUP BY platform ORDER BY platform
@@ -252,56 +248,109 @@ WITH answer AS (
 ), read AS (
     INSERT INTO readings (request_id, kind, stage, target_id, post_id, account_id, platform, planned_at,
                           collected_at, attempts, views, reach, likes, comments, shares, saves, clicks, followers,
-                          interactions, denominator, basis)
+                          interactions, denominator, basis, raw)
     SELECT request_id, kind, stage, target_id, post_id, account_id, platform, planned_at, collected_at, attempts,
-           views, reach, likes, comments, shares, saves, clicks, followers, interactions, denominator, basis
+           views, reach, likes, comments, shares, saves, clicks, followers, interactions, denominator, basis, raw
     FROM rated
-), announced AS (
-    INSERT INTO outbox (event_id, routing_key, event_type, correlation_id, body)
-    SELECT t.request_id::text, CASE WHEN t.kind = 'post' THEN 'engagement.sampled' ELSE 'audience.sampled' END,
-           CASE WHEN t.kind = 'post' THEN $7 ELSE $8 END, t.correlation_id, convert_to(
-               '{{"specversion":"1.0","id":"' || t.request_id::text || '","source":"/siar/metrics","type":"'
-               || CASE WHEN t.kind = 'post' THEN $7 ELSE $8 END || '","time":"' || $9 || '","subject":'
-               || to_json(CASE WHEN t.kind = 'post' THEN 'target/' || t.target_id
-                               ELSE 'account/' || t.account_id END)::text
-               || ',"datacontenttype":"application/json","correlationid":' || to_json(t.correlation_id)::text
-               || ',"data":{{"request_id":"' || t.request_id::text || '",'
-               || CASE WHEN t.kind = 'post' THEN
-                      '"post_id":' || coalesce(to_json(t.post_id)::text, 'null')
-                      || ',"target_id":' || to_json(t.target_id)::text
-                      || ',"platform_post_id":' || coalesce(to_json(t.platform_post_id)::text, 'null')
-                      || ',"campaign_id":' || coalesce(to_json(t.campaign_id)::text, 'null')
-                      || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
-                  ELSE '' END
-               || '"account_id":' || to_json(t.account_id)::text || ',"platform":' || to_json(t.platform)::text
-               || ',"collected_at":' || to_json(t.collected_at)::text || ',"raw":' || t.raw::text
-               || CASE WHEN t.kind = 'post' THEN
-                      -- concat_ws leaves out the names with no value (NULL)
-                      ',"metrics":{{' || concat_ws(',', {_METRIC_PAIRS})
-                      || '}},"engagement_rate":' || coalesce((t.interactions / t.denominator)::text, 'null')
-                      || ',"engagement_basis":' || coalesce(to_json(t.basis)::text, 'null')
-                  ELSE ',"followers":' || coalesce(t.followers::text, 'null') END
-               || '}}}}', 'UTF8')
-    FROM rated t
-    WHERE $6
 )
 SELECT platform, kind, count(*) AS answers, sum(samples)::int AS samples,
-       (SELECT count(*) FROM (SELECT pg_notify($10, '') WHERE $6) AS x) AS notified
+       (SELECT count(*) FROM (SELECT pg_notify($6, '')) AS x) AS notified
 FROM rated GROUP BY platform, kind
 """
 
 
 async def store_collected(conn: asyncpg.Connection, answers: bytes, vocabulary: Sequence[Sequence[str | None]],
-                          *, announce: bool, types: tuple[str, str], time: str, channel: str,
-                          failed: dict[str, datetime]) -> list[asyncpg.Record]:
+                          *, channel: str, failed: dict[str, datetime]) -> list[asyncpg.Record]:
     """answers: a JSON array of insights.collected payloads (request_id, kind, platform,
     account_id, collected_at and metrics are read); vocabulary: (kind, platform, raw name,
-    metric) columns; types: the engagement.sampled and audience.sampled CloudEvent types; time:
-    the events' time; channel: the outbox's, notified when events were written; failed: the
+    metric) columns; channel: the announcer's, notified when readings were stored; failed: the
     platforms' last failed answer in the same batch (platform -> failed_at), noted with the
     collected ones. Returns, per platform and kind, the answers stored and their samples."""
-    return await conn.fetch(_STORE_COLLECTED, answers.decode(), *vocabulary, announce, *types, time, channel,
+    return await conn.fetch(_STORE_COLLECTED, answers.decode(), *vocabulary, channel,
                             list(failed), list(failed.values()))
+
+
+# --------------------------------------------------------------------------- announcing
+
+ANNOUNCED_CHANNEL = "metrics_readings"
+
+# Where the announcer is, and the horizon: every transaction with a smaller id has ended, so every
+# reading it stored is visible now and none can appear later (siar_metrics.announce). The row is
+# locked for the window: a second replica skips it and waits for the next.
+_CURSOR = """
+SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+FROM announced WHERE log = 'readings' FOR UPDATE SKIP LOCKED
+"""
+
+# The events of the next readings after the cursor ($1, $2) and below the horizon ($3), in the
+# log's order, with each event's JSON put together here from the reading's columns. The event's
+# id is the reading's request id (one reading, one event, always under the same id: a window
+# announced again after a crash repeats the same events, which the consumers' inbox absorbs), its
+# time when the values were collected. The target gives the platform's post id, publication time
+# and correlation id, the post its campaign (as it is when announced); an account's reading is
+# correlated by its own request id, as it was asked.
+_METRIC_PAIRS = ", ".join(f"""'"{name}":' || r.{name}""" for name in POST_VALUES)  # '"likes":' || r.likes, …
+ANNOUNCE = f"""
+SELECT r.txid, r.request_id, r.kind,
+       coalesce(t.correlation_id, r.request_id::text) AS correlation_id,
+       extract(epoch FROM clock_timestamp() - r.collected_at)::float8 AS age,
+       convert_to(
+           '{{"specversion":"1.0","id":"' || r.request_id::text || '","source":"/siar/metrics","type":"'
+           || CASE WHEN r.kind = 'post' THEN $5 ELSE $6 END || '","time":' || to_json(r.collected_at)::text
+           || ',"subject":' || to_json(CASE WHEN r.kind = 'post' THEN 'target/' || r.target_id
+                                           ELSE 'account/' || r.account_id END)::text
+           || ',"datacontenttype":"application/json","correlationid":'
+           || to_json(coalesce(t.correlation_id, r.request_id::text))::text
+           || ',"data":{{"request_id":"' || r.request_id::text || '",'
+           || CASE WHEN r.kind = 'post' THEN
+                  '"post_id":' || coalesce(to_json(r.post_id)::text, 'null')
+                  || ',"target_id":' || to_json(r.target_id)::text
+                  || ',"platform_post_id":' || coalesce(to_json(t.platform_post_id)::text, 'null')
+                  || ',"campaign_id":' || coalesce(to_json(p.campaign_id)::text, 'null')
+                  || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
+              ELSE '' END
+           || '"account_id":' || to_json(r.account_id)::text || ',"platform":' || to_json(r.platform)::text
+           || ',"collected_at":' || to_json(r.collected_at)::text || ',"raw":' || coalesce(r.raw::text, '{{}}')
+           || CASE WHEN r.kind = 'post' THEN
+                  -- concat_ws leaves out the names with no value (NULL)
+                  ',"metrics":{{' || concat_ws(',', {_METRIC_PAIRS})
+                  || '}},"engagement_rate":' || coalesce((r.interactions / r.denominator)::text, 'null')
+                  || ',"engagement_basis":' || coalesce(to_json(r.basis)::text, 'null')
+              ELSE ',"followers":' || coalesce(r.followers::text, 'null') END
+           || '}}}}', 'UTF8') AS body
+FROM readings r
+LEFT JOIN targets t ON r.kind = 'post' AND t.target_id = r.target_id
+LEFT JOIN posts p ON r.kind = 'post' AND p.post_id = r.post_id
+WHERE (r.txid, r.request_id) > ($1, $2) AND r.txid < $3
+ORDER BY r.txid, r.request_id
+LIMIT $4
+"""
+
+
+async def announce_cursor(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """The cursor and the horizon, the cursor's row locked for this transaction; None while
+    another replica's announcer holds it. A cursor found missing (its row deleted by hand) starts
+    again from the beginning: events repeated, which consumers absorb, rather than lost."""
+    cursor = await conn.fetchrow(_CURSOR)
+    if cursor is None and not await conn.fetchval("SELECT EXISTS (SELECT FROM announced WHERE log = 'readings')"):
+        await conn.execute("INSERT INTO announced (log, txid, request_id) VALUES ('readings', 0, $1)"
+                           " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0))
+        cursor = await conn.fetchrow(_CURSOR)
+    return cursor
+
+
+async def unannounced(conn: asyncpg.Connection, cursor: asyncpg.Record, limit: int,
+                      types: tuple[str, str]) -> list[asyncpg.Record]:
+    """The next readings' events after ``cursor`` (announce_cursor's), at most ``limit``; types:
+    the engagement.sampled and audience.sampled CloudEvent types."""
+    return await conn.fetch(ANNOUNCE, cursor["txid"], cursor["request_id"], cursor["horizon"], limit, *types)
+
+
+async def advance_cursor(conn: asyncpg.Connection, txid: int, request_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE announced SET txid = $1, request_id = $2, updated_at = clock_timestamp() WHERE log = 'readings'",
+        txid, request_id,
+    )
 
 
 async def mark_failed(conn: asyncpg.Connection, columns: dict[str, list], max_attempts: int,

@@ -1,0 +1,123 @@
+"""Announcing the readings: each stored reading's engagement.sampled / audience.sampled event,
+published from the readings table itself.
+
+The readings are an append-only log, so the events need no copy of their own: the storing
+statement writes nothing of them (before, it put each event's JSON in the outbox — about a third
+of what storing a batch cost PostgreSQL, measured: docs/benchmarks.md), and this announcer follows
+the log with a cursor, the way the outbox relay follows the outbox:
+
+- a window is one transaction: the cursor's row locked (``FOR UPDATE SKIP LOCKED``: one replica
+  announces at a time, the others find it taken and wait for the next wake-up), the next
+  ``batch`` readings' events rendered by PostgreSQL (store.ANNOUNCE), published with publisher
+  confirms, and the cursor moved past them only once the broker confirmed every one;
+- readings go in (txid, request_id) order and only below the horizon: the oldest transaction
+  still running anywhere on the server. A transaction that began earlier can commit readings
+  with a smaller txid after later ones committed, but never once the horizon has passed it, so
+  the cursor never steps over a reading (a long transaction elsewhere delays the events, and
+  the lag shows it; docs/operations.md);
+- a crash or a failed publish leaves the cursor where it was: the window goes out again, with
+  the same event ids, and the consumers' inbox absorbs the repeat. Nothing is lost.
+
+Storing wakes it in-process after each commit and by NOTIFY from any replica; it also looks
+every ``poll_seconds``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+from siar_contracts import AudienceSampled, EngagementSampled, spec_for_model
+from siar_runtime.bus import Bus, Outgoing
+from siar_runtime.db import Database
+from siar_runtime.listen import Wakeup
+from siar_runtime.logging import describe
+from siar_runtime.metrics import ChassisMetrics
+
+from . import store
+
+log = structlog.get_logger("siar.metrics.announce")
+
+TYPES = (spec_for_model(EngagementSampled).type, spec_for_model(AudienceSampled).type)
+ROUTING = {"post": "engagement.sampled", "account": "audience.sampled"}
+
+
+class Announcer:
+    def __init__(self, db: Database, bus: Bus, metrics: ChassisMetrics, *, batch: int = 500,
+                 poll_seconds: float = 1.0, confirm_timeout: float = 60.0) -> None:
+        self.db = db
+        self.bus = bus
+        self.metrics = metrics
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.confirm_timeout = confirm_timeout  # as the outbox relay's (siar_runtime.outbox)
+        self.wakeup = Wakeup(db, store.ANNOUNCED_CHANNEL)
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Called in-process right after a commit that stored readings, for the lowest latency."""
+        self.wakeup.wake()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="metrics-announcer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.wakeup.close()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.wakeup.ensure_listening()
+                self.wakeup.event.clear()
+                sent = await self.drain_once()
+                failures = 0
+                if sent >= self.batch:
+                    continue
+                await self.wakeup.wait(self.poll_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.metrics.outbox_publish_errors.inc()
+                await self.wakeup.close()
+                log.warning("announcer could not publish; will retry", error=describe(exc), failures=failures)
+                await asyncio.sleep(min(5.0, 0.1 * 2 ** min(failures, 6)))
+
+    async def drain_once(self) -> int:
+        """Announce window after window until the log is drained (below the horizon) or another
+        replica holds the cursor; returns how many events the broker confirmed."""
+        total = 0
+        while True:
+            sent = await self.window()
+            total += sent
+            if sent < self.batch:
+                return total
+
+    async def window(self) -> int:
+        """One window: at most ``batch`` events published and confirmed, and the cursor moved."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            cursor = await store.announce_cursor(conn)
+            if cursor is None:
+                return 0  # another replica is announcing
+            rows = await store.unannounced(conn, cursor, self.batch, TYPES)
+            if not rows:
+                return 0
+            started = time.perf_counter()
+            await self.bus.publish_confirmed([
+                Outgoing(routing_key=ROUTING[r["kind"]], body=r["body"], event_id=str(r["request_id"]),
+                         event_type=TYPES[r["kind"] != "post"], correlation_id=r["correlation_id"])
+                for r in rows
+            ], timeout=self.confirm_timeout)
+            last = rows[-1]
+            await store.advance_cursor(conn, last["txid"], last["request_id"])
+        confirm = time.perf_counter() - started
+        for r in rows:
+            self.metrics.events_published.labels(ROUTING[r["kind"]]).inc()
+            self.metrics.outbox_lag.observe(r["age"] + confirm)
+        return len(rows)

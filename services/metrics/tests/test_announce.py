@@ -1,0 +1,192 @@
+"""The announcer on the real database and broker: every stored reading's event published once,
+in the log's order, none stepped over when transactions commit out of order, none lost when a
+publish fails, and one replica announcing at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+import pytest
+from siar_contracts import EVENTS_EXCHANGE, CloudEvent, InsightsCollected, spec_for_type
+from siar_metrics import store
+from siar_metrics.announce import Announcer
+from siar_metrics.ingest import Answer, Policy, store_answers
+from siar_runtime.bus import Bus
+from siar_runtime.metrics import ChassisMetrics
+
+from .conftest import answer, collected, envelope, pending_events, publish_target, readings
+
+MASTODON = {"favourites_count": 40, "reblogs_count": 6, "replies_count": 4}
+
+
+class Subscriber:
+    """Another system: hears engagement.sampled and audience.sampled on the real exchange."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.amqp_url = amqp_url
+        self.events: list[CloudEvent] = []
+        self.arrived = asyncio.Event()
+
+    async def __aenter__(self) -> Subscriber:
+        self.connection = await aio_pika.connect(self.amqp_url)
+        channel = await self.connection.channel()
+        exchange = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True,
+                                                  passive=True)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for key in ("engagement.sampled", "audience.sampled"):
+            await queue.bind(exchange, routing_key=key)
+
+        async def hear(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                self.events.append(CloudEvent.from_json(message.body))
+                self.arrived.set()
+
+        await queue.consume(hear)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.connection.close()
+
+    async def wait_for(self, count: int, timeout: float = 10) -> list[CloudEvent]:
+        async with asyncio.timeout(timeout):
+            while len(self.events) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        await asyncio.sleep(0.2)  # and nothing more comes
+        return self.events
+
+
+@pytest.fixture
+async def bus(amqp_url):
+    bus = Bus(amqp_url, "metrics")
+    await bus.connect()  # declares the exchanges
+    yield bus
+    await bus.close()
+
+
+def announcer(db, bus, batch: int = 500) -> Announcer:
+    return Announcer(db, bus, ChassisMetrics("metrics-test"), batch=batch)
+
+
+async def cursor(db) -> tuple[int, uuid.UUID]:
+    async with db.pool.acquire() as conn, conn.transaction():
+        row = await store.announce_cursor(conn)
+    return row["txid"], row["request_id"]
+
+
+async def targets_answered(db, count: int, batches: int = 1) -> list[str]:
+    """``count`` targets published, each reading of each answered, in ``batches`` transactions;
+    returns the request ids in the order they were stored."""
+    rows = []
+    for _ in range(count):
+        target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+        rows += await readings(db, target["target_id"])
+    size = -(-len(rows) // batches)
+    for i in range(0, len(rows), size):
+        await answer(db, *(collected(r, MASTODON) for r in rows[i:i + size]))
+    return [str(r["request_id"]) for r in rows]
+
+
+async def test_each_reading_is_announced_once_in_the_logs_order(db, bus, amqp_url):
+    stored = await targets_answered(db, 2, batches=3)
+    rendered = [e.id for e in await pending_events(db)]
+    assert sorted(rendered) == sorted(stored)
+    async with Subscriber(amqp_url) as subscriber:
+        assert await announcer(db, bus, batch=5).drain_once() == 12  # windows of 5, 5 and 2
+        heard = await subscriber.wait_for(12)
+        assert [e.id for e in heard] == rendered  # once each, in (transaction, request id) order
+        for event in heard:
+            payload = spec_for_type(event.type).parse(event)
+            assert payload.request_id == event.id and payload.metrics == {"likes": 40, "shares": 6, "comments": 4}
+        assert await announcer(db, bus).drain_once() == 0 and len(subscriber.events) == 12
+    assert str((await cursor(db))[1]) == rendered[-1] and await pending_events(db) == []
+
+
+async def test_a_reading_behind_a_transaction_still_open_waits_for_it_and_none_is_stepped_over(db, bus, amqp_url):
+    """The earlier transaction stores its readings with the smaller txid but commits last: the
+    later one's readings wait for it, and then both go out, in txid order."""
+    first = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    # Another platform: the two batches share no row (each locks its platform's until it commits).
+    second = await publish_target(db, platform="bluesky", account_id="acc-b",
+                                  published_at=datetime.now(UTC) - timedelta(hours=2))
+    early = [collected(r, MASTODON) for r in await readings(db, first["target_id"])]
+    late = [collected(r, MASTODON) for r in await readings(db, second["target_id"])]
+    async with Subscriber(amqp_url) as subscriber, db.pool.acquire() as conn:
+        open_ = conn.transaction()
+        await open_.start()
+        try:
+            await store_answers(conn, [Answer(envelope(p), p) for p in early], Policy())
+            await answer(db, *late)  # committed, behind the open one
+            assert len(await pending_events(db)) == 0
+            assert await announcer(db, bus).drain_once() == 0
+        finally:
+            await open_.commit()
+        assert await announcer(db, bus).drain_once() == 12
+        heard = await subscriber.wait_for(12)
+    assert [e.id for e in heard] == [p.request_id for p in sorted(early, key=lambda p: p.request_id)] + [
+        p.request_id for p in sorted(late, key=lambda p: p.request_id)]
+
+
+async def test_a_failed_publish_moves_nothing_and_the_window_goes_out_again(db, bus, amqp_url):
+    stored = await targets_answered(db, 1)
+    before = await cursor(db)
+    broken = Bus(amqp_url, "metrics")  # never connected: every publish fails
+    with pytest.raises(ConnectionError):
+        await announcer(db, broken).window()
+    assert await cursor(db) == before and len(await pending_events(db)) == len(stored)
+    async with Subscriber(amqp_url) as subscriber:
+        assert await announcer(db, bus).drain_once() == len(stored)
+        assert sorted(e.id for e in await subscriber.wait_for(len(stored))) == sorted(stored)
+
+
+async def test_one_replica_announces_at_a_time(db, bus, amqp_url):
+    stored = await targets_answered(db, 1)
+    await cursor(db)  # there (a test starts with empty tables)
+    async with db.pool.acquire() as conn, conn.transaction():
+        assert await store.announce_cursor(conn) is not None  # this replica holds the cursor
+        assert await announcer(db, bus).window() == 0  # the other skips it, and waits
+    assert await announcer(db, bus).window() == len(stored)
+
+
+async def test_readings_stored_before_the_announcer_are_not_announced_again(db, bus):
+    """Their events went through the outbox (migration 20261222000001): no txid, no event."""
+    async with db.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO readings (request_id, kind, stage, account_id, platform, planned_at, collected_at, attempts,"
+            " followers, txid) VALUES ($1, 'account', 'audience', 'acc-m', 'mastodon', now(), now(), 1, 10, NULL)",
+            uuid.uuid4())
+    assert await pending_events(db) == [] and await announcer(db, bus).drain_once() == 0
+
+
+async def test_a_missing_cursor_starts_again_from_the_beginning(db, bus):
+    stored = await targets_answered(db, 1)
+    assert await announcer(db, bus).drain_once() == len(stored)
+    async with db.pool.acquire() as conn:
+        await conn.execute("DELETE FROM announced")
+    assert await announcer(db, bus).drain_once() == len(stored)  # repeated (the inbox absorbs it), not lost
+
+
+async def test_the_service_announces_what_it_stores(db, bus, amqp_url):
+    """The wiring: storing wakes the service's own announcer, which publishes at once."""
+    from siar_metrics.app import create_app
+
+    from .conftest import settings_for
+
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    rows = await readings(db, target["target_id"])
+    app = create_app(settings_for(db.dsn, amqp_url, outbox_poll_seconds=30))
+    async with Subscriber(amqp_url) as subscriber, app.router.lifespan_context(app):
+        payloads = [InsightsCollected.model_validate(collected(r, MASTODON).model_dump()) for r in rows]
+        sender = Bus(amqp_url, "test-publisher")
+        await sender.connect()
+        try:
+            from siar_runtime.bus import outgoing
+
+            await sender.publish_confirmed([outgoing(envelope(p)) for p in payloads])
+        finally:
+            await sender.close()
+        heard = await subscriber.wait_for(len(rows))  # well before the 30 s poll
+    assert sorted(e.id for e in heard) == sorted(str(r["request_id"]) for r in rows)
