@@ -9,7 +9,9 @@
 -- still commit readings with a smaller txid, but never once the horizon has passed it, so the
 -- cursor never skips one. raw: the platform's own names and values as answered (the events
 -- carry them; the samples keep them one per row).
--- Readings stored before this migration have no txid: their events went through the outbox.
+-- Readings stored by the version before (before this migration: no txid; during a rolling
+-- upgrade, by a replica still running it: a txid but no raw answer) had their events written to
+-- the outbox; the announcer leaves them out.
 ALTER TABLE metrics.readings ADD COLUMN txid bigint, ADD COLUMN raw json;
 ALTER TABLE metrics.readings ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint);
 CREATE INDEX readings_announce ON metrics.readings (txid, request_id) WHERE txid IS NOT NULL;

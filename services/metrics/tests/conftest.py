@@ -3,6 +3,7 @@ test data: events as the scheduler and the publisher would send them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -69,9 +70,24 @@ async def publish_target(db: Database, *, platform: str = "mastodon", account_id
             "correlation_id": correlation_id, "platform": platform, "account_id": account_id}
 
 
-async def pending_events(db: Database, key: str | None = None) -> list[CloudEvent]:
+async def settled(db: Database) -> None:
+    """Wait until every reading stored so far is below the announcer's horizon: a transaction
+    anywhere on the server (another service's relay, say) holds it back for a moment."""
+    async with db.pool.acquire() as conn:
+        newest = await conn.fetchval("SELECT max(txid) FROM readings")
+        for _ in range(200):
+            if newest is None or await conn.fetchval(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint") > newest:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("a transaction on the server kept the announcer's horizon back for 10 s")
+
+
+async def pending_events(db: Database, key: str | None = None, *, settle: bool = True) -> list[CloudEvent]:
     """The events the announcer would publish next (rendered as it does, not published), of one
-    routing key or all, in the log's order."""
+    routing key or all, in the log's order (once settled, unless told not to wait)."""
+    if settle:
+        await settled(db)
     async with db.pool.acquire() as conn, conn.transaction():
         cursor = await store.announce_cursor(conn)
         rows = await store.unannounced(conn, cursor, 1_000_000, announce.TYPES)

@@ -13,11 +13,12 @@ import pytest
 from siar_contracts import EVENTS_EXCHANGE, CloudEvent, InsightsCollected, spec_for_type
 from siar_metrics import store
 from siar_metrics.announce import Announcer
+from siar_metrics.ids import uuid7
 from siar_metrics.ingest import Answer, Policy, store_answers
 from siar_runtime.bus import Bus
 from siar_runtime.metrics import ChassisMetrics
 
-from .conftest import answer, collected, envelope, pending_events, publish_target, readings
+from .conftest import answer, collected, envelope, pending_events, publish_target, readings, settled
 
 MASTODON = {"favourites_count": 40, "reblogs_count": 6, "replies_count": 4}
 
@@ -95,6 +96,7 @@ async def test_each_reading_is_announced_once_in_the_logs_order(db, bus, amqp_ur
     rendered = [e.id for e in await pending_events(db)]
     assert sorted(rendered) == sorted(stored)
     async with Subscriber(amqp_url) as subscriber:
+        await settled(db)
         assert await announcer(db, bus, batch=5).drain_once() == 12  # windows of 5, 5 and 2
         heard = await subscriber.wait_for(12)
         assert [e.id for e in heard] == rendered  # once each, in (transaction, request id) order
@@ -120,10 +122,11 @@ async def test_a_reading_behind_a_transaction_still_open_waits_for_it_and_none_i
         try:
             await store_answers(conn, [Answer(envelope(p), p) for p in early], Policy())
             await answer(db, *late)  # committed, behind the open one
-            assert len(await pending_events(db)) == 0
+            assert len(await pending_events(db, settle=False)) == 0
             assert await announcer(db, bus).drain_once() == 0
         finally:
             await open_.commit()
+        await settled(db)
         assert await announcer(db, bus).drain_once() == 12
         heard = await subscriber.wait_for(12)
     assert [e.id for e in heard] == [p.request_id for p in sorted(early, key=lambda p: p.request_id)] + [
@@ -138,6 +141,7 @@ async def test_a_failed_publish_moves_nothing_and_the_window_goes_out_again(db, 
         await announcer(db, broken).window()
     assert await cursor(db) == before and len(await pending_events(db)) == len(stored)
     async with Subscriber(amqp_url) as subscriber:
+        await settled(db)
         assert await announcer(db, bus).drain_once() == len(stored)
         assert sorted(e.id for e in await subscriber.wait_for(len(stored))) == sorted(stored)
 
@@ -145,20 +149,31 @@ async def test_a_failed_publish_moves_nothing_and_the_window_goes_out_again(db, 
 async def test_one_replica_announces_at_a_time(db, bus, amqp_url):
     stored = await targets_answered(db, 1)
     await cursor(db)  # there (a test starts with empty tables)
+    await settled(db)
     async with db.pool.acquire() as conn, conn.transaction():
         assert await store.announce_cursor(conn) is not None  # this replica holds the cursor
-        assert await announcer(db, bus).window() == 0  # the other skips it, and waits
+        async with db.pool.acquire() as other, other.transaction():
+            assert await store.announce_cursor(other) is None  # taken: not waited for
+        assert await announcer(db, bus).window() == 0  # so the other replica's window sends nothing
     assert await announcer(db, bus).window() == len(stored)
 
 
-async def test_readings_stored_before_the_announcer_are_not_announced_again(db, bus):
-    """Their events went through the outbox (migration 20261222000001): no txid, no event."""
+async def test_readings_stored_by_the_version_before_are_not_announced_again(db, bus):
+    """Their events went through the outbox: stored before the migration (no txid), or by a
+    replica still running the old version during a rolling upgrade (a txid, but no raw answer,
+    which this version always stores). A reading of this version beside them is announced."""
+    before, during, now = uuid7(), uuid7(), uuid7()
     async with db.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO readings (request_id, kind, stage, account_id, platform, planned_at, collected_at, attempts,"
-            " followers, txid) VALUES ($1, 'account', 'audience', 'acc-m', 'mastodon', now(), now(), 1, 10, NULL)",
-            uuid.uuid4())
-    assert await pending_events(db) == [] and await announcer(db, bus).drain_once() == 0
+        insert = ("INSERT INTO readings (request_id, kind, stage, account_id, platform, planned_at, collected_at,"
+                  " attempts, followers, txid, raw) VALUES ($1, 'account', 'audience', 'acc-m', 'mastodon', now(),"
+                  " now(), 1, 10, {txid}, $2::json)")
+        await conn.execute(insert.format(txid="NULL"), before, {"followers_count": 10})
+        await conn.execute(insert.format(txid="DEFAULT"), during, None)
+        await conn.execute(insert.format(txid="DEFAULT"), now, {"followers_count": 10})
+    [event] = await pending_events(db)
+    assert event.id == str(now) and event.correlationid == str(now)  # an account's: its own request id
+    assert event.data["raw"] == {"followers_count": 10} and event.data["followers"] == 10
+    assert await announcer(db, bus).drain_once() == 1
 
 
 async def test_a_missing_cursor_starts_again_from_the_beginning(db, bus):
@@ -190,3 +205,55 @@ async def test_the_service_announces_what_it_stores(db, bus, amqp_url):
             await sender.close()
         heard = await subscriber.wait_for(len(rows))  # well before the 30 s poll
     assert sorted(e.id for e in heard) == sorted(str(r["request_id"]) for r in rows)
+
+
+async def test_retention_keeps_a_reading_until_its_event_is_out(db, bus):
+    """A late answer (collected long ago) is older than the retention the moment it is stored:
+    it stays until announced, then goes."""
+    target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(days=60))
+    [row, *_] = await readings(db, target["target_id"])
+    await answer(db, collected(row, MASTODON, at=datetime.now(UTC) - timedelta(days=40)))
+    async with db.pool.acquire() as conn:
+        assert (await store.prune(conn, 30))[1] == 0
+    await settled(db)
+    assert await announcer(db, bus).drain_once() == 1
+    async with db.pool.acquire() as conn:
+        assert (await store.prune(conn, 30))[1] == 1
+
+
+async def test_a_database_restored_into_another_server_is_rebased_and_loses_nothing(db, bus, amqp_url):
+    """pg_dump / pg_restore into a new server: the cursor and the readings keep the old server's
+    transaction ids, far ahead of the new server's. Before storing anything the service takes
+    the announced readings out of the log and puts the others back at its head."""
+    stored = await targets_answered(db, 2)
+    await settled(db)
+    async with db.pool.acquire() as conn, conn.transaction():  # announce the first target's six
+        first = await store.unannounced(conn, await store.announce_cursor(conn), 6, ("t.engagement", "t.audience"))
+        await store.advance_cursor(conn, first[-1]["txid"], first[-1]["request_id"])
+    async with db.pool.acquire() as conn:  # as the old server's ids, restored
+        await conn.execute("UPDATE readings SET txid = txid + 1000000000 WHERE txid IS NOT NULL")
+        await conn.execute("UPDATE announced SET txid = txid + 1000000000")
+    await announcer(db, bus).prepare()
+    async with Subscriber(amqp_url) as subscriber:
+        await settled(db)
+        assert await announcer(db, bus).drain_once() == 6
+        heard = await subscriber.wait_for(6)
+    assert sorted(e.id for e in heard) == sorted(set(stored) - {str(r["request_id"]) for r in first})
+    await announcer(db, bus).prepare()  # on the same server: nothing to do
+    assert await pending_events(db) == []
+
+
+async def test_the_gauges_say_how_many_events_wait_and_for_how_long(db, bus):
+    assert await _waiting(db) == (0, 0.0)
+    stored = await targets_answered(db, 1)
+    count, seconds = await _waiting(db)
+    assert count == len(stored) and 0 <= seconds < 60
+    await settled(db)
+    await announcer(db, bus).drain_once()
+    assert await _waiting(db) == (0, 0.0)
+
+
+async def _waiting(db) -> tuple[int, float]:
+    async with db.pool.acquire() as conn:
+        await store.announce_cursor(conn)  # the cursor's row (a test starts with empty tables)
+        return await store.events_waiting(conn)

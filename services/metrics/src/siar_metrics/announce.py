@@ -13,13 +13,16 @@ the log with a cursor, the way the outbox relay follows the outbox:
 - readings go in (txid, request_id) order and only below the horizon: the oldest transaction
   still running anywhere on the server. A transaction that began earlier can commit readings
   with a smaller txid after later ones committed, but never once the horizon has passed it, so
-  the cursor never steps over a reading (a long transaction elsewhere delays the events, and
-  the lag shows it; docs/operations.md);
+  the cursor never steps over a reading (a transaction left open elsewhere holds the events
+  back: ``siar_metrics_events_waiting_seconds`` and docs/operations.md say so);
 - a crash or a failed publish leaves the cursor where it was: the window goes out again, with
-  the same event ids, and the consumers' inbox absorbs the repeat. Nothing is lost.
+  the same event ids, and the consumers' inbox absorbs the repeat;
+- retention keeps a reading until its event is out (store.prune), and a database restored into
+  another server, whose transaction ids start again below the cursor, is rebased before the
+  service stores anything (``prepare``, store.rebase_if_restored).
 
 Storing wakes it in-process after each commit and by NOTIFY from any replica; it also looks
-every ``poll_seconds``."""
+every ``poll_seconds``, taking the cursor's lock only when something waits."""
 
 from __future__ import annotations
 
@@ -58,6 +61,15 @@ class Announcer:
     def wake(self) -> None:
         """Called in-process right after a commit that stored readings, for the lowest latency."""
         self.wakeup.wake()
+
+    async def prepare(self) -> None:
+        """Before the service stores anything: rebase the log if the database was restored into
+        another server (store.rebase_if_restored)."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            rebased = await store.rebase_if_restored(conn)
+        if rebased is not None:
+            log.warning("the database comes from another PostgreSQL server: the readings' log was rebased;"
+                        " readings not announced before are announced now", readings=rebased)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="metrics-announcer")
@@ -101,21 +113,24 @@ class Announcer:
 
     async def window(self) -> int:
         """One window: at most ``batch`` events published and confirmed, and the cursor moved."""
-        async with self.db.pool.acquire() as conn, conn.transaction():
-            cursor = await store.announce_cursor(conn)
-            if cursor is None:
-                return 0  # another replica is announcing
-            rows = await store.unannounced(conn, cursor, self.batch, TYPES)
-            if not rows:
+        async with self.db.pool.acquire() as conn:
+            if not await store.anything_to_announce(conn):
                 return 0
-            started = time.perf_counter()
-            await self.bus.publish_confirmed([
-                Outgoing(routing_key=ROUTING[r["kind"]], body=r["body"], event_id=str(r["request_id"]),
-                         event_type=TYPES[r["kind"] != "post"], correlation_id=r["correlation_id"])
-                for r in rows
-            ], timeout=self.confirm_timeout)
-            last = rows[-1]
-            await store.advance_cursor(conn, last["txid"], last["request_id"])
+            async with conn.transaction():
+                cursor = await store.announce_cursor(conn)
+                if cursor is None:
+                    return 0  # another replica is announcing
+                rows = await store.unannounced(conn, cursor, self.batch, TYPES)
+                if not rows:
+                    return 0
+                started = time.perf_counter()
+                await self.bus.publish_confirmed([
+                    Outgoing(routing_key=ROUTING[r["kind"]], body=r["body"], event_id=str(r["request_id"]),
+                             event_type=TYPES[r["kind"] != "post"], correlation_id=r["correlation_id"])
+                    for r in rows
+                ], timeout=self.confirm_timeout)
+                last = rows[-1]
+                await store.advance_cursor(conn, last["txid"], last["request_id"])
         confirm = time.perf_counter() - started
         for r in rows:
             self.metrics.events_published.labels(ROUTING[r["kind"]]).inc()

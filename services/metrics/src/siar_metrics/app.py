@@ -97,6 +97,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         app.state.bus = bus
         app.state.wake = wake
         relay.start()
+        await announcer.prepare()  # before the consumer stores anything
         announcer.start()
         pruner = Pruner(db.pool, settings.inbox_keep_days)
         pruner.start()

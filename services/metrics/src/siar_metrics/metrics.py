@@ -85,6 +85,15 @@ class MetricsMetrics:
         self.followers = Gauge(
             "siar_metrics_followers", "Followers of the connected accounts (latest reading each)", ["platform"], registry=r,
         )
+        self.events_waiting = Gauge(
+            "siar_metrics_events_waiting",
+            "Readings stored whose engagement.sampled / audience.sampled event is not published yet", registry=r,
+        )
+        self.events_waiting_seconds = Gauge(
+            "siar_metrics_events_waiting_seconds",
+            "How long the oldest reading not announced yet has waited (since it was collected or since the "
+            "announcer last moved, whichever is later); 0 when none waits", registry=r,
+        )
 
     def requested(self, claimed) -> None:
         """After a claim: (row, "requested" | "unanswered") pairs."""
@@ -104,8 +113,10 @@ class MetricsMetrics:
         if outcome.duplicates:
             self.duplicates.inc(outcome.duplicates)
 
-    def refresh(self, platforms, engagement, followers, campaign_labels: int) -> None:
+    def refresh(self, platforms, engagement, followers, campaign_labels: int, waiting: tuple[int, float]) -> None:
         """Set the gauges from the database's view (every replica exports the same values)."""
+        self.events_waiting.set(waiting[0])
+        self.events_waiting_seconds.set(waiting[1])
         for row in platforms:
             if row["last_collected_at"] is not None:
                 at = row["last_collected_at"].timestamp()

@@ -276,14 +276,26 @@ ANNOUNCED_CHANNEL = "metrics_readings"
 
 # Where the announcer is, and the horizon: every transaction with a smaller id has ended, so every
 # reading it stored is visible now and none can appear later (siar_metrics.announce). The row is
-# locked for the window: a second replica skips it and waits for the next.
+# locked for the window: a second replica skips it and waits for the next. _PEEK is the same
+# without the lock, to see whether there is anything to announce before taking it (a lock
+# costs the transaction an id and a WAL record, every poll of every replica).
 _CURSOR = """
 SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
 FROM announced WHERE log = 'readings' FOR UPDATE SKIP LOCKED
 """
+_PEEK = """
+SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+FROM announced WHERE log = 'readings'
+"""
+_ANY = """
+SELECT true FROM readings r WHERE (r.txid, r.request_id) > ($1, $2) AND r.txid < $3 AND r.raw IS NOT NULL
+ORDER BY r.txid, r.request_id LIMIT 1  -- in the index's order (an EXISTS may scan the table from its old end)
+"""
 
 # The events of the next readings after the cursor ($1, $2) and below the horizon ($3), in the
-# log's order, with each event's JSON put together here from the reading's columns. The event's
+# log's order, with each event's JSON put together here from the reading's columns. A reading
+# without its raw answer was stored by the version before the announcer (a replica still running
+# it during a rolling upgrade): its event went through the outbox, and is not repeated here. The event's
 # id is the reading's request id (one reading, one event, always under the same id: a window
 # announced again after a crash repeats the same events, which the consumers' inbox absorbs), its
 # time when the values were collected. The target gives the platform's post id, publication time
@@ -321,7 +333,7 @@ SELECT r.txid, r.request_id, r.kind,
 FROM readings r
 LEFT JOIN targets t ON r.kind = 'post' AND t.target_id = r.target_id
 LEFT JOIN posts p ON r.kind = 'post' AND p.post_id = r.post_id
-WHERE (r.txid, r.request_id) > ($1, $2) AND r.txid < $3
+WHERE (r.txid, r.request_id) > ($1, $2) AND r.txid < $3 AND r.raw IS NOT NULL
 ORDER BY r.txid, r.request_id
 LIMIT $4
 """
@@ -337,6 +349,48 @@ async def announce_cursor(conn: asyncpg.Connection) -> asyncpg.Record | None:
                            " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0))
         cursor = await conn.fetchrow(_CURSOR)
     return cursor
+
+
+async def anything_to_announce(conn: asyncpg.Connection) -> bool:
+    """Whether a reading waits below the horizon, without locking anything."""
+    cursor = await conn.fetchrow(_PEEK)
+    return cursor is None or bool(await conn.fetchval(_ANY, cursor["txid"], cursor["request_id"], cursor["horizon"]))
+
+
+async def events_waiting(conn: asyncpg.Connection) -> tuple[int, float]:
+    """Readings stored and not announced yet, and for how long the oldest of them has waited
+    (seconds since it was collected or since the announcer last moved, whichever is later; 0 when
+    none waits)."""
+    cursor = await conn.fetchrow("SELECT txid, request_id, updated_at FROM announced WHERE log = 'readings'")
+    if cursor is None:
+        return 0, 0.0
+    row = await conn.fetchrow(
+        "SELECT count(*) AS waiting, CASE WHEN count(*) > 0 THEN"
+        " extract(epoch FROM clock_timestamp() - greatest(min(collected_at), $3))::float8 END AS seconds"
+        " FROM readings WHERE (txid, request_id) > ($1, $2) AND raw IS NOT NULL",
+        cursor["txid"], cursor["request_id"], cursor["updated_at"])
+    return row["waiting"], max(0.0, row["seconds"] or 0.0)
+
+
+async def rebase_if_restored(conn: asyncpg.Connection) -> int | None:
+    """After a restore into another PostgreSQL server (pg_dump / pg_restore, a dump-and-restore
+    upgrade) the cursor and the readings carry the old server's transaction ids, and new readings
+    would get smaller ones: stepped over for good. Seen as a cursor ahead of this server's own
+    transaction id, which never happens otherwise. Then, in this transaction: the readings at or
+    before the cursor (announced) lose their id, those after it take this transaction's (they are
+    announced next, as they would have been), and the cursor starts again. Run before this
+    process stores anything (other replicas wait on the cursor's lock); returns the readings
+    taken back into the log, or None when nothing had to change."""
+    cursor = await conn.fetchrow("SELECT txid, request_id FROM announced WHERE log = 'readings' FOR UPDATE")
+    if cursor is None or cursor["txid"] < await conn.fetchval("SELECT pg_current_xact_id()::text::bigint"):
+        return None
+    await conn.execute(
+        "UPDATE readings SET txid = CASE WHEN (txid, request_id) <= ($1, $2) THEN NULL"
+        " ELSE pg_current_xact_id()::text::bigint END WHERE txid IS NOT NULL",
+        cursor["txid"], cursor["request_id"])
+    await conn.execute("UPDATE announced SET txid = 0, request_id = $1, updated_at = clock_timestamp()"
+                       " WHERE log = 'readings'", uuid.UUID(int=0))
+    return await conn.fetchval("SELECT count(*) FROM readings WHERE txid IS NOT NULL")
 
 
 async def unannounced(conn: asyncpg.Connection, cursor: asyncpg.Record, limit: int,
@@ -411,8 +465,12 @@ async def prune(conn: asyncpg.Connection, days: int) -> tuple[int, int]:
     samples = await conn.execute(
         "DELETE FROM samples WHERE collected_at < now() - make_interval(days => $1)", days
     )
+    # A reading not announced yet stays until the announcer has published its event.
     readings = await conn.execute(
-        "DELETE FROM readings WHERE collected_at < now() - make_interval(days => $1)", days
+        """
+        DELETE FROM readings WHERE collected_at < now() - make_interval(days => $1)
+          AND (txid IS NULL OR (txid, request_id) <= (SELECT txid, request_id FROM announced WHERE log = 'readings'))
+        """, days
     )
     await conn.execute(
         "DELETE FROM collections WHERE state = 'failed' AND updated_at < now() - make_interval(days => $1)", days

@@ -47,7 +47,8 @@ class Upkeep:
         async with self.pool.acquire() as conn:
             platforms = await store.platform_times(conn)
             engagement, followers = await store.gauge_rows(conn, self.window_days)
-        self.metrics.refresh(platforms, engagement, followers, self.campaign_labels)
+            waiting = await store.events_waiting(conn)
+        self.metrics.refresh(platforms, engagement, followers, self.campaign_labels, waiting)
 
     async def prune(self) -> None:
         if not self.retention_days:
