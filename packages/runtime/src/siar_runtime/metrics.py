@@ -41,7 +41,8 @@ class ChassisMetrics:
         )
         self.outbox_lag = Histogram(
             "siar_outbox_lag_seconds",
-            "Time from writing an event to the broker's confirm",
+            "Time from writing an event to the broker's confirm (the metrics service's engagement and audience "
+            "events: from the values' collection)",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
