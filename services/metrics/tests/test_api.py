@@ -231,6 +231,10 @@ async def test_a_post_shows_every_reading_and_why_one_is_missing(client, db):
     assert second["likes"] == 8 and second["raw"] == {"likes": 8, "reach": 80, "total_interactions": 8}
     assert second["engagement_rate"] == pytest.approx(0.1) and second["engagement_basis"] == "reach"
     assert t["readings"][2]["reason"] == "Instagram no longer has this post (deleted?)"
+    async with db.pool.acquire() as conn:  # a reading stored before readings kept their raw answer
+        await conn.execute("UPDATE readings SET raw = NULL WHERE request_id = $1", second["request_id"])
+    again = (await client.get(f"/v1/posts/{target['post_id']}/engagement")).json()["targets"][0]["readings"][1]
+    assert again["raw"] == {"likes": 8, "reach": 80, "total_interactions": 8}  # from the samples
     failed_list = (await client.get("/v1/collections", params={"state": "failed"})).json()["collections"]
     assert [(c["stage"], c["error_class"]) for c in failed_list] == [("1d", "target_gone")]
 

@@ -602,7 +602,8 @@ async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[async
             SELECT r.request_id, r.target_id, r.stage, 'collected' AS state, r.planned_at, r.collected_at,
                    r.attempts, NULL AS error_class, NULL AS reason, r.views, r.reach, r.likes, r.comments,
                    r.shares, r.saves, r.clicks, r.followers, r.interactions, r.denominator, r.basis,
-                   coalesce((SELECT jsonb_object_agg(s.raw_name, s.value) FROM samples s
+                   coalesce(r.raw::jsonb,  -- kept on the reading since the announcer; before, from the samples
+                            (SELECT jsonb_object_agg(s.raw_name, s.value) FROM samples s
                              WHERE s.collected_at = r.collected_at AND s.request_id = r.request_id), '{}') AS raw
             FROM readings r WHERE r.kind = 'post' AND r.target_id IN (SELECT target_id FROM mine)
             UNION ALL
