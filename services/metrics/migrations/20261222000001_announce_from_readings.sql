@@ -16,12 +16,16 @@ ALTER TABLE metrics.readings ADD COLUMN txid bigint, ADD COLUMN raw json;
 ALTER TABLE metrics.readings ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint);
 CREATE INDEX readings_announce ON metrics.readings (txid, request_id) WHERE txid IS NOT NULL;
 
--- Where the announcer is: the last reading whose event the broker confirmed.
+-- Where the announcer is: the last reading whose event the broker confirmed. txid_offset: added
+-- to this server's transaction ids, in readings.txid's default and in the horizon; 0 unless the
+-- database was restored into another server, whose ids start again below the old ones
+-- (store.rebase_if_restored raises it above every txid already stored).
 CREATE TABLE metrics.announced (
-    log        text PRIMARY KEY,
-    txid       bigint NOT NULL,
-    request_id uuid NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    log         text PRIMARY KEY,
+    txid        bigint NOT NULL,
+    request_id  uuid NOT NULL,
+    txid_offset bigint NOT NULL DEFAULT 0,
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 INSERT INTO metrics.announced (log, txid, request_id) VALUES ('readings', 0, '00000000-0000-0000-0000-000000000000');
 

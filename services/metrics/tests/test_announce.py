@@ -109,11 +109,12 @@ async def test_each_reading_is_announced_once_in_the_logs_order(db, bus, amqp_ur
 
 async def test_a_reading_behind_a_transaction_still_open_waits_for_it_and_none_is_stepped_over(db, bus, amqp_url):
     """The earlier transaction stores its readings with the smaller txid but commits last: the
-    later one's readings wait for it, and then both go out, in txid order."""
-    first = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
+    later one's readings wait for it, and then both go out, in txid order (not the request ids':
+    the later one's were planned first)."""
     # Another platform: the two batches share no row (each locks its platform's until it commits).
     second = await publish_target(db, platform="bluesky", account_id="acc-b",
                                   published_at=datetime.now(UTC) - timedelta(hours=2))
+    first = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
     early = [collected(r, MASTODON) for r in await readings(db, first["target_id"])]
     late = [collected(r, MASTODON) for r in await readings(db, second["target_id"])]
     async with Subscriber(amqp_url) as subscriber, db.pool.acquire() as conn:
@@ -129,12 +130,14 @@ async def test_a_reading_behind_a_transaction_still_open_waits_for_it_and_none_i
         await settled(db)
         assert await announcer(db, bus).drain_once() == 12
         heard = await subscriber.wait_for(12)
+    assert max(p.request_id for p in late) < min(p.request_id for p in early)
     assert [e.id for e in heard] == [p.request_id for p in sorted(early, key=lambda p: p.request_id)] + [
         p.request_id for p in sorted(late, key=lambda p: p.request_id)]
 
 
 async def test_a_failed_publish_moves_nothing_and_the_window_goes_out_again(db, bus, amqp_url):
     stored = await targets_answered(db, 1)
+    await settled(db)
     before = await cursor(db)
     broken = Bus(amqp_url, "metrics")  # never connected: every publish fails
     with pytest.raises(ConnectionError):
@@ -178,6 +181,7 @@ async def test_readings_stored_by_the_version_before_are_not_announced_again(db,
 
 async def test_a_missing_cursor_starts_again_from_the_beginning(db, bus):
     stored = await targets_answered(db, 1)
+    await settled(db)
     assert await announcer(db, bus).drain_once() == len(stored)
     async with db.pool.acquire() as conn:
         await conn.execute("DELETE FROM announced")
@@ -185,14 +189,15 @@ async def test_a_missing_cursor_starts_again_from_the_beginning(db, bus):
 
 
 async def test_the_service_announces_what_it_stores(db, bus, amqp_url):
-    """The wiring: storing wakes the service's own announcer, which publishes at once."""
+    """The wiring: the service's own announcer publishes what its consumer stored (woken by the
+    storing, or at its next look should a transaction elsewhere hold the horizon back)."""
     from siar_metrics.app import create_app
 
     from .conftest import settings_for
 
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(hours=2))
     rows = await readings(db, target["target_id"])
-    app = create_app(settings_for(db.dsn, amqp_url, outbox_poll_seconds=30))
+    app = create_app(settings_for(db.dsn, amqp_url, outbox_poll_seconds=2))
     async with Subscriber(amqp_url) as subscriber, app.router.lifespan_context(app):
         payloads = [InsightsCollected.model_validate(collected(r, MASTODON).model_dump()) for r in rows]
         sender = Bus(amqp_url, "test-publisher")
@@ -203,7 +208,7 @@ async def test_the_service_announces_what_it_stores(db, bus, amqp_url):
             await sender.publish_confirmed([outgoing(envelope(p)) for p in payloads])
         finally:
             await sender.close()
-        heard = await subscriber.wait_for(len(rows))  # well before the 30 s poll
+        heard = await subscriber.wait_for(len(rows), timeout=20)
     assert sorted(e.id for e in heard) == sorted(str(r["request_id"]) for r in rows)
 
 
@@ -213,6 +218,7 @@ async def test_retention_keeps_a_reading_until_its_event_is_out(db, bus):
     target = await publish_target(db, published_at=datetime.now(UTC) - timedelta(days=60))
     [row, *_] = await readings(db, target["target_id"])
     await answer(db, collected(row, MASTODON, at=datetime.now(UTC) - timedelta(days=40)))
+    await cursor(db)  # the cursor's row, before it (a test starts with empty tables)
     async with db.pool.acquire() as conn:
         assert (await store.prune(conn, 30))[1] == 0
     await settled(db)
@@ -223,24 +229,45 @@ async def test_retention_keeps_a_reading_until_its_event_is_out(db, bus):
 
 async def test_a_database_restored_into_another_server_is_rebased_and_loses_nothing(db, bus, amqp_url):
     """pg_dump / pg_restore into a new server: the cursor and the readings keep the old server's
-    transaction ids, far ahead of the new server's. Before storing anything the service takes
-    the announced readings out of the log and puts the others back at its head."""
+    transaction ids, far ahead of the new server's. Before storing anything the service counts its
+    ids from above the old ones: what the old server had not announced goes out, then every new
+    reading, none stepped over."""
     stored = await targets_answered(db, 2)
     await settled(db)
-    async with db.pool.acquire() as conn, conn.transaction():  # announce the first target's six
+    async with db.pool.acquire() as conn, conn.transaction():  # the first target's six were announced
         first = await store.unannounced(conn, await store.announce_cursor(conn), 6, ("t.engagement", "t.audience"))
         await store.advance_cursor(conn, first[-1]["txid"], first[-1]["request_id"])
-    async with db.pool.acquire() as conn:  # as the old server's ids, restored
-        await conn.execute("UPDATE readings SET txid = txid + 1000000000 WHERE txid IS NOT NULL")
-        await conn.execute("UPDATE announced SET txid = txid + 1000000000")
-    await announcer(db, bus).prepare()
-    async with Subscriber(amqp_url) as subscriber:
-        await settled(db)
-        assert await announcer(db, bus).drain_once() == 6
-        heard = await subscriber.wait_for(6)
-    assert sorted(e.id for e in heard) == sorted(set(stored) - {str(r["request_id"]) for r in first})
-    await announcer(db, bus).prepare()  # on the same server: nothing to do
-    assert await pending_events(db) == []
+    try:
+        async with db.pool.acquire() as conn:  # as the old server's ids, restored
+            await conn.execute("UPDATE readings SET txid = txid + 1000000000 WHERE txid IS NOT NULL")
+            await conn.execute("UPDATE announced SET txid = txid + 1000000000")
+            before = await conn.fetchval("SELECT max(txid) FROM readings")
+        await announcer(db, bus).prepare()
+        later = await targets_answered(db, 1)  # stored on the new server
+        async with db.pool.acquire() as conn:
+            offset = await conn.fetchval("SELECT txid_offset FROM announced")
+            assert offset == before + 1
+            assert await conn.fetchval("SELECT min(txid) FROM readings WHERE request_id = ANY($1::uuid[])",
+                                       later) > before
+            cursor = await conn.fetchrow("SELECT txid, request_id FROM announced")
+            assert await store.rebase_if_restored(conn) is None  # on the same server: nothing to do
+            assert await conn.fetchrow("SELECT txid, request_id FROM announced") == cursor
+        async with Subscriber(amqp_url) as subscriber:
+            await settled(db)
+            assert await announcer(db, bus).drain_once() == 12
+            heard = await subscriber.wait_for(12)
+        left = sorted(set(stored) - {str(r["request_id"]) for r in first})
+        assert sorted(e.id for e in heard[:6]) == left and sorted(e.id for e in heard[6:]) == sorted(later)
+        assert await pending_events(db) == []
+        async with db.pool.acquire() as conn:  # the cursor's row deleted by hand: the offset is kept
+            await conn.execute("DELETE FROM announced")
+            async with conn.transaction():
+                await store.announce_cursor(conn)
+            assert await conn.fetchval("SELECT txid_offset FROM announced") == offset
+    finally:  # the next tests' database as the migration leaves it
+        async with db.pool.acquire() as conn:
+            await conn.execute(f"ALTER TABLE readings ALTER COLUMN txid SET DEFAULT {store.TXID_DEFAULT}")
+            await conn.execute("DELETE FROM announced")
 
 
 async def test_the_gauges_say_how_many_events_wait_and_for_how_long(db, bus):

@@ -18,8 +18,8 @@ the log with a cursor, the way the outbox relay follows the outbox:
 - a crash or a failed publish leaves the cursor where it was: the window goes out again, with
   the same event ids, and the consumers' inbox absorbs the repeat;
 - retention keeps a reading until its event is out (store.prune), and a database restored into
-  another server, whose transaction ids start again below the cursor, is rebased before the
-  service stores anything (``prepare``, store.rebase_if_restored).
+  another server, whose transaction ids start again below the cursor, has its ids offset above
+  the old server's before the service stores anything (``prepare``, store.rebase_if_restored).
 
 Storing wakes it in-process after each commit and by NOTIFY from any replica; it also looks
 every ``poll_seconds``, taking the cursor's lock only when something waits."""
@@ -65,11 +65,12 @@ class Announcer:
     async def prepare(self) -> None:
         """Before the service stores anything: rebase the log if the database was restored into
         another server (store.rebase_if_restored)."""
-        async with self.db.pool.acquire() as conn, conn.transaction():
-            rebased = await store.rebase_if_restored(conn)
-        if rebased is not None:
-            log.warning("the database comes from another PostgreSQL server: the readings' log was rebased;"
-                        " readings not announced before are announced now", readings=rebased)
+        async with self.db.pool.acquire() as conn:
+            offset = await store.rebase_if_restored(conn)
+        if offset is not None:
+            log.warning("the database comes from another PostgreSQL server: the readings' transaction ids now"
+                        " count from above the old server's; the readings it had not announced go out first",
+                        txid_offset=offset)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="metrics-announcer")

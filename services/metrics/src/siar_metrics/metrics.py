@@ -87,7 +87,8 @@ class MetricsMetrics:
         )
         self.events_waiting = Gauge(
             "siar_metrics_events_waiting",
-            "Readings stored whose engagement.sampled / audience.sampled event is not published yet", registry=r,
+            "Readings stored whose engagement.sampled / audience.sampled event is not published yet (counted up to "
+            "100,000)", registry=r,
         )
         self.events_waiting_seconds = Gauge(
             "siar_metrics_events_waiting_seconds",

@@ -273,6 +273,7 @@ async def store_collected(conn: asyncpg.Connection, answers: bytes, vocabulary: 
 # --------------------------------------------------------------------------- announcing
 
 ANNOUNCED_CHANNEL = "metrics_readings"
+TXID_DEFAULT = "(pg_current_xact_id()::text::bigint)"  # readings.txid's, as the migration sets it (offset 0)
 
 # Where the announcer is, and the horizon: every transaction with a smaller id has ended, so every
 # reading it stored is visible now and none can appear later (siar_metrics.announce). The row is
@@ -280,11 +281,11 @@ ANNOUNCED_CHANNEL = "metrics_readings"
 # without the lock, to see whether there is anything to announce before taking it (a lock
 # costs the transaction an id and a WAL record, every poll of every replica).
 _CURSOR = """
-SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint + txid_offset AS horizon
 FROM announced WHERE log = 'readings' FOR UPDATE SKIP LOCKED
 """
 _PEEK = """
-SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint + txid_offset AS horizon
 FROM announced WHERE log = 'readings'
 """
 _ANY = """
@@ -342,11 +343,17 @@ LIMIT $4
 async def announce_cursor(conn: asyncpg.Connection) -> asyncpg.Record | None:
     """The cursor and the horizon, the cursor's row locked for this transaction; None while
     another replica's announcer holds it. A cursor found missing (its row deleted by hand) starts
-    again from the beginning: events repeated, which consumers absorb, rather than lost."""
+    again from the beginning, with the offset readings.txid's default adds: events repeated,
+    which consumers absorb, rather than lost. Call it inside a transaction."""
     cursor = await conn.fetchrow(_CURSOR)
     if cursor is None and not await conn.fetchval("SELECT EXISTS (SELECT FROM announced WHERE log = 'readings')"):
-        await conn.execute("INSERT INTO announced (log, txid, request_id) VALUES ('readings', 0, $1)"
-                           " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0))
+        default = await conn.fetchval(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d"
+            " JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
+            " WHERE d.adrelid = 'readings'::regclass AND a.attname = 'txid'")
+        offset = await conn.fetchval(f"SELECT {default} - {TXID_DEFAULT}") if default else 0
+        await conn.execute("INSERT INTO announced (log, txid, request_id, txid_offset) VALUES ('readings', 0, $1, $2)"
+                           " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0), offset)
         cursor = await conn.fetchrow(_CURSOR)
     return cursor
 
@@ -357,40 +364,59 @@ async def anything_to_announce(conn: asyncpg.Connection) -> bool:
     return cursor is None or bool(await conn.fetchval(_ANY, cursor["txid"], cursor["request_id"], cursor["horizon"]))
 
 
+WAITING_COUNTED = 100_000  # a gauge refreshed every few seconds must stay cheap during a long stall
+
+
 async def events_waiting(conn: asyncpg.Connection) -> tuple[int, float]:
-    """Readings stored and not announced yet, and for how long the oldest of them has waited
-    (seconds since it was collected or since the announcer last moved, whichever is later; 0 when
-    none waits)."""
+    """Readings stored and not announced yet (counted up to WAITING_COUNTED), and for how long the
+    oldest of them has waited (seconds since it was collected or since the announcer last moved,
+    whichever is later; 0 when none waits)."""
     cursor = await conn.fetchrow("SELECT txid, request_id, updated_at FROM announced WHERE log = 'readings'")
     if cursor is None:
         return 0, 0.0
     row = await conn.fetchrow(
         "SELECT count(*) AS waiting, CASE WHEN count(*) > 0 THEN"
         " extract(epoch FROM clock_timestamp() - greatest(min(collected_at), $3))::float8 END AS seconds"
-        " FROM readings WHERE (txid, request_id) > ($1, $2) AND raw IS NOT NULL",
+        " FROM (SELECT collected_at FROM readings WHERE (txid, request_id) > ($1, $2) AND raw IS NOT NULL"
+        f"       ORDER BY txid, request_id LIMIT {WAITING_COUNTED}) AS w",  # the index's order, and bounded
         cursor["txid"], cursor["request_id"], cursor["updated_at"])
     return row["waiting"], max(0.0, row["seconds"] or 0.0)
 
 
+# On a healthy server every reading visible has a txid below the next transaction id (plus the
+# offset); one at or above it was stored on another server (pg_dump / pg_restore, a
+# dump-and-restore upgrade), whose ids this server's will repeat. No lock, no transaction id.
+_RESTORED = """
+SELECT greatest(a.txid, (SELECT max(txid) FROM readings)) >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+                                                             + a.txid_offset
+FROM announced a WHERE log = 'readings'
+"""
+
+
 async def rebase_if_restored(conn: asyncpg.Connection) -> int | None:
-    """After a restore into another PostgreSQL server (pg_dump / pg_restore, a dump-and-restore
-    upgrade) the cursor and the readings carry the old server's transaction ids, and new readings
-    would get smaller ones: stepped over for good. Seen as a cursor ahead of this server's own
-    transaction id, which never happens otherwise. Then, in this transaction: the readings at or
-    before the cursor (announced) lose their id, those after it take this transaction's (they are
-    announced next, as they would have been), and the cursor starts again. Run before this
-    process stores anything (other replicas wait on the cursor's lock); returns the readings
-    taken back into the log, or None when nothing had to change."""
-    cursor = await conn.fetchrow("SELECT txid, request_id FROM announced WHERE log = 'readings' FOR UPDATE")
-    if cursor is None or cursor["txid"] < await conn.fetchval("SELECT pg_current_xact_id()::text::bigint"):
+    """After a restore into another PostgreSQL server the readings and the cursor carry the old
+    server's transaction ids, and this server's would start again below them: new readings
+    stepped over for good, old ones announced only when the new ids catch up. Seen as a txid at
+    or above this server's next one (_RESTORED), which never happens otherwise. Then, in one
+    transaction (the readings locked against writes for its few milliseconds): the offset added
+    to this server's ids becomes larger than every txid stored, in readings.txid's default and in
+    the horizon, so whatever the old server left unannounced goes out first and every new reading
+    after it. No reading is rewritten. Returns the new offset, or None when nothing had to change
+    (checked without a lock first; replicas starting together take turns on the cursor's row)."""
+    if not await conn.fetchval(_RESTORED):
         return None
-    await conn.execute(
-        "UPDATE readings SET txid = CASE WHEN (txid, request_id) <= ($1, $2) THEN NULL"
-        " ELSE pg_current_xact_id()::text::bigint END WHERE txid IS NOT NULL",
-        cursor["txid"], cursor["request_id"])
-    await conn.execute("UPDATE announced SET txid = 0, request_id = $1, updated_at = clock_timestamp()"
-                       " WHERE log = 'readings'", uuid.UUID(int=0))
-    return await conn.fetchval("SELECT count(*) FROM readings WHERE txid IS NOT NULL")
+    async with conn.transaction():
+        if await conn.fetchrow("SELECT FROM announced WHERE log = 'readings' FOR UPDATE") is None:
+            return None
+        await conn.execute("LOCK TABLE readings IN SHARE ROW EXCLUSIVE MODE")  # no reading stored meanwhile
+        if not await conn.fetchval(_RESTORED):
+            return None  # another replica did it
+        offset = await conn.fetchval(
+            "SELECT greatest(txid, (SELECT max(txid) FROM readings)) + 1 FROM announced WHERE log = 'readings'")
+        await conn.execute(f"ALTER TABLE readings ALTER COLUMN txid SET DEFAULT ({TXID_DEFAULT} + {int(offset)})")
+        await conn.execute("UPDATE announced SET txid_offset = $1, updated_at = clock_timestamp()"
+                           " WHERE log = 'readings'", offset)
+    return offset
 
 
 async def unannounced(conn: asyncpg.Connection, cursor: asyncpg.Record, limit: int,
