@@ -199,8 +199,8 @@ WITH answer AS (
     DELETE FROM collections c USING answer a
     WHERE c.request_id = a.request_id AND c.kind = a.kind AND c.platform = a.platform
       AND c.account_id = a.account_id
-    RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform,
-              c.planned_at, c.attempts, a.collected_at, a.metrics AS raw
+    RETURNING c.request_id, c.kind, c.stage, c.target_id, c.post_id, c.account_id, c.platform, c.platform_post_id,
+              c.published_at, c.correlation_id, c.planned_at, c.attempts, a.collected_at, a.metrics AS raw
 ), vocabulary AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(kind, platform, raw_name, metric)
 ), sampled AS (
@@ -248,9 +248,10 @@ WITH answer AS (
 ), read AS (
     INSERT INTO readings (request_id, kind, stage, target_id, post_id, account_id, platform, planned_at,
                           collected_at, attempts, views, reach, likes, comments, shares, saves, clicks, followers,
-                          interactions, denominator, basis, raw)
+                          interactions, denominator, basis, raw, platform_post_id, published_at, correlation_id)
     SELECT request_id, kind, stage, target_id, post_id, account_id, platform, planned_at, collected_at, attempts,
-           views, reach, likes, comments, shares, saves, clicks, followers, interactions, denominator, basis, raw
+           views, reach, likes, comments, shares, saves, clicks, followers, interactions, denominator, basis, raw,
+           platform_post_id, published_at, correlation_id
     FROM rated
 )
 SELECT platform, kind, count(*) AS answers, sum(samples)::int AS samples,
@@ -299,13 +300,12 @@ ORDER BY r.txid, r.request_id LIMIT 1  -- in the index's order (an EXISTS may sc
 # it during a rolling upgrade): its event went through the outbox, and is not repeated here. The event's
 # id is the reading's request id (one reading, one event, always under the same id: a window
 # announced again after a crash repeats the same events, which the consumers' inbox absorbs), its
-# time when the values were collected. The target gives the platform's post id, publication time
-# and correlation id, the post its campaign (as it is when announced); an account's reading is
-# correlated by its own request id, as it was asked.
+# time when the values were collected. The reading keeps the platform's post id, the publication
+# time and the correlation id as they were planned (an account's reading is correlated by its own
+# request id, as it was asked); the post gives its campaign, as it is when announced.
 _METRIC_PAIRS = ", ".join(f"""'"{name}":' || r.{name}""" for name in POST_VALUES)  # '"likes":' || r.likes, …
 ANNOUNCE = f"""
-SELECT r.txid, r.request_id, r.kind,
-       coalesce(t.correlation_id, r.request_id::text) AS correlation_id,
+SELECT r.txid, r.request_id, r.kind, coalesce(r.correlation_id, r.request_id::text) AS correlation_id,
        extract(epoch FROM clock_timestamp() - r.collected_at)::float8 AS age,
        convert_to(
            '{{"specversion":"1.0","id":"' || r.request_id::text || '","source":"/siar/metrics","type":"'
@@ -313,14 +313,14 @@ SELECT r.txid, r.request_id, r.kind,
            || ',"subject":' || to_json(CASE WHEN r.kind = 'post' THEN 'target/' || r.target_id
                                            ELSE 'account/' || r.account_id END)::text
            || ',"datacontenttype":"application/json","correlationid":'
-           || to_json(coalesce(t.correlation_id, r.request_id::text))::text
+           || to_json(coalesce(r.correlation_id, r.request_id::text))::text
            || ',"data":{{"request_id":"' || r.request_id::text || '",'
            || CASE WHEN r.kind = 'post' THEN
                   '"post_id":' || coalesce(to_json(r.post_id)::text, 'null')
                   || ',"target_id":' || to_json(r.target_id)::text
-                  || ',"platform_post_id":' || coalesce(to_json(t.platform_post_id)::text, 'null')
+                  || ',"platform_post_id":' || coalesce(to_json(r.platform_post_id)::text, 'null')
                   || ',"campaign_id":' || coalesce(to_json(p.campaign_id)::text, 'null')
-                  || ',"published_at":' || coalesce(to_json(t.published_at)::text, 'null') || ','
+                  || ',"published_at":' || coalesce(to_json(r.published_at)::text, 'null') || ','
               ELSE '' END
            || '"account_id":' || to_json(r.account_id)::text || ',"platform":' || to_json(r.platform)::text
            || ',"collected_at":' || to_json(r.collected_at)::text || ',"raw":' || coalesce(r.raw::text, '{{}}')
@@ -332,7 +332,6 @@ SELECT r.txid, r.request_id, r.kind,
               ELSE ',"followers":' || coalesce(r.followers::text, 'null') END
            || '}}}}', 'UTF8') AS body
 FROM readings r
-LEFT JOIN targets t ON r.kind = 'post' AND t.target_id = r.target_id
 LEFT JOIN posts p ON r.kind = 'post' AND p.post_id = r.post_id
 WHERE (r.txid, r.request_id) > ($1, $2) AND r.txid < $3 AND r.raw IS NOT NULL
 ORDER BY r.txid, r.request_id
