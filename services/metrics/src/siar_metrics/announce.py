@@ -2,8 +2,8 @@
 published from the readings table itself.
 
 The readings are an append-only log, so the events need no copy of their own: the storing
-statement writes nothing of them (before, it put each event's JSON in the outbox — about a third
-of what storing a batch cost PostgreSQL, measured: docs/benchmarks.md), and this announcer follows
+statement writes nothing of them (before, it put each event's JSON in the outbox: about a fifth
+of the statement's time and a third of its WAL, measured: docs/benchmarks.md), and this announcer follows
 the log with a cursor, the way the outbox relay follows the outbox:
 
 - a window is one transaction: the cursor's row locked (``FOR UPDATE SKIP LOCKED``: one replica
