@@ -8,27 +8,20 @@
 -- every transaction still running (pg_snapshot_xmin): a transaction that started earlier can
 -- still commit readings with a smaller txid, but never once the horizon has passed it, so the
 -- cursor never skips one. raw: the platform's own names and values as answered (the events
--- carry them; the samples keep them one per row); platform_post_id, published_at and
--- correlation_id: the reading's, as planned (the events carry them; the announcer joins only the
--- post, for its campaign).
+-- carry them; the samples keep them one per row).
 -- Readings stored by the version before (before this migration: no txid; during a rolling
 -- upgrade, by a replica still running it: a txid but no raw answer) had their events written to
 -- the outbox; the announcer leaves them out.
-ALTER TABLE metrics.readings ADD COLUMN txid bigint, ADD COLUMN raw json, ADD COLUMN platform_post_id text,
-    ADD COLUMN published_at timestamptz, ADD COLUMN correlation_id text;
+ALTER TABLE metrics.readings ADD COLUMN txid bigint, ADD COLUMN raw json;
 ALTER TABLE metrics.readings ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint);
 CREATE INDEX readings_announce ON metrics.readings (txid, request_id) WHERE txid IS NOT NULL;
 
--- Where the announcer is: the last reading whose event the broker confirmed. txid_offset: added
--- to this server's transaction ids, in readings.txid's default and in the horizon; 0 unless the
--- database was restored into another server, whose ids start again below the old ones
--- (store.rebase_if_restored raises it above every txid already stored).
+-- Where the announcer is: the last reading whose event the broker confirmed.
 CREATE TABLE metrics.announced (
-    log         text PRIMARY KEY,
-    txid        bigint NOT NULL,
-    request_id  uuid NOT NULL,
-    txid_offset bigint NOT NULL DEFAULT 0,
-    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+    log        text PRIMARY KEY,
+    txid       bigint NOT NULL,
+    request_id uuid NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 INSERT INTO metrics.announced (log, txid, request_id) VALUES ('readings', 0, '00000000-0000-0000-0000-000000000000');
 
@@ -36,5 +29,4 @@ INSERT INTO metrics.announced (log, txid, request_id) VALUES ('readings', 0, '00
 -- Readings not announced yet lose their event (the outbox held none of them).
 DROP TABLE metrics.announced;
 DROP INDEX metrics.readings_announce;
-ALTER TABLE metrics.readings DROP COLUMN txid, DROP COLUMN raw, DROP COLUMN platform_post_id,
-    DROP COLUMN published_at, DROP COLUMN correlation_id;
+ALTER TABLE metrics.readings DROP COLUMN txid, DROP COLUMN raw;

@@ -75,10 +75,12 @@ async def settled(db: Database) -> None:
     anywhere on the server (another service's relay, say) holds it back for a moment."""
     async with db.pool.acquire() as conn:
         newest = await conn.fetchval("SELECT max(txid) FROM readings")
+        offset = await conn.fetchval("SELECT txid_offset FROM announced WHERE log = 'readings'")
+        if offset is None:
+            offset = await store.default_offset(conn)  # as the announcer will recreate its cursor
         for _ in range(200):
             if newest is None or await conn.fetchval(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-                    " + coalesce((SELECT txid_offset FROM announced WHERE log = 'readings'), 0)") > newest:
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint + $1::bigint", offset) > newest:
                 return
             await asyncio.sleep(0.05)
     raise AssertionError("a transaction on the server kept the announcer's horizon back for 10 s")

@@ -115,7 +115,14 @@ class Announcer:
     async def window(self) -> int:
         """One window: at most ``batch`` events published and confirmed, and the cursor moved."""
         async with self.db.pool.acquire() as conn:
-            if not await store.anything_to_announce(conn):
+            restored, waiting = await store.peek(conn)
+            if restored:  # the database was moved under a running service (docs/operations.md, restore)
+                offset = await store.rebase_if_restored(conn)
+                log.error("the database's transaction ids went back while the service ran (restored into another"
+                          " server?): rebased; readings stored since the move may have no event — restart every"
+                          " metrics replica after moving its database", txid_offset=offset)
+                return 0
+            if not waiting:
                 return 0
             async with conn.transaction():
                 cursor = await store.announce_cursor(conn)

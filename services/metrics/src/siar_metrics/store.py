@@ -286,7 +286,9 @@ SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint +
 FROM announced WHERE log = 'readings' FOR UPDATE SKIP LOCKED
 """
 _PEEK = """
-SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint + txid_offset AS horizon
+SELECT txid, request_id, pg_snapshot_xmin(pg_current_snapshot())::text::bigint + txid_offset AS horizon,
+       greatest(txid, (SELECT max(txid) FROM readings))
+           >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint + txid_offset AS restored
 FROM announced WHERE log = 'readings'
 """
 _ANY = """
@@ -339,6 +341,26 @@ LIMIT $4
 """
 
 
+# readings.txid's default, as PostgreSQL writes it back (the announcer reads the offset it adds).
+_DEFAULT_EXPR = """
+SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE d.adrelid = 'readings'::regclass AND a.attname = 'txid'
+"""
+
+
+async def default_offset(conn: asyncpg.Connection) -> int:
+    """The offset readings.txid's default adds to this server's transaction id (evaluated with
+    the id as 0, so that asking assigns none). A default that is not the announcer's is refused:
+    readings stored with it could never be announced."""
+    expr = await conn.fetchval(_DEFAULT_EXPR)
+    if not expr or expr.count("pg_current_xact_id()") != 1:
+        raise RuntimeError(f"metrics.readings.txid's default is {expr!r}, not {TXID_DEFAULT} plus an offset:"
+                           " the announcer cannot follow the readings (docs/operations.md, restore)")
+    zero = "'0'::xid8"
+    return await conn.fetchval("SELECT " + expr.replace("pg_current_xact_id()", zero))
+
+
 async def announce_cursor(conn: asyncpg.Connection) -> asyncpg.Record | None:
     """The cursor and the horizon, the cursor's row locked for this transaction; None while
     another replica's announcer holds it. A cursor found missing (its row deleted by hand) starts
@@ -346,21 +368,21 @@ async def announce_cursor(conn: asyncpg.Connection) -> asyncpg.Record | None:
     which consumers absorb, rather than lost. Call it inside a transaction."""
     cursor = await conn.fetchrow(_CURSOR)
     if cursor is None and not await conn.fetchval("SELECT EXISTS (SELECT FROM announced WHERE log = 'readings')"):
-        default = await conn.fetchval(
-            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d"
-            " JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
-            " WHERE d.adrelid = 'readings'::regclass AND a.attname = 'txid'")
-        offset = await conn.fetchval(f"SELECT {default} - {TXID_DEFAULT}") if default else 0
         await conn.execute("INSERT INTO announced (log, txid, request_id, txid_offset) VALUES ('readings', 0, $1, $2)"
-                           " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0), offset)
+                           " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0), await default_offset(conn))
         cursor = await conn.fetchrow(_CURSOR)
     return cursor
 
 
-async def anything_to_announce(conn: asyncpg.Connection) -> bool:
-    """Whether a reading waits below the horizon, without locking anything."""
+async def peek(conn: asyncpg.Connection) -> tuple[bool, bool]:
+    """(restored, waiting), without locking anything or taking a transaction id: whether the
+    database now holds txids at or above this server's next one (restored into another server:
+    rebase_if_restored), and whether a reading waits below the horizon."""
     cursor = await conn.fetchrow(_PEEK)
-    return cursor is None or bool(await conn.fetchval(_ANY, cursor["txid"], cursor["request_id"], cursor["horizon"]))
+    if cursor is None:
+        return False, True  # the window recreates the cursor
+    waiting = await conn.fetchval(_ANY, cursor["txid"], cursor["request_id"], cursor["horizon"])
+    return bool(cursor["restored"]), bool(waiting)
 
 
 WAITING_COUNTED = 100_000  # a gauge refreshed every few seconds must stay cheap during a long stall
@@ -382,36 +404,36 @@ async def events_waiting(conn: asyncpg.Connection) -> tuple[int, float]:
     return row["waiting"], max(0.0, row["seconds"] or 0.0)
 
 
-# On a healthy server every reading visible has a txid below the next transaction id (plus the
-# offset); one at or above it was stored on another server (pg_dump / pg_restore, a
-# dump-and-restore upgrade), whose ids this server's will repeat. No lock, no transaction id.
-_RESTORED = """
-SELECT greatest(a.txid, (SELECT max(txid) FROM readings)) >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint
-                                                             + a.txid_offset
-FROM announced a WHERE log = 'readings'
-"""
-
-
 async def rebase_if_restored(conn: asyncpg.Connection) -> int | None:
     """After a restore into another PostgreSQL server the readings and the cursor carry the old
     server's transaction ids, and this server's would start again below them: new readings
     stepped over for good, old ones announced only when the new ids catch up. Seen as a txid at
-    or above this server's next one (_RESTORED), which never happens otherwise. Then, in one
-    transaction (the readings locked against writes for its few milliseconds): the offset added
-    to this server's ids becomes larger than every txid stored, in readings.txid's default and in
-    the horizon, so whatever the old server left unannounced goes out first and every new reading
-    after it. No reading is rewritten. Returns the new offset, or None when nothing had to change
-    (checked without a lock first; replicas starting together take turns on the cursor's row)."""
-    if not await conn.fetchval(_RESTORED):
+    or above this server's next one (peek), which never happens otherwise; or as the offset in
+    readings.txid's default and the cursor's no longer the same (a data-only restore, a default
+    changed by hand). Then, in one transaction: the cursor's row locked (no window meanwhile),
+    the readings locked (the ALTER below takes ACCESS EXCLUSIVE: no reading stored or read
+    meanwhile, a few milliseconds once the storing transactions in flight have ended), and one
+    offset above every txid stored written to both: whatever the old server left unannounced
+    goes out first, then every new reading. No reading is rewritten. Returns the new offset, or
+    None when nothing had to change (looked at without a lock first; replicas starting together
+    take turns on the cursor's row)."""
+    restored, _ = await peek(conn)
+    row = await conn.fetchrow("SELECT txid_offset FROM announced WHERE log = 'readings'")
+    if not restored and row is not None and row["txid_offset"] == await default_offset(conn):
         return None
     async with conn.transaction():
-        if await conn.fetchrow("SELECT FROM announced WHERE log = 'readings' FOR UPDATE") is None:
-            return None
-        await conn.execute("LOCK TABLE readings IN SHARE ROW EXCLUSIVE MODE")  # no reading stored meanwhile
-        if not await conn.fetchval(_RESTORED):
+        await conn.execute("INSERT INTO announced (log, txid, request_id, txid_offset) VALUES ('readings', 0, $1, $2)"
+                           " ON CONFLICT (log) DO NOTHING", uuid.UUID(int=0), await default_offset(conn))
+        cursor = await conn.fetchrow("SELECT txid, txid_offset FROM announced WHERE log = 'readings' FOR UPDATE")
+        await conn.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+        default = await default_offset(conn)
+        restored, _ = await peek(conn)
+        if not restored and cursor["txid_offset"] == default:
             return None  # another replica did it
-        offset = await conn.fetchval(
-            "SELECT greatest(txid, (SELECT max(txid) FROM readings)) + 1 FROM announced WHERE log = 'readings'")
+        offset = max(default, cursor["txid_offset"])
+        if restored:
+            offset = max(offset, await conn.fetchval(
+                "SELECT greatest($1::bigint, (SELECT max(txid) FROM readings)) + 1", cursor["txid"]))
         await conn.execute(f"ALTER TABLE readings ALTER COLUMN txid SET DEFAULT ({TXID_DEFAULT} + {int(offset)})")
         await conn.execute("UPDATE announced SET txid_offset = $1, updated_at = clock_timestamp()"
                            " WHERE log = 'readings'", offset)
