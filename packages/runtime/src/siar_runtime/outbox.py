@@ -66,6 +66,8 @@ async def write_events(conn: asyncpg.Connection, schema: str, events: Iterable[C
 
 
 class OutboxRelay:
+    what = "outbox relay"  # in its task's name and its log lines
+
     def __init__(
         self,
         db: Database,
@@ -77,6 +79,7 @@ class OutboxRelay:
         windows: int = 3,
         confirm_timeout: float = 60.0,
         confirmed: Callable[[Sequence[Outgoing]], None] | None = None,
+        channel: str | None = None,
     ) -> None:
         """``confirm_timeout``: how long a window waits for the broker's confirms before it is
         published again. Generous, because a window holds nothing anyone else waits for (SKIP
@@ -84,7 +87,9 @@ class OutboxRelay:
         (bench/steady.py at 500/s) timed out window after window and republished each, adding
         to the load that slowed the confirms. A lost connection still fails at once.
         ``confirmed`` is called with each window's events the moment the broker confirmed them
-        (before their rows are deleted), for a service's own measures of its events' timeliness."""
+        (before their rows are deleted), for a service's own measures of its events' timeliness.
+        ``channel``: the NOTIFY channel that wakes it (the schema's outbox channel unless said; a
+        subclass following another table, as the metrics service's announcer, names its own)."""
         self.db = db
         self.bus = bus
         self.metrics = metrics
@@ -93,7 +98,7 @@ class OutboxRelay:
         self.windows = max(1, windows)  # windows of ``batch`` awaiting confirms at once
         self.confirm_timeout = confirm_timeout
         self.confirmed = confirmed
-        self.wakeup = Wakeup(db, notify_channel(db.schema))
+        self.wakeup = Wakeup(db, channel or notify_channel(db.schema))
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -101,7 +106,7 @@ class OutboxRelay:
         self.wakeup.wake()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.db.schema}")
+        self._task = asyncio.create_task(self._run(), name=f"{self.what.replace(' ', '-')}-{self.db.schema}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -127,7 +132,7 @@ class OutboxRelay:
                 failures += 1
                 self.metrics.outbox_publish_errors.inc()
                 await self.wakeup.close()
-                log.warning("outbox relay could not publish; will retry", error=describe(exc),
+                log.warning(f"{self.what} could not publish; will retry", error=describe(exc),
                             failures=failures)
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** min(failures, 6)))
 

@@ -26,17 +26,14 @@ every ``poll_seconds``, taking the cursor's lock only when something waits."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 
 import structlog
 from siar_contracts import AudienceSampled, EngagementSampled, spec_for_model
 from siar_runtime.bus import Bus, Outgoing
 from siar_runtime.db import Database
-from siar_runtime.listen import Wakeup
-from siar_runtime.logging import describe
 from siar_runtime.metrics import ChassisMetrics
+from siar_runtime.outbox import OutboxRelay
 
 from . import store
 
@@ -46,21 +43,16 @@ TYPES = (spec_for_model(EngagementSampled).type, spec_for_model(AudienceSampled)
 ROUTING = {"post": "engagement.sampled", "account": "audience.sampled"}
 
 
-class Announcer:
+class Announcer(OutboxRelay):
+    """The outbox relay's loop (wake-ups, polls, retries with backoff, its metrics), following the
+    readings instead of the outbox, one window at a time."""
+
+    what = "announcer"
+
     def __init__(self, db: Database, bus: Bus, metrics: ChassisMetrics, *, batch: int = 500,
                  poll_seconds: float = 1.0, confirm_timeout: float = 60.0) -> None:
-        self.db = db
-        self.bus = bus
-        self.metrics = metrics
-        self.batch = batch
-        self.poll_seconds = poll_seconds
-        self.confirm_timeout = confirm_timeout  # as the outbox relay's (siar_runtime.outbox)
-        self.wakeup = Wakeup(db, store.ANNOUNCED_CHANNEL)
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """Called in-process right after a commit that stored readings, for the lowest latency."""
-        self.wakeup.wake()
+        super().__init__(db, bus, metrics, batch=batch, poll_seconds=poll_seconds, windows=1,
+                         confirm_timeout=confirm_timeout, channel=store.ANNOUNCED_CHANNEL)
 
     async def prepare(self) -> None:
         """Before the service stores anything: rebase the log if the database was restored into
@@ -71,36 +63,6 @@ class Announcer:
             log.warning("the database comes from another PostgreSQL server: the readings' transaction ids now"
                         " count from above the old server's; the readings it had not announced go out first",
                         txid_offset=offset)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="metrics-announcer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        await self.wakeup.close()
-
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await self.wakeup.ensure_listening()
-                self.wakeup.event.clear()
-                sent = await self.drain_once()
-                failures = 0
-                if sent >= self.batch:
-                    continue
-                await self.wakeup.wait(self.poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                self.metrics.outbox_publish_errors.inc()
-                await self.wakeup.close()
-                log.warning("announcer could not publish; will retry", error=describe(exc), failures=failures)
-                await asyncio.sleep(min(5.0, 0.1 * 2 ** min(failures, 6)))
 
     async def drain_once(self) -> int:
         """Announce window after window until the log is drained (below the horizon) or another
