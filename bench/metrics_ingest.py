@@ -179,13 +179,9 @@ async def storing_while_announcing(pool: asyncpg.Pool, batches: list[list[Answer
         async with pool.acquire() as conn:
             while True:
                 finished = stored.is_set()  # before looking: what was stored by then is all there is
-                async with conn.transaction():
-                    cursor = await store.announce_cursor(conn)
-                    rows = await store.unannounced(conn, cursor, BATCH, TYPES)
-                    if rows:
-                        await store.advance_cursor(conn, rows[-1]["txid"], rows[-1]["request_id"])
-                events += len(rows)
-                if not rows:
+                rendered = await render_window(conn)
+                events += rendered
+                if not rendered:
                     if finished:
                         return events
                     await asyncio.sleep(0.002)
@@ -198,21 +194,24 @@ async def storing_while_announcing(pool: asyncpg.Pool, batches: list[list[Answer
     return time.perf_counter() - started, samples, events
 
 
+async def render_window(conn: asyncpg.Connection) -> int:
+    """One announcer window without the broker (siar_metrics.announce.Announcer.window): the next
+    BATCH events rendered from the readings and the cursor moved past them. Returns the events."""
+    async with conn.transaction():
+        rows = await store.unannounced(conn, await store.announce_cursor(conn), BATCH, TYPES)
+        if rows:
+            await store.advance_cursor(conn, rows[-1]["txid"], rows[-1]["request_id"])
+    return len(rows)
+
+
 async def announce_rendering(pool: asyncpg.Pool) -> tuple[float, int]:
-    """The announcer's PostgreSQL part for every reading not announced yet: its windows of BATCH
-    events rendered from the readings, the cursor moved after each (siar_metrics.announce, without
-    the broker). Returns the seconds and the events."""
+    """The announcer's PostgreSQL part for every reading not announced yet, window after window.
+    Returns the seconds and the events."""
     events = 0
     started = time.perf_counter()
     async with pool.acquire() as conn:
-        while True:
-            async with conn.transaction():
-                cursor = await store.announce_cursor(conn)
-                rows = await store.unannounced(conn, cursor, BATCH, TYPES)
-                if not rows:
-                    break
-                events += len(rows)
-                await store.advance_cursor(conn, rows[-1]["txid"], rows[-1]["request_id"])
+        while rendered := await render_window(conn):
+            events += rendered
     return time.perf_counter() - started, events
 
 
