@@ -10,14 +10,16 @@ keeps the accounts' followers and the platforms' last collection. The baseline i
 ``copy_records_to_table`` of the very same sample rows, batch for batch, into a table with the
 same columns and no index or constraint — the fastest way PostgreSQL takes them. Answers are a
 mix over the ten platforms with their real metric names (about five values each, as the
-platforms give them), with the targets and posts the announcer joins. Six rounds, each running
-three phases in another of the six orders: the baseline; the path alone, followed (untimed in
+platforms give them), with the targets and posts the announcer joins. After a small warm-up
+round that counts for nothing (the server's caches, the prepared statements), six rounds, each
+running three phases in another of the six orders: the baseline; the path alone, followed (untimed in
 the ratio) by the announcer's statement rendering that phase's events window by window and
 moving its cursor, on one connection, without the broker; and the path again on readings of
 its own while the announcer follows on a third connection, timed until both are done (storing
 and announcing on the same cores). Each phase is 16 batches long, as the first batches two
 connections store at once are slower (measured: the second's first took half as long again),
-which shorter phases would weigh too much.
+which shorter phases would weigh too much. Besides the ratio of the sums, the path's ratio in each
+round (min, median, max) shows how far one round's reading strays.
 
 The events (engagement.sampled / audience.sampled) are no longer written while storing: the
 announcer renders them from the readings and publishes them (siar_metrics.announce). The ratio
@@ -32,6 +34,7 @@ import asyncio
 import itertools
 import json
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -226,9 +229,12 @@ async def run() -> dict:
             per_round = N // ROUNDS
             copy_seconds = path_seconds = busy_seconds = announce_seconds = 0.0
             copied = stored = answered = announced = busy_samples = busy_events = 0
-            for round_ in range(ROUNDS):
-                rows, answers, targets, posts = plan(per_round, rng)
-                busy_rows, busy_answers, busy_targets, busy_posts = plan(per_round, rng)  # readings of its own
+            round_ratios = []
+            # Round -1 warms both sides up (the server's caches, the prepared statements) and counts for nothing.
+            for round_ in range(-1, ROUNDS):
+                size = per_round if round_ >= 0 else BATCH * 2
+                rows, answers, targets, posts = plan(size, rng)
+                busy_rows, busy_answers, busy_targets, busy_posts = plan(size, rng)  # readings of its own
                 async with db.pool.acquire() as conn:
                     await conn.copy_records_to_table("collections", records=rows + busy_rows,
                                                      columns=COLLECTION_COLUMNS)
@@ -237,15 +243,28 @@ async def run() -> dict:
                     await conn.execute("ANALYZE collections; ANALYZE targets; ANALYZE posts")
                 answer_batches = [answers[i:i + BATCH] for i in range(0, len(answers), BATCH)]
                 row_batches = [sample_rows(b) for b in answer_batches]
+                if round_ < 0:
+                    await plain_copy(db.pool, row_batches)
+                    await storage_path(db.pool, answer_batches)
+                    await announce_rendering(db.pool)
+                    await storing_while_announcing(db.pool, [busy_answers[i:i + BATCH] for i in range(0, size, BATCH)])
+                    async with db.pool.acquire() as conn:
+                        await conn.execute("TRUNCATE plain_samples, samples")
+                    continue
+                rates = {}
                 for phase in ORDERS[round_ % len(ORDERS)]:
                     if phase == "copy":
-                        copy_seconds += await plain_copy(db.pool, row_batches)
-                        copied += sum(len(b) for b in row_batches)
+                        seconds = await plain_copy(db.pool, row_batches)
+                        samples = sum(len(b) for b in row_batches)
+                        copy_seconds += seconds
+                        copied += samples
+                        rates["copy"] = samples / seconds
                     elif phase == "path":
                         seconds, samples, readings = await storage_path(db.pool, answer_batches)
                         path_seconds += seconds
                         stored += samples
                         answered += readings
+                        rates["path"] = samples / seconds
                         seconds, events = await announce_rendering(db.pool)  # the path's events, apart
                         announce_seconds += seconds
                         announced += events
@@ -255,6 +274,7 @@ async def run() -> dict:
                         busy_seconds += seconds
                         busy_samples += samples
                         busy_events += events
+                round_ratios.append(rates["path"] / rates["copy"])
             async with db.pool.acquire() as conn:
                 in_samples = await conn.fetchval("SELECT count(*) FROM samples")
                 in_plain = await conn.fetchval("SELECT count(*) FROM plain_samples")
@@ -262,6 +282,7 @@ async def run() -> dict:
             await db.close()
     total = N // ROUNDS * ROUNDS
     assert stored == copied == in_plain and in_samples == stored + busy_samples, (stored, copied, in_samples, in_plain)
+    round_ratios.sort()
     assert answered == announced == busy_events == total, (answered, announced, busy_events)
     copy_rate = copied / copy_seconds
     path_rate = stored / path_seconds
@@ -271,6 +292,8 @@ async def run() -> dict:
         "plain_copy_samples_per_s": round(copy_rate), "storage_path_samples_per_s": round(path_rate),
         "storage_path_answers_per_s": round(total / path_seconds),
         "ratio_to_plain_copy": round(path_rate / copy_rate, 3),
+        "ratio_per_round_min_median_max": [round(round_ratios[0], 3), round(statistics.median(round_ratios), 3),
+                                           round(round_ratios[-1], 3)],
         "announce_rendering_events_per_s": round(announced / announce_seconds),
         "while_announcing_samples_per_s": round(busy_samples / busy_seconds),
         "while_announcing_ratio": round(busy_samples / busy_seconds / copy_rate, 3),
