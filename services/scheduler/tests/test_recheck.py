@@ -108,9 +108,54 @@ async def test_a_post_changed_while_its_links_are_asked_keeps_what_its_change_fo
             edited = await planner.patch(f"/v1/posts/{post['post_id']}", json={"text": "Pameran buku anak, lagi!"})
             assert edited.status_code == 200
             assert await recheck.recheck(db.pool, policy, claimed) == []  # its version moved on: left alone
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.seconds_until_next(conn, 60) is None  # its change's check stands for the look
             await asyncio.sleep(0.5)
             assert tap.of(post["post_id"], "post.at_risk") == []
             assert (await planner.get(f"/v1/posts/{post['post_id']}")).json()["findings"] == []
+    finally:
+        BROKEN.clear()
+        await db.close()
+
+
+async def test_a_look_lost_with_its_scheduler_is_taken_again_when_its_lease_runs_out(clean_db, amqp_url, accts, tap):
+    """The claim leases the post; a scheduler stopped before the look (nothing marks it tried)
+    leaves the lease to run out, and the post is claimed and tried again while it is ahead."""
+    BROKEN.clear()
+    policy = replace(Policy.from_settings(SchedulerSettings(check_media_links="warn", media_check_seconds=2)),
+                     egress=LOCAL)
+    assert recheck.lease_seconds(policy) == 2 * 5 * 2 + 30  # 20 posts, four at a time, twice over, and a margin
+    db = await Database.open(clean_db, "scheduler", min_size=1, max_size=2)
+    try:
+        async with served(library_files) as base, running_scheduler(clean_db, amqp_url,
+                                                                    check_media_links="warn") as planner:
+            media = [{"url": base + "/poster.jpg", "kind": "image", "alt_text": "Poster pameran"}]
+            post = await create(planner, accts, media=media, scheduled_at=soon(30))
+            async with db.pool.acquire() as conn, conn.transaction():
+                [lost] = await recheck.claim(conn, 60, lease_seconds=1)  # and then the scheduler stops
+            assert str(lost["post_id"]) == post["post_id"]
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.claim(conn, 60) == []  # leased: not claimed twice
+                assert 0 < await recheck.seconds_until_next(conn, 60) <= 1  # the loop wakes when it runs out
+            await asyncio.sleep(1.1)
+
+            BROKEN.add("/poster.jpg")
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.seconds_until_next(conn, 60) <= 0
+                claimed = await recheck.claim(conn, 60, lease_seconds=1)
+            assert [str(r["post_id"]) for r in claimed] == [post["post_id"]]
+            assert await recheck.recheck(db.pool, policy, claimed) == [post["post_id"]]
+            [event] = await tap.wait(lambda: tap.of(post["post_id"], "post.at_risk"))
+            assert "404" in event["data"]["reason"]
+
+            # Tried: no lease brings it back, and the first look, if it ever ends, announces nothing more.
+            await asyncio.sleep(1.1)
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.claim(conn, 60) == []
+                assert await recheck.seconds_until_next(conn, 60) is None
+            assert await recheck.recheck(db.pool, policy, [lost]) == []
+            await asyncio.sleep(0.5)
+            assert len(tap.of(post["post_id"], "post.at_risk")) == 1 and len(await audit(db, post["post_id"])) == 1
     finally:
         BROKEN.clear()
         await db.close()

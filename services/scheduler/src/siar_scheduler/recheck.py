@@ -11,13 +11,15 @@ findings (the API and ``siar posts show`` show them), goes on record in the audi
 post itself is not changed or stopped: the link may work again at its time.
 
 Each post is tried once in that window; changing its media or its time lets it be tried again.
-The claim marks the posts in a short transaction and the links are tried outside any transaction
-(a slow server holds no row lock), each post's on its own deadline; a post changed in between is
-left to the check its change ran, a link not asked in time keeps what it had, and what is found
-is kept as a warning whatever SIAR_CHECK_MEDIA_LINKS says (this look refuses nothing, and a
-blocking finding would refuse moving the post to buy time). A scheduler stopped between the claim
-and the look loses that look: the post goes out as written, and the publisher says why if it
-fails."""
+The claim leases the posts in a short transaction (``media_recheck_lease``: long enough for the
+batch's links to be asked) and the links are tried outside any transaction (a slow server holds
+no row lock), each post's on its own deadline; the look marks the post tried
+(``media_rechecked_at``) with what it found. A scheduler stopped between the claim and the look
+leaves the lease to run out, and the post is claimed again (by another replica, or after the
+restart) while it is still ahead. A post changed in between is left to the check its change ran,
+a link not asked in time keeps what it had, and what is found is kept as a warning whatever
+SIAR_CHECK_MEDIA_LINKS says (this look refuses nothing, and a blocking finding would refuse
+moving the post to buy time)."""
 
 from __future__ import annotations
 
@@ -40,11 +42,13 @@ from .schemas import MediaIn
 
 log = structlog.get_logger("siar.scheduler.recheck")
 
-BATCH = 20  # posts claimed at once (each asked on its own deadline, four at a time)
+BATCH = 20  # posts claimed at once (each asked on its own deadline, CONCURRENT at a time)
+CONCURRENT = 4
 IDLE_SECONDS = 30.0  # the longest sleep: a post written within the window waits at most this
 
 
-# Posts still to be tried again: with media, targets still to send, a time still ahead. The
+# Posts still to be tried again: with media, targets still to send, a time still ahead (a post
+# leased to a look under way among them: claim leaves it out until its lease runs out). The
 # times are sub-selects so that the planner sees constants and scans only the partial index's
 # range ahead (a bare clock_timestamp() is volatile and would filter every post ever written).
 _WAITING = """
@@ -54,31 +58,42 @@ _WAITING = """
 """
 
 
-async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH) -> list[asyncpg.Record]:
+def lease_seconds(policy: Policy) -> float:
+    """How long a claimed batch's look may take before its posts may be claimed again: every
+    post's links on their deadline, CONCURRENT posts at a time, twice over, and a margin for the
+    database."""
+    return policy.media_check_seconds * -(-BATCH // CONCURRENT) * 2 + 30
+
+
+async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH,
+                lease_seconds: float = 120) -> list[asyncpg.Record]:
     """Posts with media, targets still to send and their time within ``minutes``, not tried
-    again yet: marked as tried now, and returned with their media and version."""
+    again yet and not leased to a look under way: leased for ``lease_seconds``, and returned
+    with their media and version."""
     return await conn.fetch(
         f"""
         WITH due AS (
             SELECT p.post_id FROM posts p
             WHERE {_WAITING} AND p.scheduled_at <= (SELECT clock_timestamp() + make_interval(mins => $1))
+              AND (p.media_recheck_lease IS NULL OR p.media_recheck_lease <= (SELECT clock_timestamp()))
             ORDER BY p.scheduled_at
             LIMIT $2
             FOR UPDATE OF p SKIP LOCKED
         )
-        UPDATE posts p SET media_rechecked_at = clock_timestamp()
+        UPDATE posts p SET media_recheck_lease = clock_timestamp() + make_interval(secs => $3)
         FROM due WHERE p.post_id = due.post_id
         RETURNING p.post_id, p.media, p.version
         """,
-        minutes, limit,
+        minutes, limit, float(lease_seconds),
     )
 
 
 async def seconds_until_next(conn: asyncpg.Connection, minutes: int) -> float | None:
-    """Until the next post enters the window (None: none waits)."""
+    """Until the next post enters the window or a lease runs out (None: none waits)."""
     return await conn.fetchval(
         f"""
-        SELECT extract(epoch FROM min(p.scheduled_at) - make_interval(mins => $1) - clock_timestamp())::float8
+        SELECT extract(epoch FROM min(greatest(p.scheduled_at - make_interval(mins => $1), p.media_recheck_lease))
+                                  - clock_timestamp())::float8
         FROM posts p WHERE {_WAITING}
         """,
         minutes,
@@ -89,7 +104,7 @@ async def recheck(pool: asyncpg.Pool, policy: Policy, claimed: list[asyncpg.Reco
     """Try the claimed posts' links and keep what is found; returns the ids of the posts at risk.
     Each post's links are asked on their own deadline (a batch of posts sharing one would leave
     some links unasked, or asked too late), a few posts at a time."""
-    limit = asyncio.Semaphore(4)
+    limit = asyncio.Semaphore(CONCURRENT)
 
     async def one(row: asyncpg.Record) -> bool:
         try:
@@ -104,17 +119,40 @@ async def recheck(pool: asyncpg.Pool, policy: Policy, claimed: list[asyncpg.Reco
             return await _keep(pool, row["post_id"], row["version"], found, unasked)
         except Exception:  # one post's trouble is not the others'
             log.exception("media recheck of a post failed", post_id=str(row["post_id"]))
+            # Marked tried, so that a post that always fails is not tried again at each lease's
+            # end; with the database away this fails too, and the lease brings the post back.
+            with contextlib.suppress(Exception):
+                async with pool.acquire() as conn:
+                    await _tried(conn, row["post_id"])
             return False
 
     results = await asyncio.gather(*(one(row) for row in claimed))
     return [str(row["post_id"]) for row, at_risk in zip(claimed, results, strict=True) if at_risk]
 
 
+async def _tried(conn: asyncpg.Connection, post_id: UUID) -> bool:
+    """Mark a leased post tried; False if it was not leased (a change of its media or time
+    cleared the lease: tried again) or another look marked it already (after this one's lease
+    ran out)."""
+    return await conn.fetchval(
+        "UPDATE posts SET media_rechecked_at = clock_timestamp() WHERE post_id = $1"
+        " AND media_recheck_lease IS NOT NULL AND media_rechecked_at IS NULL RETURNING true",
+        post_id,
+    ) is not None
+
+
 async def _keep(pool: asyncpg.Pool, post_id: UUID, version: int, found: list[dict], unasked: set[str]) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
-        if post is None or post.version != version:
-            return False  # changed while its links were asked: that change ran its own check
+        if post is None:
+            return False
+        if post.version != version:
+            # Changed while its links were asked: that change ran its own check. Tried, unless the
+            # change moved it or changed its media (then it is tried again in the window).
+            await _tried(conn, post_id)
+            return False
+        if not await _tried(conn, post_id):
+            return False  # another look got there first
         pending = [t for t in post.targets if t.status == "scheduled"]
         before = media_findings(post)
         found = found + [f for f in before if f.get("field") in unasked]  # a link not asked keeps what it had
@@ -153,7 +191,7 @@ async def keep_rechecking(pool: asyncpg.Pool, policy: Policy, minutes: int, *,
         wakeup.clear()
         try:
             async with pool.acquire() as conn, conn.transaction():
-                claimed = await claim(conn, minutes)
+                claimed = await claim(conn, minutes, lease_seconds=lease_seconds(policy))
             if claimed:
                 at_risk = await recheck(pool, policy, claimed)
                 if at_risk:

@@ -252,6 +252,9 @@ async def update_post(
         UPDATE posts SET media_rechecked_at = CASE WHEN media IS DISTINCT FROM $3::jsonb
                                                         OR scheduled_at IS DISTINCT FROM $5
                                                    THEN NULL ELSE media_rechecked_at END,
+                         media_recheck_lease = CASE WHEN media IS DISTINCT FROM $3::jsonb
+                                                         OR scheduled_at IS DISTINCT FROM $5
+                                                    THEN NULL ELSE media_recheck_lease END,
                          text = $2, media = $3, title = $4, scheduled_at = $5, timezone = $6,
                          campaign_id = $7, detached = coalesce($8, detached),
                          findings = coalesce($9, findings),
