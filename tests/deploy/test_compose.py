@@ -108,6 +108,26 @@ def test_a_setting_passed_through_with_a_default_has_the_programs_default(name):
     assert name != "scheduler" or checked >= 9
 
 
+def test_in_development_media_links_may_lead_to_the_sandbox_on_dockers_network_and_in_production_nowhere_private():
+    """The README's sample media link (http://sandbox:8010/…) resolves to the sandbox's address on
+    Compose's network: Docker's default pools are 172.17.0.0/16 onwards and 192.168.0.0/16. The
+    services that fetch media (the scheduler's checks, the publisher) allow them in development,
+    and an operator's own list in .env still wins; production allows nothing private."""
+    from siar_runtime.egress import Egress, networks
+
+    for name in ("scheduler", "publisher"):
+        value = env(OVERRIDE["services"][name])["SIAR_ALLOWED_PRIVATE_ADDRESSES"]
+        m = VARIABLE.fullmatch(value)
+        assert m and m.group(1) == "SIAR_ALLOWED_PRIVATE_ADDRESSES" and m.group(2) == "-", value
+        egress = Egress(networks(m.group(3)))
+        for address in ("172.17.0.5", "172.18.0.3", "172.31.255.2", "192.168.16.4"):
+            assert egress.why_not(address) is None, f"{name}: {address} refused in development"
+        for address in ("127.0.0.1", "169.254.169.254", "10.0.0.5"):
+            assert egress.why_not(address) is not None, f"{name}: {address} allowed in development"
+        production = VARIABLE.fullmatch(env(OURS[name])["SIAR_ALLOWED_PRIVATE_ADDRESSES"])
+        assert production and production.group(3) == "", "production must allow no private address by default"
+
+
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_ports_and_healthchecks_agree_with_the_service_defaults(name):
     service = SERVICES_IN_COMPOSE[name]
