@@ -164,3 +164,13 @@ async def test_a_body_over_the_ceiling_is_refused_declared_or_not(client):
     problem(await client.post("/v1/import", content=chunks(), headers={"content-type": "text/csv"}), 413)
     fine = await client.post("/v1/import", content=b"z" * (MAX_BODY_BYTES - 1), headers={"content-type": "text/csv"})
     assert fine.status_code == 200 and fine.json() == {"bytes": MAX_BODY_BYTES - 1}
+
+
+def test_the_openapi_document_names_the_413_of_every_operation_that_takes_a_body():
+    """BodyLimit answers before any route; the document says so wherever a body is read."""
+    document = app().openapi()
+    for path, method in (("/v1/things/{name}", "put"), ("/v1/import", "post")):
+        refused = document["paths"][path][method]["responses"]["413"]
+        assert refused["content"] == {PROBLEM: {}} and "8 MiB" in refused["description"]
+    for path, method in (("/v1/things/{name}", "delete"), ("/v1/search", "get")):
+        assert "413" not in document["paths"][path][method]["responses"]

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .limits import BodyLimit
+from .limits import MAX_BODY_BYTES, BodyLimit
 from .metrics import ChassisMetrics
 from .problems import PROBLEM_JSON, install_problem_handlers
 from .storable import StorableText
@@ -77,5 +77,30 @@ def create_service_app(
     install_problem_handlers(app)
     app.add_middleware(StorableText)
     app.add_middleware(BodyLimit)  # added last, so it runs first: nothing reads an oversized body
+    document_body_limit(app)
     add_operational_routes(app, metrics, state_checks(app) if checks is None else checks)
     return app
+
+
+BODY_METHODS = ("post", "put", "patch")  # the methods BodyLimit reads a body of
+
+
+def document_body_limit(app: FastAPI) -> None:
+    """BodyLimit answers before any route, so FastAPI does not know of its 413: add it to every
+    operation that takes a body in the app's OpenAPI document (a client generated from it, or a
+    contract test, would otherwise meet an answer the document never mentions)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()  # cached by FastAPI as app.openapi_schema
+            for item in schema.get("paths", {}).values():
+                for method in BODY_METHODS:
+                    if method in item:
+                        item[method].setdefault("responses", {}).setdefault("413", {
+                            "description": f"The request body is over {MAX_BODY_BYTES // 2**20} MiB",
+                            "content": {PROBLEM_JSON: {}},
+                        })
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
