@@ -4,7 +4,7 @@ plain COPY of the same rows in the same run.
 The storage path is :func:`siar_metrics.ingest.store_answers`, exactly as the service runs it for
 each batch of insights.collected answers (default 500 per transaction): one answer per request,
 then one statement that takes the readings answered off the list (the deduplication), appends
-every raw value as a sample row to ``metrics.samples`` (with its index), adds up the normalised
+every raw value as a sample row to ``metrics.samples``, adds up the normalised
 values and rates the post, appends the reading with its values, engagement and raw answer, and
 keeps the accounts' followers and the platforms' last collection. The baseline is
 ``copy_records_to_table`` of the very same sample rows, batch for batch, into a table with the
