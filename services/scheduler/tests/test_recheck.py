@@ -27,6 +27,8 @@ async def library_files(scope, receive, send):
         await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
         return
+    if scope["path"] == "/photo.jpg":  # another picture, served as the poster is
+        scope = {**scope, "path": "/poster.jpg"}
     await files(scope, receive, send)
 
 
@@ -93,7 +95,11 @@ async def test_a_link_gone_since_the_post_was_written_is_said_while_there_is_tim
         await db.close()
 
 
-async def test_a_post_changed_while_its_links_are_asked_keeps_what_its_change_found(clean_db, amqp_url, accts, tap):
+async def test_a_post_whose_text_changes_while_its_links_are_asked_keeps_what_the_look_found(
+        clean_db, amqp_url, accts, tap):
+    """Its text edited (or approved) meanwhile, the post still links the same media at the same
+    time: what the look found stands. Its media changed meanwhile, the look is left to the check
+    that change ran, and the post is tried again in the window."""
     BROKEN.clear()
     policy = replace(Policy.from_settings(SchedulerSettings(check_media_links="warn")), egress=LOCAL)
     db = await Database.open(clean_db, "scheduler", min_size=1, max_size=2)
@@ -106,13 +112,34 @@ async def test_a_post_changed_while_its_links_are_asked_keeps_what_its_change_fo
                 claimed = await recheck.claim(conn, 60)
             BROKEN.add("/poster.jpg")
             edited = await planner.patch(f"/v1/posts/{post['post_id']}", json={"text": "Pameran buku anak, lagi!"})
-            assert edited.status_code == 200
-            assert await recheck.recheck(db.pool, policy, claimed) == []  # its version moved on: left alone
+            assert edited.status_code == 200 and edited.json()["findings"] == []  # a text edit asks no link
+            assert await recheck.recheck(db.pool, policy, claimed) == [post["post_id"]]
+            [finding] = (await planner.get(f"/v1/posts/{post['post_id']}")).json()["findings"]
+            assert finding["rule"] == "http_error"
+            await tap.wait(lambda: tap.of(post["post_id"], "post.at_risk"))
             async with db.pool.acquire() as conn, conn.transaction():
-                assert await recheck.seconds_until_next(conn, 60) is None  # its change's check stands for the look
+                assert await recheck.seconds_until_next(conn, 60) is None  # tried
+
+            other = await create(planner, accts, media=media, scheduled_at=soon(35))
+            BROKEN.clear()
+            async with db.pool.acquire() as conn, conn.transaction():
+                [claimed] = await recheck.claim(conn, 60)
+            BROKEN.add("/poster.jpg")
+            moved = await planner.patch(f"/v1/posts/{other['post_id']}", json={"media": [
+                {"url": base + "/photo.jpg", "kind": "image", "alt_text": "Foto pameran"}]})
+            assert moved.status_code == 200, moved.text
+            async with db.pool.acquire() as conn, conn.transaction():
+                [again] = await recheck.claim(conn, 60)  # its new media are tried again (another replica, say)
+            assert again["post_id"] == claimed["post_id"] and again["media"][0]["url"].endswith("/photo.jpg")
+            assert await recheck.recheck(db.pool, policy, [claimed]) == []  # the old look: the change's check stands
+            assert (await planner.get(f"/v1/posts/{other['post_id']}")).json()["findings"] == []
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.seconds_until_next(conn, 60) > 60  # not marked tried: the new look's to do
+            assert await recheck.recheck(db.pool, policy, [again]) == []
+            async with db.pool.acquire() as conn, conn.transaction():
+                assert await recheck.seconds_until_next(conn, 60) is None
             await asyncio.sleep(0.5)
-            assert tap.of(post["post_id"], "post.at_risk") == []
-            assert (await planner.get(f"/v1/posts/{post['post_id']}")).json()["findings"] == []
+            assert tap.of(other["post_id"], "post.at_risk") == []
     finally:
         BROKEN.clear()
         await db.close()

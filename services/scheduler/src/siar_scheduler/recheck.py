@@ -14,10 +14,12 @@ Each post is tried once in that window; changing its media or its time lets it b
 The claim leases the posts in a short transaction (``media_recheck_lease``: long enough for the
 batch's links to be asked) and the links are tried outside any transaction (a slow server holds
 no row lock), each post's on its own deadline; the look marks the post tried
-(``media_rechecked_at``) with what it found. A scheduler stopped between the claim and the look
-leaves the lease to run out, and the post is claimed again (by another replica, or after the
-restart) while it is still ahead. A post changed in between is left to the check its change ran,
-a link not asked in time keeps what it had, and what is found is kept as a warning whatever
+(``media_rechecked_at``) with what it found, if its lease is still the one it claimed. A
+scheduler stopped between the claim and the look leaves the lease to run out, and the post is
+claimed again (by another replica, or after the restart) while it is still ahead. A change of
+the post's media or time clears the lease: the look is left to the check that change ran, and
+the post is tried again in the window; any other change (its text, an approval) keeps what the
+look found. A link not asked in time keeps what it had, and what is found is kept as a warning whatever
 SIAR_CHECK_MEDIA_LINKS says (this look refuses nothing, and a blocking finding would refuse
 moving the post to buy time)."""
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -69,7 +72,7 @@ async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH,
                 lease_seconds: float = 120) -> list[asyncpg.Record]:
     """Posts with media, targets still to send and their time within ``minutes``, not tried
     again yet and not leased to a look under way: leased for ``lease_seconds``, and returned
-    with their media and version."""
+    with their media and the lease (``lease``: what the look shows to mark the post tried)."""
     return await conn.fetch(
         f"""
         WITH due AS (
@@ -82,7 +85,7 @@ async def claim(conn: asyncpg.Connection, minutes: int, limit: int = BATCH,
         )
         UPDATE posts p SET media_recheck_lease = clock_timestamp() + make_interval(secs => $3)
         FROM due WHERE p.post_id = due.post_id
-        RETURNING p.post_id, p.media, p.version
+        RETURNING p.post_id, p.media, p.media_recheck_lease AS lease
         """,
         minutes, limit, float(lease_seconds),
     )
@@ -116,43 +119,43 @@ async def recheck(pool: asyncpg.Pool, policy: Policy, claimed: list[asyncpg.Reco
             # blocking finding kept on the post would refuse moving it to buy time to mend the link.
             found = [f.as_dict() for f in media_links.findings("warn", media, answers)]
             unasked = {f"media[{i}]" for i, m in enumerate(media) if m.url not in answers}
-            return await _keep(pool, row["post_id"], row["version"], found, unasked)
+            return await _keep(pool, row["post_id"], row["lease"], found, unasked)
+        except _DATABASE_AWAY:
+            log.exception("media recheck of a post failed; tried again when its lease runs out",
+                          post_id=str(row["post_id"]))
+            return False
         except Exception:  # one post's trouble is not the others'
             log.exception("media recheck of a post failed", post_id=str(row["post_id"]))
-            # Marked tried, so that a post that always fails is not tried again at each lease's
-            # end; with the database away this fails too, and the lease brings the post back.
-            with contextlib.suppress(Exception):
+            # Marked tried, so that a post that always fails is not tried again at each lease's end.
+            with contextlib.suppress(*_DATABASE_AWAY):
                 async with pool.acquire() as conn:
-                    await _tried(conn, row["post_id"])
+                    await _tried(conn, row["post_id"], row["lease"])
             return False
 
     results = await asyncio.gather(*(one(row) for row in claimed))
     return [str(row["post_id"]) for row, at_risk in zip(claimed, results, strict=True) if at_risk]
 
 
-async def _tried(conn: asyncpg.Connection, post_id: UUID) -> bool:
-    """Mark a leased post tried; False if it was not leased (a change of its media or time
-    cleared the lease: tried again) or another look marked it already (after this one's lease
-    ran out)."""
+# The database or the network to it failing for a moment: the lease brings the post back.
+_DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+async def _tried(conn: asyncpg.Connection, post_id: UUID, lease: datetime) -> bool:
+    """Mark the post tried if it still holds the lease this look claimed; False when a change of
+    its media or time cleared it (tried again in the window), or its lease ran out and another
+    look claimed it."""
     return await conn.fetchval(
         "UPDATE posts SET media_rechecked_at = clock_timestamp() WHERE post_id = $1"
-        " AND media_recheck_lease IS NOT NULL AND media_rechecked_at IS NULL RETURNING true",
-        post_id,
+        " AND media_recheck_lease = $2 AND media_rechecked_at IS NULL RETURNING true",
+        post_id, lease,
     ) is not None
 
 
-async def _keep(pool: asyncpg.Pool, post_id: UUID, version: int, found: list[dict], unasked: set[str]) -> bool:
+async def _keep(pool: asyncpg.Pool, post_id: UUID, lease: datetime, found: list[dict], unasked: set[str]) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         post = await store.get_post(conn, post_id, for_update=True)
-        if post is None:
-            return False
-        if post.version != version:
-            # Changed while its links were asked: that change ran its own check. Tried, unless the
-            # change moved it or changed its media (then it is tried again in the window).
-            await _tried(conn, post_id)
-            return False
-        if not await _tried(conn, post_id):
-            return False  # another look got there first
+        if post is None or not await _tried(conn, post_id, lease):
+            return False  # its media or time changed since the claim (that change looked), or another look took it
         pending = [t for t in post.targets if t.status == "scheduled"]
         before = media_findings(post)
         found = found + [f for f in before if f.get("field") in unasked]  # a link not asked keeps what it had
