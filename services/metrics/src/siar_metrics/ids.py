@@ -1,5 +1,6 @@
 """Time-ordered UUIDs (version 7, RFC 9562): request ids that sort by creation time, so the
-samples' index on request_id grows at its right edge instead of at random places."""
+indexes that hold them (collections' primary key, the announcer's (txid, request_id)) grow at
+their right edge instead of at random places."""
 
 from __future__ import annotations
 

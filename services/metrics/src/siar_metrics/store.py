@@ -639,8 +639,9 @@ async def best_hours(conn: asyncpg.Connection, start: datetime, end: datetime, t
     )
 
 
-async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[asyncpg.Record | None, list[asyncpg.Record]]:
-    """The post (read model) and every reading of each of its targets, with the raw values."""
+async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[asyncpg.Record | None, list]:
+    """The post (read model) and every reading of each of its targets, with the raw values (rows:
+    records, or dicts for the readings whose raw values came from their samples)."""
     post = await conn.fetchrow("SELECT * FROM posts WHERE post_id = $1", post_id)
     readings = await conn.fetch(
         """
@@ -649,9 +650,7 @@ async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[async
             SELECT r.request_id, r.target_id, r.stage, 'collected' AS state, r.planned_at, r.collected_at,
                    r.attempts, NULL AS error_class, NULL AS reason, r.views, r.reach, r.likes, r.comments,
                    r.shares, r.saves, r.clicks, r.followers, r.interactions, r.denominator, r.basis,
-                   coalesce(r.raw::jsonb,  -- kept on the reading since the announcer; before, from the samples
-                            (SELECT jsonb_object_agg(s.raw_name, s.value) FROM samples s
-                             WHERE s.collected_at = r.collected_at AND s.request_id = r.request_id), '{}') AS raw
+                   r.raw::jsonb AS raw
             FROM readings r WHERE r.kind = 'post' AND r.target_id IN (SELECT target_id FROM mine)
             UNION ALL
             SELECT c.request_id, c.target_id, c.stage, c.state, c.planned_at, NULL, c.attempts, c.error_class,
@@ -661,13 +660,23 @@ async def post_engagement(conn: asyncpg.Connection, post_id: str) -> tuple[async
         SELECT t.target_id, t.account_id, a.handle, t.platform, t.platform_post_id, t.url, t.published_at,
                e.request_id, e.stage, e.state, e.planned_at, e.collected_at, e.attempts, e.error_class, e.reason,
                e.views, e.reach, e.likes, e.comments, e.shares, e.saves, e.clicks, e.followers,
-               e.interactions, e.denominator, e.basis, coalesce(e.raw, '{}') AS raw
+               e.interactions, e.denominator, e.basis, e.raw
         FROM mine t LEFT JOIN every e ON e.target_id = t.target_id
         LEFT JOIN accounts a ON a.account_id = t.account_id
         ORDER BY t.platform, t.target_id, e.planned_at, e.collected_at
         """,
         post_id,
     )
+    # A reading keeps its raw answer since the announcer; the few a replica of the version before
+    # stored during the upgrade (after the migrations filled in the older ones) take it from their
+    # samples, in one scan for the page (the samples keep no index), and only when there are any.
+    missing = [r["request_id"] for r in readings if r["request_id"] is not None and r["raw"] is None]
+    if missing:
+        found = {row["request_id"]: row["raw"] for row in await conn.fetch(
+            "SELECT request_id, jsonb_object_agg(raw_name, value) AS raw FROM samples"
+            " WHERE request_id = ANY($1::uuid[]) GROUP BY request_id", missing)}
+        readings = [dict(r) | {"raw": found.get(r["request_id"], {})}
+                    if r["request_id"] is not None and r["raw"] is None else r for r in readings]
     return post, readings
 
 
