@@ -174,3 +174,11 @@ def test_the_openapi_document_names_the_413_of_every_operation_that_takes_a_body
         assert refused["content"] == {PROBLEM: {}} and "8 MiB" in refused["description"]
     for path, method in (("/v1/things/{name}", "delete"), ("/v1/search", "get")):
         assert "413" not in document["paths"][path][method]["responses"]
+    service = app()
+    assert "/v1/later" not in service.openapi()["paths"]
+
+    @service.patch("/v1/later")  # a route added after the document was first asked for
+    async def later(note: Note) -> dict:
+        return {}
+
+    assert "413" in service.openapi()["paths"]["/v1/later"]["patch"]["responses"]

@@ -92,15 +92,14 @@ def document_body_limit(app: FastAPI) -> None:
     build = app.openapi
 
     def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build()  # cached by FastAPI as app.openapi_schema
-            for item in schema.get("paths", {}).values():
-                for method in BODY_METHODS:
-                    if method in item:
-                        item[method].setdefault("responses", {}).setdefault("413", {
-                            "description": f"The request body is over {MAX_BODY_BYTES // 2**20} MiB",
-                            "content": {PROBLEM_JSON: {}},
-                        })
-        return app.openapi_schema
+        schema = build()  # FastAPI's, cached by it (and built again when routes change)
+        for item in schema.get("paths", {}).values():
+            for method in BODY_METHODS:
+                if method in item:
+                    item[method].setdefault("responses", {}).setdefault("413", {
+                        "description": f"The request body is over {MAX_BODY_BYTES // 2**20} MiB",
+                        "content": {PROBLEM_JSON: {}},
+                    })
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
