@@ -4,22 +4,22 @@ plain COPY of the same rows in the same run.
 The storage path is :func:`siar_metrics.ingest.store_answers`, exactly as the service runs it for
 each batch of insights.collected answers (default 500 per transaction): one answer per request,
 then one statement that takes the readings answered off the list (the deduplication), appends
-every raw value as a sample row to ``metrics.samples``, adds up the normalised
-values and rates the post, appends the reading with its values, engagement and raw answer, and
-keeps the accounts' followers and the platforms' last collection. The baseline is
+every raw value as a sample row to ``metrics.samples``, adds up the normalised values and rates
+the post, appends the reading with its values, engagement and raw answer, and keeps the
+accounts' followers and the platforms' last collection. The baseline is
 ``copy_records_to_table`` of the very same sample rows, batch for batch, into a table with the
 same columns and no index or constraint — the fastest way PostgreSQL takes them. Answers are a
 mix over the ten platforms with their real metric names (about five values each, as the
 platforms give them), with the targets and posts the announcer joins. After a small warm-up
 round that counts for nothing (the server's caches, the prepared statements), six rounds, each
-running three phases in another of the six orders: the baseline; the path alone, followed (untimed in
-the ratio) by the announcer's statement rendering that phase's events window by window and
-moving its cursor, on one connection, without the broker; and the path again on readings of
-its own while the announcer follows on a third connection, timed until both are done (storing
-and announcing on the same cores). Each phase is 16 batches long, as the first batches two
-connections store at once are slower (measured: the second's first took half as long again),
-which shorter phases would weigh too much. Besides the ratio of the sums, the path's ratio in each
-round (min, median, max) shows how far one round's reading strays.
+running three phases in another of the six orders: the baseline; the path alone, followed
+(untimed in the ratio) by the announcer's statement rendering that phase's events window by
+window and moving its cursor, on one connection, without the broker; and the path again on
+readings of its own while the announcer follows on a third connection, timed until both are
+done (storing and announcing on the same cores). Each phase is 16 batches long, as the first
+batches two connections store at once are slower (measured: the second's first took half as
+long again), which shorter phases would weigh too much. Besides the ratio of the sums, the
+path's ratio in each round (min, median, max) shows how far one round's reading strays.
 
 The events (engagement.sampled / audience.sampled) are no longer written while storing: the
 announcer renders them from the readings and publishes them (siar_metrics.announce). The ratio

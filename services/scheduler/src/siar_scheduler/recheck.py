@@ -19,9 +19,9 @@ scheduler stopped between the claim and the look leaves the lease to run out, an
 claimed again (by another replica, or after the restart) while it is still ahead. A change of
 the post's media or time clears the lease: the look is left to the check that change ran, and
 the post is tried again in the window; any other change (its text, an approval) keeps what the
-look found. A link not asked in time keeps what it had, and what is found is kept as a warning whatever
-SIAR_CHECK_MEDIA_LINKS says (this look refuses nothing, and a blocking finding would refuse
-moving the post to buy time)."""
+look found. A link not asked in time keeps what it had, and what is found is kept as a warning
+whatever SIAR_CHECK_MEDIA_LINKS says (this look refuses nothing, and a blocking finding would
+refuse moving the post to buy time)."""
 
 from __future__ import annotations
 
