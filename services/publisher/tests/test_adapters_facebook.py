@@ -228,7 +228,7 @@ async def test_insights_and_audience(sandbox, fb):
     assert low["post_clicks"] <= values["post_clicks"] <= high["post_clicks"]
     assert values["post_total_media_view_unique"] > 0
     audience = await fb.audience(sandbox.client, account())
-    assert audience["followers_count"] == fb_sandbox.followers_count(PAGE, 1)
+    assert audience["followers_count"] == fb_sandbox.followers_count(PAGE, i + 1)  # the page's posts so far
     assert set(audience) == {"followers_count", "fan_count"}
 
 
