@@ -16,6 +16,10 @@ from .metrics import MetricsMetrics
 
 log = structlog.get_logger("siar.metrics.upkeep")
 PRUNE_EVERY_SECONDS = 3600
+# Each stored batch wakes the gauges, so that they follow new readings; under a flood of answers
+# that would run the gauges' queries (a report over the window, the events waiting) back to back
+# beside the ingest. Woken, they wait until this long after the last refresh.
+WOKEN_AT_MOST_EVERY_SECONDS = 1.0
 
 
 class Upkeep:
@@ -70,6 +74,8 @@ class Upkeep:
                 raise
             except Exception as exc:
                 log.warning("upkeep failed; will retry", error=describe(exc))
+            refreshed = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.refresh_seconds)
+            await asyncio.sleep(min(self.refresh_seconds, WOKEN_AT_MOST_EVERY_SECONDS) - (time.monotonic() - refreshed))
             self._wake.clear()
